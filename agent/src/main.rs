@@ -1,0 +1,2 @@
+//! The `voice-agent` binary.
+fn main() {}
