@@ -15,7 +15,5 @@ pub fn now() -> Instant {
 
 /// Wall-clock time since the Unix epoch, for UTC-day accounting.
 pub fn unix_now() -> Duration {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO)
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO)
 }

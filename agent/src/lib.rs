@@ -2,6 +2,8 @@
 //!
 //! # Layout
 //! - [`clock`]: the one place that reads time; everything else gets `now` passed in.
+//! - [`config`]: environment → [`config::Config`], all errors at once.
 #![warn(missing_docs)]
 
 pub mod clock;
+pub mod config;

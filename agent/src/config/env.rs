@@ -1,0 +1,209 @@
+//! Reading typed values out of environment variables, collecting every mistake.
+//!
+//! Each module that owns settings reads them through an [`EnvReader`]; a bad value does not
+//! stop the reading, it is recorded and the default is returned, so the operator sees *all*
+//! mistakes in one run instead of fixing them one restart at a time.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// One bad setting: which variable, what it held, what was expected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The environment variable's name.
+    pub var: String,
+    /// What the variable held (secrets are never echoed: see [`EnvReader::secret`]).
+    pub value: Option<String>,
+    /// What would have been accepted.
+    pub expected: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.value {
+            Some(v) => write!(f, "{}={:?}: expected {}", self.var, v, self.expected),
+            None => write!(f, "{}: expected {}", self.var, self.expected),
+        }
+    }
+}
+
+/// A snapshot of the environment plus the errors found while reading it.
+#[derive(Debug, Default)]
+pub struct EnvReader {
+    vars: HashMap<String, String>,
+    errors: Vec<ConfigError>,
+}
+
+impl EnvReader {
+    /// Reads from the given variables (tests pass their own map; `main` passes the process env).
+    pub fn new(vars: HashMap<String, String>) -> Self {
+        Self { vars, errors: Vec::new() }
+    }
+
+    /// The raw value, if set and not empty.
+    pub fn raw(&self, name: &str) -> Option<&str> {
+        self.vars.get(name).map(|s| s.trim()).filter(|s| !s.is_empty())
+    }
+
+    /// Records an error for `name` (used by modules with cross-field checks).
+    pub fn error(&mut self, name: &str, expected: impl Into<String>) {
+        let value = self.raw(name).map(str::to_owned);
+        self.errors.push(ConfigError { var: name.to_owned(), value, expected: expected.into() });
+    }
+
+    /// A string, or `default` when unset.
+    pub fn string(&mut self, name: &str, default: &str) -> String {
+        self.raw(name).unwrap_or(default).to_owned()
+    }
+
+    /// An optional string.
+    pub fn opt_string(&mut self, name: &str) -> Option<String> {
+        self.raw(name).map(str::to_owned)
+    }
+
+    /// A secret: read from `NAME`, or from the file named by `NAME_FILE` (Docker secrets).
+    /// Its value never appears in an error.
+    pub fn secret(&mut self, name: &str) -> Option<String> {
+        if let Some(v) = self.raw(name) {
+            return Some(v.to_owned());
+        }
+        let file_var = format!("{name}_FILE");
+        let path = self.raw(&file_var)?.to_owned();
+        match std::fs::read_to_string(&path) {
+            Ok(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+            Ok(_) => {
+                self.error(&file_var, "a file holding the secret (it is empty)");
+                None
+            }
+            Err(e) => {
+                self.error(&file_var, format!("a readable file ({e})"));
+                None
+            }
+        }
+    }
+
+    /// Any `FromStr` value; `expected` describes valid input for the error message.
+    pub fn parse<T: FromStr>(&mut self, name: &str, default: T, expected: &str) -> T {
+        match self.raw(name) {
+            None => default,
+            Some(v) => match v.parse() {
+                Ok(x) => x,
+                Err(_) => {
+                    self.error(name, expected);
+                    default
+                }
+            },
+        }
+    }
+
+    /// A number that must lie in `[min, max]`.
+    pub fn ranged<T>(&mut self, name: &str, default: T, min: T, max: T) -> T
+    where
+        T: FromStr + PartialOrd + Copy + fmt::Display,
+    {
+        let expected = format!("a number from {min} to {max}");
+        let v = self.parse(name, default, &expected);
+        if v < min || v > max {
+            self.error(name, expected);
+            return default;
+        }
+        v
+    }
+
+    /// A boolean: true/false, 1/0, yes/no, on/off.
+    pub fn flag(&mut self, name: &str, default: bool) -> bool {
+        match self.raw(name).map(str::to_ascii_lowercase).as_deref() {
+            None => default,
+            Some("1" | "true" | "yes" | "on") => true,
+            Some("0" | "false" | "no" | "off") => false,
+            Some(_) => {
+                self.error(name, "true or false");
+                default
+            }
+        }
+    }
+
+    /// A duration in seconds (fractions allowed, e.g. `0.5`), within `[min, max]` seconds.
+    pub fn seconds(&mut self, name: &str, default: Duration, min: f64, max: f64) -> Duration {
+        let secs = self.ranged(name, default.as_secs_f64(), min, max);
+        if !secs.is_finite() {
+            self.error(name, format!("a number of seconds from {min} to {max}"));
+            return default;
+        }
+        Duration::from_secs_f64(secs)
+    }
+
+    /// One of a fixed set of words (case-insensitive).
+    pub fn choice<T: Copy>(&mut self, name: &str, default: T, choices: &[(&str, T)]) -> T {
+        let Some(v) = self.raw(name).map(str::to_ascii_lowercase) else { return default };
+        match choices.iter().find(|(k, _)| *k == v) {
+            Some((_, t)) => *t,
+            None => {
+                let names: Vec<&str> = choices.iter().map(|(k, _)| *k).collect();
+                self.error(name, format!("one of {}", names.join(", ")));
+                default
+            }
+        }
+    }
+
+    /// The errors found so far.
+    pub fn errors(&self) -> &[ConfigError] {
+        &self.errors
+    }
+
+    /// Ends reading: `Ok` if nothing was wrong, else every error found.
+    pub fn finish(self) -> Result<(), Vec<ConfigError>> {
+        if self.errors.is_empty() { Ok(()) } else { Err(self.errors) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reader(pairs: &[(&str, &str)]) -> EnvReader {
+        EnvReader::new(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+    }
+
+    #[test]
+    fn collects_every_error_and_keeps_defaults() {
+        let mut r = reader(&[("A", "x"), ("B", "2.0"), ("C", "maybe")]);
+        assert_eq!(r.parse::<u32>("A", 7, "a whole number"), 7);
+        assert_eq!(r.ranged("B", 0.5, 0.0, 1.0), 0.5);
+        assert!(r.flag("C", true));
+        let errs = r.finish().unwrap_err();
+        let vars: Vec<_> = errs.iter().map(|e| e.var.as_str()).collect();
+        assert_eq!(vars, ["A", "B", "C"]);
+        assert_eq!(errs[1].to_string(), "B=\"2.0\": expected a number from 0 to 1");
+    }
+
+    #[test]
+    fn blank_means_unset() {
+        let mut r = reader(&[("A", "  ")]);
+        assert_eq!(r.string("A", "d"), "d");
+        assert!(r.finish().is_ok());
+    }
+
+    #[test]
+    fn secret_from_file_and_missing_file() {
+        let dir = std::env::temp_dir().join(format!("va-secret-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("key");
+        std::fs::write(&f, "s3cret\n").unwrap();
+        let mut r = reader(&[("K_FILE", f.to_str().unwrap()), ("M_FILE", "/nonexistent/x")]);
+        assert_eq!(r.secret("K").as_deref(), Some("s3cret"));
+        assert_eq!(r.secret("M"), None);
+        let errs = r.finish().unwrap_err();
+        assert_eq!(errs[0].var, "M_FILE");
+        assert!(!errs[0].to_string().contains("s3cret"));
+    }
+
+    #[test]
+    fn choice_lists_options() {
+        let mut r = reader(&[("MODE", "loud")]);
+        assert_eq!(r.choice("MODE", 1, &[("voice", 1), ("echo", 2)]), 1);
+        assert_eq!(r.errors()[0].expected, "one of voice, echo");
+    }
+}

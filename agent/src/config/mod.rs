@@ -1,0 +1,244 @@
+//! Configuration: environment variables (and an optional `.env` file) → [`Config`].
+//!
+//! Everything is parsed before anything binds or connects; every mistake is reported at once
+//! with the variable's name and what was expected, and `main` exits with code 64 (EX_USAGE).
+//! Each subsystem owns its settings and reads them through [`EnvReader`].
+
+mod dotenv;
+mod env;
+
+pub use dotenv::{DotenvError, load_dotenv};
+pub use env::{ConfigError, EnvReader};
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Which job the agent does in a room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgentMode {
+    /// Listen, think, answer with speech.
+    Voice,
+    /// Play each participant's audio back after a fixed delay (media-path diagnostics).
+    Echo,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines for a terminal.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// LiveKit connection settings.
+#[derive(Clone)]
+pub struct LiveKitConfig {
+    /// Server URL, `ws://` or `wss://` (`http(s)://` is accepted and converted).
+    pub url: String,
+    /// API key.
+    pub api_key: String,
+    /// API secret (never logged).
+    pub api_secret: String,
+    /// Agent name; empty means automatic dispatch to every new room.
+    pub agent_name: String,
+}
+
+impl std::fmt::Debug for LiveKitConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveKitConfig")
+            .field("url", &self.url)
+            .field("api_key", &self.api_key)
+            .field("api_secret", &"<redacted>")
+            .field("agent_name", &self.agent_name)
+            .finish()
+    }
+}
+
+/// Worker capacity and lifecycle settings.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Hard cap on concurrently running jobs.
+    pub max_jobs: u32,
+    /// Refuse new jobs once the worker's load reaches this (0..1).
+    pub load_threshold: f64,
+    /// How long a drain waits for running sessions before exiting anyway.
+    pub drain_timeout: Duration,
+    /// What the agent does in rooms.
+    pub mode: AgentMode,
+    /// Delay before echoing audio back in echo mode.
+    pub echo_delay: Duration,
+}
+
+/// Health server settings.
+#[derive(Debug, Clone)]
+pub struct HealthConfig {
+    /// Address of the liveness/readiness/metrics server.
+    pub addr: SocketAddr,
+    /// Liveness fails when the async runtime's heartbeat is older than this.
+    pub liveness_stale: Duration,
+}
+
+/// Where the ONNX Runtime library and the VAD model are.
+#[derive(Debug, Clone)]
+pub struct ModelConfig {
+    /// Path of `libonnxruntime.so` (1.31.x).
+    pub ort_dylib: PathBuf,
+    /// Path of `silero_vad.onnx`.
+    pub vad_model: PathBuf,
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// LiveKit server and credentials.
+    pub livekit: LiveKitConfig,
+    /// Worker capacity and lifecycle.
+    pub worker: WorkerConfig,
+    /// Health server.
+    pub health: HealthConfig,
+    /// Model files.
+    pub models: ModelConfig,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Log filter (tracing `EnvFilter` syntax).
+    pub log_level: String,
+}
+
+impl Config {
+    /// Parses every setting; returns all errors at once.
+    pub fn from_vars(vars: HashMap<String, String>) -> Result<Self, Vec<ConfigError>> {
+        let mut env = EnvReader::new(vars);
+        let config = Self::read(&mut env);
+        env.finish().map(|()| config)
+    }
+
+    fn read(env: &mut EnvReader) -> Self {
+        let livekit = read_livekit(env);
+        let worker = WorkerConfig {
+            max_jobs: env.ranged("MAX_JOBS", 100, 1, 10_000),
+            load_threshold: env.ranged("LOAD_THRESHOLD", 0.7, 0.01, 1.0),
+            drain_timeout: env.seconds("DRAIN_TIMEOUT_SECS", Duration::from_secs(300), 0.0, 86_400.0),
+            mode: env.choice(
+                "AGENT_MODE",
+                AgentMode::Voice,
+                &[("voice", AgentMode::Voice), ("echo", AgentMode::Echo)],
+            ),
+            echo_delay: env.seconds("ECHO_DELAY_SECS", Duration::from_millis(500), 0.0, 10.0),
+        };
+        let addr_text = env.string("HEALTH_ADDR", "0.0.0.0:8080");
+        let addr = addr_text.parse().unwrap_or_else(|_| {
+            env.error("HEALTH_ADDR", "an address like 0.0.0.0:8080");
+            SocketAddr::from(([0, 0, 0, 0], 8080))
+        });
+        let health = HealthConfig {
+            addr,
+            liveness_stale: env.seconds("LIVENESS_STALE_SECS", Duration::from_secs(10), 0.5, 3600.0),
+        };
+        let models = ModelConfig {
+            ort_dylib: env.string("ORT_DYLIB_PATH", "models/libonnxruntime.so.1.31.1").into(),
+            vad_model: env.string("VAD_MODEL_PATH", "models/silero_vad.onnx").into(),
+        };
+        let log_format = env.choice(
+            "LOG_FORMAT",
+            LogFormat::Text,
+            &[("text", LogFormat::Text), ("json", LogFormat::Json)],
+        );
+        let log_level = env.string("LOG_LEVEL", "info");
+        if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
+            env.error("LOG_LEVEL", "a log filter such as info, debug or voice_agent=debug,info");
+        }
+        Self { livekit, worker, health, models, log_format, log_level }
+    }
+}
+
+fn read_livekit(env: &mut EnvReader) -> LiveKitConfig {
+    let mut url = env.string("LIVEKIT_URL", "ws://127.0.0.1:7880");
+    if let Some(rest) = url.strip_prefix("http://") {
+        url = format!("ws://{rest}");
+    } else if let Some(rest) = url.strip_prefix("https://") {
+        url = format!("wss://{rest}");
+    }
+    if !(url.starts_with("ws://") || url.starts_with("wss://")) || url.len() <= "wss://".len() {
+        env.error("LIVEKIT_URL", "a URL like ws://127.0.0.1:7880 or wss://my.livekit.cloud");
+    }
+    let api_key = env.secret("LIVEKIT_API_KEY");
+    let api_secret = env.secret("LIVEKIT_API_SECRET");
+    if api_key.is_none() {
+        env.error("LIVEKIT_API_KEY", "the LiveKit API key (or LIVEKIT_API_KEY_FILE)");
+    }
+    if api_secret.is_none() {
+        env.error("LIVEKIT_API_SECRET", "the LiveKit API secret (or LIVEKIT_API_SECRET_FILE)");
+    }
+    LiveKitConfig {
+        url: url.trim_end_matches('/').to_owned(),
+        api_key: api_key.unwrap_or_default(),
+        api_secret: api_secret.unwrap_or_default(),
+        agent_name: env.string("LIVEKIT_AGENT_NAME", ""),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        let mut m: HashMap<String, String> =
+            [("LIVEKIT_API_KEY", "devkey"), ("LIVEKIT_API_SECRET", "secret")]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+        m.extend(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        m
+    }
+
+    #[test]
+    fn defaults_are_sane() {
+        let c = Config::from_vars(vars(&[])).unwrap();
+        assert_eq!(c.health.addr.port(), 8080);
+        assert_eq!(c.worker.load_threshold, 0.7);
+        assert_eq!(c.worker.mode, AgentMode::Voice);
+        assert_eq!(c.livekit.url, "ws://127.0.0.1:7880");
+        assert_eq!(c.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn each_bad_value_is_named() {
+        for (var, val) in [
+            ("MAX_JOBS", "0"),
+            ("MAX_JOBS", "lots"),
+            ("LOAD_THRESHOLD", "1.5"),
+            ("DRAIN_TIMEOUT_SECS", "-1"),
+            ("HEALTH_ADDR", "localhost"),
+            ("LIVENESS_STALE_SECS", "0"),
+            ("LOG_FORMAT", "xml"),
+            ("LOG_LEVEL", "[[["),
+            ("AGENT_MODE", "karaoke"),
+            ("LIVEKIT_URL", "ftp://x"),
+        ] {
+            let errs = Config::from_vars(vars(&[(var, val)])).unwrap_err();
+            assert_eq!(errs.len(), 1, "{var}={val}: {errs:?}");
+            assert_eq!(errs[0].var, var);
+        }
+    }
+
+    #[test]
+    fn all_errors_at_once() {
+        let mut v = vars(&[("MAX_JOBS", "x"), ("LOG_FORMAT", "xml"), ("HEALTH_ADDR", "nope")]);
+        v.remove("LIVEKIT_API_SECRET");
+        let errs = Config::from_vars(v).unwrap_err();
+        let mut names: Vec<_> = errs.iter().map(|e| e.var.clone()).collect();
+        names.sort();
+        assert_eq!(names, ["HEALTH_ADDR", "LIVEKIT_API_SECRET", "LOG_FORMAT", "MAX_JOBS"]);
+    }
+
+    #[test]
+    fn http_urls_become_websocket_urls_and_secret_is_redacted() {
+        let c = Config::from_vars(vars(&[("LIVEKIT_URL", "https://lk.example/")])).unwrap();
+        assert_eq!(c.livekit.url, "wss://lk.example");
+        assert!(!format!("{:?}", c.livekit).contains("secret\""));
+        assert!(format!("{:?}", c.livekit).contains("<redacted>"));
+    }
+}
