@@ -120,7 +120,8 @@ fn run() -> ExitCode {
         }
     };
     tracing::info!(addr = %server.addr(), "health server listening");
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("agent").build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("agent").build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             tracing::error!(error = %e, "cannot start the async runtime");
@@ -134,7 +135,8 @@ fn run() -> ExitCode {
 }
 
 async fn serve(config: Config, health: Health) -> ExitCode {
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
+    else {
         tracing::error!("cannot install signal handlers");
         return ExitCode::FAILURE;
     };

@@ -54,9 +54,8 @@ fn wait_for_health(port: u16) {
 
 #[test]
 fn bad_config_lists_every_error_and_exits_64() {
-    let out = agent(&[("MAX_JOBS", "many"), ("LOG_FORMAT", "xml"), ("LIVEKIT_API_SECRET", "")])
-        .output()
-        .unwrap();
+    let out =
+        agent(&[("MAX_JOBS", "many"), ("LOG_FORMAT", "xml"), ("LIVEKIT_API_SECRET", "")]).output().unwrap();
     assert_eq!(out.status.code(), Some(64));
     let err = String::from_utf8_lossy(&out.stderr);
     for var in ["MAX_JOBS", "LOG_FORMAT", "LIVEKIT_API_SECRET"] {

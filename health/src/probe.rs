@@ -28,7 +28,11 @@ pub enum ProbeError {
 pub fn get_status(addr: SocketAddr, path: &str, timeout: Duration) -> Result<u16, ProbeError> {
     let mut addr = addr;
     if addr.ip().is_unspecified() {
-        addr.set_ip(if addr.is_ipv4() { [127, 0, 0, 1].into() } else { std::net::Ipv6Addr::LOCALHOST.into() });
+        addr.set_ip(if addr.is_ipv4() {
+            [127, 0, 0, 1].into()
+        } else {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        });
     }
     let io = |source| ProbeError::Io { addr, source };
     let mut stream = TcpStream::connect_timeout(&addr, timeout).map_err(io)?;

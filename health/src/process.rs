@@ -40,9 +40,10 @@ pub fn parse(stat: &str, status: &str) -> Option<ProcessStats> {
     // `rest` starts at field 3 (state); utime is field 14, stime 15, threads 20.
     let field = |n: usize| fields.get(n - 3).and_then(|v| v.parse::<u64>().ok());
     let kb = |key: &str| {
-        status.lines().find_map(|l| l.strip_prefix(key)).and_then(|v| {
-            v.trim().trim_end_matches("kB").trim().parse::<u64>().ok()
-        })
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
     };
     Some(ProcessStats {
         cpu_seconds: (field(14)? + field(15)?) as f64 / TICKS_PER_SEC,
@@ -56,9 +57,24 @@ pub fn parse(stat: &str, status: &str) -> Option<ProcessStats> {
 /// Appends the process metrics in OpenMetrics text form.
 pub fn encode(out: &mut String, s: &ProcessStats) {
     let metrics: [(&str, &str, &str, String); 5] = [
-        ("process_cpu_seconds", "counter", "Total user and system CPU time spent in seconds.", format!("{:.2}", s.cpu_seconds)),
-        ("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.", s.resident_bytes.to_string()),
-        ("process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.", s.virtual_bytes.to_string()),
+        (
+            "process_cpu_seconds",
+            "counter",
+            "Total user and system CPU time spent in seconds.",
+            format!("{:.2}", s.cpu_seconds),
+        ),
+        (
+            "process_resident_memory_bytes",
+            "gauge",
+            "Resident memory size in bytes.",
+            s.resident_bytes.to_string(),
+        ),
+        (
+            "process_virtual_memory_bytes",
+            "gauge",
+            "Virtual memory size in bytes.",
+            s.virtual_bytes.to_string(),
+        ),
         ("process_threads", "gauge", "Number of OS threads in the process.", s.threads.to_string()),
         ("process_open_fds", "gauge", "Number of open file descriptors.", s.open_fds.to_string()),
     ];
