@@ -146,8 +146,9 @@ fn samples(d: Duration) -> u64 {
 }
 
 fn to_i16(x: f32) -> i16 {
-    // NaN maps to 0 through the saturating cast; the clamp handles clipping.
-    (x.clamp(-1.0, 1.0) * 32767.0).round() as i16
+    // The inverse of i16 → f32 (÷ 32768), so 16-bit input comes back sample-exact. NaN maps
+    // to 0 through the saturating cast, which also clips.
+    (x * 32768.0).round() as i16
 }
 
 impl Segmenter {
@@ -343,10 +344,10 @@ mod tests {
 
     const W: u64 = WINDOW as u64;
 
-    /// Window `i` carries the constant sample value `(i % 1000) / 32767`, so PCM slices can
+    /// Window `i` carries the constant sample value `(i % 1000) / 32768`, so PCM slices can
     /// be traced back to the windows they came from.
     fn window(i: u64) -> [f32; WINDOW] {
-        [(i % 1000) as f32 / 32767.0; WINDOW]
+        [(i % 1000) as f32 / 32768.0; WINDOW]
     }
 
     fn run(seg: &mut Segmenter, probs: &[f32]) -> Vec<SegmentEvent> {
@@ -524,7 +525,7 @@ mod tests {
         seg.push_window(&w, 0.9, &mut out);
         seg.finish(&mut out);
         let u = out.iter().find_map(|e| if let SegmentEvent::SpeechEnded(u) = e { Some(u) } else { None });
-        assert_eq!(&u.unwrap().pcm[..3], &[32767, -32767, 0]);
+        assert_eq!(&u.unwrap().pcm[..3], &[32767, -32768, 0]);
     }
 
     #[test]
