@@ -7,11 +7,16 @@
 //! - [`lifecycle`]: shutdown signal, running jobs, drain.
 //! - [`heartbeat`]: the runtime's heartbeat that liveness checks.
 //! - [`app`]: what the process runs on the async runtime.
+//! - [`core`]: sans-IO logic; [`core::segmenter`] cuts VAD probabilities into utterances.
+//! - [`vad`]: Silero VAD through ONNX Runtime: model loading, 48→16 kHz resampling,
+//!   per-stream windows and state, batched inference across streams.
 #![warn(missing_docs)]
 
 pub mod app;
 pub mod clock;
 pub mod config;
+pub mod core;
 pub mod heartbeat;
 pub mod lifecycle;
 pub mod logging;
+pub mod vad;
