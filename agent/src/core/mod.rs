@@ -1,0 +1,15 @@
+//! Sans-IO resilience logic: breakers, rate limits, cost, spoken rejections.
+//!
+//! Nothing here reads the clock, touches the network or spawns tasks: time comes in as an
+//! argument, decisions come out as values. The IO side (stores, Redis, metrics) lives in
+//! [`crate::limits`].
+//!
+//! - [`breaker`]: the circuit breaker state machine ([`breaker_config`], [`breaker_window`]).
+//! - [`retry_after`]: parsing 429 hints (`Retry-After`, `retry-after-ms`, `x-ratelimit-reset-*`).
+//! - [`jitter`]: a seeded random source for open-time and retry jitter.
+
+pub mod breaker;
+pub mod breaker_config;
+pub mod breaker_window;
+pub mod jitter;
+pub mod retry_after;
