@@ -6,10 +6,16 @@
 //!
 //! - [`breaker`]: the circuit breaker state machine ([`breaker_config`], [`breaker_window`]).
 //! - [`retry_after`]: parsing 429 hints (`Retry-After`, `retry-after-ms`, `x-ratelimit-reset-*`).
+//! - [`quota`]: scopes, units, windows, usage and the configured limits.
+//! - [`gcra`]: the token-bucket arithmetic; [`ledger`]: per-entity counters and the
+//!   all-or-nothing decision across scopes.
 //! - [`jitter`]: a seeded random source for open-time and retry jitter.
 
 pub mod breaker;
 pub mod breaker_config;
 pub mod breaker_window;
+pub mod gcra;
 pub mod jitter;
+pub mod ledger;
+pub mod quota;
 pub mod retry_after;
