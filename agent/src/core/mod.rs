@@ -9,13 +9,18 @@
 //! - [`quota`]: scopes, units, windows, usage and the configured limits.
 //! - [`gcra`]: the token-bucket arithmetic; [`ledger`]: per-entity counters and the
 //!   all-or-nothing decision across scopes.
+//! - [`cost`]: the price table and cost in micro-USD; [`transcript`]: the length cap.
+//! - [`messages`]: the sentences a user hears when a limit says no.
 //! - [`jitter`]: a seeded random source for open-time and retry jitter.
 
 pub mod breaker;
 pub mod breaker_config;
 pub mod breaker_window;
+pub mod cost;
 pub mod gcra;
 pub mod jitter;
 pub mod ledger;
+pub mod messages;
 pub mod quota;
 pub mod retry_after;
+pub mod transcript;
