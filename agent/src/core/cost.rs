@@ -120,10 +120,9 @@ impl PriceTable {
     /// The built-in table merged with `PRICES` (JSON, see [`PriceTable::merge_json`]).
     pub fn from_env(env: &mut EnvReader) -> Self {
         let mut t = Self::default();
-        if let Some(json) = env.opt_string("PRICES") {
-            if let Err(e) = t.merge_json(&json) {
-                env.error("PRICES", format!("JSON like {{\"gpt-4o-mini\":{{\"input_per_mtok\":0.15}}}} ({e})"));
-            }
+        let merged = env.opt_string("PRICES").map(|json| t.merge_json(&json));
+        if let Some(Err(e)) = merged {
+            env.error("PRICES", format!("JSON like {{\"gpt-4o-mini\":{{\"input_per_mtok\":0.15}}}} ({e})"));
         }
         t
     }

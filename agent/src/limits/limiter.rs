@@ -33,8 +33,8 @@ pub struct LimitRequest<'a> {
 
 /// Where limits are counted.
 enum Backend {
-    Memory(MemoryStore),
-    Shared(SharedStore),
+    Memory(Box<MemoryStore>),
+    Shared(Box<SharedStore>),
 }
 
 /// The limiter: one per worker, shared by every session (`Arc<Limiter>`).
@@ -52,10 +52,10 @@ impl Limiter {
     pub fn new(cfg: &LimitsConfig, metrics: ResilienceMetrics, worker_id: &str, now: Instant) -> Result<Self, RedisStoreError> {
         let local = MemoryStore::new(cfg.quotas.clone(), cfg.max_keys, now);
         let backend = match &cfg.redis {
-            None => Backend::Memory(local),
+            None => Backend::Memory(Box::new(local)),
             Some(r) => {
                 let redis = RedisStore::new(&r.url, &r.key_prefix, cfg.quotas.clone(), worker_id, r.session_lease)?;
-                Backend::Shared(SharedStore::new(redis, local, r.shared.clone(), now))
+                Backend::Shared(Box::new(SharedStore::new(redis, local, r.shared.clone(), now)))
             }
         };
         let limiter = Self {

@@ -180,10 +180,12 @@ impl LimitStore for SharedStore {
     }
 
     async fn settle(&self, res: &Reservation, actual: &Usage, now: Now) -> CostWarnings {
-        if res.origin == Origin::Shared {
-            if let Some(w) = self.redis(now, self.redis.settle(res, actual)).await {
-                return w;
-            }
+        let shared = match res.origin {
+            Origin::Shared => self.redis(now, self.redis.settle(res, actual)).await,
+            Origin::Local => None,
+        };
+        if let Some(w) = shared {
+            return w;
         }
         self.local.settle_now(res, actual, now)
     }
