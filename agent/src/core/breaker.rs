@@ -255,6 +255,9 @@ impl Breaker {
                 Err(Rejected { until: since + self.cfg.probe_timeout, reason: Reason::OpenElapsed })
             }
             _ => {
+                // Each probe gets its own epoch, so the outcome of a probe given up on (lost
+                // permit, reclaimed after `probe_timeout`) cannot free the current probe's slot.
+                self.epoch = self.epoch.wrapping_add(1);
                 self.probe_since = Some(now);
                 Ok(Permit { epoch: self.epoch, probe: true })
             }

@@ -157,11 +157,15 @@ fn lost_probe_is_reclaimed_after_probe_timeout() {
     let mut b = Breaker::new(no_jitter(), t0, 1);
     trip(&mut b, t0);
     let lost = b.try_acquire(t0 + secs(5)).unwrap();
-    drop(lost);
     let r = b.try_acquire(t0 + secs(34)).unwrap_err();
     assert_eq!(r.until, t0 + secs(35));
     let p = b.try_acquire(t0 + secs(35)).unwrap();
     assert!(p.is_probe());
+    // The given-up probe reporting late must not free the new probe's slot.
+    b.record(lost, Outcome::Ignored, t0 + secs(36));
+    assert!(b.try_acquire(t0 + secs(36)).is_err());
+    b.record(p, Outcome::Success, t0 + secs(36));
+    assert_eq!(b.state(), State::Closed);
 }
 
 #[test]
@@ -294,4 +298,77 @@ fn event_queue_is_bounded() {
     }
     assert_eq!(drain(&mut b).len(), EVENTS);
     assert!(b.poll_transition().is_none());
+}
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Acquire,
+        Record(usize, u8),
+        Wait(u64),
+        Shared(u64),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => Just(Op::Acquire),
+            4 => (0usize..8, 0u8..6).prop_map(|(i, o)| Op::Record(i, o)),
+            2 => (0u64..40_000).prop_map(Op::Wait),
+            1 => (0u64..3_000).prop_map(Op::Shared),
+        ]
+    }
+
+    fn outcome(o: u8) -> Outcome {
+        match o {
+            0 => Outcome::Success,
+            1 => Outcome::Failure,
+            2 => Outcome::Slow,
+            3 => Outcome::RateLimited { retry_after: Some(Duration::from_millis(500)) },
+            4 => Outcome::Ignored,
+            _ => Outcome::AuthError,
+        }
+    }
+
+    proptest! {
+        /// Whatever happens, at most one live probe of the current half-open period is out.
+        #[test]
+        fn never_two_probes_in_half_open(ops in proptest::collection::vec(op(), 1..400), seed in 0u64..1000) {
+            let t0 = clock::now();
+            let cfg = BreakerConfig { consecutive_failures: 2, ..BreakerConfig::default() };
+            let timeout = cfg.probe_timeout;
+            let mut b = Breaker::new(cfg, t0, seed);
+            let mut now = t0;
+            let mut held: Vec<(Permit, Instant)> = Vec::new();
+            for op in ops {
+                match op {
+                    Op::Acquire => {
+                        if let Ok(p) = b.try_acquire(now) {
+                            if p.is_probe() {
+                                prop_assert_eq!(b.state(), State::HalfOpen);
+                                let live = held.iter().filter(|(h, at)| {
+                                    h.probe && h.epoch == b.epoch && now.saturating_duration_since(*at) < timeout
+                                });
+                                prop_assert_eq!(live.count(), 0, "a second probe went out");
+                            }
+                            if held.len() < 8 {
+                                held.push((p, now));
+                            }
+                        }
+                    }
+                    Op::Record(i, o) => {
+                        if i < held.len() {
+                            let (p, _) = held.remove(i);
+                            b.record(p, outcome(o), now);
+                        }
+                    }
+                    Op::Wait(ms) => now += Duration::from_millis(ms),
+                    Op::Shared(ms) => b.open_shared(now + Duration::from_millis(ms), now),
+                }
+                while b.poll_transition().is_some() {}
+            }
+        }
+    }
 }

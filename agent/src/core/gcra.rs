@@ -118,3 +118,38 @@ mod tests {
         assert_eq!(admitted, 3 + 2);
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Over any interval [a, b] between admitted requests, at most burst + (b − a) / T units pass.
+        #[test]
+        fn never_admits_more_than_rate_plus_burst(
+            limit in 1u64..50,
+            window in 100u64..100_000,
+            steps in proptest::collection::vec((0u64..5_000, 1u64..10), 1..300),
+        ) {
+            let r = Rate::new(limit, window).unwrap();
+            let (mut tat, mut now) = (0u64, 0u64);
+            let mut admitted: Vec<(u64, u64)> = Vec::new();
+            for (dt, n) in steps {
+                now += dt;
+                if let Ok(t) = r.check(tat, now, n) {
+                    tat = t;
+                    admitted.push((now, n));
+                }
+            }
+            for i in 0..admitted.len() {
+                let mut units = 0;
+                for &(t, n) in &admitted[i..] {
+                    units += n;
+                    let bound = limit + (t - admitted[i].0) / r.interval;
+                    prop_assert!(units <= bound, "{units} units in [{}, {t}] > {bound}", admitted[i].0);
+                }
+            }
+        }
+    }
+}

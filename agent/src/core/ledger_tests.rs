@@ -206,3 +206,43 @@ fn idle_ledgers_can_be_pruned() {
     assert!(!w.p[0].is_idle(&at(3600)), "the day counter still counts today");
     assert!(w.p[0].is_idle(&at(86_400)));
 }
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// A rejected request leaves every ledger exactly as it was; an admitted one never
+        /// pushes a day counter past its limit.
+        #[test]
+        fn all_or_nothing(
+            limits in proptest::collection::vec(0u64..20, 9),
+            requests in proptest::collection::vec((0usize..2, 0u64..4, 0u64..30, 0u64..3), 1..200),
+        ) {
+            let mut q = Quotas::unlimited();
+            for (i, scope) in Scope::ALL.into_iter().enumerate() {
+                q.set(scope, Unit::Turns, Window::Minute, limits[i * 3]);
+                q.set(scope, Unit::Turns, Window::Day, limits[i * 3 + 1]);
+                q.set(scope, Unit::TtsChars, Window::Minute, limits[i * 3 + 2] * 10);
+            }
+            let mut w = World::new(q);
+            let mut t = 0;
+            for (who, turns, chars, dt) in requests {
+                t += dt;
+                let u = Usage { turns, tts_chars: chars, ..Usage::default() };
+                let before = (w.p, w.room, w.global);
+                match w.admit(who, &u, &at(t)) {
+                    Err(_) => prop_assert_eq!((w.p, w.room, w.global), before),
+                    Ok(_) => {
+                        for (scope, l) in Scope::ALL.into_iter().zip([w.p[who], w.room, w.global]) {
+                            let day = l.view(&w.q, scope, &at(t)).into_iter().find(|v| v.window == Window::Day);
+                            if let Some(v) = day {
+                                prop_assert!(v.current <= v.limit);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
