@@ -11,6 +11,7 @@
 //!   all-or-nothing decision across scopes.
 //! - [`cost`]: the price table and cost in micro-USD; [`transcript`]: the length cap.
 //! - [`messages`]: the sentences a user hears when a limit says no.
+//! - [`retry`]: retryable statuses, full-jitter delay, retry budget.
 //! - [`jitter`]: a seeded random source for open-time and retry jitter.
 
 pub mod breaker;
@@ -22,5 +23,6 @@ pub mod jitter;
 pub mod ledger;
 pub mod messages;
 pub mod quota;
+pub mod retry;
 pub mod retry_after;
 pub mod transcript;
