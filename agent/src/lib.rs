@@ -7,7 +7,8 @@
 //! - [`lifecycle`]: shutdown signal, running jobs, drain.
 //! - [`heartbeat`]: the runtime's heartbeat that liveness checks.
 //! - [`app`]: what the process runs on the async runtime.
-//! - [`core`]: sans-IO logic; [`core::segmenter`] cuts VAD probabilities into utterances.
+//! - [`core`]: sans-IO logic — breakers, GCRA limits, cost, spoken rejections, segmenter.
+//! - [`limits`]: limit stores (in-memory, Redis with degraded fallback), stats, metrics.
 //! - [`vad`]: Silero VAD through ONNX Runtime: model loading, 48→16 kHz resampling,
 //!   per-stream windows and state, batched inference across streams.
 #![warn(missing_docs)]
@@ -18,5 +19,6 @@ pub mod config;
 pub mod core;
 pub mod heartbeat;
 pub mod lifecycle;
+pub mod limits;
 pub mod logging;
 pub mod vad;
