@@ -49,7 +49,9 @@ fn bench_breaker(c: &mut Criterion) {
     });
     let mut open = Breaker::new(BreakerConfig::default(), t0, 3);
     open.open_shared(t0 + Duration::from_secs(3600), t0);
-    g.bench_function("reject while open", |bench| bench.iter(|| black_box(open.try_acquire(black_box(t0)).is_err())));
+    g.bench_function("reject while open", |bench| {
+        bench.iter(|| black_box(open.try_acquire(black_box(t0)).is_err()))
+    });
     g.finish();
 }
 
@@ -111,7 +113,8 @@ fn bench_local(c: &mut Criterion) {
                         threaded(threads, iters, &|t, i| {
                             let who = &names[(i as usize * 7 + t * 13) % n];
                             let now = Now { mono: t0 + Duration::from_nanos(i), unix };
-                            let d = store.check_now(Request { participant: who, room: &room, usage: turn }, now);
+                            let d =
+                                store.check_now(Request { participant: who, room: &room, usage: turn }, now);
                             assert!(matches!(d, Decision::Allowed { .. }));
                         })
                     })
@@ -121,7 +124,10 @@ fn bench_local(c: &mut Criterion) {
                         bench.iter_custom(|iters| {
                             threaded(threads, iters, &|t, i| {
                                 let who = &names[(i as usize * 7 + t * 13) % n];
-                                let d = store.check_now(Request { participant: who, room: &room, usage: turn }, Now::read());
+                                let d = store.check_now(
+                                    Request { participant: who, room: &room, usage: turn },
+                                    Now::read(),
+                                );
                                 black_box(d);
                             })
                         })

@@ -12,13 +12,16 @@ fn free_port() -> u16 {
 }
 
 fn agent(envs: &[(&str, &str)]) -> Command {
+    let models = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models");
     let mut c = Command::new(BIN);
     c.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("ENV_FILE", "/nonexistent/.env")
         .env("LIVEKIT_URL", "ws://127.0.0.1:9") // nothing listens there
         .env("LIVEKIT_API_KEY", "devkey")
-        .env("LIVEKIT_API_SECRET", "secret");
+        .env("LIVEKIT_API_SECRET", "secret")
+        .env("ORT_DYLIB_PATH", models.join("libonnxruntime.so.1.31.1"))
+        .env("VAD_MODEL_PATH", models.join("silero_vad.onnx"));
     for (k, v) in envs {
         c.env(k, v);
     }
@@ -40,6 +43,16 @@ fn wait_exit(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
 fn status_of(port: u16, path: &str) -> Option<u16> {
     let addr = format!("127.0.0.1:{port}").parse().unwrap();
     health::probe::get_status(addr, path, Duration::from_secs(2)).ok()
+}
+
+fn get_body(port: u16, path: &str) -> String {
+    use std::io::Write;
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default()
 }
 
 fn wait_for_health(port: u16) {
@@ -82,6 +95,19 @@ fn serves_health_and_drains_on_sigterm() {
     wait_for_health(port);
     assert_eq!(status_of(port, "/healthz"), Some(200));
     assert_eq!(status_of(port, "/readyz"), Some(503), "not registered with LiveKit");
+    // The VAD model loads in the background; readiness shows it per component.
+    let mut vad_ready = false;
+    for _ in 0..100 {
+        let body = get_body(port, "/readyz");
+        let v: serde_json::Value = serde_json::from_str(&body).expect("readiness JSON");
+        assert_eq!(v["components"]["worker"]["ready"], false);
+        if v["components"]["vad"]["ready"] == true {
+            vad_ready = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(vad_ready, "VAD model never loaded (run scripts/setup)");
 
     let hc = agent(&[("HEALTH_ADDR", &addr)]).arg("healthcheck").status().unwrap();
     assert!(hc.success(), "healthcheck against a live agent");

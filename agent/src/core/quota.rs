@@ -307,7 +307,14 @@ mod tests {
 
     #[test]
     fn usage_amounts() {
-        let u = Usage { turns: 1, input_tokens: 10, output_tokens: 5, tts_chars: 7, stt_millis: 900, cost_micro_usd: 3 };
+        let u = Usage {
+            turns: 1,
+            input_tokens: 10,
+            output_tokens: 5,
+            tts_chars: 7,
+            stt_millis: 900,
+            cost_micro_usd: 3,
+        };
         assert_eq!(u.amounts(), [1, 15, 7, 900, 3]);
         assert_eq!(u.amount(Unit::Sessions), 0);
     }

@@ -278,7 +278,13 @@ impl Segmenter {
         s.pcm.truncate(keep);
         self.emitted_until = s.pcm_start + keep as u64;
         let pcm = std::mem::take(&mut s.pcm);
-        out.push(SegmentEvent::SpeechEnded(Utterance { start: s.start, end, pcm_start: s.pcm_start, pcm, reason }));
+        out.push(SegmentEvent::SpeechEnded(Utterance {
+            start: s.start,
+            end,
+            pcm_start: s.pcm_start,
+            pcm,
+            reason,
+        }));
     }
 
     /// Cuts an utterance that reached the maximum length. Returns whether the current window

@@ -150,7 +150,8 @@ impl MemoryStore {
     pub fn check_now(&self, req: Request<'_>, now: Now) -> Decision {
         let at = self.at(now);
         let q = self.quotas();
-        let result = self.with_ledgers(req.participant, req.room, &at, |l| ledger::admit(&q, l, &req.usage, &at));
+        let result =
+            self.with_ledgers(req.participant, req.room, &at, |l| ledger::admit(&q, l, &req.usage, &at));
         match result {
             Some(Ok(warnings)) => Decision::Allowed {
                 reservation: Reservation {
@@ -178,7 +179,12 @@ impl MemoryStore {
     }
 
     /// Synchronous session acquire.
-    pub fn acquire_session_now(&self, participant: &Arc<str>, room: &Arc<str>, now: Now) -> Result<SessionLease, Rejection> {
+    pub fn acquire_session_now(
+        &self,
+        participant: &Arc<str>,
+        room: &Arc<str>,
+        now: Now,
+    ) -> Result<SessionLease, Rejection> {
         let at = self.at(now);
         let q = self.quotas();
         let full = Rejection {
@@ -249,7 +255,13 @@ impl MemoryStore {
             mode: mode.as_str(),
             participant: participant.map(|p| one(&self.participants, p, Scope::Participant)),
             room: room.map(|r| one(&self.rooms, r, Scope::Room)),
-            global: ScopeStats::new(None, &q, Scope::Global, &g.view(&q, Scope::Global, &at), g.cost_today(&at)),
+            global: ScopeStats::new(
+                None,
+                &q,
+                Scope::Global,
+                &g.view(&q, Scope::Global, &at),
+                g.cost_today(&at),
+            ),
         }
     }
 }
@@ -269,7 +281,12 @@ impl LimitStore for MemoryStore {
         self.settle_now(reservation, actual, now)
     }
 
-    async fn acquire_session(&self, participant: &Arc<str>, room: &Arc<str>, now: Now) -> Result<SessionLease, Rejection> {
+    async fn acquire_session(
+        &self,
+        participant: &Arc<str>,
+        room: &Arc<str>,
+        now: Now,
+    ) -> Result<SessionLease, Rejection> {
         self.acquire_session_now(participant, room, now)
     }
 

@@ -52,7 +52,8 @@ impl VadService {
     pub fn start(vad: Vad, max_batch: usize) -> std::io::Result<Self> {
         let (tx, rx) = mpsc::channel(QUEUE);
         let max_batch = max_batch.max(1);
-        let thread = std::thread::Builder::new().name("vad-batch".into()).spawn(move || run(vad, rx, max_batch))?;
+        let thread =
+            std::thread::Builder::new().name("vad-batch".into()).spawn(move || run(vad, rx, max_batch))?;
         Ok(Self { jobs: tx, thread: Arc::new(Some(thread)) })
     }
 
