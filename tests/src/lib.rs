@@ -1,1 +1,3 @@
-//! placeholder
+//! Test support: real components started on free ports (LiveKit server, Python client).
+
+pub mod livekit;

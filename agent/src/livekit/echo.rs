@@ -1,0 +1,184 @@
+//! Echo mode (`AGENT_MODE=echo`): plays each participant's audio back to the room after a
+//! fixed delay, and sends every data packet back. It proves the whole media path —
+//! subscribe, decode, pace, encode, publish — without any provider.
+//!
+//! Each remote track feeds its own delay line; whenever frames fall due, the due frames of
+//! all participants are mixed and handed to the audio sink, which paces them out.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use super::job::{JobContext, JobError, JobFuture, JobHandler};
+use super::room::{AudioFrame, CloseReason, RoomEvent};
+use crate::clock;
+
+/// Frames buffered per track: the delay plus slack, bounded (10 s at 20 ms).
+const MAX_DELAY_FRAMES: usize = 500;
+
+/// The echo job.
+#[derive(Debug, Clone)]
+pub struct EchoHandler {
+    delay: Duration,
+}
+
+impl EchoHandler {
+    /// Echo after `delay` (config `ECHO_DELAY_SECS`).
+    pub fn new(delay: Duration) -> Self {
+        Self { delay }
+    }
+}
+
+impl JobHandler for EchoHandler {
+    fn run(&self, ctx: JobContext) -> JobFuture {
+        Box::pin(echo(ctx, self.delay))
+    }
+}
+
+/// Per-participant delay lines (sans-IO).
+#[derive(Debug, Default)]
+pub struct DelayLines {
+    lines: HashMap<String, VecDeque<(Instant, Vec<i16>)>>,
+}
+
+impl DelayLines {
+    /// Queues a frame from `who` to be played at `due`.
+    pub fn push(&mut self, who: &str, due: Instant, samples: Vec<i16>) {
+        let line = self.lines.entry(who.to_owned()).or_default();
+        if line.len() >= MAX_DELAY_FRAMES {
+            line.pop_front();
+        }
+        line.push_back((due, samples));
+    }
+
+    /// Forgets a participant's pending audio.
+    pub fn remove(&mut self, who: &str) {
+        self.lines.remove(who);
+    }
+
+    /// The earliest due time, if anything is queued.
+    pub fn next_due(&self) -> Option<Instant> {
+        self.lines.values().filter_map(|l| l.front().map(|(t, _)| *t)).min()
+    }
+
+    /// Takes everything due at `now`, mixed across participants (each participant's due
+    /// frames are concatenated; participants are summed with saturation).
+    pub fn take_due(&mut self, now: Instant) -> Option<Vec<i16>> {
+        let mut mix: Vec<i16> = Vec::new();
+        for line in self.lines.values_mut() {
+            let mut own: Vec<i16> = Vec::new();
+            while line.front().is_some_and(|(t, _)| *t <= now) {
+                if let Some((_, s)) = line.pop_front() {
+                    own.extend_from_slice(&s);
+                }
+            }
+            if own.len() > mix.len() {
+                mix.resize(own.len(), 0);
+            }
+            for (m, s) in mix.iter_mut().zip(own) {
+                *m = m.saturating_add(s);
+            }
+        }
+        self.lines.retain(|_, l| !l.is_empty());
+        (!mix.is_empty()).then_some(mix)
+    }
+}
+
+async fn echo(mut ctx: JobContext, delay: Duration) -> Result<(), JobError> {
+    let sink = ctx.room.audio_sink();
+    let (frames_tx, mut frames_rx) = mpsc::channel::<(String, AudioFrame)>(256);
+    let mut lines = DelayLines::default();
+    loop {
+        let wake = lines.next_due();
+        tokio::select! {
+            _ = ctx.cancel.cancelled() => {
+                ctx.room.leave().await;
+                return Ok(());
+            }
+            event = ctx.room.next_event() => match event {
+                None => return Ok(()),
+                Some(RoomEvent::TrackSubscribed { identity, mut audio, .. }) => {
+                    let tx = frames_tx.clone();
+                    tokio::spawn(async move {
+                        while let Some(frame) = audio.recv().await {
+                            if tx.send((identity.clone(), frame)).await.is_err() {
+                                break;
+                            }
+                        }
+                    });
+                }
+                Some(RoomEvent::ParticipantLeft { identity }) => lines.remove(&identity),
+                Some(RoomEvent::Data(msg)) => {
+                    if ctx.room.send_data(msg.topic.as_deref(), msg.payload, Vec::new()).await.is_err() {
+                        return Ok(());
+                    }
+                }
+                Some(RoomEvent::Closed(CloseReason::Failed(why))) => return Err(JobError(why)),
+                Some(RoomEvent::Closed(reason)) => {
+                    tracing::info!(?reason, "room closed; echo job done");
+                    return Ok(());
+                }
+                Some(_) => {}
+            },
+            Some((who, frame)) = frames_rx.recv() => {
+                lines.push(&who, clock::now() + delay, frame.samples);
+            }
+            _ = sleep_until(wake) => {
+                if let Some(mix) = lines.take_due(clock::now()) {
+                    if sink.play(mix).await.is_err() {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_come_out_when_due_and_participants_are_mixed() {
+        let t0 = clock::now();
+        let ms = Duration::from_millis;
+        let mut d = DelayLines::default();
+        d.push("a", t0 + ms(500), vec![100; 960]);
+        d.push("a", t0 + ms(520), vec![100; 960]);
+        d.push("b", t0 + ms(505), vec![i16::MAX; 960]);
+        assert_eq!(d.next_due(), Some(t0 + ms(500)));
+        assert!(d.take_due(t0 + ms(499)).is_none());
+        let first = d.take_due(t0 + ms(500)).unwrap();
+        assert_eq!(first, vec![100; 960]);
+        let mixed = d.take_due(t0 + ms(520)).unwrap();
+        assert_eq!(mixed.len(), 960);
+        assert_eq!(mixed[0], i16::MAX, "saturating mix");
+        assert_eq!(d.next_due(), None);
+    }
+
+    #[test]
+    fn a_late_burst_is_concatenated_and_lines_are_bounded() {
+        let t0 = clock::now();
+        let mut d = DelayLines::default();
+        d.push("a", t0, vec![1; 960]);
+        d.push("a", t0, vec![2; 960]);
+        let out = d.take_due(t0).unwrap();
+        assert_eq!(out.len(), 1920);
+        assert_eq!((out[0], out[1919]), (1, 2));
+        for _ in 0..(MAX_DELAY_FRAMES + 10) {
+            d.push("a", t0, vec![0; 10]);
+        }
+        assert_eq!(d.take_due(t0).unwrap().len(), MAX_DELAY_FRAMES * 10);
+        d.push("b", t0, vec![0; 10]);
+        d.remove("b");
+        assert!(d.take_due(t0).is_none());
+    }
+}
