@@ -8,4 +8,5 @@ pub mod peer;
 pub mod room;
 pub mod signal;
 pub mod token;
+pub mod worker;
 pub mod ws;

@@ -5,6 +5,7 @@
 //! loopback ICE candidates) and log file in a scratch directory, is killed on drop, and can
 //! be killed and restarted on the same ports to test reconnects.
 
+pub mod agent;
 pub mod client;
 pub mod wav;
 
@@ -160,4 +161,12 @@ fn free_tcp_port() -> u16 {
 
 fn free_udp_port() -> u16 {
     UdpSocket::bind("127.0.0.1:0").and_then(|s| s.local_addr()).map(|a| a.port()).expect("free udp port")
+}
+
+/// Routes the agent's logs to the test output (shown for failing tests).
+pub fn init_logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "voice_agent=debug,str0m=warn".into()))
+        .with_test_writer()
+        .try_init();
 }
