@@ -54,6 +54,24 @@ pub enum WsError {
     Decode(#[from] prost::DecodeError),
 }
 
+/// The server's rejection text with any JWT in it replaced: LiveKit echoes the token back
+/// ("invalid token: eyJ…, error: … token is expired"), and credentials do not belong in logs.
+fn redact(body: &str) -> String {
+    let words: Vec<String> = body
+        .trim()
+        .split(' ')
+        .map(|w| {
+            let core = w.trim_end_matches([',', ';', '.']);
+            if core.starts_with("eyJ") && core.matches('.').count() == 2 {
+                w.replacen(core, "<token>", 1)
+            } else {
+                w.to_owned()
+            }
+        })
+        .collect();
+    words.join(" ").chars().take(MAX_REASON).collect()
+}
+
 fn reason_suffix(reason: &Option<String>) -> String {
     reason.as_deref().filter(|r| !r.is_empty()).map(|r| format!(": {r}")).unwrap_or_default()
 }
@@ -84,7 +102,7 @@ impl ProtoSocket {
                 let body = response
                     .body()
                     .as_deref()
-                    .map(|b| String::from_utf8_lossy(b).trim().chars().take(MAX_REASON).collect())
+                    .map(|b| redact(&String::from_utf8_lossy(b)))
                     .unwrap_or_default();
                 Err(WsError::Rejected { status, body })
             }
@@ -124,5 +142,21 @@ impl ProtoSocket {
     /// Sends a close frame and flushes; errors are irrelevant at this point.
     pub async fn close(&mut self) {
         let _ = tokio::time::timeout(Duration::from_secs(1), self.ws.close(None)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejection_text_keeps_the_reason_and_hides_the_token() {
+        let body = "invalid token: eyJhbGciOi.eyJleHAiOjE3.c2lnbmF0dXJl, error: go-jose/go-jose/jwt: validation failed, token is expired (exp)\n";
+        let r = redact(body);
+        assert_eq!(
+            r,
+            "invalid token: <token>, error: go-jose/go-jose/jwt: validation failed, token is expired (exp)"
+        );
+        assert_eq!(redact("room not found"), "room not found");
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod agent;
 pub mod client;
+pub mod fake;
 pub mod wav;
 
 use std::io::{Read, Write};

@@ -143,12 +143,14 @@ impl Worker {
                 self.ever_connected = true;
                 self.backoff.reset();
                 self.status.set_registered(true);
+                self.status.set_last_error(None);
                 metrics().registered.set(1);
                 self.send_status().await;
             }
             Err(e) => {
                 let delay = self.backoff.next_delay(rand::random::<f64>());
                 tracing::warn!(error = %e, retry_in = ?delay, attempt = self.backoff.attempts(), "cannot register with the LiveKit server");
+                self.status.set_last_error(Some(e.to_string()));
                 self.retry_at = clock::now() + delay;
             }
         }
@@ -335,6 +337,7 @@ impl Worker {
             tracing::warn!(reason = why, retry_in = ?delay, "lost the LiveKit server connection");
             self.retry_at = clock::now() + delay;
             self.status.set_registered(false);
+            self.status.set_last_error(Some(why.to_owned()));
             metrics().registered.set(0);
         }
     }

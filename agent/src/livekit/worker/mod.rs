@@ -13,8 +13,8 @@ mod core;
 mod job;
 pub mod load;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::Notify;
@@ -86,6 +86,7 @@ pub struct WorkerStatus {
     draining: AtomicBool,
     running: AtomicUsize,
     drain_requested: Notify,
+    last_error: Mutex<Option<String>>,
 }
 
 /// A handle to the worker's status (cheap to clone).
@@ -121,6 +122,17 @@ impl WorkerStatus {
     pub fn drain(&self) {
         self.draining.store(true, Ordering::Release);
         self.drain_requested.notify_one();
+    }
+
+    /// Why the last registration attempt or connection failed (cleared on registration).
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error.lock().map(|e| e.clone()).unwrap_or_default()
+    }
+
+    pub(crate) fn set_last_error(&self, error: Option<String>) {
+        if let Ok(mut e) = self.last_error.lock() {
+            *e = error;
+        }
     }
 
     pub(crate) fn set_registered(&self, registered: bool) {
