@@ -80,8 +80,13 @@ pub struct Match {
     pub sent_secs: f64,
     /// Duration of the received speech (active span), seconds.
     pub received_secs: f64,
-    /// Peak of the normalized cross-correlation (1.0 = identical up to gain).
+    /// Peak of the normalized cross-correlation over the whole utterance (1.0 = identical
+    /// up to gain). Any small time shift inside the recording (a receiver's jitter buffer
+    /// stretching audio) lowers it.
     pub correlation: f64,
+    /// Median over 250 ms windows of each window's correlation peak (±30 ms around the global
+    /// alignment): waveform similarity that tolerates such shifts.
+    pub window_correlation: f64,
     /// Received RMS over its active span relative to the sent one, dB.
     pub level_db: f64,
 }
@@ -94,14 +99,32 @@ pub fn compare(sent: &[i16], received: &[i16], threshold: f64) -> Option<Match> 
     let a = decimate(&sent[s0..s1], 6);
     let b = decimate(&received[r0..r1], 6);
     // Align on the active spans, then search ±50 ms around that.
-    let mut best = 0.0f64;
+    let (mut best, mut best_lag) = (0.0f64, 0i64);
     for lag in -400i64..=400 {
-        best = best.max(normalized_correlation(&a, &b, lag));
+        let c = normalized_correlation(&a, &b, lag);
+        if c > best {
+            (best, best_lag) = (c, lag);
+        }
     }
+    // 250 ms windows at 8 kHz, skipping the quiet ones.
+    let mut windows: Vec<f64> = Vec::new();
+    for start in (0..a.len().saturating_sub(2000)).step_by(2000) {
+        let w = &a[start..start + 2000];
+        if (w.iter().map(|x| x * x).sum::<f64>() / w.len() as f64).sqrt() < threshold {
+            continue;
+        }
+        let peak = (-240i64..=240)
+            .map(|d| normalized_correlation(w, &b, start as i64 + best_lag + d))
+            .fold(0.0f64, f64::max);
+        windows.push(peak);
+    }
+    windows.sort_by(f64::total_cmp);
+    let window_correlation = windows.get(windows.len() / 2).copied().unwrap_or(0.0);
     Some(Match {
         sent_secs: (s1 - s0) as f64 / f64::from(RATE),
         received_secs: (r1 - r0) as f64 / f64::from(RATE),
         correlation: best,
+        window_correlation,
         level_db: 20.0 * (rms(&received[r0..r1]) / rms(&sent[s0..s1]).max(1.0)).log10(),
     })
 }

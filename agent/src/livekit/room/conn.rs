@@ -330,6 +330,9 @@ impl Conn {
         if !self.publ.is_connected() {
             return;
         }
+        if frame.start_of_talkspurt {
+            tracing::debug!(rtp_time = frame.rtp_time, "agent talkspurt starts");
+        }
         let dbov = level::dbov(&frame.pcm);
         let Some(writer) = self.publ.rtc().writer(mid) else { return };
         let time = MediaTime::new(frame.rtp_time, Frequency::FORTY_EIGHT_KHZ);
