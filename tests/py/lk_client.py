@@ -7,6 +7,10 @@ Subcommands (all print one JSON object on stdout, logs go to stderr):
                                          triggers automatic agent dispatch)
   delete-room  --room NAME               delete a room (the agent sees the room close)
   list-participants --room NAME          identities in a room
+  remove-participant --room NAME --identity ID
+                                         remove a participant (the server tells it to leave)
+  scenario     --room NAME               join, publish a tone, mute, unmute, unpublish, leave
+                                         (pauses between steps), to exercise room events
   echo         --room NAME --wav IN --out OUT
                join, wait for the agent's audio track, publish IN at real-time pace,
                record what the agent plays back into OUT (48 kHz mono s16), optionally send
@@ -75,6 +79,49 @@ async def list_participants(args) -> dict:
     async with api.LiveKitAPI(http_url(args.url), args.api_key, args.api_secret) as lk:
         res = await lk.room.list_participants(api.ListParticipantsRequest(room=args.room))
         return {"identities": sorted(p.identity for p in res.participants)}
+
+
+async def remove_participant(args) -> dict:
+    async with api.LiveKitAPI(http_url(args.url), args.api_key, args.api_secret) as lk:
+        await lk.room.remove_participant(api.RoomParticipantIdentity(room=args.room, identity=args.identity))
+        return {"removed": args.identity}
+
+
+async def scenario(args) -> dict:
+    room = rtc.Room()
+    await room.connect(args.url, user_token(args), rtc.RoomOptions(auto_subscribe=True))
+    steps = []
+    source = rtc.AudioSource(SAMPLE_RATE, 1, queue_size_ms=100)
+    track = rtc.LocalAudioTrack.create_audio_track("mic", source)
+    pub = await room.local_participant.publish_track(
+        track, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE))
+    steps.append("published")
+
+    async def tone(seconds: float):
+        t = np.arange(FRAME_SAMPLES) / SAMPLE_RATE
+        t0 = time.monotonic()
+        for i in range(int(seconds * 1000 / FRAME_MS)):
+            frame = rtc.AudioFrame.create(SAMPLE_RATE, 1, FRAME_SAMPLES)
+            phase = i * FRAME_SAMPLES / SAMPLE_RATE
+            np.frombuffer(frame.data, dtype=np.int16)[:] = (6000 * np.sin(2 * np.pi * 440 * (t + phase))).astype(np.int16)
+            await source.capture_frame(frame)
+            delay = t0 + (i + 1) * FRAME_MS / 1000 - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+
+    await tone(args.step_secs)
+    track.mute()
+    steps.append("muted")
+    await asyncio.sleep(args.step_secs)
+    track.unmute()
+    steps.append("unmuted")
+    await tone(args.step_secs)
+    await room.local_participant.unpublish_track(pub.sid)
+    steps.append("unpublished")
+    await asyncio.sleep(args.step_secs)
+    await room.disconnect()
+    steps.append("left")
+    return {"steps": steps, "track_sid": pub.sid}
 
 
 def user_token(args) -> str:
@@ -197,7 +244,8 @@ async def echo(args) -> dict:
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("command", choices=["create-room", "delete-room", "list-participants", "echo"])
+    p.add_argument("command", choices=["create-room", "delete-room", "list-participants",
+                                       "remove-participant", "scenario", "echo"])
     p.add_argument("--url", required=True)
     p.add_argument("--api-key", required=True)
     p.add_argument("--api-secret", required=True)
@@ -211,13 +259,15 @@ def main():
     p.add_argument("--tail", type=float, default=1.5)
     p.add_argument("--onset-threshold", type=float, default=300.0)
     p.add_argument("--send-data", default="")
+    p.add_argument("--step-secs", type=float, default=1.5)
     p.add_argument("--two-pc", action="store_true", help="use the two-PeerConnection /rtc mode")
     p.add_argument("--empty-timeout", type=int, default=60)
     p.add_argument("--departure-timeout", type=int, default=5)
     args = p.parse_args()
 
     handlers = {"create-room": create_room, "delete-room": delete_room,
-                "list-participants": list_participants, "echo": echo}
+                "list-participants": list_participants, "remove-participant": remove_participant,
+                "scenario": scenario, "echo": echo}
     if args.command == "echo" and not (args.wav and args.out):
         p.error("echo needs --wav and --out")
     result = asyncio.run(handlers[args.command](args))
