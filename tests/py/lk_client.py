@@ -136,6 +136,8 @@ def user_token(args) -> str:
 
 async def echo(args) -> dict:
     sent = read_wav_48k_mono(args.wav)
+    if args.repeat > 1:
+        sent = np.tile(sent, args.repeat)
     room = rtc.Room()
     agent_track: asyncio.Future = asyncio.get_running_loop().create_future()
     data_in: list = []
@@ -260,6 +262,7 @@ def main():
     p.add_argument("--onset-threshold", type=float, default=300.0)
     p.add_argument("--send-data", default="")
     p.add_argument("--step-secs", type=float, default=1.5)
+    p.add_argument("--repeat", type=int, default=1, help="echo: publish the WAV this many times")
     p.add_argument("--two-pc", action="store_true", help="use the two-PeerConnection /rtc mode")
     p.add_argument("--empty-timeout", type=int, default=60)
     p.add_argument("--departure-timeout", type=int, default=5)

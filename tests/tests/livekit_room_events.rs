@@ -82,7 +82,8 @@ async fn handler_sees_joins_mutes_unpublishes_leaves_and_the_server_leave() {
     let agent_identity = seen[0].trim_start_matches("identity ").to_owned();
 
     let srv = server.clone();
-    let user = tokio::task::spawn_blocking(move || client::run(&srv, "scenario", "events", &["--identity", "user"]));
+    let user =
+        tokio::task::spawn_blocking(move || client::run(&srv, "scenario", "events", &["--identity", "user"]));
     for wanted in [
         "joined user",
         "subscribed user",

@@ -155,10 +155,10 @@ async fn echo(mut ctx: JobContext, delay: Duration) -> Result<(), JobError> {
                 lines.push(&who, clock::now(), frame.rtp_time, frame.samples);
             }
             _ = sleep_until(wake) => {
-                if let Some(mix) = lines.take_due(clock::now()) {
-                    if sink.play(mix).await.is_err() {
-                        return Ok(());
-                    }
+                if let Some(mix) = lines.take_due(clock::now())
+                    && sink.play(mix).await.is_err()
+                {
+                    return Ok(());
                 }
             }
         }

@@ -36,6 +36,7 @@ impl FakeServer {
                 let tx = tx.clone();
                 tokio::spawn(async move {
                     let mut path = String::new();
+                    #[allow(clippy::result_large_err)] // the signature tungstenite asks for
                     let callback = |req: &Request, resp: Response| {
                         path = req.uri().path().to_owned();
                         Ok(resp)
@@ -79,7 +80,7 @@ impl FakeConn {
     where
         M: prost::Message + Default,
     {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        let deadline = tokio::time::Instant::from(voice_agent::clock::now() + Duration::from_secs(20));
         loop {
             let next = tokio::time::timeout_at(deadline, self.ws.next())
                 .await

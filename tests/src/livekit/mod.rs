@@ -124,10 +124,10 @@ impl LiveKitServer {
 
     fn wait_ready(&mut self) {
         for _ in 0..200 {
-            if let Some(child) = self.child.as_mut() {
-                if let Ok(Some(status)) = child.try_wait() {
-                    panic!("livekit-server exited with {status}:\n{}", self.log_tail(30));
-                }
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                panic!("livekit-server exited with {status}:\n{}", self.log_tail(30));
             }
             if http_ok(self.port) {
                 return;

@@ -45,7 +45,7 @@ pub enum ConnEvent {
     /// A new subscriber offer was applied; audio mid → remote track sid.
     Offered(HashMap<String, String>),
     /// An Opus packet on a subscriber m-line.
-    Media(MediaData),
+    Media(Box<MediaData>),
     /// A user data packet.
     Data(DataMessage),
 }
@@ -411,7 +411,7 @@ impl Conn {
     fn pump(&mut self, out: &mut Vec<ConnEvent>) -> Result<(), End> {
         for event in self.sub.take_events() {
             match event {
-                Event::MediaData(d) => out.push(ConnEvent::Media(d)),
+                Event::MediaData(d) => out.push(ConnEvent::Media(Box::new(d))),
                 Event::ChannelData(d) => {
                     if let Some(msg) = decode_data(&d.data) {
                         out.push(ConnEvent::Data(msg));

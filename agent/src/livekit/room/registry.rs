@@ -115,14 +115,14 @@ impl Registry {
                 Some(p) if info.version != 0 && info.version < p.version => {}
                 Some(p) => {
                     for (sid, (_, muted)) in &tracks {
-                        if let Some((_, was)) = p.tracks.get(sid) {
-                            if was != muted {
-                                changes.push(Change::Muted {
-                                    identity: p.identity.clone(),
-                                    track_sid: sid.clone(),
-                                    muted: *muted,
-                                });
-                            }
+                        if let Some((_, was)) = p.tracks.get(sid)
+                            && was != muted
+                        {
+                            changes.push(Change::Muted {
+                                identity: p.identity.clone(),
+                                track_sid: sid.clone(),
+                                muted: *muted,
+                            });
                         }
                     }
                     p.tracks = tracks;

@@ -96,10 +96,10 @@ impl Capacity {
     /// or, for an assignment we never accepted, only if a slot is free right now.
     pub fn assign(&mut self, job_id: &str, now: Instant) -> Result<(), Refusal> {
         self.expire(now);
-        if !self.slots.contains_key(job_id) {
-            if let Some(r) = self.refusal() {
-                return Err(r);
-            }
+        if !self.slots.contains_key(job_id)
+            && let Some(r) = self.refusal()
+        {
+            return Err(r);
         }
         self.slots.insert(job_id.to_owned(), Slot::Running);
         Ok(())
