@@ -9,6 +9,8 @@
 //! - [`app`]: what the process runs on the async runtime.
 //! - [`core`]: sans-IO logic — breakers, GCRA limits, cost, spoken rejections, segmenter.
 //! - [`limits`]: limit stores (in-memory, Redis with degraded fallback), stats, metrics.
+//! - [`livekit`]: the Agents worker protocol and a pure-Rust room participant (str0m WebRTC,
+//!   Opus), echo mode.
 //! - [`vad`]: Silero VAD through ONNX Runtime: model loading, 48→16 kHz resampling,
 //!   per-stream windows and state, batched inference across streams.
 #![warn(missing_docs)]
@@ -20,5 +22,6 @@ pub mod core;
 pub mod heartbeat;
 pub mod lifecycle;
 pub mod limits;
+pub mod livekit;
 pub mod logging;
 pub mod vad;

@@ -1,0 +1,259 @@
+//! The room as the rest of the agent sees it: events with per-participant audio streams in,
+//! an audio sink out (with stop-now and a count of what was actually played), and data
+//! packets both ways. Nothing here knows about WebRTC.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{Notify, mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::super::audio::SAMPLE_RATE;
+
+/// Decoded remote audio: mono 48 kHz PCM, normally 20 ms (960 samples).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AudioFrame {
+    /// PCM samples.
+    pub samples: Vec<i16>,
+    /// RTP time of the first sample (48 kHz ticks, extended past 32-bit wrap).
+    pub rtp_time: u64,
+    /// True for a frame reconstructed after packet loss (FEC or concealment).
+    pub recovered: bool,
+}
+
+/// One remote participant's microphone. Ends (`recv` → `None`) when the track goes away.
+#[derive(Debug)]
+pub struct AudioStream {
+    rx: mpsc::Receiver<AudioFrame>,
+}
+
+impl AudioStream {
+    pub(crate) fn new(rx: mpsc::Receiver<AudioFrame>) -> Self {
+        Self { rx }
+    }
+
+    /// The next frame. Frames the consumer does not pick up in time are dropped (counted in
+    /// `livekit_audio_frames_dropped`) rather than buffered without bound.
+    pub async fn recv(&mut self) -> Option<AudioFrame> {
+        self.rx.recv().await
+    }
+}
+
+/// A data packet from the room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataMessage {
+    /// Sender identity (empty when sent by the server API).
+    pub from: String,
+    /// Topic, if the sender set one.
+    pub topic: Option<String>,
+    /// Payload bytes.
+    pub payload: Vec<u8>,
+}
+
+/// Why the room ended for us.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CloseReason {
+    /// We left (job finished or cancelled).
+    Left,
+    /// The server disconnected us for good (room deleted, removed, duplicate identity…).
+    Disconnected(String),
+    /// Something broke and reconnecting did not help.
+    Failed(String),
+}
+
+/// Something happened in the room.
+#[derive(Debug)]
+pub enum RoomEvent {
+    /// A remote participant is in the room (also sent for those present when we joined).
+    ParticipantJoined {
+        /// Identity.
+        identity: String,
+        /// Display name.
+        name: String,
+    },
+    /// A remote participant left.
+    ParticipantLeft {
+        /// Identity.
+        identity: String,
+    },
+    /// A remote audio track is subscribed: its decoded audio flows into `audio`.
+    TrackSubscribed {
+        /// Owner's identity.
+        identity: String,
+        /// Track sid.
+        track_sid: String,
+        /// The decoded audio.
+        audio: AudioStream,
+    },
+    /// The track's stream has ended.
+    TrackUnsubscribed {
+        /// Owner's identity.
+        identity: String,
+        /// Track sid.
+        track_sid: String,
+    },
+    /// A remote track was muted or unmuted (a muted track simply sends no audio).
+    TrackMuted {
+        /// Owner's identity.
+        identity: String,
+        /// Track sid.
+        track_sid: String,
+        /// New state.
+        muted: bool,
+    },
+    /// A data packet arrived.
+    Data(DataMessage),
+    /// The connection was rebuilt after a server request or a network failure; tracks are
+    /// re-subscribed (new `TrackSubscribed` events follow).
+    Reconnected,
+    /// The room is over for us; no more events follow.
+    Closed(CloseReason),
+}
+
+/// What the sink has done so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PlaybackState {
+    /// Samples sent to the room since the room was joined (48 kHz).
+    pub played_samples: u64,
+    /// Samples accepted but not yet played.
+    pub queued_samples: u64,
+    /// Samples discarded by stops since the room was joined.
+    pub discarded_samples: u64,
+    /// The last stop request the room has carried out.
+    pub stops_done: u64,
+}
+
+impl PlaybackState {
+    /// `played_samples` as a duration.
+    pub fn played(&self) -> Duration {
+        Duration::from_secs_f64(self.played_samples as f64 / f64::from(SAMPLE_RATE))
+    }
+}
+
+/// The room has closed; the operation cannot happen any more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the room is closed")]
+pub struct RoomClosed;
+
+/// A chunk of agent PCM on its way to the room task.
+#[derive(Debug)]
+pub(crate) struct AudioChunk {
+    /// The stop generation it belongs to; chunks of an older generation are dropped.
+    pub generation: u64,
+    pub pcm: Vec<i16>,
+}
+
+/// The sink's side shared with the room task.
+#[derive(Debug, Default)]
+pub(crate) struct SinkControl {
+    /// Incremented by each stop; the room task carries stops out up to this number.
+    pub stops_requested: AtomicU64,
+    pub stop: Notify,
+}
+
+/// Where the agent's voice goes: mono 48 kHz PCM, played at real-time pace.
+#[derive(Debug, Clone)]
+pub struct AudioSink {
+    pub(crate) tx: mpsc::Sender<AudioChunk>,
+    pub(crate) control: Arc<SinkControl>,
+    pub(crate) state: watch::Receiver<PlaybackState>,
+}
+
+impl AudioSink {
+    /// Queues PCM for playback; waits while the playout queue is full (backpressure).
+    pub async fn play(&self, pcm: Vec<i16>) -> Result<(), RoomClosed> {
+        let generation = self.control.stops_requested.load(Ordering::Acquire);
+        self.tx.send(AudioChunk { generation, pcm }).await.map_err(|_| RoomClosed)
+    }
+
+    /// Stops playback at once: everything queued or in flight is dropped. Returns the state
+    /// right after the stop, so `played_samples` says exactly how much was heard.
+    pub async fn stop(&self) -> PlaybackState {
+        let wanted = self.control.stops_requested.fetch_add(1, Ordering::AcqRel) + 1;
+        self.control.stop.notify_one();
+        let mut state = self.state.clone();
+        // If the room closed, the last published state is final anyway.
+        let _ = state.wait_for(|s| s.stops_done >= wanted).await;
+        *state.borrow()
+    }
+
+    /// The current playback counters.
+    pub fn state(&self) -> PlaybackState {
+        *self.state.borrow()
+    }
+
+    /// Waits until everything queued so far has been played.
+    pub async fn wait_idle(&self) {
+        let mut state = self.state.clone();
+        let _ = state.wait_for(|s| s.queued_samples == 0).await;
+    }
+}
+
+/// A data packet to send.
+#[derive(Debug)]
+pub(crate) struct OutgoingData {
+    pub topic: Option<String>,
+    pub payload: Vec<u8>,
+    pub destinations: Vec<String>,
+}
+
+/// A joined room.
+#[derive(Debug)]
+pub struct Room {
+    pub(crate) name: String,
+    pub(crate) identity: String,
+    pub(crate) events: mpsc::Receiver<RoomEvent>,
+    pub(crate) sink: AudioSink,
+    pub(crate) data: mpsc::Sender<OutgoingData>,
+    pub(crate) leave: CancellationToken,
+    pub(crate) task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Room {
+    /// Room name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Our participant identity.
+    pub fn identity(&self) -> &str {
+        &self.identity
+    }
+
+    /// The next event; `None` after [`RoomEvent::Closed`].
+    pub async fn next_event(&mut self) -> Option<RoomEvent> {
+        self.events.recv().await
+    }
+
+    /// The agent's audio output.
+    pub fn audio_sink(&self) -> AudioSink {
+        self.sink.clone()
+    }
+
+    /// Sends a reliable data packet to everyone (or to `destinations` if not empty).
+    pub async fn send_data(
+        &self,
+        topic: Option<&str>,
+        payload: Vec<u8>,
+        destinations: Vec<String>,
+    ) -> Result<(), RoomClosed> {
+        let msg = OutgoingData { topic: topic.map(str::to_owned), payload, destinations };
+        self.data.send(msg).await.map_err(|_| RoomClosed)
+    }
+
+    /// Leaves the room cleanly and waits (briefly) for the goodbye to go out.
+    pub async fn leave(mut self) {
+        self.leave.cancel();
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(3), task).await;
+        }
+    }
+}
+
+impl Drop for Room {
+    fn drop(&mut self) {
+        // Dropping the handle must not leave a ghost participant behind.
+        self.leave.cancel();
+    }
+}

@@ -1,0 +1,93 @@
+//! The room participant: join with a token, receive every remote microphone as PCM, publish
+//! the agent's voice, exchange data packets.
+//!
+//! [`join`] connects (signalling handshake) and spawns the room's task; the returned
+//! [`Room`] is the whole interface the rest of the agent uses (see [`api`]).
+
+pub mod api;
+mod conn;
+pub mod registry;
+mod task;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+pub use api::{
+    AudioFrame, AudioSink, AudioStream, CloseReason, DataMessage, PlaybackState, Room, RoomClosed, RoomEvent,
+};
+pub use conn::MEDIA_TIMEOUT;
+
+use super::audio::opus::{EncoderSettings, OpusEncoder};
+use super::audio::playout::Playout;
+use super::signal::JoinError;
+use api::SinkControl;
+
+/// How to join.
+#[derive(Debug, Clone)]
+pub struct JoinOptions {
+    /// Server base URL (`ws://…` / `wss://…`).
+    pub url: String,
+    /// Room-join token (from the JobAssignment).
+    pub token: String,
+    /// When the job was assigned, for the join-time metric.
+    pub started_at: Instant,
+    /// Opus encoder settings for our track.
+    pub encoder: EncoderSettings,
+    /// How much agent audio may wait in the playout queue before `play` waits.
+    pub playout_capacity: Duration,
+}
+
+impl JoinOptions {
+    /// Defaults: 32 kbit/s Opus, 5 s playout queue.
+    pub fn new(url: &str, token: &str, started_at: Instant) -> Self {
+        Self {
+            url: url.to_owned(),
+            token: token.to_owned(),
+            started_at,
+            encoder: EncoderSettings::default(),
+            playout_capacity: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Joins a room. Returns once the server accepted the join; media connects in the
+/// background and a failure there arrives as [`RoomEvent::Closed`].
+pub async fn join(options: JoinOptions) -> Result<Room, JoinError> {
+    let encoder = OpusEncoder::new(options.encoder).map_err(|e| JoinError::Local(e.to_string()))?;
+    let (conn, join) = conn::Conn::open(&options.url, &options.token).await?;
+    let local = join.participant.clone().unwrap_or_default();
+    let room_name = join.room.as_ref().map(|r| r.name.clone()).unwrap_or_default();
+    tracing::info!(room = %room_name, identity = %local.identity, "joined room");
+
+    let (events_tx, events_rx) = mpsc::channel(256);
+    let (data_tx, data_rx) = mpsc::channel(64);
+    let (audio_tx, audio_rx) = mpsc::channel(16);
+    let (state_tx, state_rx) = watch::channel(PlaybackState::default());
+    let control = Arc::new(SinkControl::default());
+    let leave = CancellationToken::new();
+
+    let wiring = task::Wiring {
+        events: events_tx,
+        data_rx,
+        audio_rx,
+        control: control.clone(),
+        state_tx,
+        leave: leave.clone(),
+    };
+    let playout = Playout::new(options.playout_capacity);
+    let task = task::RoomTask::new(options.url.clone(), options.started_at, wiring, playout, encoder, &join);
+    let handle = tokio::spawn(task.run(conn));
+
+    Ok(Room {
+        name: room_name,
+        identity: local.identity,
+        events: events_rx,
+        sink: AudioSink { tx: audio_tx, control, state: state_rx },
+        data: data_tx,
+        leave,
+        task: Some(handle),
+    })
+}

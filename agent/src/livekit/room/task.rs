@@ -1,0 +1,395 @@
+//! The room's event loop: one tokio task per joined room.
+//!
+//! It owns the connection, the participant registry, one Opus decoder per subscribed track,
+//! the playout queue with its encoder, and the channels to the [`Room`](super::Room) handle.
+//! Everything is driven from one `select!`, so there are no locks: signalling messages,
+//! datagrams of both PeerConnections, agent audio, data to send, stop requests and timers.
+//!
+//! When the connection ends with a reconnect request (server `Leave`, dead keepalive, lost
+//! ICE), the task rejoins from scratch with backoff; the handle and its streams of events
+//! and audio survive it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::api::{
+    AudioChunk, AudioFrame, AudioStream, CloseReason, OutgoingData, PlaybackState, RoomEvent, SinkControl,
+};
+use super::conn::{Conn, ConnEvent, End, Pc};
+use super::registry::{Change, Registry};
+use crate::clock;
+use crate::livekit::audio::opus::{OpusDecoder, OpusEncoder};
+use crate::livekit::audio::playout::Playout;
+use crate::livekit::backoff::Backoff;
+use crate::livekit::metrics::metrics;
+use crate::livekit::peer::MAX_DATAGRAM;
+
+/// Decoded frames buffered per remote track before the oldest are dropped (1 s).
+const STREAM_BUFFER: usize = 50;
+/// Rejoin attempts after a lost connection before the room is given up.
+const REJOIN_ATTEMPTS: u32 = 5;
+/// Longest gap (in frames) that is bridged with FEC/concealment; longer gaps just resume.
+const MAX_CONCEAL: u64 = 5;
+
+/// One subscribed remote track.
+struct Inbound {
+    decoder: OpusDecoder,
+    tx: mpsc::Sender<AudioFrame>,
+    last_seq: Option<u64>,
+}
+
+/// The task's ends of the channels to the [`Room`](super::Room) handle.
+pub(super) struct Wiring {
+    pub events: mpsc::Sender<RoomEvent>,
+    pub data_rx: mpsc::Receiver<OutgoingData>,
+    pub audio_rx: mpsc::Receiver<AudioChunk>,
+    pub control: Arc<SinkControl>,
+    pub state_tx: watch::Sender<PlaybackState>,
+    pub leave: CancellationToken,
+}
+
+/// The task's state.
+pub(super) struct RoomTask {
+    url: String,
+    started_at: Instant,
+    events: mpsc::Sender<RoomEvent>,
+    data_rx: mpsc::Receiver<OutgoingData>,
+    audio_rx: mpsc::Receiver<AudioChunk>,
+    control: Arc<SinkControl>,
+    state_tx: watch::Sender<PlaybackState>,
+    leave: CancellationToken,
+    registry: Registry,
+    playout: Playout,
+    encoder: OpusEncoder,
+    inbound: HashMap<String, Inbound>,
+    pending_chunk: Option<AudioChunk>,
+    stops_done: u64,
+    discarded: u64,
+    heard_audio: bool,
+}
+
+impl RoomTask {
+    /// A task for a room just joined; `local_sid` and `others` come from the JoinResponse.
+    pub fn new(
+        url: String,
+        started_at: Instant,
+        wiring: Wiring,
+        playout: Playout,
+        encoder: OpusEncoder,
+        join: &livekit_protocol::JoinResponse,
+    ) -> Self {
+        let mut task = Self {
+            url,
+            started_at,
+            events: wiring.events,
+            data_rx: wiring.data_rx,
+            audio_rx: wiring.audio_rx,
+            control: wiring.control,
+            state_tx: wiring.state_tx,
+            leave: wiring.leave,
+            registry: Registry::default(),
+            playout,
+            encoder,
+            inbound: HashMap::new(),
+            pending_chunk: None,
+            stops_done: 0,
+            discarded: 0,
+            heard_audio: false,
+        };
+        let local = join.participant.as_ref().map(|p| p.sid.as_str()).unwrap_or_default();
+        let changes = task.registry.snapshot(local, &join.other_participants);
+        task.apply(changes);
+        task
+    }
+
+    /// Runs until the room is over for us, then sends the final `Closed` event.
+    pub async fn run(mut self, mut conn: Conn) {
+        let reason = loop {
+            let end = self.serve(&mut conn).await;
+            let changes = self.registry.clear_media();
+            self.apply(changes);
+            match end {
+                None => {
+                    conn.leave().await;
+                    break CloseReason::Left;
+                }
+                Some(End::Disconnected(why)) => {
+                    tracing::info!(reason = %why, "server closed the room connection");
+                    conn.close().await;
+                    break CloseReason::Disconnected(why);
+                }
+                Some(End::Failed(why)) => {
+                    tracing::error!(error = %why, "room connection failed");
+                    conn.leave().await;
+                    break CloseReason::Failed(why);
+                }
+                Some(End::Reconnect(why)) => {
+                    tracing::warn!(reason = %why, "room connection lost; rejoining");
+                    conn.close().await;
+                    match self.rejoin(&conn.token).await {
+                        Ok(Some(next)) => conn = next,
+                        Ok(None) => break CloseReason::Left,
+                        Err(e) => break CloseReason::Failed(e),
+                    }
+                }
+            }
+        };
+        self.publish_state();
+        // The handler may be gone; nothing to do then.
+        let _ =
+            tokio::time::timeout(Duration::from_secs(1), self.events.send(RoomEvent::Closed(reason))).await;
+    }
+
+    /// Full rejoin with backoff. `Ok(None)` if we were asked to leave meanwhile.
+    async fn rejoin(&mut self, token: &str) -> Result<Option<Conn>, String> {
+        let mut backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(5));
+        let mut last_error = String::new();
+        for attempt in 1..=REJOIN_ATTEMPTS {
+            let delay = backoff.next_delay(rand::random::<f64>());
+            tokio::select! {
+                _ = self.leave.cancelled() => return Ok(None),
+                _ = tokio::time::sleep(delay) => {}
+            }
+            metrics().room_reconnects.inc();
+            match Conn::open(&self.url, token).await {
+                Ok((conn, join)) => {
+                    let local = join.participant.as_ref().map(|p| p.sid.clone()).unwrap_or_default();
+                    let changes = self.registry.snapshot(&local, &join.other_participants);
+                    self.apply(changes);
+                    self.emit(RoomEvent::Reconnected);
+                    tracing::info!(attempt, "rejoined the room");
+                    return Ok(Some(conn));
+                }
+                Err(e) => {
+                    tracing::warn!(attempt, error = %e, "rejoin failed");
+                    last_error = e.to_string();
+                }
+            }
+        }
+        Err(format!("could not rejoin after {REJOIN_ATTEMPTS} attempts: {last_error}"))
+    }
+
+    /// Serves one connection. `None` means we were asked to leave.
+    async fn serve(&mut self, conn: &mut Conn) -> Option<End> {
+        let mut sub_buf = vec![0u8; MAX_DATAGRAM];
+        let mut pub_buf = vec![0u8; MAX_DATAGRAM];
+        let mut out = Vec::new();
+        loop {
+            let now = clock::now();
+            let mut deadline = conn.deadline();
+            if let Some(d) = self.playout.next_deadline(now) {
+                deadline = deadline.min(d);
+            }
+            let can_take_audio = self.pending_chunk.is_none();
+            let result = tokio::select! {
+                biased;
+                _ = self.leave.cancelled() => return None,
+                _ = self.control.stop.notified() => {
+                    self.stop_playout();
+                    Ok(())
+                }
+                msg = conn.signal.recv::<livekit_protocol::SignalResponse>() => match msg {
+                    Ok(msg) => conn.on_signal(msg, clock::now(), &mut out).await,
+                    Err(crate::livekit::ws::WsError::Decode(e)) => {
+                        tracing::warn!(error = %e, "malformed signalling message ignored");
+                        Ok(())
+                    }
+                    Err(e) => Err(End::Reconnect(format!("signalling: {e}"))),
+                },
+                r = conn.sub.socket.recv_from(&mut sub_buf) => match r {
+                    Ok((n, from)) => conn.on_datagram(Pc::Subscriber, from, &sub_buf[..n], clock::now(), &mut out),
+                    Err(e) => Err(End::Reconnect(format!("subscriber socket: {e}"))),
+                },
+                r = conn.publ.socket.recv_from(&mut pub_buf) => match r {
+                    Ok((n, from)) => conn.on_datagram(Pc::Publisher, from, &pub_buf[..n], clock::now(), &mut out),
+                    Err(e) => Err(End::Reconnect(format!("publisher socket: {e}"))),
+                },
+                Some(chunk) = self.audio_rx.recv(), if can_take_audio => {
+                    self.take_chunk(chunk);
+                    Ok(())
+                }
+                Some(data) = self.data_rx.recv() => {
+                    conn.send_data(data);
+                    Ok(())
+                }
+                _ = tokio::time::sleep_until(deadline.into()) => conn.on_timer(clock::now(), &mut out).await,
+            };
+            for event in out.drain(..) {
+                self.on_conn_event(event);
+            }
+            if let Err(end) = result {
+                return Some(end);
+            }
+            self.pump_playout(conn);
+        }
+    }
+
+    fn on_conn_event(&mut self, event: ConnEvent) {
+        match event {
+            ConnEvent::Participants(infos) => {
+                let changes = self.registry.update(&infos);
+                self.apply(changes);
+            }
+            ConnEvent::Offered(tracks) => {
+                let changes = self.registry.set_offered(tracks);
+                self.apply(changes);
+            }
+            ConnEvent::Media(data) => self.on_media(&data),
+            ConnEvent::Data(msg) => self.emit(RoomEvent::Data(msg)),
+        }
+    }
+
+    /// Turns registry changes into events, decoders and streams.
+    fn apply(&mut self, changes: Vec<Change>) {
+        for change in changes {
+            match change {
+                Change::Joined { identity, name } => {
+                    self.emit(RoomEvent::ParticipantJoined { identity, name })
+                }
+                Change::Left { identity } => self.emit(RoomEvent::ParticipantLeft { identity }),
+                Change::Muted { identity, track_sid, muted } => {
+                    self.emit(RoomEvent::TrackMuted { identity, track_sid, muted });
+                }
+                Change::Subscribe { mid, track_sid, identity } => match OpusDecoder::new() {
+                    Ok(decoder) => {
+                        let (tx, rx) = mpsc::channel(STREAM_BUFFER);
+                        self.inbound.insert(mid, Inbound { decoder, tx, last_seq: None });
+                        tracing::info!(%identity, %track_sid, "subscribed to remote audio");
+                        self.emit(RoomEvent::TrackSubscribed {
+                            identity,
+                            track_sid,
+                            audio: AudioStream::new(rx),
+                        });
+                    }
+                    Err(e) => tracing::error!(error = %e, "cannot create an Opus decoder"),
+                },
+                Change::Unsubscribe { mid, track_sid, identity } => {
+                    self.inbound.remove(&mid);
+                    self.emit(RoomEvent::TrackUnsubscribed { identity, track_sid });
+                }
+            }
+        }
+    }
+
+    fn on_media(&mut self, data: &str0m::media::MediaData) {
+        let m = metrics();
+        m.packets_in.inc();
+        m.bytes_in.inc_by(data.data.len() as u64);
+        let mid = data.mid.to_string();
+        let Some(inbound) = self.inbound.get_mut(&mid) else { return };
+        let seq = **data.seq_range.start();
+        let gap = match inbound.last_seq {
+            Some(last) if seq <= last => return, // duplicate or reordered-late packet
+            Some(last) => seq - last - 1,
+            None => 0,
+        };
+        inbound.last_seq = Some(**data.seq_range.end());
+        let time = data.time.numer();
+        let mut frames: Vec<AudioFrame> = Vec::new();
+        if (1..=MAX_CONCEAL).contains(&gap) {
+            for k in (2..=gap).rev() {
+                if let Ok(pcm) = inbound.decoder.conceal() {
+                    frames.push(recovered(pcm, time.saturating_sub(k * 960)));
+                }
+            }
+            if let Ok(pcm) = inbound.decoder.recover(&data.data) {
+                frames.push(recovered(pcm, time.saturating_sub(960)));
+            }
+        }
+        match inbound.decoder.decode(&data.data) {
+            Ok(pcm) => frames.push(AudioFrame { samples: pcm.to_vec(), rtp_time: time, recovered: false }),
+            Err(e) => {
+                m.decode_errors.inc();
+                tracing::debug!(error = %e, "opus decode error");
+            }
+        }
+        for frame in frames {
+            if let Err(mpsc::error::TrySendError::Full(_)) = inbound.tx.try_send(frame) {
+                m.frames_dropped.inc();
+            }
+        }
+        if !self.heard_audio {
+            self.heard_audio = true;
+            let secs = clock::now().saturating_duration_since(self.started_at).as_secs_f64();
+            m.join_seconds.observe(secs);
+            tracing::info!(seconds = secs, "first remote audio");
+        }
+    }
+
+    fn take_chunk(&mut self, chunk: AudioChunk) {
+        if chunk.generation < self.control.stops_requested.load(Ordering::Acquire) {
+            self.discarded += chunk.pcm.len() as u64;
+            return;
+        }
+        self.pending_chunk = Some(chunk);
+        self.fill_playout();
+    }
+
+    /// Moves the pending chunk into the playout queue as far as it has room.
+    fn fill_playout(&mut self) {
+        if let Some(mut chunk) = self.pending_chunk.take() {
+            let n = self.playout.push(&chunk.pcm);
+            if n < chunk.pcm.len() {
+                chunk.pcm.drain(..n);
+                self.pending_chunk = Some(chunk);
+            }
+        }
+        self.publish_state();
+    }
+
+    fn stop_playout(&mut self) {
+        self.discarded += self.playout.stop() as u64;
+        if let Some(chunk) = self.pending_chunk.take() {
+            self.discarded += chunk.pcm.len() as u64;
+        }
+        // Chunks still in the channel carry an older generation and are dropped on arrival.
+        self.stops_done = self.control.stops_requested.load(Ordering::Acquire);
+        self.publish_state();
+    }
+
+    fn pump_playout(&mut self, conn: &mut Conn) {
+        let now = clock::now();
+        let mut sent = false;
+        while let Some(frame) = self.playout.poll(now) {
+            sent = true;
+            match self.encoder.encode(&frame.pcm) {
+                Ok(packet) => conn.write_audio(&frame, packet, now),
+                Err(e) => tracing::warn!(error = %e, "opus encode failed"),
+            }
+        }
+        if sent {
+            self.fill_playout();
+        }
+    }
+
+    fn publish_state(&self) {
+        let queued = self.playout.queued_samples() as u64
+            + self.pending_chunk.as_ref().map_or(0, |c| c.pcm.len() as u64);
+        let state = PlaybackState {
+            played_samples: self.playout.played_samples(),
+            queued_samples: queued,
+            discarded_samples: self.discarded,
+            stops_done: self.stops_done,
+        };
+        self.state_tx.send_if_modified(|s| {
+            let changed = *s != state;
+            *s = state;
+            changed
+        });
+    }
+
+    fn emit(&self, event: RoomEvent) {
+        if let Err(e) = self.events.try_send(event) {
+            tracing::warn!(error = %e, "room event dropped: the job is not reading its events");
+        }
+    }
+}
+
+fn recovered(pcm: &[i16], rtp_time: u64) -> AudioFrame {
+    AudioFrame { samples: pcm.to_vec(), rtp_time, recovered: true }
+}

@@ -1,0 +1,281 @@
+#!/usr/bin/env python3
+"""A real LiveKit client (PyPI `livekit`, libwebrtc inside) that plays the human in tests.
+
+Subcommands (all print one JSON object on stdout, logs go to stderr):
+
+  create-room  --room NAME               create a room through the server API (this is what
+                                         triggers automatic agent dispatch)
+  delete-room  --room NAME               delete a room (the agent sees the room close)
+  list-participants --room NAME          identities in a room
+  remove-participant --room NAME --identity ID
+                                         remove a participant (the server tells it to leave)
+  scenario     --room NAME               join, publish a tone, mute, unmute, unpublish, leave
+                                         (pauses between steps), to exercise room events
+  echo         --room NAME --wav IN --out OUT
+               join, wait for the agent's audio track, publish IN at real-time pace,
+               record what the agent plays back into OUT (48 kHz mono s16), optionally send
+               a reliable data packet and report what comes back.
+
+Common options: --url ws://127.0.0.1:PORT --api-key KEY --api-secret SECRET.
+"""
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+import wave
+
+import numpy as np
+from livekit import api, rtc
+
+SAMPLE_RATE = 48000
+FRAME_MS = 10
+FRAME_SAMPLES = SAMPLE_RATE * FRAME_MS // 1000
+
+
+def log(*args):
+    print(*args, file=sys.stderr, flush=True)
+
+
+def http_url(url: str) -> str:
+    if url.startswith("ws://"):
+        return "http://" + url[len("ws://"):]
+    if url.startswith("wss://"):
+        return "https://" + url[len("wss://"):]
+    return url
+
+
+def read_wav_48k_mono(path: str) -> np.ndarray:
+    with wave.open(path, "rb") as w:
+        if w.getframerate() != SAMPLE_RATE or w.getnchannels() != 1 or w.getsampwidth() != 2:
+            raise SystemExit(f"{path}: need 48 kHz mono s16 (use sox to convert)")
+        return np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).copy()
+
+
+def write_wav_48k_mono(path: str, samples: np.ndarray) -> None:
+    with wave.open(path, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(SAMPLE_RATE)
+        w.writeframes(samples.astype(np.int16).tobytes())
+
+
+async def create_room(args) -> dict:
+    async with api.LiveKitAPI(http_url(args.url), args.api_key, args.api_secret) as lk:
+        room = await lk.room.create_room(
+            api.CreateRoomRequest(name=args.room, empty_timeout=args.empty_timeout,
+                                  departure_timeout=args.departure_timeout))
+        return {"room": room.name, "sid": room.sid}
+
+
+async def delete_room(args) -> dict:
+    async with api.LiveKitAPI(http_url(args.url), args.api_key, args.api_secret) as lk:
+        await lk.room.delete_room(api.DeleteRoomRequest(room=args.room))
+        return {"deleted": args.room}
+
+
+async def list_participants(args) -> dict:
+    async with api.LiveKitAPI(http_url(args.url), args.api_key, args.api_secret) as lk:
+        res = await lk.room.list_participants(api.ListParticipantsRequest(room=args.room))
+        return {"identities": sorted(p.identity for p in res.participants)}
+
+
+async def remove_participant(args) -> dict:
+    async with api.LiveKitAPI(http_url(args.url), args.api_key, args.api_secret) as lk:
+        await lk.room.remove_participant(api.RoomParticipantIdentity(room=args.room, identity=args.identity))
+        return {"removed": args.identity}
+
+
+async def scenario(args) -> dict:
+    room = rtc.Room()
+    await room.connect(args.url, user_token(args), rtc.RoomOptions(auto_subscribe=True))
+    steps = []
+    source = rtc.AudioSource(SAMPLE_RATE, 1, queue_size_ms=100)
+    track = rtc.LocalAudioTrack.create_audio_track("mic", source)
+    pub = await room.local_participant.publish_track(
+        track, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE))
+    steps.append("published")
+
+    async def tone(seconds: float):
+        t = np.arange(FRAME_SAMPLES) / SAMPLE_RATE
+        t0 = time.monotonic()
+        for i in range(int(seconds * 1000 / FRAME_MS)):
+            frame = rtc.AudioFrame.create(SAMPLE_RATE, 1, FRAME_SAMPLES)
+            phase = i * FRAME_SAMPLES / SAMPLE_RATE
+            np.frombuffer(frame.data, dtype=np.int16)[:] = (6000 * np.sin(2 * np.pi * 440 * (t + phase))).astype(np.int16)
+            await source.capture_frame(frame)
+            delay = t0 + (i + 1) * FRAME_MS / 1000 - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+
+    await tone(args.step_secs)
+    track.mute()
+    steps.append("muted")
+    await asyncio.sleep(args.step_secs)
+    track.unmute()
+    steps.append("unmuted")
+    await tone(args.step_secs)
+    await room.local_participant.unpublish_track(pub.sid)
+    steps.append("unpublished")
+    await asyncio.sleep(args.step_secs)
+    await room.disconnect()
+    steps.append("left")
+    return {"steps": steps, "track_sid": pub.sid}
+
+
+def user_token(args) -> str:
+    return (
+        api.AccessToken(args.api_key, args.api_secret)
+        .with_identity(args.identity)
+        .with_name(args.identity)
+        .with_grants(api.VideoGrants(room_join=True, room=args.room))
+        .to_jwt()
+    )
+
+
+async def echo(args) -> dict:
+    sent = read_wav_48k_mono(args.wav)
+    if args.repeat > 1:
+        sent = np.tile(sent, args.repeat)
+    room = rtc.Room()
+    agent_track: asyncio.Future = asyncio.get_running_loop().create_future()
+    data_in: list = []
+
+    @room.on("track_subscribed")
+    def on_track(track, publication, participant):
+        log(f"subscribed to {participant.identity}/{publication.sid} kind={track.kind}")
+        if track.kind == rtc.TrackKind.KIND_AUDIO and participant.identity.startswith(args.agent_prefix):
+            if not agent_track.done():
+                agent_track.set_result((track, participant.identity))
+
+    @room.on("data_received")
+    def on_data(packet: rtc.DataPacket):
+        who = packet.participant.identity if packet.participant else ""
+        data_in.append({"from": who, "topic": packet.topic or "",
+                        "payload": packet.data.decode("utf-8", "replace"),
+                        "t": time.monotonic()})
+
+    opts = rtc.RoomOptions(auto_subscribe=True)
+    if args.two_pc:
+        opts.single_peer_connection = False
+    t_connect = time.monotonic()
+    await room.connect(args.url, user_token(args), opts)
+    log(f"connected to {args.room} as {args.identity}")
+
+    source = rtc.AudioSource(SAMPLE_RATE, 1, queue_size_ms=100)
+    track = rtc.LocalAudioTrack.create_audio_track("mic", source)
+    await room.local_participant.publish_track(
+        track, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE))
+
+    track_in, agent_identity = await asyncio.wait_for(agent_track, args.agent_timeout)
+    t_agent_track = time.monotonic()
+    stream = rtc.AudioStream.from_track(track=track_in, sample_rate=SAMPLE_RATE, num_channels=1)
+
+    received: list = []  # (arrival time, samples)
+
+    async def record():
+        async for ev in stream:
+            f = ev.frame
+            received.append((time.monotonic(), np.frombuffer(f.data, dtype=np.int16).copy()))
+
+    rec_task = asyncio.create_task(record())
+
+    # Give the agent's subscriber side a moment to be ready before the first word.
+    await asyncio.sleep(args.lead_in)
+
+    if args.send_data:
+        await room.local_participant.publish_data(args.send_data.encode(), reliable=True,
+                                                  topic="lk-test")
+
+    # Real-time pacing: frame i is captured at t0 + i*10 ms.
+    t0 = time.monotonic()
+    n_frames = (len(sent) + FRAME_SAMPLES - 1) // FRAME_SAMPLES
+    padded = np.zeros(n_frames * FRAME_SAMPLES, dtype=np.int16)
+    padded[: len(sent)] = sent
+    for i in range(n_frames):
+        frame = rtc.AudioFrame.create(SAMPLE_RATE, 1, FRAME_SAMPLES)
+        np.frombuffer(frame.data, dtype=np.int16)[:] = padded[i * FRAME_SAMPLES:(i + 1) * FRAME_SAMPLES]
+        await source.capture_frame(frame)
+        delay = t0 + (i + 1) * FRAME_MS / 1000 - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+    t_sent_end = time.monotonic()
+
+    await asyncio.sleep(args.tail)
+    rec_task.cancel()
+    try:
+        await rec_task
+    except asyncio.CancelledError:
+        pass
+    await stream.aclose()
+    await room.disconnect()
+
+    if received:
+        samples = np.concatenate([s for _, s in received])
+    else:
+        samples = np.zeros(0, dtype=np.int16)
+    write_wav_48k_mono(args.out, samples)
+
+    # Arrival time of the first received frame whose level is clearly above silence, and
+    # the send time of the first sent frame above the same threshold.
+    thresh = args.onset_threshold
+    t_recv_onset = None
+    for t, s in received:
+        if s.size and np.sqrt(np.mean(s.astype(np.float64) ** 2)) > thresh:
+            t_recv_onset = t
+            break
+    t_send_onset = None
+    for i in range(n_frames):
+        s = padded[i * FRAME_SAMPLES:(i + 1) * FRAME_SAMPLES].astype(np.float64)
+        if np.sqrt(np.mean(s ** 2)) > thresh:
+            t_send_onset = t0 + i * FRAME_MS / 1000
+            break
+
+    return {
+        "agent_identity": agent_identity,
+        "connect_to_agent_track_s": t_agent_track - t_connect,
+        "sent_samples": int(len(sent)),
+        "sent_secs": (t_sent_end - t0),
+        "received_samples": int(samples.size),
+        "recv_onset_minus_send_onset_s": (t_recv_onset - t_send_onset)
+        if (t_recv_onset is not None and t_send_onset is not None) else None,
+        "data": data_in,
+    }
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("command", choices=["create-room", "delete-room", "list-participants",
+                                       "remove-participant", "scenario", "echo"])
+    p.add_argument("--url", required=True)
+    p.add_argument("--api-key", required=True)
+    p.add_argument("--api-secret", required=True)
+    p.add_argument("--room", required=True)
+    p.add_argument("--identity", default="user")
+    p.add_argument("--wav")
+    p.add_argument("--out")
+    p.add_argument("--agent-prefix", default="agent-")
+    p.add_argument("--agent-timeout", type=float, default=20.0)
+    p.add_argument("--lead-in", type=float, default=0.5)
+    p.add_argument("--tail", type=float, default=1.5)
+    p.add_argument("--onset-threshold", type=float, default=300.0)
+    p.add_argument("--send-data", default="")
+    p.add_argument("--step-secs", type=float, default=1.5)
+    p.add_argument("--repeat", type=int, default=1, help="echo: publish the WAV this many times")
+    p.add_argument("--two-pc", action="store_true", help="use the two-PeerConnection /rtc mode")
+    p.add_argument("--empty-timeout", type=int, default=60)
+    p.add_argument("--departure-timeout", type=int, default=5)
+    args = p.parse_args()
+
+    handlers = {"create-room": create_room, "delete-room": delete_room,
+                "list-participants": list_participants, "remove-participant": remove_participant,
+                "scenario": scenario, "echo": echo}
+    if args.command == "echo" and not (args.wav and args.out):
+        p.error("echo needs --wav and --out")
+    result = asyncio.run(handlers[args.command](args))
+    print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+//! Our worker, run in-process against a test server (real sockets, real protocol).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use voice_agent::livekit::job::JobHandler;
+use voice_agent::livekit::worker::{WorkerSettings, WorkerStatus, WorkerStatusHandle, run_worker};
+
+use super::{API_KEY, API_SECRET};
+
+/// A worker task and its controls.
+pub struct RunningWorker {
+    /// Registration and job counts.
+    pub status: WorkerStatusHandle,
+    shutdown: CancellationToken,
+    handle: tokio::task::JoinHandle<()>,
+}
+
+/// Worker settings for tests: short reconnect backoff so restarts are quick.
+pub fn settings(url: &str, max_jobs: u32) -> WorkerSettings {
+    WorkerSettings {
+        url: url.to_owned(),
+        api_key: API_KEY.to_owned(),
+        api_secret: API_SECRET.to_owned(),
+        agent_name: String::new(),
+        max_jobs,
+        load_threshold: 1.0,
+        drain_timeout: Duration::from_secs(5),
+        status_interval: Duration::from_millis(500),
+        reconnect_base: Duration::from_millis(100),
+        reconnect_max: Duration::from_millis(500),
+    }
+}
+
+/// Starts a worker on the current tokio runtime.
+pub fn spawn(settings: WorkerSettings, handler: Arc<dyn JobHandler>) -> RunningWorker {
+    let status = WorkerStatus::new_handle();
+    let shutdown = CancellationToken::new();
+    let handle = tokio::spawn(run_worker(settings, handler, status.clone(), shutdown.clone()));
+    RunningWorker { status, shutdown, handle }
+}
+
+impl RunningWorker {
+    /// Shuts the worker down (drain, then exit) and waits for it.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(20), self.handle).await;
+    }
+
+    /// Whether the worker task has ended (it never should on its own).
+    pub fn is_finished(&self) -> bool {
+        self.handle.is_finished()
+    }
+}
+
+/// Polls `cond` every 50 ms; panics with `what` if it does not hold within `limit`.
+/// (A generous bound on waiting for an event, not a speed assertion.)
+pub async fn wait_until(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
+    let mut waited = Duration::ZERO;
+    while !cond() {
+        assert!(waited < limit, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        waited += Duration::from_millis(50);
+    }
+}
