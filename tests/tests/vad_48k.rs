@@ -62,9 +62,11 @@ fn the_48k_path_agrees_with_the_16k_reference() {
             // The resampler's delay leaves out at most the last window.
             assert!(out.probs.len() + 1 >= reference.len(), "{name}: {} windows", out.probs.len());
             let n = out.probs.len().min(reference.len());
-            let diffs: Vec<f32> = out.probs[..n].iter().zip(&reference[..n]).map(|(a, b)| (a - b).abs()).collect();
+            let diffs: Vec<f32> =
+                out.probs[..n].iter().zip(&reference[..n]).map(|(a, b)| (a - b).abs()).collect();
             let mean = diffs.iter().sum::<f32>() / n as f32;
-            let decisions = out.probs[..n].iter().zip(&reference[..n]).filter(|(a, b)| (**a >= 0.5) != (**b >= 0.5));
+            let decisions =
+                out.probs[..n].iter().zip(&reference[..n]).filter(|(a, b)| (**a >= 0.5) != (**b >= 0.5));
             let flips = decisions.count();
             assert!(mean < 0.02, "{name} stereo={stereo}: mean probability difference {mean}");
             assert!(flips * 50 <= n, "{name} stereo={stereo}: {flips} of {n} windows decided differently");

@@ -16,7 +16,8 @@ fn one_batched_run_equals_separate_runs() {
     let names = fixture_names(&golden);
     let audio: Vec<Vec<i16>> = names.iter().map(|n| fixture(n)).collect();
     // 3 copies of each fixture, each copy starting at a different window, 15 streams.
-    let streams: Vec<(usize, usize)> = (0..audio.len()).flat_map(|f| (0..3).map(move |k| (f, k * 37))).collect();
+    let streams: Vec<(usize, usize)> =
+        (0..audio.len()).flat_map(|f| (0..3).map(move |k| (f, k * 37))).collect();
     let mut alone = vec![StreamState::default(); streams.len()];
     let mut batched = alone.clone();
     let mut probs = vec![0.0f32; streams.len()];

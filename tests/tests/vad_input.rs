@@ -24,7 +24,10 @@ fn unusable_frames_are_refused_and_change_nothing() {
         if i % 7 == 0 {
             let odd = AudioFrame { samples: Samples::I16(&[1, 2, 3]), sample_rate: 16_000, channels: 2 };
             let err = stream.push(odd, &mut events).unwrap_err();
-            assert!(matches!(err, VadError::Frame(FrameError::PartialFrame { len: 3, channels: 2 })), "{err}");
+            assert!(
+                matches!(err, VadError::Frame(FrameError::PartialFrame { len: 3, channels: 2 })),
+                "{err}"
+            );
             let other = AudioFrame { samples: Samples::I16(&[0; 480]), sample_rate: 48_000, channels: 1 };
             let err = stream.push(other, &mut events).unwrap_err();
             assert_eq!(err.to_string(), "sample rate changed from 16000 Hz to 48000 Hz within one stream");
@@ -87,7 +90,12 @@ fn ten_minutes_of_silence_stay_silent() {
     let mut events = Vec::with_capacity(16);
     let mut windows = 0;
     for _ in 0..(10 * 60 * 50) {
-        stream.push(AudioFrame { samples: Samples::I16(&silence), sample_rate: 16_000, channels: 1 }, &mut events).expect("push");
+        stream
+            .push(
+                AudioFrame { samples: Samples::I16(&silence), sample_rate: 16_000, channels: 1 },
+                &mut events,
+            )
+            .expect("push");
         for e in events.drain(..) {
             match e {
                 SegmentEvent::Window { probability, .. } => {

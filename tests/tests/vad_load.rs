@@ -30,12 +30,8 @@ fn old_runtime(dir: &Path) -> PathBuf {
     )
     .expect("write C source");
     let lib = dir.join("libonnxruntime.so.1.16.0");
-    let status = Command::new("cc")
-        .args(["-shared", "-fPIC", "-o"])
-        .arg(&lib)
-        .arg(&src)
-        .status()
-        .expect("cc runs");
+    let status =
+        Command::new("cc").args(["-shared", "-fPIC", "-o"]).arg(&lib).arg(&src).status().expect("cc runs");
     assert!(status.success(), "cc failed");
     lib
 }
@@ -62,13 +58,22 @@ fn load_errors_name_the_setting_and_the_model_loads_once() {
     let missing = dir.join("nope/libonnxruntime.so");
     let e = load_err(&missing, &model);
     assert!(matches!(e, LoadError::RuntimeMissing { .. }), "{e:?}");
-    assert_eq!(e.to_string(), format!("ORT_DYLIB_PATH={}: no such file (run scripts/setup, or point ORT_DYLIB_PATH at libonnxruntime.so 1.31.x)", missing.display()));
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "ORT_DYLIB_PATH={}: no such file (run scripts/setup, or point ORT_DYLIB_PATH at libonnxruntime.so 1.31.x)",
+            missing.display()
+        )
+    );
 
     let text = dir.join("not-a-library.so");
     std::fs::write(&text, "hello").expect("write");
     let e = load_err(&text, &model);
     assert!(matches!(e, LoadError::RuntimeUnusable { .. }), "{e:?}");
-    assert!(e.to_string().starts_with(&format!("ORT_DYLIB_PATH={}: not a usable ONNX Runtime library", text.display())));
+    assert!(
+        e.to_string()
+            .starts_with(&format!("ORT_DYLIB_PATH={}: not a usable ONNX Runtime library", text.display()))
+    );
 
     let opus = system_opus();
     let e = load_err(&opus, &model);
@@ -77,13 +82,20 @@ fn load_errors_name_the_setting_and_the_model_loads_once() {
     let old = old_runtime(&dir);
     let e = load_err(&old, &model);
     assert!(matches!(e, LoadError::RuntimeVersion { .. }), "{e:?}");
-    assert!(e.to_string().starts_with(&format!("ORT_DYLIB_PATH={}: wrong ONNX Runtime version", old.display())), "{e}");
+    assert!(
+        e.to_string().starts_with(&format!("ORT_DYLIB_PATH={}: wrong ONNX Runtime version", old.display())),
+        "{e}"
+    );
     assert!(e.to_string().contains("1.16.0"), "{e}");
     assert!(!Vad::is_loaded());
 
     let no_model = dir.join("silero_vad.onnx");
     let e = load_err(&ort_path(), &no_model);
-    assert!(e.to_string().starts_with(&format!("VAD_MODEL_PATH={}: cannot read the Silero model", no_model.display())), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with(&format!("VAD_MODEL_PATH={}: cannot read the Silero model", no_model.display())),
+        "{e}"
+    );
 
     let bytes = std::fs::read(&model).expect("model");
     std::fs::write(&no_model, &bytes[..bytes.len() / 2]).expect("write");

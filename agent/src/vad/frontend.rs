@@ -137,7 +137,7 @@ impl FrontEnd {
             return Err(FrameError::UnsupportedChannels(frame.channels));
         }
         let len = frame.samples.len();
-        if len % usize::from(frame.channels) != 0 {
+        if !len.is_multiple_of(usize::from(frame.channels)) {
             return Err(FrameError::PartialFrame { len, channels: frame.channels });
         }
         match &self.resampler {
@@ -212,7 +212,7 @@ impl Feed<'_, '_> {
                 }
                 let x = x / channels as f32;
                 self.pos += 1;
-                let Some(resampler) = front.resampler.as_mut() else { return None };
+                let resampler = front.resampler.as_mut()?;
                 let (pending, len) = (&mut front.pending, &mut front.pending_len);
                 resampler.push(x, &mut |out: &[f32]| {
                     let n = out.len().min(pending.len() - *len);
@@ -275,7 +275,8 @@ mod tests {
         s[2] = f32::NAN; // frame 1: NaN → 0, R 0.5 → 0.25
         s[4] = 9.0; // frame 2: clipped to 1, R 0.5 → 0.75
         s[6] = f32::NEG_INFINITY;
-        let w = windows(&mut front, AudioFrame { samples: Samples::F32(&s), sample_rate: 16_000, channels: 2 });
+        let w =
+            windows(&mut front, AudioFrame { samples: Samples::F32(&s), sample_rate: 16_000, channels: 2 });
         assert_eq!(&w[0][..4], &[0.0, 0.25, 0.75, 0.25]);
         assert_eq!(front.stats(), InputStats { non_finite: 2, clipped: 1, refused_frames: 0 });
     }
@@ -286,8 +287,11 @@ mod tests {
         let frame = [0i16; 960]; // 20 ms
         let mut n = 0;
         for _ in 0..100 {
-            n += windows(&mut front, AudioFrame { samples: Samples::I16(&frame), sample_rate: 48_000, channels: 1 })
-                .len();
+            n += windows(
+                &mut front,
+                AudioFrame { samples: Samples::I16(&frame), sample_rate: 48_000, channels: 1 },
+            )
+            .len();
         }
         // 2 s = 32000 samples at 16 kHz = 62.5 windows, less the resampler's delay.
         assert!((60..=62).contains(&n), "{n}");

@@ -115,14 +115,17 @@ fn same_file(a: &Path, b: &Path) -> bool {
 fn classify(path: &Path, e: ort::LoadDynamicError) -> LoadError {
     let detail = e.to_string();
     match e {
-        ort::LoadDynamicError::BadVersion { .. } => LoadError::RuntimeVersion { path: path.to_owned(), detail },
+        ort::LoadDynamicError::BadVersion { .. } => {
+            LoadError::RuntimeVersion { path: path.to_owned(), detail }
+        }
         _ => LoadError::RuntimeUnusable { path: path.to_owned(), detail },
     }
 }
 
 /// Reads the model and checks it is the expected Silero model.
 pub fn read_model(path: &Path) -> Result<Vec<u8>, LoadError> {
-    let bytes = std::fs::read(path).map_err(|source| LoadError::ModelUnreadable { path: path.to_owned(), source })?;
+    let bytes =
+        std::fs::read(path).map_err(|source| LoadError::ModelUnreadable { path: path.to_owned(), source })?;
     let found = sha256_hex(&bytes);
     if found != MODEL_SHA256 {
         return Err(LoadError::ModelChecksum { path: path.to_owned(), found });
@@ -138,7 +141,12 @@ fn sha256_hex(bytes: &[u8]) -> String {
 /// no spinning (an idle worker must not burn a core), sequential execution, full graph
 /// optimisation.
 pub fn session(env: &Environment, model: &[u8]) -> Result<Session, LoadError> {
-    let fail = |step| move |e: ort::Error<ort::session::builder::SessionBuilder>| LoadError::Session { step, detail: e.to_string() };
+    let fail = |step| {
+        move |e: ort::Error<ort::session::builder::SessionBuilder>| LoadError::Session {
+            step,
+            detail: e.to_string(),
+        }
+    };
     let mut builder = Session::builder(env)
         .map_err(|e| LoadError::Session { step: "create a session builder", detail: e.to_string() })?
         .with_intra_threads(1)
@@ -165,7 +173,10 @@ mod tests {
     #[test]
     fn missing_and_wrong_models_name_the_variable() {
         let err = read_model(Path::new("/nonexistent/silero_vad.onnx")).unwrap_err();
-        assert!(err.to_string().starts_with("VAD_MODEL_PATH=/nonexistent/silero_vad.onnx: cannot read"), "{err}");
+        assert!(
+            err.to_string().starts_with("VAD_MODEL_PATH=/nonexistent/silero_vad.onnx: cannot read"),
+            "{err}"
+        );
         let p = std::env::temp_dir().join(format!("va-not-silero-{}.onnx", std::process::id()));
         std::fs::write(&p, b"not a model").unwrap();
         let err = read_model(&p).unwrap_err();

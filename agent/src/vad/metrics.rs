@@ -53,11 +53,19 @@ pub(crate) fn record_run(elapsed: Duration, batch: usize) {
 pub fn register_metrics(registry: &mut Registry) {
     let m = metrics().clone();
     let r = registry.sub_registry_with_prefix("vad");
-    r.register("inference_seconds", "Seconds per Silero model run (one run scores a batch)", m.inference_seconds);
+    r.register(
+        "inference_seconds",
+        "Seconds per Silero model run (one run scores a batch)",
+        m.inference_seconds,
+    );
     r.register("batch_size", "Streams scored per Silero model run", m.batch_size);
     r.register("windows", "32 ms windows scored", m.windows);
     r.register("refused_frames", "Input frames refused as unusable", m.refused_frames);
-    r.register("repaired_samples", "Input samples repaired (NaN/Inf silenced or clipped)", m.repaired_samples);
+    r.register(
+        "repaired_samples",
+        "Input samples repaired (NaN/Inf silenced or clipped)",
+        m.repaired_samples,
+    );
     r.register("inference_errors", "Silero model runs that failed", m.inference_errors);
 }
 
@@ -72,8 +80,12 @@ mod tests {
         record_run(Duration::from_micros(80), 3);
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
-        for name in ["vad_inference_seconds_bucket", "vad_batch_size_sum", "vad_windows_total", "vad_refused_frames_total"]
-        {
+        for name in [
+            "vad_inference_seconds_bucket",
+            "vad_batch_size_sum",
+            "vad_windows_total",
+            "vad_refused_frames_total",
+        ] {
             assert!(text.contains(name), "{name} missing from\n{text}");
         }
     }

@@ -80,7 +80,10 @@ impl BatchTensors {
         sr.extract_tensor_mut().1[0] = i64::from(SAMPLE_RATE);
         let outputs = OutputSelector::default()
             .preallocate("output", Tensor::<f32>::new(&alloc, [b, 1]).map_err(InferenceFailed::from)?)
-            .preallocate("stateN", Tensor::<f32>::new(&alloc, [2, b, HIDDEN as i64]).map_err(InferenceFailed::from)?);
+            .preallocate(
+                "stateN",
+                Tensor::<f32>::new(&alloc, [2, b, HIDDEN as i64]).map_err(InferenceFailed::from)?,
+            );
         Ok(Self {
             input: Tensor::new(&alloc, [b, INPUT as i64]).map_err(InferenceFailed::from)?,
             state: Tensor::new(&alloc, [2, b, HIDDEN as i64]).map_err(InferenceFailed::from)?,

@@ -47,7 +47,14 @@ impl Downsampler {
             return Err(UnsupportedRate { rate });
         }
         if rate == SAMPLE_RATE {
-            return Ok(Self { rate, fft: None, chunk_in: Vec::new(), filled: 0, chunk_out: Vec::new(), skip: 0 });
+            return Ok(Self {
+                rate,
+                fft: None,
+                chunk_in: Vec::new(),
+                filled: 0,
+                chunk_out: Vec::new(),
+                skip: 0,
+            });
         }
         let chunk = rate as usize / 100;
         let fft = Fft::<f32>::new(rate as usize, SAMPLE_RATE as usize, chunk, 1, FixedSync::Both)

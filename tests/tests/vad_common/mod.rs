@@ -80,7 +80,11 @@ pub fn reference_config(max_utterance: Duration) -> SegmenterConfig {
 
 /// `pcm` as 20 ms mono frames at `rate`.
 pub fn frames(pcm: &[i16], rate: u32) -> impl Iterator<Item = AudioFrame<'_>> {
-    pcm.chunks(rate as usize / 50).map(move |c| AudioFrame { samples: Samples::I16(c), sample_rate: rate, channels: 1 })
+    pcm.chunks(rate as usize / 50).map(move |c| AudioFrame {
+        samples: Samples::I16(c),
+        sample_rate: rate,
+        channels: 1,
+    })
 }
 
 /// What a stream reported.
