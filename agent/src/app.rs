@@ -1,19 +1,27 @@
 //! The application: everything the worker process runs on the async runtime.
 //!
-//! Loads the VAD model (readiness waits for it) and runs until the lifecycle says to drain.
-//! The LiveKit worker plugs in here.
+//! Loads the VAD model, runs the LiveKit worker, and keeps the readiness components in step
+//! with both, until the lifecycle says to drain and the worker has drained.
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use health::Health;
 
-use crate::config::Config;
+use crate::config::{AgentMode, Config};
 use crate::lifecycle::Lifecycle;
+use crate::livekit::echo::EchoHandler;
+use crate::livekit::job::JobHandler;
+use crate::livekit::worker::{WorkerSettings, WorkerStatus, WorkerStatusHandle, run_worker};
 use crate::vad::Vad;
 
 /// Runs the agent until draining completes.
 pub async fn run(config: Config, health: Health, lifecycle: Lifecycle) {
-    health.set_component("worker", false, format!("not registered with {}", config.livekit.url));
+    health.set_component("worker", false, format!("connecting to {}", config.livekit.url));
     health.set_component("vad", false, "loading the Silero model");
     health.with_registry(crate::vad::metrics::register_metrics);
+    health.with_registry(crate::livekit::metrics::register_metrics);
+
     let models = config.models.clone();
     let loaded = tokio::task::spawn_blocking(move || Vad::load(&models.ort_dylib, &models.vad_model)).await;
     match loaded {
@@ -24,5 +32,38 @@ pub async fn run(config: Config, health: Health, lifecycle: Lifecycle) {
         }
         Err(e) => health.set_component("vad", false, format!("model loading failed: {e}")),
     }
-    lifecycle.draining.cancelled().await;
+
+    let handler: Arc<dyn JobHandler> = match config.worker.mode {
+        AgentMode::Echo => Arc::new(EchoHandler::new(config.worker.echo_delay)),
+        // Refused by configuration until the voice session exists; never reached.
+        AgentMode::Voice => Arc::new(EchoHandler::new(config.worker.echo_delay)),
+    };
+    let status = WorkerStatus::new_handle();
+    let settings = WorkerSettings::new(&config.livekit, &config.worker);
+    let mirror = tokio::spawn(mirror_worker_status(status.clone(), health.clone()));
+    run_worker(settings, handler, status, lifecycle.draining.clone()).await;
+    mirror.abort();
+    health.set_component("worker", false, "stopped");
+}
+
+/// Copies the worker's lock-free status into the readiness component whenever it changes.
+async fn mirror_worker_status(status: WorkerStatusHandle, health: Health) {
+    let mut last = None;
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    loop {
+        tick.tick().await;
+        let now = (status.is_registered(), status.is_draining(), status.last_error());
+        if last.as_ref() == Some(&now) {
+            continue;
+        }
+        let (registered, draining, error) = &now;
+        let detail = match (registered, draining, error) {
+            (_, true, _) => "draining".to_owned(),
+            (true, false, _) => format!("registered; {} job(s) running", status.running_jobs()),
+            (false, false, Some(e)) => format!("not registered: {e}"),
+            (false, false, None) => "connecting".to_owned(),
+        };
+        health.set_component("worker", *registered && !*draining, detail);
+        last = Some(now);
+    }
 }

@@ -143,7 +143,11 @@ async fn serve(config: Config, health: Health) -> ExitCode {
     heartbeat::spawn(health.clone(), Duration::from_secs(1));
     let lifecycle = Lifecycle::new();
     let drain_timeout = config.worker.drain_timeout;
-    let app = tokio::spawn(app::run(config, health.clone(), lifecycle.clone()));
+    // The app (and so the worker, which drains its own jobs) is the one tracked job: the
+    // drain below ends when the worker has finished draining. It gets a few seconds beyond
+    // the worker's own drain timeout to report job status and leave rooms.
+    lifecycle.jobs.spawn(app::run(config, health.clone(), lifecycle.clone()));
+    let drain_timeout = drain_timeout + Duration::from_secs(5);
 
     let which = tokio::select! {
         _ = term.recv() => "SIGTERM",
@@ -160,8 +164,6 @@ async fn serve(config: Config, health: Health) -> ExitCode {
         DrainOutcome::Clean => tracing::info!("drained: every job finished"),
         DrainOutcome::TimedOut => tracing::warn!("drain timeout passed; stopping the remaining jobs"),
     }
-    // Give the worker a moment to report job status and leave rooms after the abort.
-    let _ = tokio::time::timeout(Duration::from_secs(2), app).await;
     ExitCode::SUCCESS
 }
 
