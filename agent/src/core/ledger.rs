@@ -7,7 +7,6 @@
 
 use std::time::Duration;
 
-use super::gcra::Rate;
 use super::quota::{Quotas, RATE_UNITS, Scope, Unit, Usage, Window};
 
 const DAY_SECS: u64 = 86_400;
@@ -90,11 +89,6 @@ pub struct LimitView {
     pub remaining: u64,
 }
 
-fn rate(unit: Unit, window: Window, limit: u64) -> Option<Rate> {
-    debug_assert!(unit != Unit::Sessions);
-    Rate::per(limit, window.gcra_len()?)
-}
-
 impl Ledger {
     fn roll(&mut self, day: u32) {
         if self.day != day {
@@ -110,35 +104,44 @@ impl Ledger {
             && (self.day != at.day || self.day_used.iter().all(|&u| u == 0))
     }
 
-    /// Checks `amounts` against `scope`'s limits, updating `self` (a staging copy).
-    fn charge(&mut self, q: &Quotas, scope: Scope, amounts: &[u64; RATE_UNITS], at: &At) -> Option<Rejection> {
-        self.roll(at.day);
-        let mut worst: Option<Rejection> = None;
+    fn used_today(&self, unit: Unit, day: u32) -> u64 {
+        if self.day == day { self.day_used[unit as usize] } else { 0 }
+    }
+
+    /// Plans charging `amounts` against `scope`'s limits without changing anything: passing
+    /// limits add their new value to `plan`, failing ones update `worst`.
+    fn plan(
+        &self,
+        q: &Quotas,
+        scope: Scope,
+        amounts: &[u64; RATE_UNITS],
+        at: &At,
+        plan: &mut Plan,
+        worst: &mut Option<Rejection>,
+    ) {
         for unit in Unit::RATED {
             let n = amounts[unit as usize];
             if n == 0 {
                 continue;
             }
             for window in Window::ALL {
-                let limit = q.limit(scope, unit, window);
-                if limit == 0 {
-                    continue;
-                }
                 let wait = if window == Window::Day {
-                    let used = &mut self.day_used[unit as usize];
-                    match used.checked_add(n).filter(|&v| v <= limit) {
+                    let limit = q.limit(scope, unit, window);
+                    if limit == 0 {
+                        continue;
+                    }
+                    match self.used_today(unit, at.day).checked_add(n).filter(|&v| v <= limit) {
                         Some(v) => {
-                            *used = v;
+                            plan.push(scope, unit, window, v);
                             continue;
                         }
                         None => at.to_midnight,
                     }
                 } else {
-                    let Some(r) = rate(unit, window, limit) else { continue };
-                    let tat = &mut self.tat[unit as usize][window as usize];
-                    match r.check(*tat, at.now_ns, n) {
+                    let Some(r) = q.rate(scope, unit, window) else { continue };
+                    match r.check(self.tat[unit as usize][window as usize], at.now_ns, n) {
                         Ok(t) => {
-                            *tat = t;
+                            plan.push(scope, unit, window, t);
                             continue;
                         }
                         // Larger than the whole limit: it will never fit this window.
@@ -147,11 +150,10 @@ impl Ledger {
                     }
                 };
                 if worst.is_none_or(|w| wait > w.retry_after) {
-                    worst = Some(Rejection { scope, unit, window, retry_after: wait });
+                    *worst = Some(Rejection { scope, unit, window, retry_after: wait });
                 }
             }
         }
-        worst
     }
 
     /// Adjusts after the fact by `actual − reserved` (settle). Refunds apply to a day counter
@@ -164,7 +166,7 @@ impl Ledger {
                 continue;
             }
             for window in [Window::Minute, Window::Hour] {
-                if let Some(r) = rate(unit, window, q.limit(scope, unit, window)) {
+                if let Some(r) = q.rate(scope, unit, window) {
                     let tat = &mut self.tat[unit as usize][window as usize];
                     *tat = r.adjust(*tat, at.now_ns, d);
                 }
@@ -187,7 +189,7 @@ impl Ledger {
                 if limit == 0 {
                     continue;
                 }
-                let current = match rate(unit, window, limit) {
+                let current = match q.rate(scope, unit, window) {
                     Some(r) => r.used(self.tat[unit as usize][window as usize], at.now_ns),
                     None if self.day == at.day => self.day_used[unit as usize],
                     None => 0,
@@ -232,26 +234,61 @@ fn warnings(q: &Quotas, before: &[Ledger; 3], after: &[&mut Ledger; 3], at: &At)
     CostWarnings(w)
 }
 
+/// New values a decision will write if every limit passes (at most one per scope, unit and
+/// window), kept on the stack so a decision copies no ledgers.
+struct Plan {
+    writes: [(Scope, Unit, Window, u64); 3 * RATE_UNITS * 3],
+    len: usize,
+}
+
+impl Plan {
+    fn push(&mut self, scope: Scope, unit: Unit, window: Window, value: u64) {
+        // Bounded by construction: each (scope, unit, window) is planned at most once.
+        if let Some(slot) = self.writes.get_mut(self.len) {
+            *slot = (scope, unit, window, value);
+            self.len += 1;
+        }
+    }
+}
+
 /// Admits `usage` against the participant, room and global ledgers (in [`Scope::ALL`]
 /// order), all or nothing. On success every ledger is charged; on rejection none is, and the
 /// rejection is the failing limit with the longest wait (when everything would pass).
+/// Scopes without any limit ([`Quotas::scope_active`]) are skipped.
 pub fn admit(q: &Quotas, ledgers: [&mut Ledger; 3], usage: &Usage, at: &At) -> Result<CostWarnings, Rejection> {
     let amounts = usage.amounts();
-    let before = [*ledgers[0], *ledgers[1], *ledgers[2]];
-    let mut staged = before;
+    let mut plan = Plan { writes: [(Scope::Global, Unit::Turns, Window::Day, 0); 3 * RATE_UNITS * 3], len: 0 };
     let mut worst: Option<Rejection> = None;
     for scope in Scope::ALL {
-        let r = staged[scope as usize].charge(q, scope, &amounts, at);
-        if r.is_some_and(|r| worst.is_none_or(|w| r.retry_after > w.retry_after)) {
-            worst = r;
+        if q.scope_active(scope) {
+            ledgers[scope as usize].plan(q, scope, &amounts, at, &mut plan, &mut worst);
         }
     }
     if let Some(r) = worst {
         return Err(r);
     }
-    let [a, b, c] = ledgers;
-    (*a, *b, *c) = (staged[0], staged[1], staged[2]);
-    Ok(warnings(q, &before, &[a, b, c], at))
+    let costs = amounts[Unit::CostMicroUsd as usize] > 0;
+    let before = if costs { ledgers.each_ref().map(|l| l.cost_today(at)) } else { [0; 3] };
+    for &(scope, unit, window, value) in &plan.writes[..plan.len] {
+        let l = &mut *ledgers[scope as usize];
+        if window == Window::Day {
+            l.roll(at.day);
+            l.day_used[unit as usize] = value;
+        } else {
+            l.tat[unit as usize][window as usize] = value;
+        }
+    }
+    if !costs {
+        return Ok(CostWarnings::default());
+    }
+    let mut w = 0;
+    for scope in Scope::ALL {
+        let i = scope as usize;
+        if crossed(q, scope, before[i], ledgers[i].cost_today(at)) {
+            w |= 1 << i;
+        }
+    }
+    Ok(CostWarnings(w))
 }
 
 /// Settles a reservation made on `reserved_day` with the real usage.
