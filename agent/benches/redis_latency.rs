@@ -12,7 +12,10 @@ use std::time::Duration;
 
 use voice_agent::clock;
 use voice_agent::core::quota::{Quotas, Usage};
-use voice_agent::limits::{Decision, LimitRequest, Limiter, LimitsConfig, Mode, Now, Origin, RedisConfig, ResilienceMetrics, SharedOptions};
+use voice_agent::limits::{
+    Decision, LimitRequest, Limiter, LimitsConfig, Mode, Now, Origin, RedisConfig, ResilienceMetrics,
+    SharedOptions,
+};
 
 const WARMUP: usize = 1_000;
 const SAMPLES: usize = 20_000;
@@ -22,7 +25,8 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 fn main() {
-    let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port");
+    let port =
+        TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port");
     let dir = std::env::temp_dir().join(format!("va-bench-redis-{port}"));
     std::fs::create_dir_all(&dir).expect("scratch dir");
     let mut child = Command::new("redis-server")
@@ -33,7 +37,8 @@ fn main() {
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start redis-server ({e}): run scripts/setup"));
 
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let rt =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let result = rt.block_on(async {
         let cfg = LimitsConfig {
             quotas: Quotas::default(),
@@ -46,7 +51,8 @@ fn main() {
             }),
             ..LimitsConfig::default()
         };
-        let limiter = Limiter::new(&cfg, ResilienceMetrics::default(), "bench", clock::now()).expect("limiter");
+        let limiter =
+            Limiter::new(&cfg, ResilienceMetrics::default(), "bench", clock::now()).expect("limiter");
         for _ in 0..200 {
             limiter.maintain(Now::read()).await;
             if limiter.mode() == Mode::Shared {
@@ -61,14 +67,17 @@ fn main() {
         let mut lat = Vec::with_capacity(SAMPLES);
         let mut local = 0;
         for i in 0..WARMUP + SAMPLES {
-            let req = LimitRequest { participant: &names[i % names.len()], room: &room, model: "gpt-4o-mini", usage };
+            let req = LimitRequest {
+                participant: &names[i % names.len()],
+                room: &room,
+                model: "gpt-4o-mini",
+                usage,
+            };
             let start = clock::now();
             let d = limiter.check(&req, Now::read()).await;
             let took = start.elapsed();
-            if let Decision::Allowed { reservation, .. } = &d {
-                if reservation.origin() == Origin::Local {
-                    local += 1;
-                }
+            if matches!(&d, Decision::Allowed { reservation, .. } if reservation.origin() == Origin::Local) {
+                local += 1;
             }
             if i >= WARMUP {
                 lat.push(took);

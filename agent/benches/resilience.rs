@@ -47,13 +47,15 @@ fn bench_breaker(c: &mut Criterion) {
         bench.iter(|| {
             i += 1;
             let now = t0 + Duration::from_nanos(i * 1000);
-            let p = shared.lock().unwrap().try_acquire(black_box(now)).expect("closed");
-            shared.lock().unwrap().record(p, Outcome::Success, now);
+            let p = shared.lock().expect("breaker lock").try_acquire(black_box(now)).expect("closed");
+            shared.lock().expect("breaker lock").record(p, Outcome::Success, now);
         })
     });
     let mut open = Breaker::new(BreakerConfig::default(), t0, 3);
     open.open_shared(t0 + Duration::from_secs(3600), t0);
-    g.bench_function("reject while open", |bench| bench.iter(|| black_box(open.try_acquire(black_box(t0)).is_err())));
+    g.bench_function("reject while open", |bench| {
+        bench.iter(|| black_box(open.try_acquire(black_box(t0)).is_err()))
+    });
     g.finish();
 }
 
@@ -74,7 +76,7 @@ fn threaded(threads: usize, iters: u64, op: &(dyn Fn(usize, u64) + Sync)) -> Dur
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
+        handles.into_iter().map(|h| h.join().expect("bench thread")).collect()
     });
     times.into_iter().max().unwrap_or_default()
 }
@@ -116,7 +118,10 @@ fn bench_local(c: &mut Criterion) {
                         threaded(threads, iters, &|t, i| {
                             let k = (i as usize * 7 + t * 13) % n;
                             let now = Now { mono: t0 + Duration::from_nanos(i), unix };
-                            let d = store.check_now(Request { participant: &names[k], room: &rooms[k], usage: turn }, now);
+                            let d = store.check_now(
+                                Request { participant: &names[k], room: &rooms[k], usage: turn },
+                                now,
+                            );
                             assert!(matches!(d, Decision::Allowed { .. }));
                         })
                     })

@@ -12,7 +12,8 @@ use voice_agent::core::breaker::{Breaker, Reason};
 use voice_agent::core::breaker_config::BreakerConfig;
 use voice_agent::core::quota::{Quotas, Scope, Unit, Usage, Window};
 use voice_agent::limits::{
-    Decision, LimitRequest, Limiter, LimitsConfig, Mode, Now, Origin, RedisConfig, ResilienceMetrics, SharedOptions,
+    Decision, LimitRequest, Limiter, LimitsConfig, Mode, Now, Origin, RedisConfig, ResilienceMetrics,
+    SharedOptions,
 };
 use voice_agent_tests::redis::RedisServer;
 
@@ -40,7 +41,11 @@ fn limiter_with(
             url: url.to_owned(),
             key_prefix: prefix.to_owned(),
             session_lease: Duration::from_secs(120),
-            shared: SharedOptions { timeout, breaker_open: Duration::from_millis(200), ..SharedOptions::default() },
+            shared: SharedOptions {
+                timeout,
+                breaker_open: Duration::from_millis(200),
+                ..SharedOptions::default()
+            },
         }),
         ..LimitsConfig::default()
     };
@@ -173,7 +178,9 @@ async fn all_or_nothing_in_redis_with_expiring_keys_under_one_hash_tag() {
     let alice_key = "{t3}:p:alice";
     let before: Vec<(String, String)> = c.hgetall(alice_key).await.unwrap();
     assert!(!before.is_empty());
-    let Decision::Rejected(r) = check(&l, &alice, &room, turn()).await else { panic!("global limit ignored") };
+    let Decision::Rejected(r) = check(&l, &alice, &room, turn()).await else {
+        panic!("global limit ignored")
+    };
     assert_eq!((r.scope, r.window), (Scope::Global, Window::Day));
     let after: Vec<(String, String)> = c.hgetall(alice_key).await.unwrap();
     assert_eq!(before, after, "a rejected decision wrote to the participant's key");
@@ -200,9 +207,13 @@ async fn reserve_settle_cost_cap_and_yesterdays_counts_in_redis() {
 
     // Reserve prompt estimate + max_tokens, then settle with the real usage.
     let reserve = Usage { turns: 1, input_tokens: 200, output_tokens: 600, ..Usage::default() };
-    let Decision::Allowed { reservation, .. } = check(&l, &alice, &room, reserve).await else { panic!("refused") };
+    let Decision::Allowed { reservation, .. } = check(&l, &alice, &room, reserve).await else {
+        panic!("refused")
+    };
     assert_eq!(reservation.origin(), Origin::Shared);
-    let Decision::Rejected(r) = check(&l, &alice, &room, Usage { input_tokens: 300, ..Usage::default() }).await else {
+    let Decision::Rejected(r) =
+        check(&l, &alice, &room, Usage { input_tokens: 300, ..Usage::default() }).await
+    else {
         panic!("token limit ignored")
     };
     assert_eq!(r.unit, Unit::LlmTokens);
@@ -213,7 +224,10 @@ async fn reserve_settle_cost_cap_and_yesterdays_counts_in_redis() {
     assert!((295..=300).contains(&tokens.current), "{tokens:?}");
     // gpt-4o-mini: 200 in × $0.15/M + 100 out × $0.60/M = 90 micro-USD.
     assert_eq!(s.cost.today_micro_usd, 90);
-    assert!(matches!(check(&l, &alice, &room, Usage { input_tokens: 300, ..Usage::default() }).await, Decision::Allowed { .. }));
+    assert!(matches!(
+        check(&l, &alice, &room, Usage { input_tokens: 300, ..Usage::default() }).await,
+        Decision::Allowed { .. }
+    ));
 
     // Cost cap on tts-1 ($15/M chars = 15 micro-USD a character): warn at 80 %, stop at 100 %.
     let chars = |n| Usage { tts_chars: n, ..Usage::default() };
@@ -223,7 +237,9 @@ async fn reserve_settle_cost_cap_and_yesterdays_counts_in_redis() {
         Decision::Allowed { warnings, .. } => assert!(warnings.has(Scope::Participant), "{warnings:?}"),
         Decision::Rejected(r) => panic!("{r:?}"),
     }
-    let Decision::Rejected(r) = check_on(&l, "tts-1", &bob, &room, chars(12)).await else { panic!("cap ignored") };
+    let Decision::Rejected(r) = check_on(&l, "tts-1", &bob, &room, chars(12)).await else {
+        panic!("cap ignored")
+    };
     assert_eq!((r.unit, r.window), (Unit::CostMicroUsd, Window::Day));
     assert_eq!(l.sentence(&r), "You've used up today's budget; it resets at midnight UTC.");
 
@@ -302,7 +318,9 @@ async fn redis_down_degrades_within_one_decision_and_comes_back() {
 
     let room = id("room");
     let warm = id("warm");
-    let Decision::Allowed { reservation, .. } = check(&a, &warm, &room, turn()).await else { panic!("refused") };
+    let Decision::Allowed { reservation, .. } = check(&a, &warm, &room, turn()).await else {
+        panic!("refused")
+    };
     assert_eq!(reservation.origin(), Origin::Shared);
 
     server.stop();
@@ -342,11 +360,10 @@ async fn redis_down_degrades_within_one_decision_and_comes_back() {
     let dave = id("dave");
     let mut back = false;
     for _ in 0..200 {
-        if let Decision::Allowed { reservation, .. } = check(&a, &dave, &room, Usage::default()).await {
-            if reservation.origin() == Origin::Shared {
-                back = true;
-                break;
-            }
+        let d = check(&a, &dave, &room, Usage::default()).await;
+        if matches!(&d, Decision::Allowed { reservation, .. } if reservation.origin() == Origin::Shared) {
+            back = true;
+            break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

@@ -305,13 +305,15 @@ impl Breaker {
         self.window.record(at, sample);
         self.consecutive = if sample == Sample::Failure { self.consecutive.saturating_add(1) } else { 0 };
         let t = self.window.current();
-        let reason = if self.cfg.consecutive_failures > 0 && self.consecutive >= self.cfg.consecutive_failures {
+        let reason = if self.cfg.consecutive_failures > 0 && self.consecutive >= self.cfg.consecutive_failures
+        {
             Reason::ConsecutiveFailures
         } else if t.calls >= self.cfg.min_calls
             && u64::from(t.failures) * 1000 >= self.failure_permille * u64::from(t.calls)
         {
             Reason::FailureRate
-        } else if t.calls >= self.cfg.min_calls && u64::from(t.slow) * 1000 >= self.slow_permille * u64::from(t.calls)
+        } else if t.calls >= self.cfg.min_calls
+            && u64::from(t.slow) * 1000 >= self.slow_permille * u64::from(t.calls)
         {
             Reason::SlowRate
         } else {
@@ -338,7 +340,8 @@ impl Breaker {
 
     /// Closed → Open. A trip soon after the last close counts as a re-trip and doubles.
     fn trip(&mut self, reason: Reason, server_wait: Option<Duration>, now: Instant) {
-        let recent = self.closed_at.is_some_and(|c| now.saturating_duration_since(c) <= self.cfg.retrip_window);
+        let recent =
+            self.closed_at.is_some_and(|c| now.saturating_duration_since(c) <= self.cfg.retrip_window);
         self.level = if recent { self.level.saturating_add(1).min(16) } else { 0 };
         self.open_for(reason, server_wait, now);
     }
@@ -421,7 +424,8 @@ impl Breaker {
 
     /// A view for readiness.
     pub fn snapshot(&self, now: Instant) -> Snapshot {
-        let open_remaining = self.open_until().map(|u| u.saturating_duration_since(now)).filter(|d| !d.is_zero());
+        let open_remaining =
+            self.open_until().map(|u| u.saturating_duration_since(now)).filter(|d| !d.is_zero());
         let state = match self.state {
             State::Open if open_remaining.is_none() => State::HalfOpen,
             s => s,

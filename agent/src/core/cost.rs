@@ -44,7 +44,8 @@ impl Price {
     /// From USD figures; `None` if any is negative or not finite.
     pub fn from_spec(s: &PriceSpec) -> Option<Self> {
         let pico = |usd: f64, per_units: f64| {
-            (usd.is_finite() && usd >= 0.0).then(|| (usd * 1e12 / per_units).round().min(u64::MAX as f64) as u64)
+            (usd.is_finite() && usd >= 0.0)
+                .then(|| (usd * 1e12 / per_units).round().min(u64::MAX as f64) as u64)
         };
         Some(Self {
             input_token: pico(s.input_per_mtok, 1e6)?,
@@ -193,7 +194,12 @@ mod tests {
     #[test]
     fn huge_usage_saturates_instead_of_overflowing() {
         let t = PriceTable::default();
-        let u = Usage { input_tokens: u64::MAX, output_tokens: u64::MAX, tts_chars: u64::MAX, ..Usage::default() };
+        let u = Usage {
+            input_tokens: u64::MAX,
+            output_tokens: u64::MAX,
+            tts_chars: u64::MAX,
+            ..Usage::default()
+        };
         assert!(t.cost("mystery", &u) > 0);
     }
 }

@@ -194,7 +194,13 @@ impl Ledger {
                     None if self.day == at.day => self.day_used[unit as usize],
                     None => 0,
                 };
-                out.push(LimitView { unit, window, current, limit, remaining: limit.saturating_sub(current) });
+                out.push(LimitView {
+                    unit,
+                    window,
+                    current,
+                    limit,
+                    remaining: limit.saturating_sub(current),
+                });
             }
         }
         let limit = q.session_limit(scope);
@@ -255,9 +261,15 @@ impl Plan {
 /// order), all or nothing. On success every ledger is charged; on rejection none is, and the
 /// rejection is the failing limit with the longest wait (when everything would pass).
 /// Scopes without any limit ([`Quotas::scope_active`]) are skipped.
-pub fn admit(q: &Quotas, ledgers: [&mut Ledger; 3], usage: &Usage, at: &At) -> Result<CostWarnings, Rejection> {
+pub fn admit(
+    q: &Quotas,
+    ledgers: [&mut Ledger; 3],
+    usage: &Usage,
+    at: &At,
+) -> Result<CostWarnings, Rejection> {
     let amounts = usage.amounts();
-    let mut plan = Plan { writes: [(Scope::Global, Unit::Turns, Window::Day, 0); 3 * RATE_UNITS * 3], len: 0 };
+    let mut plan =
+        Plan { writes: [(Scope::Global, Unit::Turns, Window::Day, 0); 3 * RATE_UNITS * 3], len: 0 };
     let mut worst: Option<Rejection> = None;
     for scope in Scope::ALL {
         if q.scope_active(scope) {
@@ -301,8 +313,9 @@ pub fn settle(
     at: &At,
 ) -> CostWarnings {
     let (r, a) = (reserved.amounts(), actual.amounts());
-    let delta: [i64; RATE_UNITS] =
-        std::array::from_fn(|i| (i128::from(a[i]) - i128::from(r[i])).clamp(i64::MIN.into(), i64::MAX.into()) as i64);
+    let delta: [i64; RATE_UNITS] = std::array::from_fn(|i| {
+        (i128::from(a[i]) - i128::from(r[i])).clamp(i64::MIN.into(), i64::MAX.into()) as i64
+    });
     let before = [*ledgers[0], *ledgers[1], *ledgers[2]];
     let [x, y, z] = ledgers;
     for (scope, l) in Scope::ALL.into_iter().zip([&mut *x, &mut *y, &mut *z]) {
@@ -316,7 +329,12 @@ pub fn acquire_session(q: &Quotas, ledgers: [&mut Ledger; 3]) -> Result<(), Reje
     for (scope, l) in Scope::ALL.into_iter().zip(ledgers.iter()) {
         let limit = q.session_limit(scope);
         if limit > 0 && l.sessions >= limit {
-            return Err(Rejection { scope, unit: Unit::Sessions, window: Window::Concurrent, retry_after: Duration::ZERO });
+            return Err(Rejection {
+                scope,
+                unit: Unit::Sessions,
+                window: Window::Concurrent,
+                retry_after: Duration::ZERO,
+            });
         }
     }
     for l in ledgers {

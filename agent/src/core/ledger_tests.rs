@@ -146,7 +146,14 @@ fn reserve_then_settle_refunds_and_charges() {
     // Using more than reserved drives the bucket into debt: later requests wait it out.
     let small = Usage { output_tokens: 10, ..Usage::default() };
     w.admit(0, &small, &at(1)).unwrap();
-    settle(&w.q, [&mut w.p[0], &mut w.room, &mut w.global], &small, &Usage { output_tokens: 510, ..small }, t.day, &at(1));
+    settle(
+        &w.q,
+        [&mut w.p[0], &mut w.room, &mut w.global],
+        &small,
+        &Usage { output_tokens: 510, ..small },
+        t.day,
+        &at(1),
+    );
     let r = w.admit(0, &Usage { input_tokens: 1, ..Usage::default() }, &at(1)).unwrap_err();
     assert!(r.retry_after > Duration::from_secs(29), "{r:?}");
 }

@@ -39,7 +39,8 @@ impl Default for Messages {
             busy: "I'm handling a lot of conversations right now — please try again {when}.".into(),
             daily: "You've reached today's limit; it resets {when}.".into(),
             budget: "You've used up today's budget; it resets {when}.".into(),
-            sessions: "You already have as many conversations open as I can hold; please close one first.".into(),
+            sessions: "You already have as many conversations open as I can hold; please close one first."
+                .into(),
         }
     }
 }
@@ -68,7 +69,8 @@ impl Messages {
             _ if r.retry_after <= SHORT_WAIT => &self.rate,
             _ => &self.rate_long,
         };
-        let when = if r.window == Window::Day { "at midnight UTC".to_owned() } else { phrase_wait(r.retry_after) };
+        let when =
+            if r.window == Window::Day { "at midnight UTC".to_owned() } else { phrase_wait(r.retry_after) };
         template.replace("{when}", &when)
     }
 }

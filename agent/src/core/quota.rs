@@ -194,7 +194,8 @@ impl Quotas {
             for unit in Unit::RATED {
                 for window in [Window::Minute, Window::Hour] {
                     let limit = self.limits[s][unit as usize][window as usize];
-                    self.rates[s][unit as usize][window as usize] = window.gcra_len().and_then(|w| Rate::per(limit, w));
+                    self.rates[s][unit as usize][window as usize] =
+                        window.gcra_len().and_then(|w| Rate::per(limit, w));
                 }
             }
             self.active[s] = self.sessions[s] > 0 || self.limits[s].iter().flatten().any(|&l| l > 0);
@@ -351,7 +352,14 @@ mod tests {
 
     #[test]
     fn usage_amounts() {
-        let u = Usage { turns: 1, input_tokens: 10, output_tokens: 5, tts_chars: 7, stt_millis: 900, cost_micro_usd: 3 };
+        let u = Usage {
+            turns: 1,
+            input_tokens: 10,
+            output_tokens: 5,
+            tts_chars: 7,
+            stt_millis: 900,
+            cost_micro_usd: 3,
+        };
         assert_eq!(u.amounts(), [1, 15, 7, 900, 3]);
         assert_eq!(u.amount(Unit::Sessions), 0);
     }

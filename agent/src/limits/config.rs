@@ -130,7 +130,11 @@ mod tests {
         assert_eq!(c.transcript_max_chars, 500);
         assert!(!format!("{r:?}").contains("pw"));
 
-        let mut env = reader(&[("REDIS_URL", "http://x"), ("REDIS_KEY_PREFIX", "a{b}"), ("REDIS_BREAKER_FAILURES", "0")]);
+        let mut env = reader(&[
+            ("REDIS_URL", "http://x"),
+            ("REDIS_KEY_PREFIX", "a{b}"),
+            ("REDIS_BREAKER_FAILURES", "0"),
+        ]);
         LimitsConfig::from_env(&mut env);
         let names: Vec<_> = env.finish().unwrap_err().into_iter().map(|e| e.var).collect();
         assert_eq!(names, ["REDIS_URL", "REDIS_KEY_PREFIX", "REDIS_BREAKER_FAILURES"]);

@@ -49,12 +49,18 @@ pub struct Limiter {
 impl Limiter {
     /// Builds the limiter from configuration. With Redis configured it connects in the
     /// background (so this needs a tokio runtime) and starts degraded until Redis answers.
-    pub fn new(cfg: &LimitsConfig, metrics: ResilienceMetrics, worker_id: &str, now: Instant) -> Result<Self, RedisStoreError> {
+    pub fn new(
+        cfg: &LimitsConfig,
+        metrics: ResilienceMetrics,
+        worker_id: &str,
+        now: Instant,
+    ) -> Result<Self, RedisStoreError> {
         let local = MemoryStore::new(cfg.quotas.clone(), cfg.max_keys, now);
         let backend = match &cfg.redis {
             None => Backend::Memory(Box::new(local)),
             Some(r) => {
-                let redis = RedisStore::new(&r.url, &r.key_prefix, cfg.quotas.clone(), worker_id, r.session_lease)?;
+                let redis =
+                    RedisStore::new(&r.url, &r.key_prefix, cfg.quotas.clone(), worker_id, r.session_lease)?;
                 Backend::Shared(Box::new(SharedStore::new(redis, local, r.shared.clone(), now)))
             }
         };
@@ -110,13 +116,22 @@ impl Limiter {
         if w.0 != 0 {
             self.metrics.cost_warnings(w);
             for scope in w.scopes() {
-                tracing::warn!(scope = scope.as_str(), model, "daily spend passed the cost-cap warning share");
+                tracing::warn!(
+                    scope = scope.as_str(),
+                    model,
+                    "daily spend passed the cost-cap warning share"
+                );
             }
         }
     }
 
     /// Takes a concurrent-session slot (participant, room, global), or refuses.
-    pub async fn acquire_session(&self, participant: &Arc<str>, room: &Arc<str>, now: Now) -> Result<SessionLease, Rejection> {
+    pub async fn acquire_session(
+        &self,
+        participant: &Arc<str>,
+        room: &Arc<str>,
+        now: Now,
+    ) -> Result<SessionLease, Rejection> {
         let r = match &self.backend {
             Backend::Memory(s) => s.acquire_session(participant, room, now).await,
             Backend::Shared(s) => s.acquire_session(participant, room, now).await,

@@ -220,7 +220,12 @@ impl MemoryStore {
     }
 
     /// Synchronous session acquire.
-    pub fn acquire_session_now(&self, participant: &Arc<str>, room: &Arc<str>, now: Now) -> Result<SessionLease, Rejection> {
+    pub fn acquire_session_now(
+        &self,
+        participant: &Arc<str>,
+        room: &Arc<str>,
+        now: Now,
+    ) -> Result<SessionLease, Rejection> {
         let at = self.at(now);
         let full = Rejection {
             scope: Scope::Global,
@@ -241,7 +246,9 @@ impl MemoryStore {
     /// Synchronous session release.
     pub fn release_session_now(&self, lease: &SessionLease, now: Now) {
         let at = self.at(now);
-        self.with_quotas(|q| self.with_ledgers(q, &lease.participant, &lease.room, &at, ledger::release_session));
+        self.with_quotas(|q| {
+            self.with_ledgers(q, &lease.participant, &lease.room, &at, ledger::release_session)
+        });
     }
 
     /// Records a shared open-until locally.
@@ -291,7 +298,13 @@ impl MemoryStore {
             mode: mode.as_str(),
             participant: participant.map(|p| one(&self.participants, p, Scope::Participant)),
             room: room.map(|r| one(&self.rooms, r, Scope::Room)),
-            global: ScopeStats::new(None, &q, Scope::Global, &g.view(&q, Scope::Global, &at), g.cost_today(&at)),
+            global: ScopeStats::new(
+                None,
+                &q,
+                Scope::Global,
+                &g.view(&q, Scope::Global, &at),
+                g.cost_today(&at),
+            ),
         }
     }
 }
@@ -311,7 +324,12 @@ impl LimitStore for MemoryStore {
         self.settle_now(reservation, actual, now)
     }
 
-    async fn acquire_session(&self, participant: &Arc<str>, room: &Arc<str>, now: Now) -> Result<SessionLease, Rejection> {
+    async fn acquire_session(
+        &self,
+        participant: &Arc<str>,
+        room: &Arc<str>,
+        now: Now,
+    ) -> Result<SessionLease, Rejection> {
         self.acquire_session_now(participant, room, now)
     }
 

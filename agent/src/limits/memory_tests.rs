@@ -25,19 +25,28 @@ fn decides_with_the_seed_defaults_and_settles() {
     for _ in 0..20 {
         assert!(matches!(store.check_now(turn(&alice, &room), now_at(t0, 0)), Decision::Allowed { .. }));
     }
-    let Decision::Rejected(r) = store.check_now(turn(&alice, &room), now_at(t0, 0)) else { panic!("21st turn passed") };
+    let Decision::Rejected(r) = store.check_now(turn(&alice, &room), now_at(t0, 0)) else {
+        panic!("21st turn passed")
+    };
     assert_eq!((r.scope, r.unit, r.window), (Scope::Participant, Unit::Turns, Window::Minute));
     let Decision::Allowed { reservation, .. } = store.check_now(turn(&bob, &room), now_at(t0, 0)) else {
         panic!("bob is limited by alice's use")
     };
     assert_eq!(reservation.origin(), Origin::Local);
-    let w = store.settle_now(&reservation, &Usage { turns: 1, cost_micro_usd: 4_500_000, ..Usage::default() }, now_at(t0, 1));
+    let w = store.settle_now(
+        &reservation,
+        &Usage { turns: 1, cost_micro_usd: 4_500_000, ..Usage::default() },
+        now_at(t0, 1),
+    );
     assert!(w.has(Scope::Participant), "bob crossed 80 % of $5");
     let s = store.stats_now(Some("bob"), Some("room-1"), now_at(t0, 0), Mode::Local);
     let bob_stats = s.participant.unwrap();
     assert_eq!(bob_stats.cost.today_micro_usd, 4_500_000);
     let turns_min = &bob_stats.limits[0];
-    assert_eq!((turns_min.unit, turns_min.window, turns_min.current, turns_min.limit), ("turns", "minute", 1, 20));
+    assert_eq!(
+        (turns_min.unit, turns_min.window, turns_min.current, turns_min.limit),
+        ("turns", "minute", 1, 20)
+    );
     assert_eq!(s.global.limits[0].current, 21);
     assert_eq!(s.mode, "local");
 }
@@ -83,7 +92,10 @@ fn a_full_shard_is_pruned_before_refusing() {
         let who = id(&format!("u{i}"));
         // Each identity is used once, 61 s after the previous batch of 100: old ones are idle.
         let t = (i / 100) as u64 * 61;
-        assert!(matches!(store.check_now(turn(&who, &room), now_at(t0, t)), Decision::Allowed { .. }), "u{i}");
+        assert!(
+            matches!(store.check_now(turn(&who, &room), now_at(t0, t)), Decision::Allowed { .. }),
+            "u{i}"
+        );
     }
     assert!(store.len().0 <= 320 + SHARDS);
 }
@@ -93,7 +105,8 @@ fn sessions_are_capped_and_released() {
     let t0 = clock::now();
     let store = MemoryStore::new(Quotas::default(), 100, t0);
     let (alice, room) = (id("alice"), id("room"));
-    let leases: Vec<_> = (0..3).map(|_| store.acquire_session_now(&alice, &room, now_at(t0, 0)).unwrap()).collect();
+    let leases: Vec<_> =
+        (0..3).map(|_| store.acquire_session_now(&alice, &room, now_at(t0, 0)).unwrap()).collect();
     let r = store.acquire_session_now(&alice, &room, now_at(t0, 0)).unwrap_err();
     assert_eq!((r.scope, r.unit), (Scope::Participant, Unit::Sessions));
     // A held session keeps the entry alive through pruning.
@@ -121,7 +134,9 @@ fn divisor_scales_limits_without_turning_them_off() {
     let store = MemoryStore::new(Quotas::default(), 100, t0);
     store.set_divisor(4);
     let (p, r) = (id("p"), id("r"));
-    let passed = (0..30).filter(|_| matches!(store.check_now(turn(&p, &r), now_at(t0, 0)), Decision::Allowed { .. })).count();
+    let passed = (0..30)
+        .filter(|_| matches!(store.check_now(turn(&p, &r), now_at(t0, 0)), Decision::Allowed { .. }))
+        .count();
     assert_eq!(passed, 5);
     store.set_divisor(0);
     assert_eq!(store.quotas().limit(Scope::Participant, Unit::Turns, Window::Minute), 20);

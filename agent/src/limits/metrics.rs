@@ -62,12 +62,20 @@ pub struct ResilienceMetrics {
 /// Registers every series in `registry` and returns the handles that update them.
 pub fn register_metrics(registry: &mut Registry) -> ResilienceMetrics {
     let m = ResilienceMetrics::default();
-    registry.register("breaker_state", "Breaker state: 0 closed, 1 open, 2 half-open", m.breaker_state.clone());
+    registry.register(
+        "breaker_state",
+        "Breaker state: 0 closed, 1 open, 2 half-open",
+        m.breaker_state.clone(),
+    );
     registry.register("breaker_transitions", "Breaker state changes", m.breaker_transitions.clone());
     registry.register("breaker_calls", "Calls through a breaker by outcome", m.breaker_calls.clone());
     registry.register("limiter_mode", "1 for the mode limits are decided in now", m.limiter_mode.clone());
     registry.register("limiter_rejections", "Requests refused by a limit", m.limiter_rejections.clone());
-    registry.register("cost_cap_warnings", "Daily spend crossed the warning share of a cap", m.cost_warnings.clone());
+    registry.register(
+        "cost_cap_warnings",
+        "Daily spend crossed the warning share of a cap",
+        m.cost_warnings.clone(),
+    );
     m
 }
 
@@ -75,7 +83,11 @@ impl ResilienceMetrics {
     /// A breaker changed state.
     pub fn breaker_transition(&self, breaker: &str, t: &Transition) {
         self.breaker_transitions
-            .get_or_create(&TransitionLabels { breaker: breaker.to_owned(), from: t.from.as_str(), to: t.to.as_str() })
+            .get_or_create(&TransitionLabels {
+                breaker: breaker.to_owned(),
+                from: t.from.as_str(),
+                to: t.to.as_str(),
+            })
             .inc();
         self.breaker_state(breaker, t.to);
     }
@@ -87,7 +99,9 @@ impl ResilienceMetrics {
 
     /// A call through a breaker ended.
     pub fn breaker_call(&self, breaker: &str, outcome: Outcome) {
-        self.breaker_calls.get_or_create(&CallLabels { breaker: breaker.to_owned(), outcome: outcome.as_str() }).inc();
+        self.breaker_calls
+            .get_or_create(&CallLabels { breaker: breaker.to_owned(), outcome: outcome.as_str() })
+            .inc();
     }
 
     /// The limiter now decides in `mode`.
@@ -100,7 +114,11 @@ impl ResilienceMetrics {
     /// A limit refused a request.
     pub fn rejection(&self, r: &Rejection) {
         self.limiter_rejections
-            .get_or_create(&RejectionLabels { scope: r.scope.as_str(), unit: r.unit.as_str(), window: r.window.as_str() })
+            .get_or_create(&RejectionLabels {
+                scope: r.scope.as_str(),
+                unit: r.unit.as_str(),
+                window: r.window.as_str(),
+            })
             .inc();
     }
 
@@ -123,7 +141,8 @@ mod tests {
     fn series_are_exposed_with_their_names() {
         let mut registry = Registry::default();
         let m = register_metrics(&mut registry);
-        let t = Transition { from: State::Closed, to: State::Open, reason: Reason::FailureRate, open_for: None };
+        let t =
+            Transition { from: State::Closed, to: State::Open, reason: Reason::FailureRate, open_for: None };
         m.breaker_transition("llm:gpt-4o-mini", &t);
         m.breaker_call("llm:gpt-4o-mini", Outcome::RateLimited { retry_after: None });
         m.limiter_mode(Mode::Degraded);

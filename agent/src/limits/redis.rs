@@ -97,7 +97,13 @@ pub struct RedisStore {
 impl RedisStore {
     /// A store for `url` (connecting lazily); `prefix` is the hash tag of every key;
     /// `worker_id` names this worker among the live ones.
-    pub fn new(url: &str, prefix: &str, quotas: Quotas, worker_id: &str, lease_ttl: Duration) -> Result<Self> {
+    pub fn new(
+        url: &str,
+        prefix: &str,
+        quotas: Quotas,
+        worker_id: &str,
+        lease_ttl: Duration,
+    ) -> Result<Self> {
         Ok(Self {
             conn: Arc::new(Conn {
                 client: Client::open(url)?,
@@ -183,9 +189,15 @@ impl RedisStore {
                 warnings: CostWarnings(*warn as u8),
             }),
             [0, rule, wait_us] => {
-                let r = usize::try_from(*rule - 1).ok().and_then(|i| rules.get(i)).ok_or_else(|| bad(&reply))?;
+                let r =
+                    usize::try_from(*rule - 1).ok().and_then(|i| rules.get(i)).ok_or_else(|| bad(&reply))?;
                 let retry_after = Duration::from_micros(u64::try_from(*wait_us).unwrap_or(0));
-                Ok(Decision::Rejected(Rejection { scope: r.scope, unit: r.unit, window: r.window, retry_after }))
+                Ok(Decision::Rejected(Rejection {
+                    scope: r.scope,
+                    unit: r.unit,
+                    window: r.window,
+                    retry_after,
+                }))
             }
             _ => Err(bad(&reply)),
         }
@@ -210,7 +222,12 @@ impl RedisStore {
     async fn sessions(&self, keys: &[String; 3], mode: &str, lease: &str) -> Result<Vec<i64>> {
         let mut c = self.conn.get()?;
         let mut inv = self.conn.scripts[1].prepare_invoke();
-        inv.key(&keys[0]).key(&keys[1]).key(&keys[2]).arg(mode).arg(lease).arg(self.lease_ttl.as_millis() as u64);
+        inv.key(&keys[0])
+            .key(&keys[1])
+            .key(&keys[2])
+            .arg(mode)
+            .arg(lease)
+            .arg(self.lease_ttl.as_millis() as u64);
         for scope in Scope::ALL {
             inv.arg(self.quotas.session_limit(scope));
         }
@@ -222,14 +239,29 @@ impl RedisStore {
     }
 
     /// Takes a session slot in every scope (outer error: Redis failed; inner: over a limit).
-    pub async fn acquire_session(&self, participant: &Arc<str>, room: &Arc<str>) -> Result<std::result::Result<SessionLease, Rejection>> {
+    pub async fn acquire_session(
+        &self,
+        participant: &Arc<str>,
+        room: &Arc<str>,
+    ) -> Result<std::result::Result<SessionLease, Rejection>> {
         let id = self.next_lease.fetch_add(1, Ordering::Relaxed);
         let keys = self.session_keys(participant, room);
         match self.sessions(&keys, "acquire", &self.lease_name(id)).await?.as_slice() {
-            [1] => Ok(Ok(SessionLease { participant: participant.clone(), room: room.clone(), id, origin: Origin::Shared })),
+            [1] => Ok(Ok(SessionLease {
+                participant: participant.clone(),
+                room: room.clone(),
+                id,
+                origin: Origin::Shared,
+            })),
             [0, k] => {
-                let scope = Scope::ALL.get(usize::try_from(*k - 1).unwrap_or(9)).copied().unwrap_or(Scope::Global);
-                Ok(Err(Rejection { scope, unit: Unit::Sessions, window: Window::Concurrent, retry_after: Duration::ZERO }))
+                let scope =
+                    Scope::ALL.get(usize::try_from(*k - 1).unwrap_or(9)).copied().unwrap_or(Scope::Global);
+                Ok(Err(Rejection {
+                    scope,
+                    unit: Unit::Sessions,
+                    window: Window::Concurrent,
+                    retry_after: Duration::ZERO,
+                }))
             }
             other => Err(bad(other)),
         }
@@ -251,7 +283,10 @@ impl RedisStore {
     pub async fn heartbeat(&self, ttl: Duration) -> Result<u64> {
         let mut c = self.conn.get()?;
         let mut inv = self.conn.scripts[2].prepare_invoke();
-        inv.key(format!("{{{}}}:workers", self.prefix)).arg("heartbeat").arg(&self.worker_id).arg(ttl.as_millis() as u64);
+        inv.key(format!("{{{}}}:workers", self.prefix))
+            .arg("heartbeat")
+            .arg(&self.worker_id)
+            .arg(ttl.as_millis() as u64);
         let n: i64 = inv.invoke_async(&mut c).await?;
         Ok(u64::try_from(n).unwrap_or(1).max(1))
     }
@@ -293,7 +328,13 @@ impl RedisStore {
                 .map(|(rule, &cur)| {
                     let limit = self.quotas.limit(scope, rule.unit, rule.window);
                     let current = u64::try_from(cur).unwrap_or(0);
-                    LimitView { unit: rule.unit, window: rule.window, current, limit, remaining: limit.saturating_sub(current) }
+                    LimitView {
+                        unit: rule.unit,
+                        window: rule.window,
+                        current,
+                        limit,
+                        remaining: limit.saturating_sub(current),
+                    }
                 })
                 .collect();
             let cost = views.iter().find(|v| v.unit == Unit::CostMicroUsd).map_or(0, |v| v.current);

@@ -136,7 +136,12 @@ impl SharedStore {
             let mut health = lock(&self.health);
             health.record(permit, outcome, now.mono);
             while let Some(t) = health.poll_transition() {
-                tracing::info!(from = t.from.as_str(), to = t.to.as_str(), reason = t.reason.as_str(), "redis breaker");
+                tracing::info!(
+                    from = t.from.as_str(),
+                    to = t.to.as_str(),
+                    reason = t.reason.as_str(),
+                    "redis breaker"
+                );
             }
         }
         self.set_mode(if value.is_some() { Mode::Shared } else { Mode::Degraded });
@@ -149,7 +154,10 @@ impl SharedStore {
         if old != v {
             match mode {
                 Mode::Shared => tracing::info!("limits: shared mode (Redis) restored"),
-                _ => tracing::warn!(workers = self.workers(), "limits: Redis unavailable, local limits of limit ÷ N"),
+                _ => tracing::warn!(
+                    workers = self.workers(),
+                    "limits: Redis unavailable, local limits of limit ÷ N"
+                ),
             }
         }
     }
@@ -190,7 +198,12 @@ impl LimitStore for SharedStore {
         self.local.settle_now(res, actual, now)
     }
 
-    async fn acquire_session(&self, participant: &Arc<str>, room: &Arc<str>, now: Now) -> Result<SessionLease, Rejection> {
+    async fn acquire_session(
+        &self,
+        participant: &Arc<str>,
+        room: &Arc<str>,
+        now: Now,
+    ) -> Result<SessionLease, Rejection> {
         match self.redis(now, self.redis.acquire_session(participant, room)).await {
             Some(Ok(lease)) => {
                 let mut leases = lock(&self.leases);

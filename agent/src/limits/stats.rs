@@ -160,11 +160,15 @@ mod tests {
     #[test]
     fn scope_stats_shape() {
         let q = Quotas::default();
-        let views = [LimitView { unit: Unit::Turns, window: Window::Minute, current: 3, limit: 20, remaining: 17 }];
+        let views =
+            [LimitView { unit: Unit::Turns, window: Window::Minute, current: 3, limit: 20, remaining: 17 }];
         let s = ScopeStats::new(Some("alice"), &q, Scope::Participant, &views, 1_250_000);
         let v = serde_json::to_value(&s).unwrap();
         assert_eq!(v["id"], "alice");
-        assert_eq!(v["limits"][0], json!({"unit":"turns","window":"minute","current":3,"limit":20,"remaining":17}));
+        assert_eq!(
+            v["limits"][0],
+            json!({"unit":"turns","window":"minute","current":3,"limit":20,"remaining":17})
+        );
         assert_eq!(v["cost"]["today_usd"], 1.25);
         assert_eq!(v["cost"]["limit_usd"], 5.0);
     }

@@ -131,7 +131,12 @@ pub trait LimitStore: Send + Sync {
     fn check(&self, req: Request<'_>, now: Now) -> impl Future<Output = Decision> + Send;
 
     /// Replaces a reservation by the real usage (refund or extra charge); returns cost warnings.
-    fn settle(&self, reservation: &Reservation, actual: &Usage, now: Now) -> impl Future<Output = CostWarnings> + Send;
+    fn settle(
+        &self,
+        reservation: &Reservation,
+        actual: &Usage,
+        now: Now,
+    ) -> impl Future<Output = CostWarnings> + Send;
 
     /// Takes a concurrent-session slot in every scope, or none.
     fn acquire_session(
@@ -148,11 +153,17 @@ pub trait LimitStore: Send + Sync {
     fn share_open(&self, breaker: &str, wait: Duration, now: Now) -> impl Future<Output = ()> + Send;
 
     /// How long `breaker` must still stay open because someone saw a 429, if at all.
-    fn shared_open_remaining(&self, breaker: &str, now: Now) -> impl Future<Output = Option<Duration>> + Send;
+    fn shared_open_remaining(&self, breaker: &str, now: Now)
+    -> impl Future<Output = Option<Duration>> + Send;
 
     /// Current, limit and remaining per window for `participant` (if given), its `room` (if
     /// given) and the global scope.
-    fn stats(&self, participant: Option<&str>, room: Option<&str>, now: Now) -> impl Future<Output = Stats> + Send;
+    fn stats(
+        &self,
+        participant: Option<&str>,
+        room: Option<&str>,
+        now: Now,
+    ) -> impl Future<Output = Stats> + Send;
 
     /// How decisions are being made right now.
     fn mode(&self) -> Mode;
