@@ -12,9 +12,10 @@ use std::hash::BuildHasher;
 use hashbrown::HashTable;
 use hashbrown::hash_table::Entry;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
+use super::lock;
 use super::stats::{ScopeStats, Stats};
 use super::store::{Decision, LimitStore, Mode, Now, Origin, Request, Reservation, SessionLease};
 use crate::core::ledger::{self, At, CostWarnings, Ledger, Rejection};
@@ -30,11 +31,6 @@ type Hasher = foldhash::fast::RandomState;
 /// pick the shard and to find the entry.
 type Map = HashTable<(Arc<str>, Ledger)>;
 type Shard = Mutex<Map>;
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic elsewhere while holding a ledger leaves plain counters behind; keep using them.
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 struct Keyed {
     shards: [Shard; SHARDS],
