@@ -2,8 +2,8 @@
 //!
 //! A [`Ledger`] holds, for one participant, room or the global scope, a GCRA TAT per
 //! (unit, minute/hour) and a counter per unit for the current UTC day. [`admit`] checks a
-//! request against the participant, room and global ledgers on copies and writes back only if
-//! every limit passes, so a rejection charges nothing anywhere.
+//! request against the participant, room and global ledgers in two passes — check all, then
+//! charge all — so a rejection charges nothing anywhere.
 
 use std::time::Duration;
 
@@ -108,17 +108,20 @@ impl Ledger {
         if self.day == day { self.day_used[unit as usize] } else { 0 }
     }
 
-    /// Plans charging `amounts` against `scope`'s limits without changing anything: passing
-    /// limits add their new value to `plan`, failing ones update `worst`.
-    fn plan(
-        &self,
+    /// Checks `amounts` against `scope`'s limits; with `WRITE` also charges them (the second
+    /// pass, run only when every scope passed the first). Returns the failing limit with the
+    /// longest wait.
+    fn charge<const WRITE: bool>(
+        &mut self,
         q: &Quotas,
         scope: Scope,
         amounts: &[u64; RATE_UNITS],
         at: &At,
-        plan: &mut Plan,
-        worst: &mut Option<Rejection>,
-    ) {
+    ) -> Option<Rejection> {
+        if WRITE {
+            self.roll(at.day);
+        }
+        let mut worst: Option<Rejection> = None;
         for unit in Unit::RATED {
             let n = amounts[unit as usize];
             if n == 0 {
@@ -132,16 +135,21 @@ impl Ledger {
                     }
                     match self.used_today(unit, at.day).checked_add(n).filter(|&v| v <= limit) {
                         Some(v) => {
-                            plan.push(scope, unit, window, v);
+                            if WRITE {
+                                self.day_used[unit as usize] = v;
+                            }
                             continue;
                         }
                         None => at.to_midnight,
                     }
                 } else {
                     let Some(r) = q.rate(scope, unit, window) else { continue };
-                    match r.check(self.tat[unit as usize][window as usize], at.now_ns, n) {
+                    let tat = &mut self.tat[unit as usize][window as usize];
+                    match r.check(*tat, at.now_ns, n) {
                         Ok(t) => {
-                            plan.push(scope, unit, window, t);
+                            if WRITE {
+                                *tat = t;
+                            }
                             continue;
                         }
                         // Larger than the whole limit: it will never fit this window.
@@ -150,10 +158,11 @@ impl Ledger {
                     }
                 };
                 if worst.is_none_or(|w| wait > w.retry_after) {
-                    *worst = Some(Rejection { scope, unit, window, retry_after: wait });
+                    worst = Some(Rejection { scope, unit, window, retry_after: wait });
                 }
             }
         }
+        worst
     }
 
     /// Adjusts after the fact by `actual − reserved` (settle). Refunds apply to a day counter
@@ -229,123 +238,89 @@ fn crossed(q: &Quotas, scope: Scope, before: u64, after: u64) -> bool {
     cap > 0 && u128::from(before) * 1000 < mark && u128::from(after) * 1000 >= mark
 }
 
-fn warnings(q: &Quotas, before: &[Ledger; 3], after: &[&mut Ledger; 3], at: &At) -> CostWarnings {
+/// The participant, room and global ledgers of one decision, in [`Scope::ALL`] order; `None`
+/// for a scope without any limit (the store neither locks nor remembers it).
+pub type Ledgers<'a> = [Option<&'a mut Ledger>; 3];
+
+fn costs(ledgers: &Ledgers<'_>, at: &At) -> [u64; 3] {
+    ledgers.each_ref().map(|l| l.as_ref().map_or(0, |l| l.cost_today(at)))
+}
+
+fn warnings(q: &Quotas, before: [u64; 3], after: [u64; 3]) -> CostWarnings {
     let mut w = 0;
     for scope in Scope::ALL {
         let i = scope as usize;
-        if crossed(q, scope, before[i].cost_today(at), after[i].cost_today(at)) {
+        if crossed(q, scope, before[i], after[i]) {
             w |= 1 << i;
         }
     }
     CostWarnings(w)
 }
 
-/// New values a decision will write if every limit passes (at most one per scope, unit and
-/// window), kept on the stack so a decision copies no ledgers.
-struct Plan {
-    writes: [(Scope, Unit, Window, u64); 3 * RATE_UNITS * 3],
-    len: usize,
-}
-
-impl Plan {
-    fn push(&mut self, scope: Scope, unit: Unit, window: Window, value: u64) {
-        // Bounded by construction: each (scope, unit, window) is planned at most once.
-        if let Some(slot) = self.writes.get_mut(self.len) {
-            *slot = (scope, unit, window, value);
-            self.len += 1;
-        }
-    }
-}
-
-/// Admits `usage` against the participant, room and global ledgers (in [`Scope::ALL`]
-/// order), all or nothing. On success every ledger is charged; on rejection none is, and the
-/// rejection is the failing limit with the longest wait (when everything would pass).
-/// Scopes without any limit ([`Quotas::scope_active`]) are skipped.
-pub fn admit(
-    q: &Quotas,
-    ledgers: [&mut Ledger; 3],
-    usage: &Usage,
-    at: &At,
-) -> Result<CostWarnings, Rejection> {
+/// Admits `usage` against the participant, room and global ledgers, all or nothing. On
+/// success every ledger is charged; on rejection none is, and the rejection is the failing
+/// limit with the longest wait (when everything would pass).
+pub fn admit(q: &Quotas, mut ledgers: Ledgers<'_>, usage: &Usage, at: &At) -> Result<CostWarnings, Rejection> {
     let amounts = usage.amounts();
-    let mut plan =
-        Plan { writes: [(Scope::Global, Unit::Turns, Window::Day, 0); 3 * RATE_UNITS * 3], len: 0 };
     let mut worst: Option<Rejection> = None;
-    for scope in Scope::ALL {
-        if q.scope_active(scope) {
-            ledgers[scope as usize].plan(q, scope, &amounts, at, &mut plan, &mut worst);
+    for (scope, l) in Scope::ALL.into_iter().zip(ledgers.iter_mut()) {
+        let Some(l) = l else { continue };
+        let r = l.charge::<false>(q, scope, &amounts, at);
+        if r.is_some_and(|r| worst.is_none_or(|w| r.retry_after > w.retry_after)) {
+            worst = r;
         }
     }
     if let Some(r) = worst {
         return Err(r);
     }
-    let costs = amounts[Unit::CostMicroUsd as usize] > 0;
-    let before = if costs { ledgers.each_ref().map(|l| l.cost_today(at)) } else { [0; 3] };
-    for &(scope, unit, window, value) in &plan.writes[..plan.len] {
-        let l = &mut *ledgers[scope as usize];
-        if window == Window::Day {
-            l.roll(at.day);
-            l.day_used[unit as usize] = value;
-        } else {
-            l.tat[unit as usize][window as usize] = value;
+    let priced = amounts[Unit::CostMicroUsd as usize] > 0;
+    let before = if priced { costs(&ledgers, at) } else { [0; 3] };
+    for (scope, l) in Scope::ALL.into_iter().zip(ledgers.iter_mut()) {
+        if let Some(l) = l {
+            l.charge::<true>(q, scope, &amounts, at);
         }
     }
-    if !costs {
-        return Ok(CostWarnings::default());
-    }
-    let mut w = 0;
-    for scope in Scope::ALL {
-        let i = scope as usize;
-        if crossed(q, scope, before[i], ledgers[i].cost_today(at)) {
-            w |= 1 << i;
-        }
-    }
-    Ok(CostWarnings(w))
+    Ok(if priced { warnings(q, before, costs(&ledgers, at)) } else { CostWarnings::default() })
 }
 
 /// Settles a reservation made on `reserved_day` with the real usage.
 pub fn settle(
     q: &Quotas,
-    ledgers: [&mut Ledger; 3],
+    mut ledgers: Ledgers<'_>,
     reserved: &Usage,
     actual: &Usage,
     reserved_day: u32,
     at: &At,
 ) -> CostWarnings {
     let (r, a) = (reserved.amounts(), actual.amounts());
-    let delta: [i64; RATE_UNITS] = std::array::from_fn(|i| {
-        (i128::from(a[i]) - i128::from(r[i])).clamp(i64::MIN.into(), i64::MAX.into()) as i64
-    });
-    let before = [*ledgers[0], *ledgers[1], *ledgers[2]];
-    let [x, y, z] = ledgers;
-    for (scope, l) in Scope::ALL.into_iter().zip([&mut *x, &mut *y, &mut *z]) {
-        l.adjust(q, scope, &delta, reserved_day, at);
+    let delta: [i64; RATE_UNITS] =
+        std::array::from_fn(|i| (i128::from(a[i]) - i128::from(r[i])).clamp(i64::MIN.into(), i64::MAX.into()) as i64);
+    let before = costs(&ledgers, at);
+    for (scope, l) in Scope::ALL.into_iter().zip(ledgers.iter_mut()) {
+        if let Some(l) = l {
+            l.adjust(q, scope, &delta, reserved_day, at);
+        }
     }
-    warnings(q, &before, &[x, y, z], at)
+    warnings(q, before, costs(&ledgers, at))
 }
 
 /// Takes one concurrent-session slot in every scope, or none.
-pub fn acquire_session(q: &Quotas, ledgers: [&mut Ledger; 3]) -> Result<(), Rejection> {
+pub fn acquire_session(q: &Quotas, ledgers: Ledgers<'_>) -> Result<(), Rejection> {
     for (scope, l) in Scope::ALL.into_iter().zip(ledgers.iter()) {
         let limit = q.session_limit(scope);
-        if limit > 0 && l.sessions >= limit {
-            return Err(Rejection {
-                scope,
-                unit: Unit::Sessions,
-                window: Window::Concurrent,
-                retry_after: Duration::ZERO,
-            });
+        if limit > 0 && l.as_ref().is_some_and(|l| l.sessions >= limit) {
+            return Err(Rejection { scope, unit: Unit::Sessions, window: Window::Concurrent, retry_after: Duration::ZERO });
         }
     }
-    for l in ledgers {
+    for l in ledgers.into_iter().flatten() {
         l.sessions = l.sessions.saturating_add(1);
     }
     Ok(())
 }
 
 /// Gives a session slot back in every scope.
-pub fn release_session(ledgers: [&mut Ledger; 3]) {
-    for l in ledgers {
+pub fn release_session(ledgers: Ledgers<'_>) {
+    for l in ledgers.into_iter().flatten() {
         l.sessions = l.sessions.saturating_sub(1);
     }
 }

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use super::lock;
 use super::stats::{ScopeStats, Stats};
 use super::store::{Decision, LimitStore, Mode, Now, Origin, Request, Reservation, SessionLease};
-use crate::core::ledger::{self, At, CostWarnings, Ledger, Rejection};
+use crate::core::ledger::{self, At, CostWarnings, Ledger, Ledgers, Rejection};
 use crate::core::quota::{Quotas, Scope, Unit, Usage, Window};
 
 const SHARDS: usize = 16;
@@ -151,35 +151,30 @@ impl MemoryStore {
     }
 
     /// Runs `f` on the participant, room and global ledgers, locked in a fixed order. A scope
-    /// without any limit is neither locked nor remembered (`f` gets a scratch ledger).
+    /// without any limit is neither locked nor remembered (`f` gets `None` for it).
     fn with_ledgers<R>(
         &self,
         q: &Quotas,
         participant: &Arc<str>,
         room: &Arc<str>,
         at: &At,
-        f: impl FnOnce([&mut Ledger; 3]) -> R,
+        f: impl FnOnce(Ledgers<'_>) -> R,
     ) -> Option<R> {
         let (ps, rs) = (&self.participants, &self.rooms);
         let ph = q.scope_active(Scope::Participant).then(|| ps.hash(participant));
         let rh = q.scope_active(Scope::Room).then(|| rs.hash(room));
         let mut pmap = ph.map(|h| (h, lock(ps.shard(h))));
         let mut rmap = rh.map(|h| (h, lock(rs.shard(h))));
-        let [mut sp, mut sr, mut sg] = [Ledger::default(); 3];
         let p = match pmap.as_mut() {
-            Some((h, m)) => ps.entry(m, *h, participant, at)?,
-            None => &mut sp,
+            Some((h, m)) => Some(ps.entry(m, *h, participant, at)?),
+            None => None,
         };
         let r = match rmap.as_mut() {
-            Some((h, m)) => rs.entry(m, *h, room, at)?,
-            None => &mut sr,
+            Some((h, m)) => Some(rs.entry(m, *h, room, at)?),
+            None => None,
         };
         let mut gmap = q.scope_active(Scope::Global).then(|| lock(&self.global));
-        let g = match gmap.as_mut() {
-            Some(g) => &mut **g,
-            None => &mut sg,
-        };
-        Some(f([p, r, g]))
+        Some(f([p, r, gmap.as_deref_mut()]))
     }
 
     /// The synchronous decision (the async trait method wraps this).
