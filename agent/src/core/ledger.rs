@@ -260,7 +260,12 @@ fn warnings(q: &Quotas, before: [u64; 3], after: [u64; 3]) -> CostWarnings {
 /// Admits `usage` against the participant, room and global ledgers, all or nothing. On
 /// success every ledger is charged; on rejection none is, and the rejection is the failing
 /// limit with the longest wait (when everything would pass).
-pub fn admit(q: &Quotas, mut ledgers: Ledgers<'_>, usage: &Usage, at: &At) -> Result<CostWarnings, Rejection> {
+pub fn admit(
+    q: &Quotas,
+    mut ledgers: Ledgers<'_>,
+    usage: &Usage,
+    at: &At,
+) -> Result<CostWarnings, Rejection> {
     let amounts = usage.amounts();
     let mut worst: Option<Rejection> = None;
     for (scope, l) in Scope::ALL.into_iter().zip(ledgers.iter_mut()) {
@@ -293,8 +298,9 @@ pub fn settle(
     at: &At,
 ) -> CostWarnings {
     let (r, a) = (reserved.amounts(), actual.amounts());
-    let delta: [i64; RATE_UNITS] =
-        std::array::from_fn(|i| (i128::from(a[i]) - i128::from(r[i])).clamp(i64::MIN.into(), i64::MAX.into()) as i64);
+    let delta: [i64; RATE_UNITS] = std::array::from_fn(|i| {
+        (i128::from(a[i]) - i128::from(r[i])).clamp(i64::MIN.into(), i64::MAX.into()) as i64
+    });
     let before = costs(&ledgers, at);
     for (scope, l) in Scope::ALL.into_iter().zip(ledgers.iter_mut()) {
         if let Some(l) = l {
@@ -309,7 +315,12 @@ pub fn acquire_session(q: &Quotas, ledgers: Ledgers<'_>) -> Result<(), Rejection
     for (scope, l) in Scope::ALL.into_iter().zip(ledgers.iter()) {
         let limit = q.session_limit(scope);
         if limit > 0 && l.as_ref().is_some_and(|l| l.sessions >= limit) {
-            return Err(Rejection { scope, unit: Unit::Sessions, window: Window::Concurrent, retry_after: Duration::ZERO });
+            return Err(Rejection {
+                scope,
+                unit: Unit::Sessions,
+                window: Window::Concurrent,
+                retry_after: Duration::ZERO,
+            });
         }
     }
     for l in ledgers.into_iter().flatten() {

@@ -171,7 +171,14 @@ fn refund_from_yesterday_does_not_touch_today() {
     w.admit(0, &reserve, &before_midnight).unwrap();
     let today = at(86_401);
     w.admit(0, &turn(), &today).unwrap();
-    settle(&w.q, all(&mut w.p[0], &mut w.room, &mut w.global), &reserve, &turn(), before_midnight.day, &today);
+    settle(
+        &w.q,
+        all(&mut w.p[0], &mut w.room, &mut w.global),
+        &reserve,
+        &turn(),
+        before_midnight.day,
+        &today,
+    );
     assert_eq!(w.p[0].view(&w.q, Scope::Participant, &today)[0].current, 1);
 }
 
