@@ -10,6 +10,7 @@ use health::Health;
 
 use crate::config::{AgentMode, Config};
 use crate::lifecycle::Lifecycle;
+use crate::limits::limiter::Limiter;
 use crate::livekit::echo::EchoHandler;
 use crate::livekit::job::JobHandler;
 use crate::livekit::worker::{WorkerSettings, WorkerStatus, WorkerStatusHandle, run_worker};
@@ -21,6 +22,20 @@ pub async fn run(config: Config, health: Health, lifecycle: Lifecycle) {
     health.set_component("vad", false, "loading the Silero model");
     health.with_registry(crate::vad::metrics::register_metrics);
     health.with_registry(crate::livekit::metrics::register_metrics);
+    let resilience = health.with_registry(crate::limits::metrics::register_metrics);
+    let worker_id = format!("{}-{}", hostname(), std::process::id());
+    let limiter = match Limiter::new(&config.limits, resilience, &worker_id, crate::clock::now()) {
+        Ok(l) => Arc::new(l),
+        Err(e) => {
+            // REDIS_URL was validated by configuration; this is a client-side failure.
+            tracing::error!(error = %e, "cannot set up the Redis limit store");
+            health.set_component("limits", false, e.to_string());
+            lifecycle.draining.cancelled().await;
+            return;
+        }
+    };
+    let maintenance = limiter.spawn_maintenance(Duration::from_secs(5));
+    crate::stats::install(&health, limiter.clone());
 
     let models = config.models.clone();
     let loaded = tokio::task::spawn_blocking(move || Vad::load(&models.ort_dylib, &models.vad_model)).await;
@@ -43,6 +58,7 @@ pub async fn run(config: Config, health: Health, lifecycle: Lifecycle) {
     let mirror = tokio::spawn(mirror_worker_status(status.clone(), health.clone()));
     run_worker(settings, handler, status, lifecycle.draining.clone()).await;
     mirror.abort();
+    maintenance.abort();
     health.set_component("worker", false, "stopped");
 }
 
@@ -66,4 +82,13 @@ async fn mirror_worker_status(status: WorkerStatusHandle, health: Health) {
         health.set_component("worker", *registered && !*draining, detail);
         last = Some(now);
     }
+}
+
+/// This host's name, for the worker id in shared limit state.
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_owned())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "worker".to_owned())
 }

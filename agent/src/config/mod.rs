@@ -109,6 +109,10 @@ pub struct Config {
     pub vad: crate::vad::config::VadConfig,
     /// Rate limits, cost caps, spoken rejection texts, shared store.
     pub limits: crate::limits::config::LimitsConfig,
+    /// Circuit breaker settings per capability.
+    pub breakers: crate::core::breaker_config::BreakersConfig,
+    /// Retry delays and budget.
+    pub retry: crate::core::retry::RetryConfig,
 }
 
 impl Config {
@@ -152,7 +156,9 @@ impl Config {
         }
         let vad = crate::vad::config::VadConfig::from_env(env);
         let limits = crate::limits::config::LimitsConfig::from_env(env);
-        Self { livekit, worker, health, models, log_format, log_level, vad, limits }
+        let breakers = crate::core::breaker_config::BreakersConfig::from_env(env);
+        let retry = crate::core::retry::RetryConfig::from_env(env);
+        Self { livekit, worker, health, models, log_format, log_level, vad, limits, breakers, retry }
     }
 }
 
