@@ -246,6 +246,15 @@ mod tests {
     }
 
     #[test]
+    fn env_example_is_valid_configuration() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.env.example");
+        let mut v = HashMap::new();
+        load_dotenv(&path, &mut v).unwrap();
+        assert!(v.len() > 40, "the example documents every variable");
+        Config::from_vars(v).unwrap();
+    }
+
+    #[test]
     fn all_errors_at_once() {
         let mut v = vars(&[("MAX_JOBS", "x"), ("LOG_FORMAT", "xml"), ("HEALTH_ADDR", "nope")]);
         v.remove("LIVEKIT_API_SECRET");
