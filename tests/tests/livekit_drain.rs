@@ -31,15 +31,7 @@ async fn shutdown_drains_then_ends_jobs_and_exits() {
     assert_eq!(status.running_jobs(), 1, "the running job continues while draining");
 
     // A room created while draining gets no job from us.
-    const GAVE_UP: &str = "failed to send job request";
-    let before = server.log().matches(GAVE_UP).count();
-    let srv = server.clone();
-    tokio::task::spawn_blocking(move || client::create_room(&srv, "drain-2")).await.unwrap();
-    let srv = server.clone();
-    agent::wait_until("the server found no worker for the new room", Duration::from_secs(15), || {
-        srv.log().matches(GAVE_UP).count() > before
-    })
-    .await;
+    agent::create_room_no_worker_takes(&server, "drain-2").await;
 
     // After the drain timeout the job is ended, the agent leaves, the worker exits.
     tokio::time::timeout(Duration::from_secs(20), stopping).await.expect("worker exits").unwrap();

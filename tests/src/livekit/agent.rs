@@ -7,7 +7,7 @@ use tokio_util::sync::CancellationToken;
 use voice_agent::livekit::job::JobHandler;
 use voice_agent::livekit::worker::{WorkerSettings, WorkerStatus, WorkerStatusHandle, run_worker};
 
-use super::{API_KEY, API_SECRET};
+use super::{API_KEY, API_SECRET, LiveKitServer, client};
 
 /// A worker task and its controls.
 pub struct RunningWorker {
@@ -63,4 +63,35 @@ pub async fn wait_until(what: &str, limit: Duration, mut cond: impl FnMut() -> b
         tokio::time::sleep(Duration::from_millis(50)).await;
         waited += Duration::from_millis(50);
     }
+}
+
+/// What livekit-server logs when it finds no worker for a job ("failed to send job request:
+/// no servers available").
+const DISPATCH_FAILED: &str = "failed to send job request";
+
+/// Creates `room` and waits until the server reports that no worker took its job.
+/// (Needs the multi-threaded runtime: the client runs in `block_in_place`.)
+pub async fn create_room_no_worker_takes(server: &LiveKitServer, room: &str) {
+    let before = server.log().matches(DISPATCH_FAILED).count();
+    tokio::task::block_in_place(|| client::create_room(server, room));
+    wait_until(&format!("the server found no worker for room {room}"), Duration::from_secs(20), || {
+        server.log().matches(DISPATCH_FAILED).count() > before
+    })
+    .await;
+}
+
+/// Agent identities in `room`, waiting up to 10 s for at least one to appear.
+pub fn agents_in(server: &LiveKitServer, room: &str) -> Vec<String> {
+    tokio::task::block_in_place(|| {
+        let mut found = Vec::new();
+        for _ in 0..100 {
+            found =
+                client::participants(server, room).into_iter().filter(|i| i.starts_with("agent-")).collect();
+            if !found.is_empty() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        found
+    })
 }
