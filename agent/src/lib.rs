@@ -2,11 +2,26 @@
 //!
 //! # Layout
 //! - [`clock`]: the one place that reads time; everything else gets `now` passed in.
-//! - [`config`]: environment → [`config::Config`], all errors at once.
+//! - [`config`]: environment (+ `.env`) → [`config::Config`], every error at once.
+//! - [`logging`]: text or JSON logs through `tracing`.
+//! - [`lifecycle`]: shutdown signal, running jobs, drain.
+//! - [`heartbeat`]: the runtime's heartbeat that liveness checks.
+//! - [`app`]: what the process runs on the async runtime.
+//! - [`core`]: sans-IO logic — breakers, GCRA limits, cost, spoken rejections, segmenter.
+//! - [`limits`]: limit stores (in-memory, Redis with degraded fallback), stats, metrics.
+//! - [`vad`]: Silero VAD through ONNX Runtime: model loading, 48→16 kHz resampling,
+//!   per-stream windows and state, batched inference across streams.
 //! - [`livekit`]: the Agents worker (`/agent`), the room participant (signalling, str0m
 //!   WebRTC, Opus), the job-handler seam and echo mode.
 #![warn(missing_docs)]
 
+pub mod app;
 pub mod clock;
 pub mod config;
+pub mod core;
+pub mod heartbeat;
+pub mod lifecycle;
+pub mod limits;
 pub mod livekit;
+pub mod logging;
+pub mod vad;

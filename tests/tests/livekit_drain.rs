@@ -15,9 +15,10 @@ fn has_agent(server: &LiveKitServer, room: &str) -> bool {
 async fn shutdown_drains_then_ends_jobs_and_exits() {
     init_logs();
     let server = Arc::new(LiveKitServer::start());
-    let mut settings = agent::settings(&server.url(), 4);
-    settings.drain_timeout = Duration::from_secs(3);
-    let worker = agent::spawn(settings, Arc::new(EchoHandler::new(Duration::from_millis(500))));
+    let worker = agent::spawn(
+        agent::settings(&server.url(), 4),
+        Arc::new(EchoHandler::new(Duration::from_millis(500))),
+    );
     let status = worker.status.clone();
     agent::wait_until("worker registered", Duration::from_secs(15), || status.is_ready()).await;
 
@@ -25,7 +26,7 @@ async fn shutdown_drains_then_ends_jobs_and_exits() {
     tokio::task::spawn_blocking(move || client::create_room(&srv, "drain-1")).await.unwrap();
     agent::wait_until("job running", Duration::from_secs(15), || status.running_jobs() == 1).await;
 
-    let stopping = tokio::spawn(worker.stop());
+    let stopping = tokio::spawn(worker.stop_with(Duration::from_secs(3)));
     agent::wait_until("draining", Duration::from_secs(5), || status.is_draining()).await;
     assert!(!status.is_ready(), "a draining worker is not ready");
     assert_eq!(status.running_jobs(), 1, "the running job continues while draining");

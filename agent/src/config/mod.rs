@@ -105,6 +105,10 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Log filter (tracing `EnvFilter` syntax).
     pub log_level: String,
+    /// VAD segmenter and batching.
+    pub vad: crate::vad::config::VadConfig,
+    /// Rate limits, cost caps, spoken rejection texts, shared store.
+    pub limits: crate::limits::config::LimitsConfig,
 }
 
 impl Config {
@@ -150,7 +154,9 @@ impl Config {
         if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
             env.error("LOG_LEVEL", "a log filter such as info, debug or voice_agent=debug,info");
         }
-        Self { livekit, worker, health, models, log_format, log_level }
+        let vad = crate::vad::config::VadConfig::from_env(env);
+        let limits = crate::limits::config::LimitsConfig::from_env(env);
+        Self { livekit, worker, health, models, log_format, log_level, vad, limits }
     }
 }
 

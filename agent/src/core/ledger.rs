@@ -1,0 +1,323 @@
+//! One scope entity's counters and the all-or-nothing decision across scopes.
+//!
+//! A [`Ledger`] holds, for one participant, room or the global scope, a GCRA TAT per
+//! (unit, minute/hour) and a counter per unit for the current UTC day. [`admit`] checks a
+//! request against the participant, room and global ledgers on copies and writes back only if
+//! every limit passes, so a rejection charges nothing anywhere.
+
+use std::time::Duration;
+
+use super::gcra::Rate;
+use super::quota::{Quotas, RATE_UNITS, Scope, Unit, Usage, Window};
+
+const DAY_SECS: u64 = 86_400;
+
+/// The time of a decision, on the store's clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct At {
+    /// Monotonic nanoseconds (GCRA time).
+    pub now_ns: u64,
+    /// UTC day number since the epoch (day counters).
+    pub day: u32,
+    /// Time until the next UTC midnight (the retry time of day limits).
+    pub to_midnight: Duration,
+}
+
+impl At {
+    /// From monotonic nanoseconds and the wall clock since the Unix epoch.
+    pub fn new(now_ns: u64, unix: Duration) -> Self {
+        let secs = unix.as_secs();
+        let into_day = Duration::new(secs % DAY_SECS, unix.subsec_nanos());
+        Self {
+            now_ns,
+            day: (secs / DAY_SECS).min(u64::from(u32::MAX)) as u32,
+            to_midnight: Duration::from_secs(DAY_SECS) - into_day,
+        }
+    }
+}
+
+/// A request refused by a limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rejection {
+    /// Whose limit.
+    pub scope: Scope,
+    /// Which unit ran out.
+    pub unit: Unit,
+    /// Over which window.
+    pub window: Window,
+    /// When the request would pass (for day windows: the next UTC midnight).
+    pub retry_after: Duration,
+}
+
+/// Scopes whose daily spend crossed the warning share with this charge (bit = scope index).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CostWarnings(pub u8);
+
+impl CostWarnings {
+    /// Whether `scope` crossed its warning share.
+    pub fn has(self, scope: Scope) -> bool {
+        self.0 & (1 << scope as u8) != 0
+    }
+
+    /// Scopes that crossed, narrowest first.
+    pub fn scopes(self) -> impl Iterator<Item = Scope> {
+        Scope::ALL.into_iter().filter(move |s| self.has(*s))
+    }
+}
+
+/// One entity's counters. Small and `Copy`, so a decision can stage changes on copies.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Ledger {
+    tat: [[u64; 2]; RATE_UNITS],
+    day: u32,
+    day_used: [u64; RATE_UNITS],
+    /// Concurrent sessions held.
+    pub sessions: u64,
+}
+
+/// One limit's state for `/stats`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LimitView {
+    /// Unit.
+    pub unit: Unit,
+    /// Window.
+    pub window: Window,
+    /// Used now (GCRA: units in the bucket; day: used today; concurrent: held).
+    pub current: u64,
+    /// The limit.
+    pub limit: u64,
+    /// `limit − current`, never negative.
+    pub remaining: u64,
+}
+
+fn rate(unit: Unit, window: Window, limit: u64) -> Option<Rate> {
+    debug_assert!(unit != Unit::Sessions);
+    Rate::per(limit, window.gcra_len()?)
+}
+
+impl Ledger {
+    fn roll(&mut self, day: u32) {
+        if self.day != day {
+            self.day = day;
+            self.day_used = [0; RATE_UNITS];
+        }
+    }
+
+    /// Nothing worth keeping: buckets full, nothing counted today, no session held.
+    pub fn is_idle(&self, at: &At) -> bool {
+        self.sessions == 0
+            && self.tat.iter().flatten().all(|&t| t <= at.now_ns)
+            && (self.day != at.day || self.day_used.iter().all(|&u| u == 0))
+    }
+
+    /// Checks `amounts` against `scope`'s limits, updating `self` (a staging copy).
+    fn charge(
+        &mut self,
+        q: &Quotas,
+        scope: Scope,
+        amounts: &[u64; RATE_UNITS],
+        at: &At,
+    ) -> Option<Rejection> {
+        self.roll(at.day);
+        let mut worst: Option<Rejection> = None;
+        for unit in Unit::RATED {
+            let n = amounts[unit as usize];
+            if n == 0 {
+                continue;
+            }
+            for window in Window::ALL {
+                let limit = q.limit(scope, unit, window);
+                if limit == 0 {
+                    continue;
+                }
+                let wait = if window == Window::Day {
+                    let used = &mut self.day_used[unit as usize];
+                    match used.checked_add(n).filter(|&v| v <= limit) {
+                        Some(v) => {
+                            *used = v;
+                            continue;
+                        }
+                        None => at.to_midnight,
+                    }
+                } else {
+                    let Some(r) = rate(unit, window, limit) else { continue };
+                    let tat = &mut self.tat[unit as usize][window as usize];
+                    match r.check(*tat, at.now_ns, n) {
+                        Ok(t) => {
+                            *tat = t;
+                            continue;
+                        }
+                        // Larger than the whole limit: it will never fit this window.
+                        Err(u64::MAX) => window.gcra_len().unwrap_or(at.to_midnight),
+                        Err(ns) => Duration::from_nanos(ns),
+                    }
+                };
+                if worst.is_none_or(|w| wait > w.retry_after) {
+                    worst = Some(Rejection { scope, unit, window, retry_after: wait });
+                }
+            }
+        }
+        worst
+    }
+
+    /// Adjusts after the fact by `actual − reserved` (settle). Refunds apply to a day counter
+    /// only if it is still the reservation's day.
+    fn adjust(&mut self, q: &Quotas, scope: Scope, delta: &[i64; RATE_UNITS], reserved_day: u32, at: &At) {
+        self.roll(at.day);
+        for unit in Unit::RATED {
+            let d = delta[unit as usize];
+            if d == 0 {
+                continue;
+            }
+            for window in [Window::Minute, Window::Hour] {
+                if let Some(r) = rate(unit, window, q.limit(scope, unit, window)) {
+                    let tat = &mut self.tat[unit as usize][window as usize];
+                    *tat = r.adjust(*tat, at.now_ns, d);
+                }
+            }
+            let used = &mut self.day_used[unit as usize];
+            if d > 0 {
+                *used = used.saturating_add(d.unsigned_abs());
+            } else if reserved_day == at.day {
+                *used = used.saturating_sub(d.unsigned_abs());
+            }
+        }
+    }
+
+    /// Every configured limit of `scope` as seen at `at`.
+    pub fn view(&self, q: &Quotas, scope: Scope, at: &At) -> Vec<LimitView> {
+        let mut out = Vec::new();
+        for unit in Unit::RATED {
+            for window in Window::ALL {
+                let limit = q.limit(scope, unit, window);
+                if limit == 0 {
+                    continue;
+                }
+                let current = match rate(unit, window, limit) {
+                    Some(r) => r.used(self.tat[unit as usize][window as usize], at.now_ns),
+                    None if self.day == at.day => self.day_used[unit as usize],
+                    None => 0,
+                };
+                out.push(LimitView {
+                    unit,
+                    window,
+                    current,
+                    limit,
+                    remaining: limit.saturating_sub(current),
+                });
+            }
+        }
+        let limit = q.session_limit(scope);
+        if limit > 0 {
+            let current = self.sessions;
+            out.push(LimitView {
+                unit: Unit::Sessions,
+                window: Window::Concurrent,
+                current,
+                limit,
+                remaining: limit.saturating_sub(current),
+            });
+        }
+        out
+    }
+
+    /// Spend counted today (micro-USD).
+    pub fn cost_today(&self, at: &At) -> u64 {
+        if self.day == at.day { self.day_used[Unit::CostMicroUsd as usize] } else { 0 }
+    }
+}
+
+fn crossed(q: &Quotas, scope: Scope, before: u64, after: u64) -> bool {
+    let cap = q.limit(scope, Unit::CostMicroUsd, Window::Day);
+    let mark = u128::from(cap) * u128::from(q.warn_permille);
+    cap > 0 && u128::from(before) * 1000 < mark && u128::from(after) * 1000 >= mark
+}
+
+fn warnings(q: &Quotas, before: &[Ledger; 3], after: &[&mut Ledger; 3], at: &At) -> CostWarnings {
+    let mut w = 0;
+    for scope in Scope::ALL {
+        let i = scope as usize;
+        if crossed(q, scope, before[i].cost_today(at), after[i].cost_today(at)) {
+            w |= 1 << i;
+        }
+    }
+    CostWarnings(w)
+}
+
+/// Admits `usage` against the participant, room and global ledgers (in [`Scope::ALL`]
+/// order), all or nothing. On success every ledger is charged; on rejection none is, and the
+/// rejection is the failing limit with the longest wait (when everything would pass).
+pub fn admit(
+    q: &Quotas,
+    ledgers: [&mut Ledger; 3],
+    usage: &Usage,
+    at: &At,
+) -> Result<CostWarnings, Rejection> {
+    let amounts = usage.amounts();
+    let before = [*ledgers[0], *ledgers[1], *ledgers[2]];
+    let mut staged = before;
+    let mut worst: Option<Rejection> = None;
+    for scope in Scope::ALL {
+        let r = staged[scope as usize].charge(q, scope, &amounts, at);
+        if r.is_some_and(|r| worst.is_none_or(|w| r.retry_after > w.retry_after)) {
+            worst = r;
+        }
+    }
+    if let Some(r) = worst {
+        return Err(r);
+    }
+    let [a, b, c] = ledgers;
+    (*a, *b, *c) = (staged[0], staged[1], staged[2]);
+    Ok(warnings(q, &before, &[a, b, c], at))
+}
+
+/// Settles a reservation made on `reserved_day` with the real usage.
+pub fn settle(
+    q: &Quotas,
+    ledgers: [&mut Ledger; 3],
+    reserved: &Usage,
+    actual: &Usage,
+    reserved_day: u32,
+    at: &At,
+) -> CostWarnings {
+    let (r, a) = (reserved.amounts(), actual.amounts());
+    let delta: [i64; RATE_UNITS] = std::array::from_fn(|i| {
+        (i128::from(a[i]) - i128::from(r[i])).clamp(i64::MIN.into(), i64::MAX.into()) as i64
+    });
+    let before = [*ledgers[0], *ledgers[1], *ledgers[2]];
+    let [x, y, z] = ledgers;
+    for (scope, l) in Scope::ALL.into_iter().zip([&mut *x, &mut *y, &mut *z]) {
+        l.adjust(q, scope, &delta, reserved_day, at);
+    }
+    warnings(q, &before, &[x, y, z], at)
+}
+
+/// Takes one concurrent-session slot in every scope, or none.
+pub fn acquire_session(q: &Quotas, ledgers: [&mut Ledger; 3]) -> Result<(), Rejection> {
+    for (scope, l) in Scope::ALL.into_iter().zip(ledgers.iter()) {
+        let limit = q.session_limit(scope);
+        if limit > 0 && l.sessions >= limit {
+            return Err(Rejection {
+                scope,
+                unit: Unit::Sessions,
+                window: Window::Concurrent,
+                retry_after: Duration::ZERO,
+            });
+        }
+    }
+    for l in ledgers {
+        l.sessions = l.sessions.saturating_add(1);
+    }
+    Ok(())
+}
+
+/// Gives a session slot back in every scope.
+pub fn release_session(ledgers: [&mut Ledger; 3]) {
+    for l in ledgers {
+        l.sessions = l.sessions.saturating_sub(1);
+    }
+}
+
+#[cfg(test)]
+#[path = "ledger_tests.rs"]
+mod tests;

@@ -1,0 +1,30 @@
+//! Sans-IO logic: breakers, rate limits, cost, spoken rejections, the speech segmenter.
+//!
+//! Nothing here reads the clock, touches the network or spawns tasks: time comes in as an
+//! argument, decisions come out as values. The IO side (stores, Redis, metrics) lives in
+//! [`crate::limits`].
+//!
+//! - [`breaker`]: the circuit breaker state machine ([`breaker_config`], [`breaker_window`]).
+//! - [`retry_after`]: parsing 429 hints (`Retry-After`, `retry-after-ms`, `x-ratelimit-reset-*`).
+//! - [`quota`]: scopes, units, windows, usage and the configured limits.
+//! - [`gcra`]: the token-bucket arithmetic; [`ledger`]: per-entity counters and the
+//!   all-or-nothing decision across scopes.
+//! - [`cost`]: the price table and cost in micro-USD; [`transcript`]: the length cap.
+//! - [`messages`]: the sentences a user hears when a limit says no.
+//! - [`retry`]: retryable statuses, full-jitter delay, retry budget.
+//! - [`jitter`]: a seeded random source for open-time and retry jitter.
+//! - [`segmenter`]: VAD probabilities → utterances (hysteresis, min speech/silence, padding).
+
+pub mod breaker;
+pub mod breaker_config;
+pub mod breaker_window;
+pub mod cost;
+pub mod gcra;
+pub mod jitter;
+pub mod ledger;
+pub mod messages;
+pub mod quota;
+pub mod retry;
+pub mod retry_after;
+pub mod segmenter;
+pub mod transcript;

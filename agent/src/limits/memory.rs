@@ -1,0 +1,316 @@
+//! The in-memory store: this worker's ledgers in sharded maps, idle keys pruned.
+//!
+//! Participants and rooms live in 16 mutex-guarded shards each, the global ledger in its own
+//! mutex; a decision locks participant shard → room shard → global (always that order, so no
+//! deadlock) and runs the sans-IO [`crate::core::ledger`] logic on them. The maps are capped
+//! (`LIMIT_MAX_KEYS`): a full shard is pruned first, and if it is still full the request is
+//! refused — memory stays bounded and nothing is ever let through unlimited.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use super::stats::{ScopeStats, Stats};
+use super::store::{Decision, LimitStore, Mode, Now, Origin, Request, Reservation, SessionLease};
+use crate::core::ledger::{self, At, CostWarnings, Ledger, Rejection};
+use crate::core::quota::{Quotas, Scope, Unit, Usage, Window};
+
+const SHARDS: usize = 16;
+/// Bound on remembered shared-open breakers (names come from configuration, so few).
+const MAX_OPEN_BREAKERS: usize = 256;
+
+type Shard = Mutex<HashMap<Arc<str>, Ledger>>;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic elsewhere while holding a ledger leaves plain counters behind; keep using them.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+struct Keyed {
+    shards: [Shard; SHARDS],
+    hasher: RandomState,
+    cap_per_shard: usize,
+}
+
+impl Keyed {
+    fn new(max_keys: usize) -> Self {
+        Self {
+            shards: std::array::from_fn(|_| Mutex::new(HashMap::new())),
+            hasher: RandomState::new(),
+            cap_per_shard: max_keys.div_ceil(SHARDS).max(1),
+        }
+    }
+
+    fn shard(&self, key: &str) -> &Shard {
+        &self.shards[(self.hasher.hash_one(key) as usize) % SHARDS]
+    }
+
+    fn len(&self) -> usize {
+        self.shards.iter().map(|s| lock(s).len()).sum()
+    }
+
+    fn prune(&self, at: &At) -> usize {
+        self.shards.iter().map(|s| prune_map(&mut lock(s), at)).sum()
+    }
+}
+
+fn prune_map(map: &mut HashMap<Arc<str>, Ledger>, at: &At) -> usize {
+    let before = map.len();
+    map.retain(|_, l| !l.is_idle(at));
+    if map.capacity() > 64 && map.len() < map.capacity() / 4 {
+        map.shrink_to_fit();
+    }
+    before - map.len()
+}
+
+/// The ledger for `key`, created if missing; `None` if the map is full even after pruning.
+fn entry<'m>(
+    map: &'m mut HashMap<Arc<str>, Ledger>,
+    key: &Arc<str>,
+    cap: usize,
+    at: &At,
+) -> Option<&'m mut Ledger> {
+    if !map.contains_key(&**key) {
+        if map.len() >= cap && prune_map(map, at) == 0 {
+            return None;
+        }
+        map.insert(key.clone(), Ledger::default());
+    }
+    map.get_mut(&**key)
+}
+
+/// Limits counted in this process.
+pub struct MemoryStore {
+    base: Quotas,
+    /// Divisor applied to `base` (the number of live workers while degraded); 1 normally.
+    divisor: AtomicU64,
+    scaled: RwLock<Arc<Quotas>>,
+    participants: Keyed,
+    rooms: Keyed,
+    global: Mutex<Ledger>,
+    open: Mutex<HashMap<String, Instant>>,
+    origin: Instant,
+    next_lease: AtomicU64,
+}
+
+impl MemoryStore {
+    /// A store with `quotas`, remembering at most about `max_keys` participants (and as many
+    /// rooms). `now` anchors its monotonic clock.
+    pub fn new(quotas: Quotas, max_keys: usize, now: Instant) -> Self {
+        Self {
+            scaled: RwLock::new(Arc::new(quotas.clone())),
+            base: quotas,
+            divisor: AtomicU64::new(1),
+            participants: Keyed::new(max_keys),
+            rooms: Keyed::new(max_keys),
+            global: Mutex::new(Ledger::default()),
+            open: Mutex::new(HashMap::new()),
+            origin: now,
+            next_lease: AtomicU64::new(1),
+        }
+    }
+
+    /// Divides every limit by `n` (≥ 1) from now on: the share of one of `n` workers.
+    pub fn set_divisor(&self, n: u64) {
+        let n = n.max(1);
+        if self.divisor.swap(n, Ordering::Relaxed) != n {
+            *self.scaled.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(self.base.divided(n));
+        }
+    }
+
+    /// The quotas in force (the configured ones ÷ the divisor).
+    pub fn quotas(&self) -> Arc<Quotas> {
+        self.scaled.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    fn at(&self, now: Now) -> At {
+        let ns = now.mono.saturating_duration_since(self.origin).as_nanos().min(u128::from(u64::MAX)) as u64;
+        At::new(ns, now.unix)
+    }
+
+    /// Runs `f` on the participant, room and global ledgers, locked in a fixed order.
+    fn with_ledgers<R>(
+        &self,
+        participant: &Arc<str>,
+        room: &Arc<str>,
+        at: &At,
+        f: impl FnOnce([&mut Ledger; 3]) -> R,
+    ) -> Option<R> {
+        let mut pmap = lock(self.participants.shard(participant));
+        let mut rmap = lock(self.rooms.shard(room));
+        let p = entry(&mut pmap, participant, self.participants.cap_per_shard, at)?;
+        let r = entry(&mut rmap, room, self.rooms.cap_per_shard, at)?;
+        let mut g = lock(&self.global);
+        Some(f([p, r, &mut g]))
+    }
+
+    /// The synchronous decision (the async trait method wraps this).
+    pub fn check_now(&self, req: Request<'_>, now: Now) -> Decision {
+        let at = self.at(now);
+        let q = self.quotas();
+        let result =
+            self.with_ledgers(req.participant, req.room, &at, |l| ledger::admit(&q, l, &req.usage, &at));
+        match result {
+            Some(Ok(warnings)) => Decision::Allowed {
+                reservation: Reservation {
+                    participant: req.participant.clone(),
+                    room: req.room.clone(),
+                    reserved: req.usage,
+                    day: at.day,
+                    origin: Origin::Local,
+                },
+                warnings,
+            },
+            Some(Err(r)) => Decision::Rejected(r),
+            None => Decision::Rejected(full(&req.usage)),
+        }
+    }
+
+    /// Synchronous settle.
+    pub fn settle_now(&self, res: &Reservation, actual: &Usage, now: Now) -> CostWarnings {
+        let at = self.at(now);
+        let q = self.quotas();
+        self.with_ledgers(&res.participant, &res.room, &at, |l| {
+            ledger::settle(&q, l, &res.reserved, actual, res.day, &at)
+        })
+        .unwrap_or_default()
+    }
+
+    /// Synchronous session acquire.
+    pub fn acquire_session_now(
+        &self,
+        participant: &Arc<str>,
+        room: &Arc<str>,
+        now: Now,
+    ) -> Result<SessionLease, Rejection> {
+        let at = self.at(now);
+        let q = self.quotas();
+        let full = Rejection {
+            scope: Scope::Global,
+            unit: Unit::Sessions,
+            window: Window::Concurrent,
+            retry_after: Duration::ZERO,
+        };
+        self.with_ledgers(participant, room, &at, |l| ledger::acquire_session(&q, l)).unwrap_or(Err(full))?;
+        Ok(SessionLease {
+            participant: participant.clone(),
+            room: room.clone(),
+            id: self.next_lease.fetch_add(1, Ordering::Relaxed),
+            origin: Origin::Local,
+        })
+    }
+
+    /// Synchronous session release.
+    pub fn release_session_now(&self, lease: &SessionLease, now: Now) {
+        let at = self.at(now);
+        self.with_ledgers(&lease.participant, &lease.room, &at, ledger::release_session);
+    }
+
+    /// Records a shared open-until locally.
+    pub fn share_open_now(&self, breaker: &str, wait: Duration, now: Now) {
+        let mut open = lock(&self.open);
+        open.retain(|_, until| *until > now.mono);
+        if open.len() >= MAX_OPEN_BREAKERS && !open.contains_key(breaker) {
+            return;
+        }
+        let until = now.mono + wait;
+        let e = open.entry(breaker.to_owned()).or_insert(until);
+        *e = (*e).max(until);
+    }
+
+    /// Remaining shared open time, if any.
+    pub fn shared_open_remaining_now(&self, breaker: &str, now: Now) -> Option<Duration> {
+        let until = *lock(&self.open).get(breaker)?;
+        Some(until.saturating_duration_since(now.mono)).filter(|d| !d.is_zero())
+    }
+
+    /// Forgets idle participants and rooms; returns how many entries were dropped.
+    pub fn prune(&self, now: Now) -> usize {
+        let at = self.at(now);
+        self.participants.prune(&at) + self.rooms.prune(&at)
+    }
+
+    /// Number of participants and rooms remembered.
+    pub fn len(&self) -> (usize, usize) {
+        (self.participants.len(), self.rooms.len())
+    }
+
+    /// Whether nothing is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == (0, 0)
+    }
+
+    /// Synchronous stats.
+    pub fn stats_now(&self, participant: Option<&str>, room: Option<&str>, now: Now, mode: Mode) -> Stats {
+        let at = self.at(now);
+        let q = self.quotas();
+        let one = |keyed: &Keyed, id: &str, scope: Scope| {
+            let l = lock(keyed.shard(id)).get(id).copied().unwrap_or_default();
+            ScopeStats::new(Some(id), &q, scope, &l.view(&q, scope, &at), l.cost_today(&at))
+        };
+        let g = *lock(&self.global);
+        Stats {
+            mode: mode.as_str(),
+            participant: participant.map(|p| one(&self.participants, p, Scope::Participant)),
+            room: room.map(|r| one(&self.rooms, r, Scope::Room)),
+            global: ScopeStats::new(
+                None,
+                &q,
+                Scope::Global,
+                &g.view(&q, Scope::Global, &at),
+                g.cost_today(&at),
+            ),
+        }
+    }
+}
+
+/// The refusal when this worker cannot remember one more identity.
+fn full(usage: &Usage) -> Rejection {
+    let unit = Unit::RATED.into_iter().find(|u| usage.amount(*u) > 0).unwrap_or(Unit::Turns);
+    Rejection { scope: Scope::Global, unit, window: Window::Minute, retry_after: Duration::from_secs(1) }
+}
+
+impl LimitStore for MemoryStore {
+    async fn check(&self, req: Request<'_>, now: Now) -> Decision {
+        self.check_now(req, now)
+    }
+
+    async fn settle(&self, reservation: &Reservation, actual: &Usage, now: Now) -> CostWarnings {
+        self.settle_now(reservation, actual, now)
+    }
+
+    async fn acquire_session(
+        &self,
+        participant: &Arc<str>,
+        room: &Arc<str>,
+        now: Now,
+    ) -> Result<SessionLease, Rejection> {
+        self.acquire_session_now(participant, room, now)
+    }
+
+    async fn release_session(&self, lease: SessionLease, now: Now) {
+        self.release_session_now(&lease, now);
+    }
+
+    async fn share_open(&self, breaker: &str, wait: Duration, now: Now) {
+        self.share_open_now(breaker, wait, now);
+    }
+
+    async fn shared_open_remaining(&self, breaker: &str, now: Now) -> Option<Duration> {
+        self.shared_open_remaining_now(breaker, now)
+    }
+
+    async fn stats(&self, participant: Option<&str>, room: Option<&str>, now: Now) -> Stats {
+        self.stats_now(participant, room, now, Mode::Local)
+    }
+
+    fn mode(&self) -> Mode {
+        Mode::Local
+    }
+}
+
+#[cfg(test)]
+#[path = "memory_tests.rs"]
+mod tests;

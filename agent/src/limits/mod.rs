@@ -1,0 +1,30 @@
+//! Where limits are counted: the store trait, the in-memory store, the Redis store with its
+//! degraded fallback, the limiter facade sessions call, and the snapshots and metrics that
+//! make all of it visible.
+//!
+//! - [`limiter`]: [`Limiter`], the facade (prices, store, metrics, spoken sentences).
+//! - [`config`]: [`LimitsConfig`] from `LIMIT_*`, `COST_*`, `PRICES`, `MSG_*`, `REDIS_*`.
+//! - [`store`]: [`LimitStore`] and its request/answer types.
+//! - [`memory`]: [`MemoryStore`], the single-worker default.
+//! - [`redis`]: [`RedisStore`], one `EVALSHA` per decision (`decide.lua`, `sessions.lua`,
+//!   `shared_state.lua`).
+//! - [`shared`]: [`SharedStore`], Redis behind its own breaker with local limit ÷ N fallback.
+//! - [`stats`]: `/stats` and `/readyz` JSON; [`metrics`]: Prometheus series.
+
+pub mod config;
+pub mod limiter;
+pub mod memory;
+pub mod metrics;
+pub mod redis;
+pub mod shared;
+pub mod stats;
+pub mod store;
+
+pub use config::{LimitsConfig, RedisConfig};
+pub use limiter::{LimitRequest, Limiter};
+pub use memory::MemoryStore;
+pub use metrics::{ResilienceMetrics, register_metrics};
+pub use redis::{RedisStore, RedisStoreError};
+pub use shared::{SharedOptions, SharedStore};
+pub use stats::{Stats, readiness_json};
+pub use store::{Decision, LimitStore, Mode, Now, Origin, Request, Reservation, SessionLease};

@@ -1,0 +1,76 @@
+//! One participant's audio through the VAD with direct (unbatched) model calls.
+
+use crate::clock;
+use crate::core::segmenter::{SegmentEvent, Segmenter, SegmenterConfig};
+use crate::vad::frontend::{AudioFrame, FrontEnd, InputStats};
+use crate::vad::model::StreamState;
+use crate::vad::{Vad, VadError, metrics};
+
+/// A stream: frames in, [`SegmentEvent`]s out. Each complete window is scored at once.
+#[derive(Debug)]
+pub struct VadStream {
+    vad: Vad,
+    front: FrontEnd,
+    state: StreamState,
+    segmenter: Segmenter,
+    repaired: u64,
+}
+
+impl VadStream {
+    /// A new stream at position 0.
+    pub fn new(vad: Vad, segmenter: SegmenterConfig) -> Self {
+        Self {
+            vad,
+            front: FrontEnd::new(),
+            state: StreamState::default(),
+            segmenter: Segmenter::new(segmenter),
+            repaired: 0,
+        }
+    }
+
+    /// Consumes one frame; events go to `out` (reuse it: no allocation once it is large enough).
+    /// A refused frame leaves the stream unchanged.
+    pub fn push(&mut self, frame: AudioFrame<'_>, out: &mut Vec<SegmentEvent>) -> Result<(), VadError> {
+        let mut feed = match self.front.feed(frame) {
+            Ok(feed) => feed,
+            Err(e) => {
+                metrics::metrics().refused_frames.inc();
+                return Err(e.into());
+            }
+        };
+        while let Some(window) = feed.next_window() {
+            self.state.set_window(&window);
+            let started = clock::now();
+            let p = self.vad.model().infer_one(&mut self.state);
+            metrics::record_run(clock::now().saturating_duration_since(started), 1);
+            let p = p.inspect_err(|_| {
+                metrics::metrics().inference_errors.inc();
+            })?;
+            self.segmenter.push_window(&window, p, out);
+        }
+        self.count_repairs();
+        Ok(())
+    }
+
+    /// Ends the stream: speech in progress is emitted as an utterance.
+    pub fn finish(&mut self, out: &mut Vec<SegmentEvent>) {
+        self.segmenter.finish(out);
+    }
+
+    /// Whether an announced utterance is in progress.
+    pub fn is_speaking(&self) -> bool {
+        self.segmenter.is_speaking()
+    }
+
+    /// Input repairs and refusals so far.
+    pub fn input_stats(&self) -> InputStats {
+        self.front.stats()
+    }
+
+    fn count_repairs(&mut self) {
+        let s = self.front.stats();
+        let total = s.non_finite + s.clipped;
+        metrics::metrics().repaired_samples.inc_by(total - self.repaired);
+        self.repaired = total;
+    }
+}

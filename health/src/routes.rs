@@ -1,0 +1,184 @@
+//! Request → reply, with no sockets: every route is testable as a plain function.
+//!
+//! | path | meaning |
+//! |---|---|
+//! | `/`, `/healthz`, `/livez` | liveness: 200 while the async runtime's heartbeat is fresh, else 503 |
+//! | `/readyz` | readiness: 200 when every component is ready and not draining, else 503; JSON body |
+//! | `/metrics` | OpenMetrics text: registry + process metrics |
+//! | `/stats` | JSON usage/limit snapshot, when the agent provides one |
+//!
+//! `HEAD` answers like `GET` without a body; other methods get 405; unknown paths 404;
+//! requests with a body or an over-long target get 400.
+
+use serde_json::json;
+
+use crate::state::Health;
+
+/// Longest request target accepted.
+pub const MAX_TARGET_LEN: usize = 2048;
+
+/// Content types used by the routes.
+pub mod content_type {
+    /// JSON bodies.
+    pub const JSON: &str = "application/json";
+    /// Metrics (OpenMetrics 1.0 text; Prometheus negotiates it natively).
+    pub const METRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+    /// Plain text errors.
+    pub const TEXT: &str = "text/plain; charset=utf-8";
+}
+
+/// What to send back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// HTTP status code.
+    pub status: u16,
+    /// `Content-Type` header value.
+    pub content_type: &'static str,
+    /// Body (dropped for HEAD by the server).
+    pub body: String,
+    /// Whether to add `Allow: GET, HEAD` (405 replies).
+    pub allow: bool,
+}
+
+impl Reply {
+    fn json(status: u16, body: serde_json::Value) -> Self {
+        Self { status, content_type: content_type::JSON, body: format!("{body}\n"), allow: false }
+    }
+
+    fn text(status: u16, body: &str) -> Self {
+        Self { status, content_type: content_type::TEXT, body: format!("{body}\n"), allow: false }
+    }
+}
+
+/// Answers one request. `body_len` is the declared body length (0 when none).
+pub fn route(health: &Health, method: &str, target: &str, body_len: usize) -> Reply {
+    if target.len() > MAX_TARGET_LEN {
+        return Reply::text(400, "request target too long");
+    }
+    if body_len > 0 {
+        return Reply::text(400, "requests to this server carry no body");
+    }
+    let path = target.split(['?', '#']).next().unwrap_or("");
+    let known = matches!(path, "/" | "/healthz" | "/livez" | "/readyz" | "/metrics" | "/stats");
+    if !known {
+        return Reply::text(404, "not found; try /healthz, /readyz, /metrics or /stats");
+    }
+    if method != "GET" && method != "HEAD" {
+        let mut r = Reply::text(405, "method not allowed");
+        r.allow = true;
+        return r;
+    }
+    match path {
+        "/readyz" => readiness(health),
+        "/metrics" => metrics(health),
+        "/stats" => match health.stats() {
+            Some(v) => Reply::json(200, v),
+            None => Reply::json(503, json!({"error": "stats are not available yet"})),
+        },
+        _ => liveness(health),
+    }
+}
+
+fn liveness(health: &Health) -> Reply {
+    let l = health.liveness();
+    let age_ms = u64::try_from(l.heartbeat_age.as_millis()).unwrap_or(u64::MAX);
+    let status = if l.alive { "ok" } else { "runtime heartbeat is stale" };
+    Reply::json(if l.alive { 200 } else { 503 }, json!({"status": status, "heartbeat_age_ms": age_ms}))
+}
+
+fn readiness(health: &Health) -> Reply {
+    let ready = health.is_ready();
+    let mut body = json!({
+        "ready": ready,
+        "draining": health.is_draining(),
+        "components": health.components(),
+    });
+    if let Some(obj) = body.as_object_mut() {
+        for (name, value) in health.sections() {
+            obj.insert(name, value);
+        }
+    }
+    Reply::json(if ready { 200 } else { 503 }, body)
+}
+
+fn metrics(health: &Health) -> Reply {
+    let mut out = String::with_capacity(8 * 1024);
+    health.encode_metrics(&mut out);
+    let l = health.liveness();
+    out.push_str("# HELP runtime_heartbeat_age_seconds Time since the async runtime last beat.\n");
+    out.push_str("# TYPE runtime_heartbeat_age_seconds gauge\n");
+    out.push_str(&format!("runtime_heartbeat_age_seconds {:.3}\n", l.heartbeat_age.as_secs_f64()));
+    out.push_str("# HELP agent_ready Whether the agent is ready (1) or not (0).\n# TYPE agent_ready gauge\n");
+    out.push_str(&format!("agent_ready {}\n", u8::from(health.is_ready())));
+    if let Some(p) = crate::process::read() {
+        crate::process::encode(&mut out, &p);
+    }
+    out.push_str("# EOF\n");
+    Reply { status: 200, content_type: content_type::METRICS, body: out, allow: false }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn ready_health() -> Health {
+        let h = Health::new(Duration::from_secs(10));
+        h.set_component("worker", true, "registered");
+        h
+    }
+
+    #[test]
+    fn liveness_paths() {
+        let h = ready_health();
+        for p in ["/", "/healthz", "/livez", "/healthz?x=1"] {
+            let r = route(&h, "GET", p, 0);
+            assert_eq!(r.status, 200, "{p}");
+            assert!(r.body.contains("\"status\":\"ok\""));
+        }
+    }
+
+    #[test]
+    fn readiness_reports_components_and_sections() {
+        let h = ready_health();
+        h.add_section("limiter", Box::new(|| json!({"mode": "local"})));
+        let r = route(&h, "GET", "/readyz", 0);
+        assert_eq!(r.status, 200);
+        let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(v["components"]["worker"]["detail"], "registered");
+        assert_eq!(v["limiter"]["mode"], "local");
+        h.start_draining();
+        let r = route(&h, "GET", "/readyz", 0);
+        assert_eq!(r.status, 503);
+        assert!(r.body.contains("\"draining\":true"));
+    }
+
+    #[test]
+    fn errors() {
+        let h = ready_health();
+        assert_eq!(route(&h, "GET", "/nope", 0).status, 404);
+        let r = route(&h, "POST", "/healthz", 0);
+        assert_eq!((r.status, r.allow), (405, true));
+        assert_eq!(route(&h, "DELETE", "/metrics", 0).status, 405);
+        assert_eq!(route(&h, "GET", "/healthz", 10).status, 400);
+        assert_eq!(route(&h, "GET", &format!("/{}", "a".repeat(3000)), 0).status, 400);
+    }
+
+    #[test]
+    fn metrics_are_openmetrics() {
+        let h = ready_health();
+        let r = route(&h, "GET", "/metrics", 0);
+        assert_eq!(r.status, 200);
+        assert!(r.body.ends_with("# EOF\n"));
+        assert!(r.body.contains("agent_ready 1\n"));
+        assert!(r.body.contains("process_resident_memory_bytes "));
+    }
+
+    #[test]
+    fn stats_without_source_is_503() {
+        let h = ready_health();
+        assert_eq!(route(&h, "GET", "/stats", 0).status, 503);
+        h.set_stats(Box::new(|| json!({"global": {}})));
+        assert_eq!(route(&h, "GET", "/stats", 0).status, 200);
+    }
+}

@@ -1,0 +1,130 @@
+//! No Docker engine runs in CI, so the Dockerfile and docker-compose.yml are checked by
+//! structure: the properties operators rely on must hold, and both must follow scripts/setup.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// Dockerfile instructions with continuation lines joined: (INSTRUCTION, arguments).
+fn dockerfile() -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    for line in read("Dockerfile").lines() {
+        let t = line.trim();
+        if current.is_empty() && (t.is_empty() || t.starts_with('#')) {
+            continue;
+        }
+        current.push_str(t.trim_end_matches('\\').trim());
+        current.push(' ');
+        if !t.ends_with('\\') {
+            let (ins, args) = current.trim().split_once(' ').unwrap_or((current.trim(), ""));
+            out.push((ins.to_ascii_uppercase(), args.trim().to_owned()));
+            current.clear();
+        }
+    }
+    out
+}
+
+/// A shell variable assigned in scripts/setup, e.g. `ORT_VERSION="1.31.1"`.
+fn setup_var(name: &str) -> String {
+    let setup = read("scripts/setup");
+    let line = setup
+        .lines()
+        .find(|l| l.starts_with(&format!("{name}=")))
+        .unwrap_or_else(|| panic!("scripts/setup sets {name}"));
+    line.split_once('=').unwrap().1.trim_matches('"').to_owned()
+}
+
+fn compose() -> serde_yaml::Value {
+    serde_yaml::from_str(&read("docker-compose.yml")).expect("docker-compose.yml is valid YAML")
+}
+
+#[test]
+fn dockerfile_is_multi_stage_and_runs_the_project_setup() {
+    let ins = dockerfile();
+    let froms: Vec<&String> = ins.iter().filter(|(i, _)| i == "FROM").map(|(_, a)| a).collect();
+    assert!(froms.len() >= 2, "multi-stage: {froms:?}");
+    assert!(froms[0].contains(" AS build"), "first stage is the build stage");
+
+    let runs: Vec<&String> = ins.iter().filter(|(i, _)| i == "RUN").map(|(_, a)| a).collect();
+    let setup = runs.iter().find(|r| r.contains("scripts/setup")).expect("a RUN of scripts/setup");
+    for step in ["apt", "ort", "silero"] {
+        assert!(setup.contains(step), "the image runs setup step {step}: {setup}");
+        assert!(read("scripts/setup").contains(&format!("if want {step}; then")), "setup has step {step}");
+    }
+    assert!(runs.iter().any(|r| r.contains("cargo build --release --locked")));
+    assert!(runs.iter().any(|r| r.contains("libopus0")), "runtime image carries libopus");
+
+    // The library and model the image carries are the versions setup installs.
+    let ort = format!("libonnxruntime.so.{}", setup_var("ORT_VERSION"));
+    let text = read("Dockerfile");
+    assert!(text.contains(&format!("ORT_DYLIB_PATH=/app/models/{ort}")), "{ort}");
+    assert!(text.contains("VAD_MODEL_PATH=/app/models/silero_vad.onnx"));
+
+    // COPY sources from the build context exist.
+    for (_, args) in ins.iter().filter(|(i, a)| i == "COPY" && !a.starts_with("--from")) {
+        let parts: Vec<&str> = args.split_whitespace().collect();
+        for src in &parts[..parts.len() - 1] {
+            assert!(root().join(src).exists(), "COPY source {src} exists");
+        }
+    }
+}
+
+#[test]
+fn dockerfile_healthcheck_uses_the_binary() {
+    let ins = dockerfile();
+    let hc = ins.iter().find(|(i, _)| i == "HEALTHCHECK").map(|(_, a)| a.clone()).expect("HEALTHCHECK");
+    for flag in ["--interval=30s", "--timeout=5s", "--start-period=60s", "--retries=3"] {
+        assert!(hc.contains(flag), "{flag} in {hc}");
+    }
+    assert!(hc.contains(r#"CMD ["voice-agent", "healthcheck"]"#), "{hc}");
+    assert!(ins.iter().any(|(i, a)| i == "EXPOSE" && a.split_whitespace().any(|p| p == "8080")));
+    assert!(ins.iter().any(|(i, a)| i == "USER" && a != "root"), "runs as a non-root user");
+}
+
+#[test]
+fn compose_has_healthchecks_and_health_gated_dependencies() {
+    let c = compose();
+    let services = &c["services"];
+    for name in ["livekit", "redis", "agent"] {
+        assert!(services[name].is_mapping(), "service {name}");
+        assert!(services[name]["healthcheck"]["test"].is_sequence(), "{name} has a healthcheck");
+    }
+    let agent = &services["agent"];
+    let hc = &agent["healthcheck"];
+    let test: Vec<&str> = hc["test"].as_sequence().unwrap().iter().filter_map(|v| v.as_str()).collect();
+    assert_eq!(test, ["CMD", "voice-agent", "healthcheck"]);
+    assert_eq!(hc["interval"].as_str(), Some("30s"));
+    assert_eq!(hc["timeout"].as_str(), Some("5s"));
+    assert_eq!(hc["retries"].as_u64(), Some(3));
+    assert_eq!(hc["start_period"].as_str(), Some("60s"));
+    for dep in ["livekit", "redis"] {
+        assert_eq!(agent["depends_on"][dep]["condition"].as_str(), Some("service_healthy"), "{dep}");
+    }
+    assert_eq!(agent["build"].as_str(), Some("."));
+    let ports: Vec<&str> = agent["ports"].as_sequence().unwrap().iter().filter_map(|v| v.as_str()).collect();
+    assert!(ports.iter().any(|p| p.ends_with(":8080")), "{ports:?}");
+
+    // The LiveKit image is the version setup builds for the tests.
+    let image = services["livekit"]["image"].as_str().unwrap();
+    assert_eq!(image, format!("livekit/livekit-server:{}", setup_var("LIVEKIT_VERSION")));
+
+    // Compose waits at least the agent's default drain timeout before killing it.
+    let env: BTreeMap<String, String> = serde_yaml::from_value(agent["environment"].clone()).unwrap();
+    assert!(!env.contains_key("DRAIN_TIMEOUT_SECS"), "default drain timeout applies");
+    let vars = [("LIVEKIT_API_KEY", "k"), ("LIVEKIT_API_SECRET", "s")];
+    let config = voice_agent::config::Config::from_vars(
+        vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+    )
+    .unwrap();
+    let grace = agent["stop_grace_period"].as_str().expect("stop_grace_period");
+    let minutes: u64 = grace.strip_suffix('m').and_then(|m| m.parse().ok()).expect("in minutes");
+    assert!(minutes * 60 >= config.worker.drain_timeout.as_secs(), "{grace} covers the drain timeout");
+}

@@ -1,0 +1,206 @@
+//! The health server over real sockets: status codes, bodies, errors, slow and idle clients,
+//! concurrency, and a wedged async runtime.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use health::{Health, HealthServer, ServerOptions};
+
+fn start(health: &Health, io_timeout: Duration) -> HealthServer {
+    let opts = ServerOptions { io_timeout, workers: 2 };
+    HealthServer::start("127.0.0.1:0".parse().unwrap(), health.clone(), opts).unwrap()
+}
+
+/// Sends raw bytes, returns (status, headers+body text). Read timeout bounds every wait.
+fn raw(addr: SocketAddr, request: &[u8]) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(request).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status = text.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (status, text)
+}
+
+fn get(addr: SocketAddr, method: &str, path: &str) -> (u16, String) {
+    raw(addr, format!("{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
+}
+
+fn body(text: &str) -> &str {
+    text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("")
+}
+
+fn ready_health() -> Health {
+    let h = Health::new(Duration::from_secs(10));
+    h.set_component("worker", true, "registered");
+    h
+}
+
+#[test]
+fn status_codes_and_bodies() {
+    let h = Health::new(Duration::from_secs(10));
+    let server = start(&h, Duration::from_secs(5));
+    let a = server.addr();
+
+    let (code, text) = get(a, "GET", "/healthz");
+    assert_eq!(code, 200);
+    assert!(text.to_ascii_lowercase().contains("content-type: application/json"));
+    assert!(body(&text).contains("\"status\":\"ok\""));
+    assert_eq!(get(a, "GET", "/").0, 200);
+
+    // Not ready until every component is.
+    h.set_component("worker", false, "connecting");
+    let (code, text) = get(a, "GET", "/readyz");
+    assert_eq!(code, 503);
+    let v: serde_json::Value = serde_json::from_str(body(&text)).unwrap();
+    assert_eq!(v["components"]["worker"]["detail"], "connecting");
+    h.set_component("worker", true, "registered");
+    assert_eq!(get(a, "GET", "/readyz").0, 200);
+    h.start_draining();
+    let (code, text) = get(a, "GET", "/readyz");
+    assert_eq!(code, 503);
+    assert!(body(&text).contains("\"draining\":true"));
+
+    let (code, text) = get(a, "GET", "/metrics");
+    assert_eq!(code, 200);
+    assert!(text.contains("application/openmetrics-text"));
+    assert!(body(&text).contains("process_resident_memory_bytes"));
+    assert!(body(&text).ends_with("# EOF\n"));
+}
+
+#[test]
+fn head_405_404_400() {
+    let h = ready_health();
+    let server = start(&h, Duration::from_secs(5));
+    let a = server.addr();
+
+    let (code, text) = get(a, "HEAD", "/healthz");
+    assert_eq!(code, 200);
+    assert_eq!(body(&text), "", "HEAD has no body");
+
+    let (code, text) = get(a, "POST", "/healthz");
+    assert_eq!(code, 405);
+    assert!(text.to_ascii_lowercase().contains("allow: get, head"));
+    assert_eq!(get(a, "PUT", "/readyz").0, 405);
+    assert_eq!(get(a, "GET", "/secret").0, 404);
+
+    let long = format!("/{}", "x".repeat(4000));
+    assert_eq!(get(a, "GET", &long).0, 400);
+    let with_body = b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello";
+    assert_eq!(raw(a, with_body).0, 400);
+    assert_eq!(raw(a, b"\x16\x03\x01garbage that is not http\r\n\r\n").0, 400);
+    // After all that, still healthy.
+    assert_eq!(get(a, "GET", "/healthz").0, 200);
+}
+
+#[test]
+fn idle_and_slow_clients_are_cut_off_and_do_not_block_others() {
+    let h = ready_health();
+    let server = start(&h, Duration::from_millis(300));
+    let a = server.addr();
+
+    // Clients that connect and never send, or send half a request.
+    let mut silent: Vec<TcpStream> = (0..20).map(|_| TcpStream::connect(a).unwrap()).collect();
+    let mut half = TcpStream::connect(a).unwrap();
+    half.write_all(b"GET /heal").unwrap();
+    silent.push(half);
+
+    // Others are served meanwhile.
+    for _ in 0..10 {
+        assert_eq!(get(a, "GET", "/healthz").0, 200);
+    }
+    // The idle ones are closed by the server (408 or plain close), not left hanging.
+    for s in &mut silent {
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut buf = Vec::new();
+        let r = s.read_to_end(&mut buf);
+        assert!(r.is_ok(), "server should close an idle connection, got {r:?}");
+        let text = String::from_utf8_lossy(&buf);
+        assert!(text.is_empty() || text.starts_with("HTTP/1.1 408"), "{text}");
+    }
+    // Idle for longer than the timeout: the accept loop restarts and still serves.
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(get(a, "GET", "/readyz").0, 200);
+}
+
+#[test]
+fn keep_alive_serves_several_requests() {
+    let h = ready_health();
+    let server = start(&h, Duration::from_secs(5));
+    let mut s = TcpStream::connect(server.addr()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    for _ in 0..3 {
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut buf = [0u8; 1024];
+        let n = s.read(&mut buf).unwrap();
+        assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+    }
+}
+
+#[test]
+fn concurrent_clients() {
+    let h = ready_health();
+    let server = start(&h, Duration::from_secs(5));
+    let a = server.addr();
+    let threads: Vec<_> = (0..16)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let paths = ["/healthz", "/readyz", "/metrics", "/"];
+                (0..25).filter(|j| get(a, "GET", paths[(i + j) % 4]).0 == 200).count()
+            })
+        })
+        .collect();
+    let ok: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    assert_eq!(ok, 16 * 25);
+}
+
+#[test]
+fn a_panicking_readiness_section_is_a_500_not_a_dead_server() {
+    let h = ready_health();
+    h.add_section("broken", Box::new(|| panic!("section exploded")));
+    let server = start(&h, Duration::from_secs(5));
+    assert_eq!(get(server.addr(), "GET", "/readyz").0, 500);
+    assert_eq!(get(server.addr(), "GET", "/healthz").0, 200);
+}
+
+#[test]
+fn wedged_runtime_fails_liveness_but_the_server_keeps_answering() {
+    let h = Health::new(Duration::from_millis(500));
+    h.set_component("worker", true, "registered");
+    let server = start(&h, Duration::from_secs(5));
+    let a = server.addr();
+
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let beat = h.clone();
+    let handle = std::thread::spawn(move || {
+        rt.block_on(async move {
+            voice_agent::heartbeat::spawn(beat, Duration::from_millis(50));
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            // A task that blocks the only runtime thread: the runtime is wedged.
+            std::thread::sleep(Duration::from_secs(3));
+        })
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(get(a, "GET", "/healthz").0, 200, "runtime still beating");
+
+    // Once the heartbeat is stale liveness says so; every request is still answered, each
+    // within the client's one-second read timeout.
+    let mut saw_stale = false;
+    for _ in 0..40 {
+        let mut s = TcpStream::connect(a).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf).expect("answered within a second");
+        if buf.starts_with(b"HTTP/1.1 503") {
+            saw_stale = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(saw_stale, "liveness never went 503 while the runtime was wedged");
+    assert_eq!(get(a, "GET", "/readyz").0, 200, "readiness is separate from liveness");
+    handle.join().unwrap();
+}
