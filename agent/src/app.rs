@@ -13,7 +13,7 @@ use crate::lifecycle::Lifecycle;
 use crate::limits::limiter::Limiter;
 use crate::livekit::echo::EchoHandler;
 use crate::livekit::job::JobHandler;
-use crate::livekit::worker::{WorkerSettings, WorkerStatus, WorkerStatusHandle, run_worker};
+use crate::livekit::worker::{WorkerControl, WorkerSettings, WorkerStatus, WorkerStatusHandle, run_worker};
 use crate::vad::Vad;
 
 /// Runs the agent until draining completes.
@@ -56,31 +56,26 @@ pub async fn run(config: Config, health: Health, lifecycle: Lifecycle) {
     let status = WorkerStatus::new_handle();
     let settings = WorkerSettings::new(&config.livekit, &config.worker);
     let mirror = tokio::spawn(mirror_worker_status(status.clone(), health.clone()));
-    run_worker(settings, handler, status, lifecycle.draining.clone()).await;
+    let control = WorkerControl {
+        draining: lifecycle.draining.clone(),
+        abort: lifecycle.abort.clone(),
+        jobs: lifecycle.jobs.clone(),
+    };
+    run_worker(settings, handler, status, control).await;
     mirror.abort();
     maintenance.abort();
     health.set_component("worker", false, "stopped");
 }
 
-/// Copies the worker's lock-free status into the readiness component whenever it changes.
+/// Follows the worker's registration into the readiness component.
 async fn mirror_worker_status(status: WorkerStatusHandle, health: Health) {
-    let mut last = None;
-    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    let mut registration = status.watch();
     loop {
-        tick.tick().await;
-        let now = (status.is_registered(), status.is_draining(), status.last_error());
-        if last.as_ref() == Some(&now) {
-            continue;
+        let r = registration.borrow_and_update().clone();
+        health.set_component("worker", r.registered, r.detail);
+        if registration.changed().await.is_err() {
+            return;
         }
-        let (registered, draining, error) = &now;
-        let detail = match (registered, draining, error) {
-            (_, true, _) => "draining".to_owned(),
-            (true, false, _) => format!("registered; {} job(s) running", status.running_jobs()),
-            (false, false, Some(e)) => format!("not registered: {e}"),
-            (false, false, None) => "connecting".to_owned(),
-        };
-        health.set_component("worker", *registered && !*draining, detail);
-        last = Some(now);
     }
 }
 

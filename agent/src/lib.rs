@@ -14,6 +14,8 @@
 //! - [`stats`]: `/stats` and the resilience readiness section, bridged to the limiter.
 //! - [`vad`]: Silero VAD through ONNX Runtime: model loading, 48→16 kHz resampling,
 //!   per-stream windows and state, batched inference across streams.
+//! - [`livekit`]: the Agents worker (`/agent`), the room participant (signalling, str0m
+//!   WebRTC, Opus), the job-handler seam and echo mode.
 #![warn(missing_docs)]
 
 pub mod app;

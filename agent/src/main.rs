@@ -143,11 +143,9 @@ async fn serve(config: Config, health: Health) -> ExitCode {
     heartbeat::spawn(health.clone(), Duration::from_secs(1));
     let lifecycle = Lifecycle::new();
     let drain_timeout = config.worker.drain_timeout;
-    // The app (and so the worker, which drains its own jobs) is the one tracked job: the
-    // drain below ends when the worker has finished draining. It gets a few seconds beyond
-    // the worker's own drain timeout to report job status and leave rooms.
+    // The app and every job run on the lifecycle's tracker: the drain ends when the worker
+    // and its jobs are done.
     lifecycle.jobs.spawn(app::run(config, health.clone(), lifecycle.clone()));
-    let drain_timeout = drain_timeout + Duration::from_secs(5);
 
     let which = tokio::select! {
         _ = term.recv() => "SIGTERM",
@@ -162,7 +160,11 @@ async fn serve(config: Config, health: Health) -> ExitCode {
     };
     match outcome {
         DrainOutcome::Clean => tracing::info!("drained: every job finished"),
-        DrainOutcome::TimedOut => tracing::warn!("drain timeout passed; stopping the remaining jobs"),
+        DrainOutcome::TimedOut => {
+            tracing::warn!("drain timeout passed; stopping the remaining jobs");
+            // Aborted jobs report JS_FAILED and leave their rooms; give them a moment.
+            let _ = tokio::time::timeout(Duration::from_secs(6), lifecycle.jobs.wait()).await;
+        }
     }
     ExitCode::SUCCESS
 }

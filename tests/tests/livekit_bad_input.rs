@@ -7,60 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use livekit_protocol as proto;
-use proto::server_message::Message as ServerMsg;
 use proto::signal_response::Message as Resp;
-use proto::worker_message::Message as WorkerMsg;
 use voice_agent::clock;
 use voice_agent::livekit::echo::EchoHandler;
-use voice_agent_tests::livekit::fake::{FakeConn, FakeServer, jwt};
+use voice_agent_tests::livekit::fake::agent_side::{assign, availability, job_status, offer, register};
+use voice_agent_tests::livekit::fake::{FakeServer, join_response, jwt};
 use voice_agent_tests::livekit::{API_KEY, API_SECRET, LiveKitServer, agent, init_logs};
-
-fn server_msg(m: ServerMsg) -> proto::ServerMessage {
-    proto::ServerMessage { message: Some(m) }
-}
-
-fn job(id: &str, room: &str) -> proto::Job {
-    proto::Job {
-        id: id.into(),
-        r#type: proto::JobType::JtRoom as i32,
-        room: Some(proto::Room { name: room.into(), ..Default::default() }),
-        ..Default::default()
-    }
-}
-
-async fn offer(agent_ws: &mut FakeConn, id: &str) {
-    let req = proto::AvailabilityRequest { job: Some(job(id, &format!("room-{id}"))), resuming: false };
-    agent_ws.send(&server_msg(ServerMsg::Availability(req))).await;
-}
-
-async fn availability(agent_ws: &mut FakeConn) -> proto::AvailabilityResponse {
-    agent_ws
-        .recv_until(|m: proto::WorkerMessage| match m.message {
-            Some(WorkerMsg::Availability(a)) => Some(a),
-            _ => None,
-        })
-        .await
-}
-
-async fn assign(agent_ws: &mut FakeConn, id: &str, url: &str, token: String) {
-    let assignment =
-        proto::JobAssignment { job: Some(job(id, &format!("room-{id}"))), url: Some(url.into()), token };
-    agent_ws.send(&server_msg(ServerMsg::Assignment(assignment))).await;
-}
-
-/// The final status of `id` (JS_SUCCESS or JS_FAILED) with its error text.
-async fn final_status(agent_ws: &mut FakeConn, id: &str) -> (i32, String) {
-    agent_ws
-        .recv_until(|m: proto::WorkerMessage| match m.message {
-            Some(WorkerMsg::UpdateJob(u))
-                if u.job_id == id && u.status != proto::JobStatus::JsRunning as i32 =>
-            {
-                Some((u.status, u.error))
-            }
-            _ => None,
-        })
-        .await
-}
 
 fn room_claims(room: &str, exp_offset_secs: i64) -> serde_json::Value {
     let now = clock::unix_now().as_secs() as i64;
@@ -81,15 +33,8 @@ async fn bad_input_fails_jobs_not_the_worker() {
 
     // Registration on the fake /agent endpoint.
     let mut ws = fake.accept("/agent").await;
-    let register = ws
-        .recv_until(|m: proto::WorkerMessage| match m.message {
-            Some(WorkerMsg::Register(r)) => Some(r),
-            _ => None,
-        })
-        .await;
-    assert_eq!(register.r#type, proto::JobType::JtRoom as i32);
-    let response = proto::RegisterWorkerResponse { worker_id: "AW_fake".into(), ..Default::default() };
-    ws.send(&server_msg(ServerMsg::Register(response))).await;
+    let request = register(&mut ws).await;
+    assert_eq!(request.r#type, proto::JobType::JtRoom as i32);
     agent::wait_until("registered with the fake server", Duration::from_secs(10), || status.is_registered())
         .await;
 
@@ -103,7 +48,7 @@ async fn bad_input_fails_jobs_not_the_worker() {
     // A room token signed with the wrong secret: the real server refuses the join.
     let wrong = jwt(&room_claims("room-AJ_1", 3600), "not-the-server-secret-at-all-0123456789");
     assign(&mut ws, "AJ_1", &real.url(), wrong).await;
-    let (code, error) = final_status(&mut ws, "AJ_1").await;
+    let (code, error) = job_status(&mut ws, "AJ_1", None).await;
     assert_eq!(code, proto::JobStatus::JsFailed as i32);
     assert!(error.contains("cannot join the room") && error.contains("401"), "{error}");
     assert!(
@@ -115,7 +60,7 @@ async fn bad_input_fails_jobs_not_the_worker() {
     offer(&mut ws, "AJ_2").await;
     assert!(availability(&mut ws).await.available);
     assign(&mut ws, "AJ_2", &real.url(), jwt(&room_claims("room-AJ_2", -300), API_SECRET)).await;
-    let (code, error) = final_status(&mut ws, "AJ_2").await;
+    let (code, error) = job_status(&mut ws, "AJ_2", None).await;
     assert_eq!(code, proto::JobStatus::JsFailed as i32);
     assert!(error.contains("401") && error.contains("expired"), "{error}");
 
@@ -125,7 +70,7 @@ async fn bad_input_fails_jobs_not_the_worker() {
     assign(&mut ws, "AJ_3", &fake.url, "token".into()).await;
     let mut rtc = fake.accept("/rtc").await;
     rtc.send_raw(b"\xff\xfe definitely not a SignalResponse".to_vec()).await;
-    let (code, error) = final_status(&mut ws, "AJ_3").await;
+    let (code, error) = job_status(&mut ws, "AJ_3", None).await;
     assert_eq!(code, proto::JobStatus::JsFailed as i32);
     assert!(error.contains("malformed protobuf"), "{error}");
     drop(rtc);
@@ -135,19 +80,7 @@ async fn bad_input_fails_jobs_not_the_worker() {
     assert!(availability(&mut ws).await.available);
     assign(&mut ws, "AJ_4", &fake.url, "token".into()).await;
     let mut rtc = fake.accept("/rtc").await;
-    let join = proto::JoinResponse {
-        room: Some(proto::Room { name: "room-AJ_4".into(), ..Default::default() }),
-        participant: Some(proto::ParticipantInfo {
-            sid: "PA_me".into(),
-            identity: "agent-AJ_4".into(),
-            ..Default::default()
-        }),
-        subscriber_primary: true,
-        ping_interval: 5,
-        ping_timeout: 15,
-        ..Default::default()
-    };
-    rtc.send(&proto::SignalResponse { message: Some(Resp::Join(join)) }).await;
+    rtc.send(&join_response("room-AJ_4", "agent-AJ_4")).await;
     let bad_offer = proto::SessionDescription {
         r#type: "offer".into(),
         sdp: "this is not SDP".into(),
@@ -155,7 +88,7 @@ async fn bad_input_fails_jobs_not_the_worker() {
         ..Default::default()
     };
     rtc.send(&proto::SignalResponse { message: Some(Resp::Offer(bad_offer)) }).await;
-    let (code, error) = final_status(&mut ws, "AJ_4").await;
+    let (code, error) = job_status(&mut ws, "AJ_4", None).await;
     assert_eq!(code, proto::JobStatus::JsFailed as i32);
     assert!(error.contains("malformed subscriber offer SDP"), "{error}");
 

@@ -41,17 +41,7 @@ async fn worker_reregisters_after_a_server_restart_and_takes_new_jobs() {
     let server_ref = &server;
     tokio::task::block_in_place(|| client::create_room(server_ref, "after"));
     agent::wait_until("job after the restart", Duration::from_secs(15), || status.running_jobs() == 1).await;
-    let agents: Vec<String> = tokio::task::block_in_place(|| {
-        let mut found = Vec::new();
-        for _ in 0..100 {
-            found = client::participants(server_ref, "after");
-            if found.iter().any(|i| i.starts_with("agent-")) {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        found
-    });
+    let agents = agent::agents_in(&server, "after");
     assert!(agents.iter().any(|i| i.starts_with("agent-")), "no agent in the new room: {agents:?}");
     worker.stop().await;
 }

@@ -73,7 +73,14 @@ fn stats(v: &mut [f64]) -> String {
         return "n/a".into();
     }
     v.sort_by(f64::total_cmp);
-    format!("p50 {:.0} ms, max {:.0} ms (n={})", v[v.len() / 2] * 1000.0, v[v.len() - 1] * 1000.0, v.len())
+    let all: Vec<String> = v.iter().map(|x| format!("{:.0}", x * 1000.0)).collect();
+    format!(
+        "p50 {:.0} ms, max {:.0} ms (n={}; all: {})",
+        v[v.len() / 2] * 1000.0,
+        v[v.len() - 1] * 1000.0,
+        v.len(),
+        all.join(" ")
+    )
 }
 
 async fn scenario(server: &Arc<LiveKitServer>, rooms: usize, speech: &std::path::Path, round: usize) {
@@ -138,7 +145,7 @@ async fn scenario(server: &Arc<LiveKitServer>, rooms: usize, speech: &std::path:
     println!("== {rooms} concurrent echo room(s) ==");
     println!("assignment -> room joined:        {}", stats(&mut join_times));
     println!(
-        "assignment -> first remote audio: mean {:.0} ms (all jobs so far)",
+        "assignment -> first remote audio: mean {:.0} ms (includes the client starting up and joining)",
         first_audio_mean().unwrap_or(f64::NAN) * 1000.0
     );
     println!("echo round trip minus {} ms delay: {}", ECHO_DELAY.as_millis(), stats(&mut rtts));

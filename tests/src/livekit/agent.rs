@@ -3,17 +3,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio_util::sync::CancellationToken;
 use voice_agent::livekit::job::JobHandler;
-use voice_agent::livekit::worker::{WorkerSettings, WorkerStatus, WorkerStatusHandle, run_worker};
+use voice_agent::livekit::worker::{
+    WorkerControl, WorkerSettings, WorkerStatus, WorkerStatusHandle, run_worker,
+};
 
-use super::{API_KEY, API_SECRET};
+use super::{API_KEY, API_SECRET, LiveKitServer, client};
 
 /// A worker task and its controls.
 pub struct RunningWorker {
     /// Registration and job counts.
     pub status: WorkerStatusHandle,
-    shutdown: CancellationToken,
+    control: WorkerControl,
     handle: tokio::task::JoinHandle<()>,
 }
 
@@ -26,7 +27,6 @@ pub fn settings(url: &str, max_jobs: u32) -> WorkerSettings {
         agent_name: String::new(),
         max_jobs,
         load_threshold: 1.0,
-        drain_timeout: Duration::from_secs(5),
         status_interval: Duration::from_millis(500),
         reconnect_base: Duration::from_millis(100),
         reconnect_max: Duration::from_millis(500),
@@ -36,16 +36,25 @@ pub fn settings(url: &str, max_jobs: u32) -> WorkerSettings {
 /// Starts a worker on the current tokio runtime.
 pub fn spawn(settings: WorkerSettings, handler: Arc<dyn JobHandler>) -> RunningWorker {
     let status = WorkerStatus::new_handle();
-    let shutdown = CancellationToken::new();
-    let handle = tokio::spawn(run_worker(settings, handler, status.clone(), shutdown.clone()));
-    RunningWorker { status, shutdown, handle }
+    let control = WorkerControl::default();
+    let handle = tokio::spawn(run_worker(settings, handler, status.clone(), control.clone()));
+    RunningWorker { status, control, handle }
 }
 
 impl RunningWorker {
-    /// Shuts the worker down (drain, then exit) and waits for it.
-    pub async fn stop(self) {
-        self.shutdown.cancel();
+    /// Shuts the worker down as the process does: drain, wait for jobs up to `drain_timeout`,
+    /// abort the rest, wait for the worker to return.
+    pub async fn stop_with(self, drain_timeout: Duration) {
+        self.control.draining.cancel();
+        self.control.jobs.close();
+        let _ = tokio::time::timeout(drain_timeout, self.control.jobs.wait()).await;
+        self.control.abort.cancel();
         let _ = tokio::time::timeout(Duration::from_secs(20), self.handle).await;
+    }
+
+    /// [`RunningWorker::stop_with`] a 5 s drain timeout.
+    pub async fn stop(self) {
+        self.stop_with(Duration::from_secs(5)).await;
     }
 
     /// Whether the worker task has ended (it never should on its own).
@@ -63,4 +72,35 @@ pub async fn wait_until(what: &str, limit: Duration, mut cond: impl FnMut() -> b
         tokio::time::sleep(Duration::from_millis(50)).await;
         waited += Duration::from_millis(50);
     }
+}
+
+/// What livekit-server logs when it finds no worker for a job ("failed to send job request:
+/// no servers available").
+const DISPATCH_FAILED: &str = "failed to send job request";
+
+/// Creates `room` and waits until the server reports that no worker took its job.
+/// (Needs the multi-threaded runtime: the client runs in `block_in_place`.)
+pub async fn create_room_no_worker_takes(server: &LiveKitServer, room: &str) {
+    let before = server.log().matches(DISPATCH_FAILED).count();
+    tokio::task::block_in_place(|| client::create_room(server, room));
+    wait_until(&format!("the server found no worker for room {room}"), Duration::from_secs(20), || {
+        server.log().matches(DISPATCH_FAILED).count() > before
+    })
+    .await;
+}
+
+/// Agent identities in `room`, waiting up to 10 s for at least one to appear.
+pub fn agents_in(server: &LiveKitServer, room: &str) -> Vec<String> {
+    tokio::task::block_in_place(|| {
+        let mut found = Vec::new();
+        for _ in 0..100 {
+            found =
+                client::participants(server, room).into_iter().filter(|i| i.starts_with("agent-")).collect();
+            if !found.is_empty() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        found
+    })
 }

@@ -111,3 +111,98 @@ pub fn jwt(claims: &serde_json::Value, secret: &str) -> String {
     mac.update(signing_input.as_bytes());
     format!("{signing_input}.{}", b64.encode(mac.finalize().into_bytes()))
 }
+
+/// Scripted server side of the Agents protocol on an accepted `/agent` connection.
+pub mod agent_side {
+    use livekit_protocol as proto;
+    use proto::server_message::Message as ServerMsg;
+    use proto::worker_message::Message as WorkerMsg;
+
+    use super::FakeConn;
+
+    fn server_msg(m: ServerMsg) -> proto::ServerMessage {
+        proto::ServerMessage { message: Some(m) }
+    }
+
+    fn job(id: &str) -> proto::Job {
+        proto::Job {
+            id: id.into(),
+            r#type: proto::JobType::JtRoom as i32,
+            room: Some(proto::Room { name: format!("room-{id}"), ..Default::default() }),
+            ..Default::default()
+        }
+    }
+
+    /// Waits for the worker's registration and confirms it; returns the request.
+    pub async fn register(ws: &mut FakeConn) -> proto::RegisterWorkerRequest {
+        let request = ws
+            .recv_until(|m: proto::WorkerMessage| match m.message {
+                Some(WorkerMsg::Register(r)) => Some(r),
+                _ => None,
+            })
+            .await;
+        let response = proto::RegisterWorkerResponse { worker_id: "AW_fake".into(), ..Default::default() };
+        ws.send(&server_msg(ServerMsg::Register(response))).await;
+        request
+    }
+
+    /// Offers job `id` (room `room-<id>`).
+    pub async fn offer(ws: &mut FakeConn, id: &str) {
+        let req = proto::AvailabilityRequest { job: Some(job(id)), resuming: false };
+        ws.send(&server_msg(ServerMsg::Availability(req))).await;
+    }
+
+    /// The worker's next availability answer.
+    pub async fn availability(ws: &mut FakeConn) -> proto::AvailabilityResponse {
+        ws.recv_until(|m: proto::WorkerMessage| match m.message {
+            Some(WorkerMsg::Availability(a)) => Some(a),
+            _ => None,
+        })
+        .await
+    }
+
+    /// Assigns job `id`, to be joined at `url` with `token`.
+    pub async fn assign(ws: &mut FakeConn, id: &str, url: &str, token: String) {
+        let assignment = proto::JobAssignment { job: Some(job(id)), url: Some(url.into()), token };
+        ws.send(&server_msg(ServerMsg::Assignment(assignment))).await;
+    }
+
+    /// Terminates job `id`.
+    pub async fn terminate(ws: &mut FakeConn, id: &str) {
+        ws.send(&server_msg(ServerMsg::Termination(proto::JobTermination { job_id: id.into() }))).await;
+    }
+
+    /// The next status report for job `id` with status `wanted` (or any final status if
+    /// `wanted` is `None`); returns (status, error).
+    pub async fn job_status(ws: &mut FakeConn, id: &str, wanted: Option<proto::JobStatus>) -> (i32, String) {
+        ws.recv_until(|m: proto::WorkerMessage| match m.message {
+            Some(WorkerMsg::UpdateJob(u)) if u.job_id == id => {
+                let hit = match wanted {
+                    Some(w) => u.status == w as i32,
+                    None => u.status != proto::JobStatus::JsRunning as i32,
+                };
+                hit.then_some((u.status, u.error))
+            }
+            _ => None,
+        })
+        .await
+    }
+}
+
+/// A JoinResponse for `identity` in `room` (two PeerConnections, subscriber primary).
+pub fn join_response(room: &str, identity: &str) -> livekit_protocol::SignalResponse {
+    use livekit_protocol as proto;
+    let join = proto::JoinResponse {
+        room: Some(proto::Room { name: room.into(), ..Default::default() }),
+        participant: Some(proto::ParticipantInfo {
+            sid: format!("PA_{identity}"),
+            identity: identity.into(),
+            ..Default::default()
+        }),
+        subscriber_primary: true,
+        ping_interval: 5,
+        ping_timeout: 15,
+        ..Default::default()
+    };
+    proto::SignalResponse { message: Some(proto::signal_response::Message::Join(join)) }
+}

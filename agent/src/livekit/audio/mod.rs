@@ -5,5 +5,7 @@
 pub mod level;
 pub mod opus;
 pub mod playout;
+pub mod receive;
 
 pub use opus::{FRAME_SAMPLES, SAMPLE_RATE};
+pub use receive::AudioFrame;

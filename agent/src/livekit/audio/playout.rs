@@ -10,7 +10,10 @@
 //! A producer that is only a little late (jitter below `GRACE`) keeps the talkspurt going.
 //!
 //! Stop-now: [`Playout::stop`] drops everything queued; [`Playout::played_samples`] counts
-//! what actually went out, so an interrupted reply knows how much the user heard.
+//! what actually went out, so an interrupted reply knows how much the user heard. A stop in
+//! mid-talkspurt is followed by [`STOP_TAIL`] frames of silence: a receiver whose packets
+//! simply stop conceals the loss by stretching the last sound for a good fraction of a
+//! second, which the user would hear as the agent not stopping.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -21,6 +24,8 @@ use super::opus::{FRAME_SAMPLES, FRAME_TICKS, SAMPLE_RATE};
 pub const FRAME: Duration = Duration::from_millis(20);
 /// How long an empty queue may wait for more audio before the talkspurt ends.
 pub const GRACE: Duration = Duration::from_millis(60);
+/// Frames of silence sent after a stop in mid-talkspurt.
+pub const STOP_TAIL: u32 = 3;
 /// If the caller falls this far behind (a starved task), skip ahead instead of bursting.
 const MAX_LAG: Duration = Duration::from_millis(100);
 
@@ -47,6 +52,8 @@ pub struct Playout {
     /// Wall time and RTP time where the last talkspurt ended, to continue the clock.
     last_end: Option<(Instant, u64)>,
     played: u64,
+    /// Silent frames still to send after a stop.
+    tail: u32,
 }
 
 impl Playout {
@@ -60,6 +67,7 @@ impl Playout {
             rtp_time: 0,
             last_end: None,
             played: 0,
+            tail: 0,
         }
     }
 
@@ -72,6 +80,9 @@ impl Playout {
     pub fn push(&mut self, pcm: &[i16]) -> usize {
         let n = pcm.len().min(self.free());
         self.queue.extend(&pcm[..n]);
+        if n > 0 {
+            self.tail = 0;
+        }
         n
     }
 
@@ -90,13 +101,16 @@ impl Playout {
     pub fn stop(&mut self) -> usize {
         let n = self.queue.len();
         self.queue.clear();
+        if self.next_due.is_some() {
+            self.tail = STOP_TAIL;
+        }
         n
     }
 
     /// When [`Playout::poll`] next has something to do, if anything.
     pub fn next_deadline(&self, now: Instant) -> Option<Instant> {
         match self.next_due {
-            Some(due) if self.queue.is_empty() => Some(due + GRACE),
+            Some(due) if self.queue.is_empty() && self.tail == 0 => Some(due + GRACE),
             Some(due) => Some(due),
             None if self.queue.is_empty() => None,
             None => Some(now),
@@ -117,6 +131,17 @@ impl Playout {
             Some(due) => {
                 if now < due {
                     return None;
+                }
+                if self.queue.is_empty() && self.tail > 0 {
+                    self.tail -= 1;
+                    let frame = OutFrame {
+                        pcm: [0; FRAME_SAMPLES],
+                        rtp_time: self.rtp_time,
+                        start_of_talkspurt: false,
+                    };
+                    self.rtp_time += FRAME_TICKS;
+                    self.next_due = Some(due + FRAME);
+                    return Some(frame);
                 }
                 if self.queue.is_empty() {
                     if now >= due + GRACE {
@@ -220,14 +245,34 @@ mod tests {
     }
 
     #[test]
-    fn stop_drops_the_queue_and_reports_it() {
+    fn stop_drops_the_queue_and_ends_with_uncounted_silence() {
         let t0 = clock::now();
         let mut p = Playout::new(Duration::from_secs(2));
         p.push(&[3; 48_000]);
-        p.poll(t0).unwrap();
+        let a = p.poll(t0).unwrap();
         p.poll(t0 + ms(20)).unwrap();
         assert_eq!(p.stop(), 48_000 - 2 * 960);
+        for k in 0..STOP_TAIL as u64 {
+            let f = p.poll(t0 + ms(40 + 20 * k)).unwrap();
+            assert_eq!(f.pcm, [0; FRAME_SAMPLES]);
+            assert_eq!(f.rtp_time - a.rtp_time, (2 + k) * 960);
+        }
+        assert!(p.poll(t0 + ms(40 + 20 * u64::from(STOP_TAIL))).is_none());
         assert_eq!(p.played_samples(), 2 * 960);
+        assert_eq!(p.queued_samples(), 0);
+    }
+
+    #[test]
+    fn new_audio_after_a_stop_replaces_the_silent_tail() {
+        let t0 = clock::now();
+        let mut p = Playout::new(Duration::from_secs(2));
+        p.push(&[3; 4800]);
+        p.poll(t0).unwrap();
+        p.stop();
+        p.push(&[5; 960]);
+        let f = p.poll(t0 + ms(20)).unwrap();
+        assert_eq!(f.pcm, [5; FRAME_SAMPLES]);
+        assert!(!f.start_of_talkspurt);
         assert!(p.poll(t0 + ms(40)).is_none());
     }
 

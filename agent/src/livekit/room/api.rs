@@ -9,18 +9,8 @@ use std::time::Duration;
 use tokio::sync::{Notify, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::super::audio::SAMPLE_RATE;
-
-/// Decoded remote audio: mono 48 kHz PCM, normally 20 ms (960 samples).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AudioFrame {
-    /// PCM samples.
-    pub samples: Vec<i16>,
-    /// RTP time of the first sample (48 kHz ticks, extended past 32-bit wrap).
-    pub rtp_time: u64,
-    /// True for a frame reconstructed after packet loss (FEC or concealment).
-    pub recovered: bool,
-}
+pub use crate::livekit::audio::AudioFrame;
+use crate::livekit::audio::SAMPLE_RATE;
 
 /// One remote participant's microphone. Ends (`recv` → `None`) when the track goes away.
 #[derive(Debug)]

@@ -23,8 +23,9 @@ use super::api::{
 use super::conn::{Conn, ConnEvent, End, Pc};
 use super::registry::{Change, Registry};
 use crate::clock;
-use crate::livekit::audio::opus::{OpusDecoder, OpusEncoder};
+use crate::livekit::audio::opus::OpusEncoder;
 use crate::livekit::audio::playout::Playout;
+use crate::livekit::audio::receive::TrackDecoder;
 use crate::livekit::backoff::Backoff;
 use crate::livekit::metrics::metrics;
 use crate::livekit::peer::MAX_DATAGRAM;
@@ -33,14 +34,11 @@ use crate::livekit::peer::MAX_DATAGRAM;
 const STREAM_BUFFER: usize = 50;
 /// Rejoin attempts after a lost connection before the room is given up.
 const REJOIN_ATTEMPTS: u32 = 5;
-/// Longest gap (in frames) that is bridged with FEC/concealment; longer gaps just resume.
-const MAX_CONCEAL: u64 = 5;
 
 /// One subscribed remote track.
 struct Inbound {
-    decoder: OpusDecoder,
+    decoder: TrackDecoder,
     tx: mpsc::Sender<AudioFrame>,
-    last_seq: Option<u64>,
 }
 
 /// The task's ends of the channels to the [`Room`](super::Room) handle.
@@ -255,10 +253,10 @@ impl RoomTask {
                 Change::Muted { identity, track_sid, muted } => {
                     self.emit(RoomEvent::TrackMuted { identity, track_sid, muted });
                 }
-                Change::Subscribe { mid, track_sid, identity } => match OpusDecoder::new() {
+                Change::Subscribe { mid, track_sid, identity } => match TrackDecoder::new() {
                     Ok(decoder) => {
                         let (tx, rx) = mpsc::channel(STREAM_BUFFER);
-                        self.inbound.insert(mid, Inbound { decoder, tx, last_seq: None });
+                        self.inbound.insert(mid, Inbound { decoder, tx });
                         tracing::info!(%identity, %track_sid, "subscribed to remote audio");
                         self.emit(RoomEvent::TrackSubscribed {
                             identity,
@@ -280,33 +278,12 @@ impl RoomTask {
         let m = metrics();
         m.packets_in.inc();
         m.bytes_in.inc_by(data.data.len() as u64);
-        let mid = data.mid.to_string();
-        let Some(inbound) = self.inbound.get_mut(&mid) else { return };
-        let seq = **data.seq_range.start();
-        let gap = match inbound.last_seq {
-            Some(last) if seq <= last => return, // duplicate or reordered-late packet
-            Some(last) => seq - last - 1,
-            None => 0,
-        };
-        inbound.last_seq = Some(**data.seq_range.end());
-        let time = data.time.numer();
-        let mut frames: Vec<AudioFrame> = Vec::new();
-        if (1..=MAX_CONCEAL).contains(&gap) {
-            for k in (2..=gap).rev() {
-                if let Ok(pcm) = inbound.decoder.conceal() {
-                    frames.push(recovered(pcm, time.saturating_sub(k * 960)));
-                }
-            }
-            if let Ok(pcm) = inbound.decoder.recover(&data.data) {
-                frames.push(recovered(pcm, time.saturating_sub(960)));
-            }
-        }
-        match inbound.decoder.decode(&data.data) {
-            Ok(pcm) => frames.push(AudioFrame { samples: pcm.to_vec(), rtp_time: time, recovered: false }),
-            Err(e) => {
-                m.decode_errors.inc();
-                tracing::debug!(error = %e, "opus decode error");
-            }
+        let Some(inbound) = self.inbound.get_mut(&data.mid.to_string()) else { return };
+        let seq = (**data.seq_range.start(), **data.seq_range.end());
+        let (frames, error) = inbound.decoder.push(seq, data.time.numer(), &data.data);
+        if let Some(e) = error {
+            m.decode_errors.inc();
+            tracing::debug!(error = %e, "opus decode error");
         }
         for frame in frames {
             if let Err(mpsc::error::TrySendError::Full(_)) = inbound.tx.try_send(frame) {
@@ -388,8 +365,4 @@ impl RoomTask {
             tracing::warn!(error = %e, "room event dropped: the job is not reading its events");
         }
     }
-}
-
-fn recovered(pcm: &[i16], rtp_time: u64) -> AudioFrame {
-    AudioFrame { samples: pcm.to_vec(), rtp_time, recovered: true }
 }

@@ -14,11 +14,12 @@ use proto::server_message::Message as ServerMsg;
 use proto::worker_message::Message as WorkerMsg;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use super::capacity::{Capacity, Limits};
 use super::job::{self, JobUpdate, Launch};
 use super::load::{LoadMeter, process_cpu_time};
-use super::{WorkerSettings, WorkerStatusHandle};
+use super::{Registration, WorkerControl, WorkerSettings, WorkerStatusHandle};
 use crate::clock;
 use crate::livekit::backoff::Backoff;
 use crate::livekit::job::{JobHandler, JobInfo};
@@ -54,6 +55,7 @@ pub(super) struct Worker {
     backoff: Backoff,
     retry_at: Instant,
     ever_connected: bool,
+    tracker: TaskTracker,
 }
 
 impl Worker {
@@ -75,54 +77,53 @@ impl Worker {
             backoff,
             retry_at: clock::now(),
             ever_connected: false,
+            tracker: TaskTracker::new(),
         }
     }
 
-    pub async fn run(mut self, shutdown: CancellationToken) {
+    pub async fn run(mut self, control: WorkerControl) {
+        self.tracker = control.jobs.clone();
         let mut tick = tokio::time::interval(self.settings.status_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let status = self.status.clone();
-        let mut drain_deadline: Option<Instant> = None;
         let mut cancel_deadline: Option<Instant> = None;
         loop {
-            if drain_deadline.is_some() && self.jobs.is_empty() {
+            if control.draining.is_cancelled() && self.jobs.is_empty() {
                 break;
             }
             if cancel_deadline.is_some_and(|d| clock::now() >= d) {
-                tracing::warn!(jobs = self.jobs.len(), "jobs did not end in time; exiting anyway");
+                tracing::warn!(jobs = self.jobs.len(), "jobs did not end in time; stopping anyway");
                 break;
             }
             let connected = self.conn.is_some();
             let draining = self.capacity.is_draining();
             tokio::select! {
-                _ = shutdown.cancelled(), if drain_deadline.is_none() => {
-                    tracing::info!(jobs = self.jobs.len(), timeout = ?self.settings.drain_timeout, "shutting down: draining");
+                _ = control.draining.cancelled(), if !draining => {
+                    tracing::info!(jobs = self.jobs.len(), "draining: taking no new jobs");
                     self.start_drain().await;
-                    drain_deadline = Some(clock::now() + self.settings.drain_timeout);
                 }
                 _ = status.drain_requested.notified(), if !draining => {
                     tracing::info!("drain requested: taking no new jobs");
                     self.start_drain().await;
                 }
-                msg = recv(self.conn.as_mut()) => self.on_server_message(msg).await,
-                Some(update) = self.updates_rx.recv() => self.on_job_update(update).await,
-                _ = tick.tick() => self.on_tick().await,
-                _ = sleep_until(Some(self.retry_at)), if !connected && !draining => self.connect().await,
-                _ = sleep_until(drain_deadline), if cancel_deadline.is_none() => {
-                    tracing::warn!(jobs = self.jobs.len(), "drain timeout: ending remaining jobs");
+                _ = control.abort.cancelled(), if cancel_deadline.is_none() => {
+                    tracing::warn!(jobs = self.jobs.len(), "ending the remaining jobs now");
                     for cancel in self.jobs.values() {
                         cancel.cancel();
                     }
                     cancel_deadline = Some(clock::now() + CANCEL_GRACE);
                 }
+                msg = recv(self.conn.as_mut()) => self.on_server_message(msg).await,
+                Some(update) = self.updates_rx.recv() => self.on_job_update(update).await,
+                _ = tick.tick() => self.on_tick().await,
+                _ = sleep_until(Some(self.retry_at)), if !connected && !draining => self.connect().await,
                 _ = sleep_until(cancel_deadline) => {}
             }
         }
         if let Some(mut conn) = self.conn.take() {
             conn.socket.close().await;
         }
-        self.status.set_registered(false);
-        metrics().registered.set(0);
+        self.set_registered(false, "stopped".into());
         tracing::info!("worker stopped");
     }
 
@@ -139,18 +140,17 @@ impl Worker {
         match self.register().await {
             Ok((socket, worker_id)) => {
                 tracing::info!(%worker_id, url = %self.settings.url, agent_name = %self.settings.agent_name, "registered as a worker");
+
                 self.conn = Some(Connection { socket, last_heard: clock::now() });
                 self.ever_connected = true;
                 self.backoff.reset();
-                self.status.set_registered(true);
-                self.status.set_last_error(None);
-                metrics().registered.set(1);
+                self.set_registered(true, format!("registered as {worker_id} with {}", self.settings.url));
                 self.send_status().await;
             }
             Err(e) => {
                 let delay = self.backoff.next_delay(rand::random::<f64>());
                 tracing::warn!(error = %e, retry_in = ?delay, attempt = self.backoff.attempts(), "cannot register with the LiveKit server");
-                self.status.set_last_error(Some(e.to_string()));
+                self.set_registered(false, format!("cannot register with {}: {e}", self.settings.url));
                 self.retry_at = clock::now() + delay;
             }
         }
@@ -265,7 +265,7 @@ impl Worker {
         self.jobs.insert(job.id.clone(), cancel.clone());
         self.publish_counts();
         let launch = Launch { info, url, token: assignment.token, assigned_at: now, cancel };
-        tokio::spawn(job::run(launch, self.handler.clone(), self.updates_tx.clone()));
+        self.tracker.spawn(job::run(launch, self.handler.clone(), self.updates_tx.clone()));
     }
 
     async fn on_job_update(&mut self, update: JobUpdate) {
@@ -336,10 +336,13 @@ impl Worker {
             let delay = self.backoff.next_delay(rand::random::<f64>());
             tracing::warn!(reason = why, retry_in = ?delay, "lost the LiveKit server connection");
             self.retry_at = clock::now() + delay;
-            self.status.set_registered(false);
-            self.status.set_last_error(Some(why.to_owned()));
-            metrics().registered.set(0);
+            self.set_registered(false, format!("lost the connection to {}: {why}", self.settings.url));
         }
+    }
+
+    fn set_registered(&self, registered: bool, detail: String) {
+        metrics().registered.set(i64::from(registered));
+        self.status.set_registration(Registration { registered, detail });
     }
 
     fn publish_counts(&self) {

@@ -1,10 +1,14 @@
 //! The Agents worker: registers with the LiveKit server over `/agent`, takes job offers
 //! within its capacity, runs each job in its own task and reports job and worker status.
 //!
-//! - [`run_worker`] is the entry point: it runs until `shutdown` is cancelled, then drains
-//!   (no new jobs, WS_FULL) for at most the drain timeout before ending remaining jobs.
-//! - [`WorkerStatus`] is the shared view for readiness probes and operators: registered,
-//!   draining, running jobs; [`WorkerStatus::drain`] stops taking jobs without exiting.
+//! - [`run_worker`] is the entry point. It is steered by a [`WorkerControl`], the same shape
+//!   as the process lifecycle: `draining` stops new jobs (WS_FULL) and the worker returns
+//!   once its jobs are done; `abort` ends the remaining jobs (they leave their rooms and
+//!   report) and the worker returns; jobs run on the `jobs` tracker so the caller can wait
+//!   for them with its own drain timeout.
+//! - [`WorkerStatus`] is the shared view for readiness probes and operators: registration
+//!   (watchable), draining, running jobs; [`WorkerStatus::drain`] stops taking jobs without
+//!   exiting.
 //! - If the server goes away the worker reconnects with jittered exponential backoff and
 //!   registers again; running jobs stay in their rooms meanwhile.
 
@@ -13,12 +17,13 @@ mod core;
 mod job;
 pub mod load;
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use super::job::JobHandler;
 use crate::config::{LiveKitConfig, WorkerConfig};
@@ -38,8 +43,6 @@ pub struct WorkerSettings {
     pub max_jobs: u32,
     /// Refuse offers at or above this CPU load (0..1).
     pub load_threshold: f64,
-    /// How long a shutdown waits for running jobs.
-    pub drain_timeout: Duration,
     /// How often the worker reports its status (the server expects ~2.5 s).
     pub status_interval: Duration,
     /// First reconnect delay.
@@ -55,7 +58,6 @@ impl std::fmt::Debug for WorkerSettings {
             .field("agent_name", &self.agent_name)
             .field("max_jobs", &self.max_jobs)
             .field("load_threshold", &self.load_threshold)
-            .field("drain_timeout", &self.drain_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -71,7 +73,6 @@ impl WorkerSettings {
             agent_name: livekit.agent_name.clone(),
             max_jobs: worker.max_jobs,
             load_threshold: worker.load_threshold,
-            drain_timeout: worker.drain_timeout,
             status_interval: Duration::from_millis(2500),
             reconnect_base: Duration::from_millis(500),
             reconnect_max: Duration::from_secs(30),
@@ -79,14 +80,33 @@ impl WorkerSettings {
     }
 }
 
-/// Shared, lock-free view of the worker for health checks.
-#[derive(Debug, Default)]
+/// Registration state, with a human-readable detail for health endpoints and logs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Registration {
+    /// Registered with the server right now.
+    pub registered: bool,
+    /// "registered as AW_… with URL", or why not (the last error).
+    pub detail: String,
+}
+
+/// How the caller steers a running worker.
+#[derive(Debug, Clone, Default)]
+pub struct WorkerControl {
+    /// Cancel to drain: no new jobs; the worker returns when its jobs are done.
+    pub draining: CancellationToken,
+    /// Cancel to end running jobs now; the worker returns once they reported (≤ 5 s).
+    pub abort: CancellationToken,
+    /// Jobs are spawned here, so the caller can wait for them.
+    pub jobs: TaskTracker,
+}
+
+/// Shared view of the worker for health checks.
+#[derive(Debug)]
 pub struct WorkerStatus {
-    registered: AtomicBool,
+    registration: watch::Sender<Registration>,
     draining: AtomicBool,
     running: AtomicUsize,
     drain_requested: Notify,
-    last_error: Mutex<Option<String>>,
 }
 
 /// A handle to the worker's status (cheap to clone).
@@ -95,12 +115,29 @@ pub type WorkerStatusHandle = Arc<WorkerStatus>;
 impl WorkerStatus {
     /// A fresh status (not registered).
     pub fn new_handle() -> WorkerStatusHandle {
-        Arc::new(Self::default())
+        let (registration, _) = watch::channel(Registration { registered: false, detail: "starting".into() });
+        Arc::new(Self {
+            registration,
+            draining: AtomicBool::new(false),
+            running: AtomicUsize::new(0),
+            drain_requested: Notify::new(),
+        })
     }
 
     /// Registered with the server right now.
     pub fn is_registered(&self) -> bool {
-        self.registered.load(Ordering::Acquire)
+        self.registration.borrow().registered
+    }
+
+    /// The registration state; `changed().await` on the receiver to follow it.
+    pub fn watch(&self) -> watch::Receiver<Registration> {
+        self.registration.subscribe()
+    }
+
+    /// Why the worker is not registered, if it is not.
+    pub fn last_error(&self) -> Option<String> {
+        let r = self.registration.borrow();
+        (!r.registered).then(|| r.detail.clone())
     }
 
     /// Draining: no new jobs are taken.
@@ -118,25 +155,18 @@ impl WorkerStatus {
         self.running.load(Ordering::Acquire)
     }
 
-    /// Stops taking new jobs (running ones continue). Shutdown implies this.
+    /// Stops taking new jobs (running ones continue).
     pub fn drain(&self) {
         self.draining.store(true, Ordering::Release);
         self.drain_requested.notify_one();
     }
 
-    /// Why the last registration attempt or connection failed (cleared on registration).
-    pub fn last_error(&self) -> Option<String> {
-        self.last_error.lock().map(|e| e.clone()).unwrap_or_default()
-    }
-
-    pub(crate) fn set_last_error(&self, error: Option<String>) {
-        if let Ok(mut e) = self.last_error.lock() {
-            *e = error;
-        }
-    }
-
-    pub(crate) fn set_registered(&self, registered: bool) {
-        self.registered.store(registered, Ordering::Release);
+    pub(crate) fn set_registration(&self, registration: Registration) {
+        self.registration.send_if_modified(|r| {
+            let changed = *r != registration;
+            *r = registration;
+            changed
+        });
     }
 
     pub(crate) fn set_running(&self, running: usize) {
@@ -144,14 +174,14 @@ impl WorkerStatus {
     }
 }
 
-/// Runs the worker until `shutdown` is cancelled, then drains and returns.
+/// Runs the worker until it is drained (and its jobs are done) or aborted.
 ///
 /// Never returns early and never panics on server or network trouble: it reconnects.
 pub async fn run_worker(
     settings: WorkerSettings,
     handler: Arc<dyn JobHandler>,
     status: WorkerStatusHandle,
-    shutdown: CancellationToken,
+    control: WorkerControl,
 ) {
-    core::Worker::new(settings, handler, status).run(shutdown).await;
+    core::Worker::new(settings, handler, status).run(control).await;
 }
