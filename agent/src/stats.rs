@@ -105,7 +105,7 @@ mod tests {
         assert_eq!(parse_query(""), Ok((None, None)));
         assert_eq!(
             parse_query("identity=al%C3%A9x&room=r+1"),
-            Ok((Some("alé".to_owned()), Some("r 1".to_owned())))
+            Ok((Some("aléx".to_owned()), Some("r 1".to_owned())))
         );
         assert!(parse_query("user=x").is_err());
         assert!(parse_query("identity=%ZZ").is_err());
