@@ -76,10 +76,8 @@ fn main() {
             let start = clock::now();
             let d = limiter.check(&req, Now::read()).await;
             let took = start.elapsed();
-            if let Decision::Allowed { reservation, .. } = &d {
-                if reservation.origin() == Origin::Local {
-                    local += 1;
-                }
+            if matches!(&d, Decision::Allowed { reservation, .. } if reservation.origin() == Origin::Local) {
+                local += 1;
             }
             if i >= WARMUP {
                 lat.push(took);

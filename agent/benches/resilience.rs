@@ -8,7 +8,8 @@
 //!   participant) or many keys (10 000 participants in turn), at 1 and 2 threads; `governor`
 //!   keyed and direct limiters do the same. Our decision is given `now` (sans-IO); the
 //!   `+clock` variants include reading both clocks, as a caller does once per request.
-//!   `full3` is the seed configuration: participant, room and global scopes in one decision.
+//!   `full3` limits participant, room and global scopes in one decision (the global ledger is
+//!   one shared lock, so it is the contention point at 2 threads).
 
 use std::hint::black_box;
 use std::num::NonZeroU32;
@@ -30,6 +31,9 @@ fn bench_breaker(c: &mut Criterion) {
     let t0 = clock::now();
     let mut b = Breaker::new(BreakerConfig::default(), t0, 1);
     let mut i = 0u64;
+    g.bench_function("check (try_acquire, closed)", |bench| {
+        bench.iter(|| black_box(b.try_acquire(black_box(t0)).is_ok()))
+    });
     g.bench_function("acquire+record", |bench| {
         bench.iter(|| {
             i += 1;
@@ -43,8 +47,8 @@ fn bench_breaker(c: &mut Criterion) {
         bench.iter(|| {
             i += 1;
             let now = t0 + Duration::from_nanos(i * 1000);
-            let p = shared.lock().unwrap().try_acquire(black_box(now)).expect("closed");
-            shared.lock().unwrap().record(p, Outcome::Success, now);
+            let p = shared.lock().expect("breaker lock").try_acquire(black_box(now)).expect("closed");
+            shared.lock().expect("breaker lock").record(p, Outcome::Success, now);
         })
     });
     let mut open = Breaker::new(BreakerConfig::default(), t0, 3);
@@ -72,7 +76,7 @@ fn threaded(threads: usize, iters: u64, op: &(dyn Fn(usize, u64) + Sync)) -> Dur
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
+        handles.into_iter().map(|h| h.join().expect("bench thread")).collect()
     });
     times.into_iter().max().unwrap_or_default()
 }
@@ -97,7 +101,8 @@ fn bench_local(c: &mut Criterion) {
     g.measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
     let names: Vec<Arc<str>> = (0..MANY).map(|i| Arc::from(format!("participant-{i}"))).collect();
     let gnames: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-    let room: Arc<str> = Arc::from("room");
+    // Each participant in its own room, as with one agent session per room.
+    let rooms: Vec<Arc<str>> = (0..MANY).map(|i| Arc::from(format!("room-{i}"))).collect();
     let quota = Quota::per_minute(NonZeroU32::new(1_000_000_000).expect("non-zero"));
     let turn = Usage { turns: 1, ..Usage::default() };
     let t0 = clock::now();
@@ -111,10 +116,12 @@ fn bench_local(c: &mut Criterion) {
                 g.bench_function(&name, |bench| {
                     bench.iter_custom(|iters| {
                         threaded(threads, iters, &|t, i| {
-                            let who = &names[(i as usize * 7 + t * 13) % n];
+                            let k = (i as usize * 7 + t * 13) % n;
                             let now = Now { mono: t0 + Duration::from_nanos(i), unix };
-                            let d =
-                                store.check_now(Request { participant: who, room: &room, usage: turn }, now);
+                            let d = store.check_now(
+                                Request { participant: &names[k], room: &rooms[k], usage: turn },
+                                now,
+                            );
                             assert!(matches!(d, Decision::Allowed { .. }));
                         })
                     })
@@ -123,11 +130,9 @@ fn bench_local(c: &mut Criterion) {
                     g.bench_function(format!("ours {label} +clock, {threads} thr, {keys}"), |bench| {
                         bench.iter_custom(|iters| {
                             threaded(threads, iters, &|t, i| {
-                                let who = &names[(i as usize * 7 + t * 13) % n];
-                                let d = store.check_now(
-                                    Request { participant: who, room: &room, usage: turn },
-                                    Now::read(),
-                                );
+                                let k = (i as usize * 7 + t * 13) % n;
+                                let r = Request { participant: &names[k], room: &rooms[k], usage: turn };
+                                let d = store.check_now(r, Now::read());
                                 black_box(d);
                             })
                         })

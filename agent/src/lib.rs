@@ -9,6 +9,9 @@
 //! - [`app`]: what the process runs on the async runtime.
 //! - [`core`]: sans-IO logic — breakers, GCRA limits, cost, spoken rejections, segmenter.
 //! - [`limits`]: limit stores (in-memory, Redis with degraded fallback), stats, metrics.
+//! - [`livekit`]: the Agents worker protocol and a pure-Rust room participant (str0m WebRTC,
+//!   Opus), echo mode.
+//! - [`stats`]: `/stats` and the resilience readiness section, bridged to the limiter.
 //! - [`vad`]: Silero VAD through ONNX Runtime: model loading, 48→16 kHz resampling,
 //!   per-stream windows and state, batched inference across streams.
 //! - [`livekit`]: the Agents worker (`/agent`), the room participant (signalling, str0m
@@ -24,4 +27,5 @@ pub mod lifecycle;
 pub mod limits;
 pub mod livekit;
 pub mod logging;
+pub mod stats;
 pub mod vad;

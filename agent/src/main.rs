@@ -143,7 +143,9 @@ async fn serve(config: Config, health: Health) -> ExitCode {
     heartbeat::spawn(health.clone(), Duration::from_secs(1));
     let lifecycle = Lifecycle::new();
     let drain_timeout = config.worker.drain_timeout;
-    let app = tokio::spawn(app::run(config, health.clone(), lifecycle.clone()));
+    // The app and every job run on the lifecycle's tracker: the drain ends when the worker
+    // and its jobs are done.
+    lifecycle.jobs.spawn(app::run(config, health.clone(), lifecycle.clone()));
 
     let which = tokio::select! {
         _ = term.recv() => "SIGTERM",
@@ -158,10 +160,12 @@ async fn serve(config: Config, health: Health) -> ExitCode {
     };
     match outcome {
         DrainOutcome::Clean => tracing::info!("drained: every job finished"),
-        DrainOutcome::TimedOut => tracing::warn!("drain timeout passed; stopping the remaining jobs"),
+        DrainOutcome::TimedOut => {
+            tracing::warn!("drain timeout passed; stopping the remaining jobs");
+            // Aborted jobs report JS_FAILED and leave their rooms; give them a moment.
+            let _ = tokio::time::timeout(Duration::from_secs(6), lifecycle.jobs.wait()).await;
+        }
     }
-    // Give the worker a moment to report job status and leave rooms after the abort.
-    let _ = tokio::time::timeout(Duration::from_secs(2), app).await;
     ExitCode::SUCCESS
 }
 

@@ -1,4 +1,5 @@
 //! The `voice-agent` binary as an operator sees it: bad config, health, healthcheck, SIGTERM.
+#![allow(clippy::unwrap_used)] // a test: a failed unwrap is a failed test
 
 use std::io::Read;
 use std::net::TcpListener;
@@ -108,6 +109,12 @@ fn serves_health_and_drains_on_sigterm() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(vad_ready, "VAD model never loaded (run scripts/setup)");
+    let ready: serde_json::Value = serde_json::from_str(&get_body(port, "/readyz")).unwrap();
+    assert_eq!(ready["resilience"]["limiter_mode"], "local", "{ready}");
+    let stats: serde_json::Value = serde_json::from_str(&get_body(port, "/stats?identity=alice")).unwrap();
+    assert_eq!(stats["participant"]["id"], "alice", "{stats}");
+    assert!(stats["global"]["limits"].as_array().is_some_and(|l| !l.is_empty()), "{stats}");
+    assert_eq!(status_of(port, "/stats?colour=red"), Some(400));
 
     let hc = agent(&[("HEALTH_ADDR", &addr)]).arg("healthcheck").status().unwrap();
     assert!(hc.success(), "healthcheck against a live agent");

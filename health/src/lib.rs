@@ -21,4 +21,4 @@ pub mod server;
 pub mod state;
 
 pub use server::{HealthServer, ServerOptions};
-pub use state::{Component, Health};
+pub use state::{Component, Health, JsonSource, StatsSource};

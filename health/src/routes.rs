@@ -5,7 +5,7 @@
 //! | `/`, `/healthz`, `/livez` | liveness: 200 while the async runtime's heartbeat is fresh, else 503 |
 //! | `/readyz` | readiness: 200 when every component is ready and not draining, else 503; JSON body |
 //! | `/metrics` | OpenMetrics text: registry + process metrics |
-//! | `/stats` | JSON usage/limit snapshot, when the agent provides one |
+//! | `/stats` | JSON usage/limit snapshot (`?identity=…&room=…`), when the agent provides one |
 //!
 //! `HEAD` answers like `GET` without a body; other methods get 405; unknown paths 404;
 //! requests with a body or an over-long target get 400.
@@ -71,8 +71,8 @@ pub fn route(health: &Health, method: &str, target: &str, body_len: usize) -> Re
     match path {
         "/readyz" => readiness(health),
         "/metrics" => metrics(health),
-        "/stats" => match health.stats() {
-            Some(v) => Reply::json(200, v),
+        "/stats" => match health.stats(target.split_once('?').map_or("", |(_, q)| q)) {
+            Some((status, v)) => Reply::json(status, v),
             None => Reply::json(503, json!({"error": "stats are not available yet"})),
         },
         _ => liveness(health),
@@ -178,7 +178,9 @@ mod tests {
     fn stats_without_source_is_503() {
         let h = ready_health();
         assert_eq!(route(&h, "GET", "/stats", 0).status, 503);
-        h.set_stats(Box::new(|| json!({"global": {}})));
-        assert_eq!(route(&h, "GET", "/stats", 0).status, 200);
+        h.set_stats(Box::new(|q| (200, json!({"query": q}))));
+        let r = route(&h, "GET", "/stats?identity=alice", 0);
+        assert_eq!(r.status, 200);
+        assert!(r.body.contains("\"query\":\"identity=alice\""), "{}", r.body);
     }
 }

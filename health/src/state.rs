@@ -14,8 +14,11 @@ use serde::Serialize;
 
 use crate::clock::mono_ms;
 
-/// A JSON producer for a readiness section or `/stats`.
+/// A JSON producer for a readiness section.
 pub type JsonSource = Box<dyn Fn() -> serde_json::Value + Send + Sync>;
+
+/// The `/stats` producer: given the request's query string (without `?`), a status and body.
+pub type StatsSource = Box<dyn Fn(&str) -> (u16, serde_json::Value) + Send + Sync>;
 
 /// One part of the agent that must be ready before the agent is.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -32,7 +35,7 @@ struct Inner {
     draining: AtomicBool,
     components: RwLock<BTreeMap<String, Component>>,
     sections: RwLock<Vec<(String, JsonSource)>>,
-    stats: RwLock<Option<JsonSource>>,
+    stats: RwLock<Option<StatsSource>>,
     registry: RwLock<Registry>,
 }
 
@@ -120,14 +123,15 @@ impl Health {
         s.iter().map(|(n, f)| (n.clone(), f())).collect()
     }
 
-    /// Sets the producer of the `/stats` body.
-    pub fn set_stats(&self, source: JsonSource) {
+    /// Sets the producer of the `/stats` body. It runs on a health thread: it must answer
+    /// promptly (bound any wait on the runtime) — the server does not time it out.
+    pub fn set_stats(&self, source: StatsSource) {
         *self.inner.stats.write().unwrap_or_else(PoisonError::into_inner) = Some(source);
     }
 
-    /// Evaluates `/stats`, if a producer is set.
-    pub fn stats(&self) -> Option<serde_json::Value> {
-        self.inner.stats.read().unwrap_or_else(PoisonError::into_inner).as_ref().map(|f| f())
+    /// Evaluates `/stats` for a query string, if a producer is set.
+    pub fn stats(&self, query: &str) -> Option<(u16, serde_json::Value)> {
+        self.inner.stats.read().unwrap_or_else(PoisonError::into_inner).as_ref().map(|f| f(query))
     }
 
     /// Registers metrics: `health.with_registry(|r| r.register("name", "help", metric.clone()))`.

@@ -1,7 +1,7 @@
 //! A real `redis-server` on a free loopback port, for integration tests.
 //!
-//! Started without persistence (`--save '' --appendonly no`) in a scratch directory, killed
-//! on drop; [`RedisServer::stop`] and [`RedisServer::restart`] let a test take it away and
+//! Started without persistence (`--save '' --appendonly no`; `DEBUG` allowed from loopback so a
+//! test can stall it) in a scratch directory, killed on drop; [`RedisServer::stop`] and [`RedisServer::restart`] let a test take it away and
 //! bring it back on the same port mid-test.
 
 use std::io::{Read, Write};
@@ -66,6 +66,8 @@ impl RedisServer {
                 "",
                 "--appendonly",
                 "no",
+                "--enable-debug-command",
+                "local",
             ])
             .arg("--dir")
             .arg(&self.dir)

@@ -1,5 +1,6 @@
 //! The health server over real sockets: status codes, bodies, errors, slow and idle clients,
 //! concurrency, and a wedged async runtime.
+#![allow(clippy::unwrap_used)] // a test: a failed unwrap is a failed test
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -64,6 +64,19 @@ async fn until_shared(l: &Limiter) {
     panic!("limiter never reached shared mode; mode = {:?}", l.mode());
 }
 
+/// Whether (within 10 s) a decision is made in Redis again; decisions keep coming meanwhile,
+/// as they would from live sessions, so the Redis breaker gets its probes.
+async fn decides_in_redis_again(l: &Limiter, who: &Arc<str>, room: &Arc<str>) -> bool {
+    for _ in 0..200 {
+        let d = check(l, who, room, Usage::default()).await;
+        if matches!(&d, Decision::Allowed { reservation, .. } if reservation.origin() == Origin::Shared) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
 fn turn() -> Usage {
     Usage { turns: 1, ..Usage::default() }
 }
@@ -358,19 +371,48 @@ async fn redis_down_degrades_within_one_decision_and_comes_back() {
 
     server.restart();
     let dave = id("dave");
-    let mut back = false;
-    for _ in 0..200 {
-        if let Decision::Allowed { reservation, .. } = check(&a, &dave, &room, Usage::default()).await {
-            if reservation.origin() == Origin::Shared {
-                back = true;
-                break;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(back, "shared mode did not return after Redis restarted");
+    assert!(
+        decides_in_redis_again(&a, &dave, &room).await,
+        "shared mode did not return after Redis restarted"
+    );
     assert_eq!(a.mode(), Mode::Shared);
     let mut text = String::new();
     prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
     assert!(text.contains(r#"limiter_mode{mode="shared"} 1"#), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_redis_is_treated_like_a_down_one() {
+    let server = RedisServer::start();
+    let mut q = Quotas::unlimited();
+    q.set(Scope::Participant, Unit::Turns, Window::Day, 100);
+    let l = limiter(&server.url(), "t8", q, "w", Duration::from_millis(100));
+    until_shared(&l).await;
+    let client = redis::Client::open(server.url()).unwrap();
+    // Stall the server for 3 s (it answers nobody meanwhile).
+    let mut blocker = client.get_multiplexed_async_connection().await.unwrap();
+    let mut probe = client.get_multiplexed_async_connection().await.unwrap();
+    let stall = tokio::spawn(async move {
+        let _: Result<(), _> = redis::cmd("DEBUG").arg("SLEEP").arg(3).query_async(&mut blocker).await;
+    });
+    // Wait until the stall is in effect: a PING no longer gets an answer quickly.
+    let mut stalled = false;
+    for _ in 0..100 {
+        let cmd = redis::cmd("PING");
+        let ping = cmd.query_async::<String>(&mut probe);
+        if tokio::time::timeout(Duration::from_millis(50), ping).await.is_err() {
+            stalled = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(stalled, "DEBUG SLEEP did not stall redis-server");
+    let (who, room) = (id("erin"), id("room"));
+    let Decision::Allowed { reservation, .. } = check(&l, &who, &room, turn()).await else {
+        panic!("refused")
+    };
+    assert_eq!(reservation.origin(), Origin::Local, "waited for a stalled Redis");
+    assert_eq!(l.mode(), Mode::Degraded);
+    stall.await.unwrap();
+    assert!(decides_in_redis_again(&l, &who, &room).await, "shared mode did not return after the stall");
 }

@@ -68,6 +68,10 @@ fn the_48k_path_agrees_with_the_16k_reference() {
             let decisions =
                 out.probs[..n].iter().zip(&reference[..n]).filter(|(a, b)| (**a >= 0.5) != (**b >= 0.5));
             let flips = decisions.count();
+            eprintln!(
+                "{name} stereo={stereo}: mean |Δp| {mean:.4}, max {:.3}, {flips}/{n} decisions differ",
+                diffs.iter().fold(0.0f32, |a, &b| a.max(b))
+            );
             assert!(mean < 0.02, "{name} stereo={stereo}: mean probability difference {mean}");
             assert!(flips * 50 <= n, "{name} stereo={stereo}: {flips} of {n} windows decided differently");
             let reference_segments = golden_segments(&golden, &name, "segments");

@@ -109,6 +109,10 @@ pub struct Config {
     pub vad: crate::vad::config::VadConfig,
     /// Rate limits, cost caps, spoken rejection texts, shared store.
     pub limits: crate::limits::config::LimitsConfig,
+    /// Circuit breaker settings per capability.
+    pub breakers: crate::core::breaker_config::BreakersConfig,
+    /// Retry delays and budget.
+    pub retry: crate::core::retry::RetryConfig,
 }
 
 impl Config {
@@ -125,11 +129,7 @@ impl Config {
             max_jobs: env.ranged("MAX_JOBS", 100, 1, 10_000),
             load_threshold: env.ranged("LOAD_THRESHOLD", 0.7, 0.01, 1.0),
             drain_timeout: env.seconds("DRAIN_TIMEOUT_SECS", Duration::from_secs(300), 0.0, 86_400.0),
-            mode: env.choice(
-                "AGENT_MODE",
-                AgentMode::Voice,
-                &[("voice", AgentMode::Voice), ("echo", AgentMode::Echo)],
-            ),
+            mode: read_mode(env),
             echo_delay: env.seconds("ECHO_DELAY_SECS", Duration::from_millis(500), 0.0, 10.0),
         };
         let addr_text = env.string("HEALTH_ADDR", "0.0.0.0:8080");
@@ -156,8 +156,22 @@ impl Config {
         }
         let vad = crate::vad::config::VadConfig::from_env(env);
         let limits = crate::limits::config::LimitsConfig::from_env(env);
-        Self { livekit, worker, health, models, log_format, log_level, vad, limits }
+        let breakers = crate::core::breaker_config::BreakersConfig::from_env(env);
+        let retry = crate::core::retry::RetryConfig::from_env(env);
+        Self { livekit, worker, health, models, log_format, log_level, vad, limits, breakers, retry }
     }
+}
+
+fn read_mode(env: &mut EnvReader) -> AgentMode {
+    let mode =
+        env.choice("AGENT_MODE", AgentMode::Echo, &[("voice", AgentMode::Voice), ("echo", AgentMode::Echo)]);
+    if mode == AgentMode::Voice {
+        // The voice session (STT → LLM → TTS) is not part of this build yet: say so instead of
+        // starting an agent that would sit silently in rooms.
+        env.error("AGENT_MODE", "echo (voice mode is not available in this build yet)");
+        return AgentMode::Echo;
+    }
+    mode
 }
 
 fn read_livekit(env: &mut EnvReader) -> LiveKitConfig {
@@ -205,7 +219,7 @@ mod tests {
         let c = Config::from_vars(vars(&[])).unwrap();
         assert_eq!(c.health.addr.port(), 8080);
         assert_eq!(c.worker.load_threshold, 0.7);
-        assert_eq!(c.worker.mode, AgentMode::Voice);
+        assert_eq!(c.worker.mode, AgentMode::Echo);
         assert_eq!(c.livekit.url, "ws://127.0.0.1:7880");
         assert_eq!(c.log_format, LogFormat::Text);
     }
@@ -222,12 +236,22 @@ mod tests {
             ("LOG_FORMAT", "xml"),
             ("LOG_LEVEL", "[[["),
             ("AGENT_MODE", "karaoke"),
+            ("AGENT_MODE", "voice"),
             ("LIVEKIT_URL", "ftp://x"),
         ] {
             let errs = Config::from_vars(vars(&[(var, val)])).unwrap_err();
             assert_eq!(errs.len(), 1, "{var}={val}: {errs:?}");
             assert_eq!(errs[0].var, var);
         }
+    }
+
+    #[test]
+    fn env_example_is_valid_configuration() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.env.example");
+        let mut v = HashMap::new();
+        load_dotenv(&path, &mut v).unwrap();
+        assert!(v.len() > 40, "the example documents every variable");
+        Config::from_vars(v).unwrap();
     }
 
     #[test]

@@ -304,7 +304,7 @@ impl Breaker {
         };
         self.window.record(at, sample);
         self.consecutive = if sample == Sample::Failure { self.consecutive.saturating_add(1) } else { 0 };
-        let t = self.window.totals(at);
+        let t = self.window.current();
         let reason = if self.cfg.consecutive_failures > 0 && self.consecutive >= self.cfg.consecutive_failures
         {
             Reason::ConsecutiveFailures

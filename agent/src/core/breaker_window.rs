@@ -43,6 +43,10 @@ pub struct Window {
     buckets: [Bucket; MAX_BUCKETS],
     len: u64,
     bucket_ns: u64,
+    /// Newest bucket number recorded into; buckets are expired up to it in order.
+    head: u64,
+    /// Running totals of the live buckets as of `head` (so recording needs no scan).
+    sum: Totals,
 }
 
 impl Window {
@@ -52,21 +56,62 @@ impl Window {
             buckets: [Bucket { index: u64::MAX, ..Bucket::default() }; MAX_BUCKETS],
             len: buckets.clamp(1, MAX_BUCKETS) as u64,
             bucket_ns: bucket_ns.max(1),
+            head: 0,
+            sum: Totals::default(),
         }
+    }
+
+    /// Moves the window forward to bucket `index`, dropping what fell out of it.
+    fn advance(&mut self, index: u64) {
+        if index <= self.head {
+            return;
+        }
+        if index - self.head >= self.len || self.sum.calls == 0 {
+            self.clear();
+        } else {
+            for i in self.head + 1..=index {
+                let b = &mut self.buckets[(i % self.len) as usize];
+                if b.index != u64::MAX {
+                    self.sum.calls -= b.calls;
+                    self.sum.failures -= b.failures;
+                    self.sum.slow -= b.slow;
+                }
+                *b = Bucket { index: u64::MAX, ..Bucket::default() };
+            }
+        }
+        self.head = index;
+    }
+
+    /// Totals after the last [`Window::record`], without scanning (what a trip check needs).
+    pub fn current(&self) -> Totals {
+        self.sum
     }
 
     /// Counts one completed call at `at_ns` (nanoseconds since the breaker's origin).
     pub fn record(&mut self, at_ns: u64, sample: Sample) {
-        let index = at_ns / self.bucket_ns;
+        // Time never runs backwards here (monotonic `now`); a late sample joins the newest bucket.
+        let index = (at_ns / self.bucket_ns).max(self.head);
+        self.advance(index);
         let b = &mut self.buckets[(index % self.len) as usize];
         if b.index != index {
             *b = Bucket { index, ..Bucket::default() };
         }
-        b.calls = b.calls.saturating_add(1);
+        // A bucket's counts are bounded by its calls; saturate rather than wrap.
+        if b.calls == u32::MAX {
+            return;
+        }
+        b.calls += 1;
+        self.sum.calls += 1;
         match sample {
             Sample::Ok => {}
-            Sample::Failure => b.failures = b.failures.saturating_add(1),
-            Sample::Slow => b.slow = b.slow.saturating_add(1),
+            Sample::Failure => {
+                b.failures += 1;
+                self.sum.failures += 1;
+            }
+            Sample::Slow => {
+                b.slow += 1;
+                self.sum.slow += 1;
+            }
         }
     }
 
@@ -88,8 +133,9 @@ impl Window {
     /// Forgets everything (on closing, the past no longer counts).
     pub fn clear(&mut self) {
         for b in &mut self.buckets {
-            b.index = u64::MAX;
+            *b = Bucket { index: u64::MAX, ..Bucket::default() };
         }
+        self.sum = Totals::default();
     }
 }
 
@@ -107,14 +153,28 @@ mod tests {
         }
         w.record(9 * S + 1, Sample::Slow);
         assert_eq!(w.totals(9 * S), Totals { calls: 11, failures: 5, slow: 1 });
+        assert_eq!(w.current(), w.totals(9 * S));
         // One second later, bucket 0 (a failure) has left the window.
         assert_eq!(w.totals(10 * S), Totals { calls: 10, failures: 4, slow: 1 });
         // Far later, nothing is left; a reused slot is reset, not added to.
         assert_eq!(w.totals(100 * S), Totals::default());
         w.record(100 * S, Sample::Ok);
         assert_eq!(w.totals(100 * S), Totals { calls: 1, failures: 0, slow: 0 });
+        assert_eq!(w.current(), w.totals(100 * S));
         w.clear();
         assert_eq!(w.totals(100 * S), Totals::default());
+    }
+
+    #[test]
+    fn running_totals_match_a_full_scan() {
+        let mut w = Window::new(10, S);
+        let mut t = 0;
+        for i in 0..5000u64 {
+            t += (i * 7919) % (3 * S / 2);
+            let sample = [Sample::Ok, Sample::Failure, Sample::Slow][(i % 3) as usize];
+            w.record(t, sample);
+            assert_eq!(w.current(), w.totals(t), "after {i} samples at {t}");
+        }
     }
 
     #[test]

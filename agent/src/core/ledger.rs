@@ -2,12 +2,11 @@
 //!
 //! A [`Ledger`] holds, for one participant, room or the global scope, a GCRA TAT per
 //! (unit, minute/hour) and a counter per unit for the current UTC day. [`admit`] checks a
-//! request against the participant, room and global ledgers on copies and writes back only if
-//! every limit passes, so a rejection charges nothing anywhere.
+//! request against the participant, room and global ledgers in two passes — check all, then
+//! charge all — so a rejection charges nothing anywhere.
 
 use std::time::Duration;
 
-use super::gcra::Rate;
 use super::quota::{Quotas, RATE_UNITS, Scope, Unit, Usage, Window};
 
 const DAY_SECS: u64 = 86_400;
@@ -90,11 +89,6 @@ pub struct LimitView {
     pub remaining: u64,
 }
 
-fn rate(unit: Unit, window: Window, limit: u64) -> Option<Rate> {
-    debug_assert!(unit != Unit::Sessions);
-    Rate::per(limit, window.gcra_len()?)
-}
-
 impl Ledger {
     fn roll(&mut self, day: u32) {
         if self.day != day {
@@ -110,15 +104,23 @@ impl Ledger {
             && (self.day != at.day || self.day_used.iter().all(|&u| u == 0))
     }
 
-    /// Checks `amounts` against `scope`'s limits, updating `self` (a staging copy).
-    fn charge(
+    fn used_today(&self, unit: Unit, day: u32) -> u64 {
+        if self.day == day { self.day_used[unit as usize] } else { 0 }
+    }
+
+    /// Checks `amounts` against `scope`'s limits; with `WRITE` also charges them (the second
+    /// pass, run only when every scope passed the first). Returns the failing limit with the
+    /// longest wait.
+    fn charge<const WRITE: bool>(
         &mut self,
         q: &Quotas,
         scope: Scope,
         amounts: &[u64; RATE_UNITS],
         at: &At,
     ) -> Option<Rejection> {
-        self.roll(at.day);
+        if WRITE {
+            self.roll(at.day);
+        }
         let mut worst: Option<Rejection> = None;
         for unit in Unit::RATED {
             let n = amounts[unit as usize];
@@ -126,25 +128,28 @@ impl Ledger {
                 continue;
             }
             for window in Window::ALL {
-                let limit = q.limit(scope, unit, window);
-                if limit == 0 {
-                    continue;
-                }
                 let wait = if window == Window::Day {
-                    let used = &mut self.day_used[unit as usize];
-                    match used.checked_add(n).filter(|&v| v <= limit) {
+                    let limit = q.limit(scope, unit, window);
+                    if limit == 0 {
+                        continue;
+                    }
+                    match self.used_today(unit, at.day).checked_add(n).filter(|&v| v <= limit) {
                         Some(v) => {
-                            *used = v;
+                            if WRITE {
+                                self.day_used[unit as usize] = v;
+                            }
                             continue;
                         }
                         None => at.to_midnight,
                     }
                 } else {
-                    let Some(r) = rate(unit, window, limit) else { continue };
+                    let Some(r) = q.rate(scope, unit, window) else { continue };
                     let tat = &mut self.tat[unit as usize][window as usize];
                     match r.check(*tat, at.now_ns, n) {
                         Ok(t) => {
-                            *tat = t;
+                            if WRITE {
+                                *tat = t;
+                            }
                             continue;
                         }
                         // Larger than the whole limit: it will never fit this window.
@@ -170,7 +175,7 @@ impl Ledger {
                 continue;
             }
             for window in [Window::Minute, Window::Hour] {
-                if let Some(r) = rate(unit, window, q.limit(scope, unit, window)) {
+                if let Some(r) = q.rate(scope, unit, window) {
                     let tat = &mut self.tat[unit as usize][window as usize];
                     *tat = r.adjust(*tat, at.now_ns, d);
                 }
@@ -193,7 +198,7 @@ impl Ledger {
                 if limit == 0 {
                     continue;
                 }
-                let current = match rate(unit, window, limit) {
+                let current = match q.rate(scope, unit, window) {
                     Some(r) => r.used(self.tat[unit as usize][window as usize], at.now_ns),
                     None if self.day == at.day => self.day_used[unit as usize],
                     None => 0,
@@ -233,32 +238,39 @@ fn crossed(q: &Quotas, scope: Scope, before: u64, after: u64) -> bool {
     cap > 0 && u128::from(before) * 1000 < mark && u128::from(after) * 1000 >= mark
 }
 
-fn warnings(q: &Quotas, before: &[Ledger; 3], after: &[&mut Ledger; 3], at: &At) -> CostWarnings {
+/// The participant, room and global ledgers of one decision, in [`Scope::ALL`] order; `None`
+/// for a scope without any limit (the store neither locks nor remembers it).
+pub type Ledgers<'a> = [Option<&'a mut Ledger>; 3];
+
+fn costs(ledgers: &Ledgers<'_>, at: &At) -> [u64; 3] {
+    ledgers.each_ref().map(|l| l.as_ref().map_or(0, |l| l.cost_today(at)))
+}
+
+fn warnings(q: &Quotas, before: [u64; 3], after: [u64; 3]) -> CostWarnings {
     let mut w = 0;
     for scope in Scope::ALL {
         let i = scope as usize;
-        if crossed(q, scope, before[i].cost_today(at), after[i].cost_today(at)) {
+        if crossed(q, scope, before[i], after[i]) {
             w |= 1 << i;
         }
     }
     CostWarnings(w)
 }
 
-/// Admits `usage` against the participant, room and global ledgers (in [`Scope::ALL`]
-/// order), all or nothing. On success every ledger is charged; on rejection none is, and the
-/// rejection is the failing limit with the longest wait (when everything would pass).
+/// Admits `usage` against the participant, room and global ledgers, all or nothing. On
+/// success every ledger is charged; on rejection none is, and the rejection is the failing
+/// limit with the longest wait (when everything would pass).
 pub fn admit(
     q: &Quotas,
-    ledgers: [&mut Ledger; 3],
+    mut ledgers: Ledgers<'_>,
     usage: &Usage,
     at: &At,
 ) -> Result<CostWarnings, Rejection> {
     let amounts = usage.amounts();
-    let before = [*ledgers[0], *ledgers[1], *ledgers[2]];
-    let mut staged = before;
     let mut worst: Option<Rejection> = None;
-    for scope in Scope::ALL {
-        let r = staged[scope as usize].charge(q, scope, &amounts, at);
+    for (scope, l) in Scope::ALL.into_iter().zip(ledgers.iter_mut()) {
+        let Some(l) = l else { continue };
+        let r = l.charge::<false>(q, scope, &amounts, at);
         if r.is_some_and(|r| worst.is_none_or(|w| r.retry_after > w.retry_after)) {
             worst = r;
         }
@@ -266,15 +278,20 @@ pub fn admit(
     if let Some(r) = worst {
         return Err(r);
     }
-    let [a, b, c] = ledgers;
-    (*a, *b, *c) = (staged[0], staged[1], staged[2]);
-    Ok(warnings(q, &before, &[a, b, c], at))
+    let priced = amounts[Unit::CostMicroUsd as usize] > 0;
+    let before = if priced { costs(&ledgers, at) } else { [0; 3] };
+    for (scope, l) in Scope::ALL.into_iter().zip(ledgers.iter_mut()) {
+        if let Some(l) = l {
+            l.charge::<true>(q, scope, &amounts, at);
+        }
+    }
+    Ok(if priced { warnings(q, before, costs(&ledgers, at)) } else { CostWarnings::default() })
 }
 
 /// Settles a reservation made on `reserved_day` with the real usage.
 pub fn settle(
     q: &Quotas,
-    ledgers: [&mut Ledger; 3],
+    mut ledgers: Ledgers<'_>,
     reserved: &Usage,
     actual: &Usage,
     reserved_day: u32,
@@ -284,19 +301,20 @@ pub fn settle(
     let delta: [i64; RATE_UNITS] = std::array::from_fn(|i| {
         (i128::from(a[i]) - i128::from(r[i])).clamp(i64::MIN.into(), i64::MAX.into()) as i64
     });
-    let before = [*ledgers[0], *ledgers[1], *ledgers[2]];
-    let [x, y, z] = ledgers;
-    for (scope, l) in Scope::ALL.into_iter().zip([&mut *x, &mut *y, &mut *z]) {
-        l.adjust(q, scope, &delta, reserved_day, at);
+    let before = costs(&ledgers, at);
+    for (scope, l) in Scope::ALL.into_iter().zip(ledgers.iter_mut()) {
+        if let Some(l) = l {
+            l.adjust(q, scope, &delta, reserved_day, at);
+        }
     }
-    warnings(q, &before, &[x, y, z], at)
+    warnings(q, before, costs(&ledgers, at))
 }
 
 /// Takes one concurrent-session slot in every scope, or none.
-pub fn acquire_session(q: &Quotas, ledgers: [&mut Ledger; 3]) -> Result<(), Rejection> {
+pub fn acquire_session(q: &Quotas, ledgers: Ledgers<'_>) -> Result<(), Rejection> {
     for (scope, l) in Scope::ALL.into_iter().zip(ledgers.iter()) {
         let limit = q.session_limit(scope);
-        if limit > 0 && l.sessions >= limit {
+        if limit > 0 && l.as_ref().is_some_and(|l| l.sessions >= limit) {
             return Err(Rejection {
                 scope,
                 unit: Unit::Sessions,
@@ -305,15 +323,15 @@ pub fn acquire_session(q: &Quotas, ledgers: [&mut Ledger; 3]) -> Result<(), Reje
             });
         }
     }
-    for l in ledgers {
+    for l in ledgers.into_iter().flatten() {
         l.sessions = l.sessions.saturating_add(1);
     }
     Ok(())
 }
 
 /// Gives a session slot back in every scope.
-pub fn release_session(ledgers: [&mut Ledger; 3]) {
-    for l in ledgers {
+pub fn release_session(ledgers: Ledgers<'_>) {
+    for l in ledgers.into_iter().flatten() {
         l.sessions = l.sessions.saturating_sub(1);
     }
 }

@@ -10,6 +10,11 @@ fn at(secs: u64) -> At {
     At::new(secs * S, Duration::from_secs(JAN1 + secs))
 }
 
+/// The three scopes' ledgers of one decision.
+fn all<'a>(p: &'a mut Ledger, r: &'a mut Ledger, g: &'a mut Ledger) -> Ledgers<'a> {
+    [Some(p), Some(r), Some(g)]
+}
+
 fn turn() -> Usage {
     Usage { turns: 1, ..Usage::default() }
 }
@@ -27,7 +32,7 @@ impl World {
     }
 
     fn admit(&mut self, who: usize, u: &Usage, t: &At) -> Result<CostWarnings, Rejection> {
-        admit(&self.q, [&mut self.p[who], &mut self.room, &mut self.global], u, t)
+        admit(&self.q, all(&mut self.p[who], &mut self.room, &mut self.global), u, t)
     }
 }
 
@@ -138,7 +143,7 @@ fn reserve_then_settle_refunds_and_charges() {
     assert!(w.admit(0, &Usage { input_tokens: 300, ..Usage::default() }, &at(0)).is_err());
     let actual = Usage { input_tokens: 200, output_tokens: 100, ..Usage::default() };
     let t = at(0);
-    settle(&w.q, [&mut w.p[0], &mut w.room, &mut w.global], &reserve, &actual, t.day, &t);
+    settle(&w.q, all(&mut w.p[0], &mut w.room, &mut w.global), &reserve, &actual, t.day, &t);
     let views = w.p[0].view(&w.q, Scope::Participant, &t);
     assert_eq!((views[0].current, views[0].remaining), (300, 700));
     assert_eq!(w.global.view(&w.q, Scope::Global, &t)[0].current, 300);
@@ -148,7 +153,7 @@ fn reserve_then_settle_refunds_and_charges() {
     w.admit(0, &small, &at(1)).unwrap();
     settle(
         &w.q,
-        [&mut w.p[0], &mut w.room, &mut w.global],
+        all(&mut w.p[0], &mut w.room, &mut w.global),
         &small,
         &Usage { output_tokens: 510, ..small },
         t.day,
@@ -166,7 +171,14 @@ fn refund_from_yesterday_does_not_touch_today() {
     w.admit(0, &reserve, &before_midnight).unwrap();
     let today = at(86_401);
     w.admit(0, &turn(), &today).unwrap();
-    settle(&w.q, [&mut w.p[0], &mut w.room, &mut w.global], &reserve, &turn(), before_midnight.day, &today);
+    settle(
+        &w.q,
+        all(&mut w.p[0], &mut w.room, &mut w.global),
+        &reserve,
+        &turn(),
+        before_midnight.day,
+        &today,
+    );
     assert_eq!(w.p[0].view(&w.q, Scope::Participant, &today)[0].current, 1);
 }
 
@@ -192,15 +204,15 @@ fn sessions_all_or_nothing() {
     q.set(Scope::Global, Unit::Sessions, Window::Concurrent, 3);
     let mut w = World::new(q);
     for who in [0, 0, 1] {
-        acquire_session(&w.q, [&mut w.p[who], &mut w.room, &mut w.global]).unwrap();
+        acquire_session(&w.q, all(&mut w.p[who], &mut w.room, &mut w.global)).unwrap();
     }
-    let r = acquire_session(&w.q, [&mut w.p[0], &mut w.room, &mut w.global]).unwrap_err();
+    let r = acquire_session(&w.q, all(&mut w.p[0], &mut w.room, &mut w.global)).unwrap_err();
     assert_eq!((r.scope, r.unit), (Scope::Participant, Unit::Sessions));
-    let r = acquire_session(&w.q, [&mut w.p[1], &mut w.room, &mut w.global]).unwrap_err();
+    let r = acquire_session(&w.q, all(&mut w.p[1], &mut w.room, &mut w.global)).unwrap_err();
     assert_eq!(r.scope, Scope::Global);
     assert_eq!((w.p[1].sessions, w.room.sessions), (1, 3));
-    release_session([&mut w.p[0], &mut w.room, &mut w.global]);
-    acquire_session(&w.q, [&mut w.p[1], &mut w.room, &mut w.global]).unwrap();
+    release_session(all(&mut w.p[0], &mut w.room, &mut w.global));
+    acquire_session(&w.q, all(&mut w.p[1], &mut w.room, &mut w.global)).unwrap();
     let v = w.global.view(&w.q, Scope::Global, &at(0));
     assert_eq!((v[0].unit, v[0].current, v[0].remaining), (Unit::Sessions, 3, 0));
 }

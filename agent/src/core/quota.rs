@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use super::gcra::Rate;
 use crate::config::EnvReader;
 
 /// Who a limit applies to.
@@ -152,6 +153,11 @@ pub struct Quotas {
     sessions: [u64; 3],
     /// Cost warnings fire when a day's spend crosses this share of its cap (permille; 800).
     pub warn_permille: u64,
+    /// Derived from `limits`: GCRA parameters of the minute and hour windows, so a decision
+    /// does no division.
+    rates: [[[Option<Rate>; 2]; RATE_UNITS]; 3],
+    /// Derived: whether a scope has any limit at all (an inactive scope is not even locked).
+    active: [bool; 3],
 }
 
 impl Default for Quotas {
@@ -165,6 +171,7 @@ impl Default for Quotas {
         q.set(Scope::Participant, Unit::CostMicroUsd, Window::Day, 5_000_000);
         q.set(Scope::Global, Unit::CostMicroUsd, Window::Day, 100_000_000);
         q.sessions[Scope::Participant as usize] = 3;
+        q.refresh();
         q
     }
 }
@@ -172,7 +179,42 @@ impl Default for Quotas {
 impl Quotas {
     /// No limits at all (tests and benchmarks start here and set what they need).
     pub fn unlimited() -> Self {
-        Self { limits: [[[0; 3]; RATE_UNITS]; 3], sessions: [0; 3], warn_permille: 800 }
+        Self {
+            limits: [[[0; 3]; RATE_UNITS]; 3],
+            sessions: [0; 3],
+            warn_permille: 800,
+            rates: [[[None; 2]; RATE_UNITS]; 3],
+            active: [false; 3],
+        }
+    }
+
+    fn refresh(&mut self) {
+        for scope in Scope::ALL {
+            let s = scope as usize;
+            for unit in Unit::RATED {
+                for window in [Window::Minute, Window::Hour] {
+                    let limit = self.limits[s][unit as usize][window as usize];
+                    self.rates[s][unit as usize][window as usize] =
+                        window.gcra_len().and_then(|w| Rate::per(limit, w));
+                }
+            }
+            self.active[s] = self.sessions[s] > 0 || self.limits[s].iter().flatten().any(|&l| l > 0);
+        }
+    }
+
+    /// GCRA parameters of a minute or hour limit (`None` when off or for other windows).
+    pub fn rate(&self, scope: Scope, unit: Unit, window: Window) -> Option<Rate> {
+        match window {
+            Window::Minute | Window::Hour if unit != Unit::Sessions => {
+                self.rates[scope as usize][unit as usize][window as usize]
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether `scope` has any limit (if not, nothing needs counting for it).
+    pub fn scope_active(&self, scope: Scope) -> bool {
+        self.active[scope as usize]
     }
 
     /// One limit (0 = off). Concurrent sessions use [`Quotas::session_limit`].
@@ -190,6 +232,7 @@ impl Quotas {
             (Unit::CostMicroUsd, Window::Minute | Window::Hour) => {}
             _ => self.limits[scope as usize][unit as usize][window as usize] = limit,
         }
+        self.refresh();
     }
 
     /// Concurrent-session cap for a scope (0 = off).
@@ -205,6 +248,7 @@ impl Quotas {
         let mut q = self.clone();
         q.limits = q.limits.map(|u| u.map(|w| w.map(div)));
         q.sessions = q.sessions.map(div);
+        q.refresh();
         q
     }
 
@@ -241,6 +285,7 @@ impl Quotas {
         }
         let warn: f64 = env.ranged("COST_WARN_FRACTION", 0.8, 0.0, 1.0);
         q.warn_permille = (warn * 1000.0).round() as u64;
+        q.refresh();
         q
     }
 }

@@ -192,11 +192,13 @@ impl Segmenter {
         let cur = self.position();
         let end_of_window = cur + WINDOW as u64;
         self.step(pcm, p, cur, out);
-        if let Some(s) = &mut self.speech {
-            if !s.announced && s.silence_since.is_none() && end_of_window - s.start > self.min_speech {
-                s.announced = true;
-                out.push(SegmentEvent::SpeechStarted { start: s.start, detected_at: end_of_window });
-            }
+        if let Some(s) = &mut self.speech
+            && !s.announced
+            && s.silence_since.is_none()
+            && end_of_window - s.start > self.min_speech
+        {
+            s.announced = true;
+            out.push(SegmentEvent::SpeechStarted { start: s.start, detected_at: end_of_window });
         }
         self.write_ring(pcm);
         self.windows += 1;
@@ -232,12 +234,12 @@ impl Segmenter {
             }
             return;
         };
-        if p >= act {
-            if let Some(since) = s.silence_since.take() {
-                let pause = cur - since;
-                if pause > MIN_CUT_PAUSE && s.best_pause.is_none_or(|(_, len)| pause > len) {
-                    s.best_pause = Some((since, pause));
-                }
+        if p >= act
+            && let Some(since) = s.silence_since.take()
+        {
+            let pause = cur - since;
+            if pause > MIN_CUT_PAUSE && s.best_pause.is_none_or(|(_, len)| pause > len) {
+                s.best_pause = Some((since, pause));
             }
         }
         s.pcm.extend(pcm.iter().map(|&x| to_i16(x)));

@@ -3,6 +3,7 @@
 //! sentences.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use super::config::LimitsConfig;
@@ -44,6 +45,9 @@ pub struct Limiter {
     messages: Messages,
     transcript_max_chars: usize,
     metrics: ResilienceMetrics,
+    /// The mode last written to the gauge (index into [`Mode::ALL`]), so the gauge is only
+    /// touched on a change, not on every decision.
+    mode_seen: AtomicUsize,
 }
 
 impl Limiter {
@@ -70,8 +74,9 @@ impl Limiter {
             messages: cfg.messages.clone(),
             transcript_max_chars: cfg.transcript_max_chars,
             metrics,
+            mode_seen: AtomicUsize::new(usize::MAX),
         };
-        limiter.metrics.limiter_mode(limiter.mode());
+        limiter.observe_mode();
         Ok(limiter)
     }
 
@@ -97,7 +102,7 @@ impl Limiter {
                 );
             }
         }
-        self.metrics.limiter_mode(self.mode());
+        self.observe_mode();
         d
     }
 
@@ -174,6 +179,14 @@ impl Limiter {
         }
     }
 
+    fn observe_mode(&self) {
+        let mode = self.mode();
+        let i = Mode::ALL.iter().position(|m| *m == mode).unwrap_or(0);
+        if self.mode_seen.swap(i, Ordering::Relaxed) != i {
+            self.metrics.limiter_mode(mode);
+        }
+    }
+
     /// How limits are decided right now.
     pub fn mode(&self) -> Mode {
         match &self.backend {
@@ -190,7 +203,7 @@ impl Limiter {
             }
             Backend::Shared(s) => s.maintain(now).await,
         }
-        self.metrics.limiter_mode(self.mode());
+        self.observe_mode();
     }
 
     /// Runs [`Limiter::maintain`] every `every` until the task is aborted.
@@ -219,5 +232,54 @@ impl Limiter {
     /// The price table.
     pub fn prices(&self) -> &PriceTable {
         &self.prices
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock;
+    use crate::core::quota::{Scope, Unit, Window};
+    use prometheus_client::registry::Registry;
+
+    #[tokio::test]
+    async fn in_memory_limiter_prices_limits_counts_and_speaks() {
+        let mut registry = Registry::default();
+        let metrics = super::super::register_metrics(&mut registry);
+        let cfg = LimitsConfig { transcript_max_chars: 10, ..LimitsConfig::default() };
+        let limiter = Limiter::new(&cfg, metrics, "w", clock::now()).unwrap();
+        assert_eq!(limiter.mode(), Mode::Local);
+        let (alice, room) = (Arc::<str>::from("alice"), Arc::<str>::from("room"));
+        let usage = Usage { turns: 1, input_tokens: 1000, output_tokens: 1000, ..Usage::default() };
+        let req = LimitRequest { participant: &alice, room: &room, model: "gpt-4o-mini", usage };
+        let now = Now::read();
+        let Decision::Allowed { reservation, .. } = limiter.check(&req, now).await else { panic!("refused") };
+        // 1000 × $0.15/M + 1000 × $0.60/M = 750 micro-USD, priced by the facade.
+        assert_eq!(reservation.reserved().cost_micro_usd, 750);
+        limiter
+            .settle(
+                &reservation,
+                "gpt-4o-mini",
+                Usage { turns: 1, input_tokens: 1000, ..Usage::default() },
+                now,
+            )
+            .await;
+        let stats = limiter.stats(Some("alice"), None, now).await;
+        assert_eq!(stats.participant.unwrap().cost.today_micro_usd, 150);
+        for _ in 0..19 {
+            assert!(matches!(limiter.check(&req, now).await, Decision::Allowed { .. }));
+        }
+        let Decision::Rejected(r) = limiter.check(&req, now).await else {
+            panic!("21st turn in a minute passed")
+        };
+        assert_eq!((r.scope, r.unit, r.window), (Scope::Participant, Unit::Turns, Window::Minute));
+        assert_eq!(limiter.sentence(&r), "You're speaking faster than I can keep up — give me a moment.");
+        assert_eq!(limiter.cap_transcript("hello there world"), ("hello ther", true));
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        assert!(
+            text.contains(r#"limiter_rejections_total{scope="participant",unit="turns",window="minute"} 1"#)
+        );
+        assert!(text.contains(r#"limiter_mode{mode="local"} 1"#), "{text}");
     }
 }

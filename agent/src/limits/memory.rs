@@ -7,44 +7,58 @@
 //! refused — memory stays bounded and nothing is ever let through unlimited.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
+use hashbrown::hash_table::Entry;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
+use super::lock;
 use super::stats::{ScopeStats, Stats};
 use super::store::{Decision, LimitStore, Mode, Now, Origin, Request, Reservation, SessionLease};
-use crate::core::ledger::{self, At, CostWarnings, Ledger, Rejection};
+use crate::core::ledger::{self, At, CostWarnings, Ledger, Ledgers, Rejection};
 use crate::core::quota::{Quotas, Scope, Unit, Usage, Window};
 
 const SHARDS: usize = 16;
 /// Bound on remembered shared-open breakers (names come from configuration, so few).
 const MAX_OPEN_BREAKERS: usize = 256;
 
-type Shard = Mutex<HashMap<Arc<str>, Ledger>>;
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic elsewhere while holding a ledger leaves plain counters behind; keep using them.
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
+/// A fast seeded hash (identities are short strings; SipHash would dominate a decision).
+type Hasher = foldhash::fast::RandomState;
+/// A hash table keyed by identity; the hash is computed once per decision and used both to
+/// pick the shard and to find the entry.
+type Map = HashTable<(Arc<str>, Ledger)>;
+type Shard = Mutex<Map>;
 
 struct Keyed {
     shards: [Shard; SHARDS],
-    hasher: RandomState,
+    hasher: Hasher,
     cap_per_shard: usize,
 }
 
 impl Keyed {
     fn new(max_keys: usize) -> Self {
         Self {
-            shards: std::array::from_fn(|_| Mutex::new(HashMap::new())),
-            hasher: RandomState::new(),
+            shards: std::array::from_fn(|_| Mutex::new(Map::new())),
+            hasher: Hasher::default(),
             cap_per_shard: max_keys.div_ceil(SHARDS).max(1),
         }
     }
 
-    fn shard(&self, key: &str) -> &Shard {
-        &self.shards[(self.hasher.hash_one(key) as usize) % SHARDS]
+    fn hash(&self, key: &str) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    fn shard(&self, hash: u64) -> &Shard {
+        // The low bits pick the bucket inside the table; use high bits for the shard.
+        &self.shards[(hash >> 59) as usize % SHARDS]
+    }
+
+    fn get(&self, key: &str) -> Option<Ledger> {
+        let h = self.hash(key);
+        lock(self.shard(h)).find(h, |(k, _)| **k == *key).map(|(_, l)| *l)
     }
 
     fn len(&self) -> usize {
@@ -52,33 +66,34 @@ impl Keyed {
     }
 
     fn prune(&self, at: &At) -> usize {
-        self.shards.iter().map(|s| prune_map(&mut lock(s), at)).sum()
+        self.shards.iter().map(|s| self.prune_map(&mut lock(s), at)).sum()
     }
-}
 
-fn prune_map(map: &mut HashMap<Arc<str>, Ledger>, at: &At) -> usize {
-    let before = map.len();
-    map.retain(|_, l| !l.is_idle(at));
-    if map.capacity() > 64 && map.len() < map.capacity() / 4 {
-        map.shrink_to_fit();
-    }
-    before - map.len()
-}
-
-/// The ledger for `key`, created if missing; `None` if the map is full even after pruning.
-fn entry<'m>(
-    map: &'m mut HashMap<Arc<str>, Ledger>,
-    key: &Arc<str>,
-    cap: usize,
-    at: &At,
-) -> Option<&'m mut Ledger> {
-    if !map.contains_key(&**key) {
-        if map.len() >= cap && prune_map(map, at) == 0 {
-            return None;
+    fn prune_map(&self, map: &mut Map, at: &At) -> usize {
+        let before = map.len();
+        map.retain(|(_, l)| !l.is_idle(at));
+        if map.capacity() > 64 && map.len() < map.capacity() / 4 {
+            map.shrink_to_fit(|(k, _)| self.hasher.hash_one(&**k));
         }
-        map.insert(key.clone(), Ledger::default());
+        before - map.len()
     }
-    map.get_mut(&**key)
+
+    /// The ledger for `key` (hash `h`), created if missing; `None` if the shard is full even
+    /// after pruning.
+    fn entry<'m>(&self, map: &'m mut Map, h: u64, key: &Arc<str>, at: &At) -> Option<&'m mut Ledger> {
+        if map.len() >= self.cap_per_shard && map.find(h, |(k, _)| **k == **key).is_none() {
+            self.prune_map(map, at);
+            if map.len() >= self.cap_per_shard {
+                return None;
+            }
+        }
+        let rehash = |(k, _): &(Arc<str>, Ledger)| self.hasher.hash_one(&**k);
+        let slot = match map.entry(h, |(k, _)| **k == **key, rehash) {
+            Entry::Occupied(o) => o.into_mut(),
+            Entry::Vacant(v) => v.insert((key.clone(), Ledger::default())).into_mut(),
+        };
+        Some(&mut slot.1)
+    }
 }
 
 /// Limits counted in this process.
@@ -125,33 +140,49 @@ impl MemoryStore {
         self.scaled.read().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
+    /// Runs `f` with the quotas in force; the normal (undivided) path touches no lock.
+    fn with_quotas<R>(&self, f: impl FnOnce(&Quotas) -> R) -> R {
+        if self.divisor.load(Ordering::Relaxed) == 1 { f(&self.base) } else { f(&self.quotas()) }
+    }
+
     fn at(&self, now: Now) -> At {
         let ns = now.mono.saturating_duration_since(self.origin).as_nanos().min(u128::from(u64::MAX)) as u64;
         At::new(ns, now.unix)
     }
 
-    /// Runs `f` on the participant, room and global ledgers, locked in a fixed order.
+    /// Runs `f` on the participant, room and global ledgers, locked in a fixed order. A scope
+    /// without any limit is neither locked nor remembered (`f` gets `None` for it).
     fn with_ledgers<R>(
         &self,
+        q: &Quotas,
         participant: &Arc<str>,
         room: &Arc<str>,
         at: &At,
-        f: impl FnOnce([&mut Ledger; 3]) -> R,
+        f: impl FnOnce(Ledgers<'_>) -> R,
     ) -> Option<R> {
-        let mut pmap = lock(self.participants.shard(participant));
-        let mut rmap = lock(self.rooms.shard(room));
-        let p = entry(&mut pmap, participant, self.participants.cap_per_shard, at)?;
-        let r = entry(&mut rmap, room, self.rooms.cap_per_shard, at)?;
-        let mut g = lock(&self.global);
-        Some(f([p, r, &mut g]))
+        let (ps, rs) = (&self.participants, &self.rooms);
+        let ph = q.scope_active(Scope::Participant).then(|| ps.hash(participant));
+        let rh = q.scope_active(Scope::Room).then(|| rs.hash(room));
+        let mut pmap = ph.map(|h| (h, lock(ps.shard(h))));
+        let mut rmap = rh.map(|h| (h, lock(rs.shard(h))));
+        let p = match pmap.as_mut() {
+            Some((h, m)) => Some(ps.entry(m, *h, participant, at)?),
+            None => None,
+        };
+        let r = match rmap.as_mut() {
+            Some((h, m)) => Some(rs.entry(m, *h, room, at)?),
+            None => None,
+        };
+        let mut gmap = q.scope_active(Scope::Global).then(|| lock(&self.global));
+        Some(f([p, r, gmap.as_deref_mut()]))
     }
 
     /// The synchronous decision (the async trait method wraps this).
     pub fn check_now(&self, req: Request<'_>, now: Now) -> Decision {
         let at = self.at(now);
-        let q = self.quotas();
-        let result =
-            self.with_ledgers(req.participant, req.room, &at, |l| ledger::admit(&q, l, &req.usage, &at));
+        let result = self.with_quotas(|q| {
+            self.with_ledgers(q, req.participant, req.room, &at, |l| ledger::admit(q, l, &req.usage, &at))
+        });
         match result {
             Some(Ok(warnings)) => Decision::Allowed {
                 reservation: Reservation {
@@ -171,9 +202,10 @@ impl MemoryStore {
     /// Synchronous settle.
     pub fn settle_now(&self, res: &Reservation, actual: &Usage, now: Now) -> CostWarnings {
         let at = self.at(now);
-        let q = self.quotas();
-        self.with_ledgers(&res.participant, &res.room, &at, |l| {
-            ledger::settle(&q, l, &res.reserved, actual, res.day, &at)
+        self.with_quotas(|q| {
+            self.with_ledgers(q, &res.participant, &res.room, &at, |l| {
+                ledger::settle(q, l, &res.reserved, actual, res.day, &at)
+            })
         })
         .unwrap_or_default()
     }
@@ -186,14 +218,14 @@ impl MemoryStore {
         now: Now,
     ) -> Result<SessionLease, Rejection> {
         let at = self.at(now);
-        let q = self.quotas();
         let full = Rejection {
             scope: Scope::Global,
             unit: Unit::Sessions,
             window: Window::Concurrent,
             retry_after: Duration::ZERO,
         };
-        self.with_ledgers(participant, room, &at, |l| ledger::acquire_session(&q, l)).unwrap_or(Err(full))?;
+        self.with_quotas(|q| self.with_ledgers(q, participant, room, &at, |l| ledger::acquire_session(q, l)))
+            .unwrap_or(Err(full))?;
         Ok(SessionLease {
             participant: participant.clone(),
             room: room.clone(),
@@ -205,7 +237,9 @@ impl MemoryStore {
     /// Synchronous session release.
     pub fn release_session_now(&self, lease: &SessionLease, now: Now) {
         let at = self.at(now);
-        self.with_ledgers(&lease.participant, &lease.room, &at, ledger::release_session);
+        self.with_quotas(|q| {
+            self.with_ledgers(q, &lease.participant, &lease.room, &at, ledger::release_session)
+        });
     }
 
     /// Records a shared open-until locally.
@@ -247,7 +281,7 @@ impl MemoryStore {
         let at = self.at(now);
         let q = self.quotas();
         let one = |keyed: &Keyed, id: &str, scope: Scope| {
-            let l = lock(keyed.shard(id)).get(id).copied().unwrap_or_default();
+            let l = keyed.get(id).unwrap_or_default();
             ScopeStats::new(Some(id), &q, scope, &l.view(&q, scope, &at), l.cost_today(&at))
         };
         let g = *lock(&self.global);

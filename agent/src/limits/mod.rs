@@ -28,3 +28,9 @@ pub use redis::{RedisStore, RedisStoreError};
 pub use shared::{SharedOptions, SharedStore};
 pub use stats::{Stats, readiness_json};
 pub use store::{Decision, LimitStore, Mode, Now, Origin, Request, Reservation, SessionLease};
+
+/// Locks a mutex, carrying on after a poisoning panic: the data behind every lock here is
+/// plain counters, still meaningful after a panic elsewhere.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}

@@ -8,12 +8,13 @@
 //! is `REDIS_KEY_PREFIX`. Every key carries a PX expiry.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, RedisError, Script};
 
+use super::lock;
 use super::stats::{ScopeStats, Stats};
 use super::store::{Decision, Mode, Origin, Reservation, SessionLease};
 use crate::core::ledger::{CostWarnings, LimitView, Rejection};
@@ -45,7 +46,7 @@ struct Conn {
 
 impl Conn {
     fn get(self: &Arc<Self>) -> Result<ConnectionManager> {
-        if let Some(c) = self.manager.lock().unwrap_or_else(PoisonError::into_inner).clone() {
+        if let Some(c) = lock(&self.manager).clone() {
             return Ok(c);
         }
         if !self.connecting.swap(true, Ordering::AcqRel) {
@@ -64,7 +65,7 @@ impl Conn {
                                 tracing::warn!(error = %e, "loading a limits script into Redis");
                             }
                         }
-                        *this.manager.lock().unwrap_or_else(PoisonError::into_inner) = Some(c);
+                        *lock(&this.manager) = Some(c);
                         tracing::info!("connected to Redis for shared limits");
                     }
                     Err(e) => tracing::debug!(error = %e, "connecting to Redis"),

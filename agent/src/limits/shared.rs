@@ -12,9 +12,10 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::lock;
 use super::memory::MemoryStore;
 use super::redis::{RedisStore, RedisStoreError};
 use super::stats::Stats;
@@ -26,10 +27,6 @@ use crate::core::quota::Usage;
 
 /// Bound on remembered shared leases (renewed by the heartbeat).
 const MAX_LEASES: usize = 100_000;
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 /// How the shared store treats Redis.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,5 +1,5 @@
-//! Batched inference across streams: one std thread owns the model runs; async streams send
-//! it their windows over a channel and await their probability.
+//! Batched inference across streams: one std thread owns the model runs; async streams hand
+//! it their windows and await their probability.
 //!
 //! The thread takes whatever windows are pending when it is free — up to `max_batch` — and
 //! scores them in one run, each with its stream's own state. Under light load a window is
@@ -8,13 +8,16 @@
 //! stream has at most one window in flight, so a batch never holds a stream twice and its
 //! state is always the one its previous window left.
 //!
-//! Nothing is allocated per window: jobs are `Arc` clones, replies go through each stream's
-//! own one-slot channel, and the thread's scratch space is sized once.
+//! Nothing is allocated per window: the queue is a preallocated `sync_channel` whose room is
+//! counted by an async semaphore (so a full queue makes senders wait without blocking the
+//! runtime), a job is an `Arc` clone of the stream's slot, and the answer is left in the slot
+//! with a `Notify`.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, Semaphore};
 
 use crate::clock;
 use crate::core::segmenter::{SegmentEvent, Segmenter, SegmenterConfig, WINDOW};
@@ -30,40 +33,54 @@ type Reply = Result<f32, InferenceFailed>;
 /// A stream's place at the batching thread.
 struct Slot {
     state: Mutex<StreamState>,
-    reply: mpsc::Sender<Reply>,
+    reply: Mutex<Option<Reply>>,
+    ready: Notify,
+}
+
+/// What the streams and the thread share.
+struct Shared {
+    room: Semaphore,
+    stopped: AtomicBool,
 }
 
 /// Handle to the batching thread; clone it freely. The thread stops when every handle and
 /// stream is dropped.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct VadService {
-    jobs: mpsc::Sender<Arc<Slot>>,
-    thread: Arc<Option<JoinHandle<()>>>,
+    jobs: SyncSender<Arc<Slot>>,
+    shared: Arc<Shared>,
 }
 
-impl std::fmt::Debug for Slot {
+impl std::fmt::Debug for VadService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Slot").finish_non_exhaustive()
+        f.debug_struct("VadService").field("running", &self.is_running()).finish()
     }
 }
 
 impl VadService {
     /// Starts the batching thread (`vad-batch`) on the shared model.
     pub fn start(vad: Vad, max_batch: usize) -> std::io::Result<Self> {
-        let (tx, rx) = mpsc::channel(QUEUE);
+        let (tx, rx) = sync_channel(QUEUE);
+        let shared = Arc::new(Shared { room: Semaphore::new(QUEUE), stopped: AtomicBool::new(false) });
         let max_batch = max_batch.max(1);
-        let thread =
-            std::thread::Builder::new().name("vad-batch".into()).spawn(move || run(vad, rx, max_batch))?;
-        Ok(Self { jobs: tx, thread: Arc::new(Some(thread)) })
+        let thread_shared = Arc::clone(&shared);
+        std::thread::Builder::new().name("vad-batch".into()).spawn(move || {
+            let mut worker = Worker { shared: thread_shared, rx, jobs: Vec::with_capacity(max_batch) };
+            worker.run(&vad, max_batch);
+        })?;
+        Ok(Self { jobs: tx, shared })
     }
 
     /// A new stream scored through this service.
     pub fn stream(&self, segmenter: SegmenterConfig) -> BatchedStream {
-        let (reply, replies) = mpsc::channel(1);
         BatchedStream {
             jobs: self.jobs.clone(),
-            slot: Arc::new(Slot { state: Mutex::new(StreamState::default()), reply }),
-            replies,
+            shared: Arc::clone(&self.shared),
+            slot: Arc::new(Slot {
+                state: Mutex::new(StreamState::default()),
+                reply: Mutex::new(None),
+                ready: Notify::new(),
+            }),
             front: FrontEnd::new(),
             segmenter: Segmenter::new(segmenter),
             in_flight: None,
@@ -73,57 +90,82 @@ impl VadService {
 
     /// Whether the thread is still running.
     pub fn is_running(&self) -> bool {
-        !self.jobs.is_closed() && self.thread.as_ref().as_ref().is_some_and(|t| !t.is_finished())
+        !self.shared.stopped.load(Ordering::Acquire)
     }
 }
 
-fn run(vad: Vad, mut rx: mpsc::Receiver<Arc<Slot>>, max_batch: usize) {
-    let mut jobs: Vec<Arc<Slot>> = Vec::with_capacity(max_batch);
-    let mut states: Vec<StreamState> = vec![StreamState::default(); max_batch];
-    let mut probs = vec![0.0f32; max_batch];
-    while let Some(first) = rx.blocking_recv() {
-        jobs.push(first);
-        while jobs.len() < max_batch {
-            match rx.try_recv() {
-                Ok(job) => jobs.push(job),
-                Err(_) => break,
+/// The batching thread's state. Dropping it (normal end or a panic) marks the service
+/// stopped and wakes every stream it still owes an answer, so none waits forever.
+struct Worker {
+    shared: Arc<Shared>,
+    rx: Receiver<Arc<Slot>>,
+    jobs: Vec<Arc<Slot>>,
+}
+
+impl Worker {
+    fn run(&mut self, vad: &Vad, max_batch: usize) {
+        let mut states: Vec<StreamState> = vec![StreamState::default(); max_batch];
+        let mut probs = vec![0.0f32; max_batch];
+        while let Ok(first) = self.rx.recv() {
+            self.jobs.push(first);
+            while self.jobs.len() < max_batch {
+                match self.rx.try_recv() {
+                    Ok(job) => self.jobs.push(job),
+                    Err(_) => break,
+                }
+            }
+            let n = self.jobs.len();
+            self.shared.room.add_permits(n);
+            for (job, state) in self.jobs.iter().zip(&mut states) {
+                state.clone_from(&job.state.lock().unwrap_or_else(|e| e.into_inner()));
+            }
+            let started = clock::now();
+            let result = vad.model().infer(&mut states[..n], &mut probs[..n]);
+            metrics::record_run(clock::now().saturating_duration_since(started), n);
+            if result.is_err() {
+                metrics::metrics().inference_errors.inc();
+            }
+            for (i, job) in self.jobs.drain(..).enumerate() {
+                let reply = match &result {
+                    Ok(()) => {
+                        job.state.lock().unwrap_or_else(|e| e.into_inner()).clone_from(&states[i]);
+                        Ok(probs[i])
+                    }
+                    Err(e) => Err(e.clone()),
+                };
+                *job.reply.lock().unwrap_or_else(|e| e.into_inner()) = Some(reply);
+                job.ready.notify_one();
             }
         }
-        let n = jobs.len();
-        for (job, state) in jobs.iter().zip(&mut states) {
-            state.clone_from(&job.state.lock().unwrap_or_else(|e| e.into_inner()));
-        }
-        let started = clock::now();
-        let result = vad.model().infer(&mut states[..n], &mut probs[..n]);
-        metrics::record_run(clock::now().saturating_duration_since(started), n);
-        for (i, job) in jobs.drain(..).enumerate() {
-            let reply = match &result {
-                Ok(()) => {
-                    job.state.lock().unwrap_or_else(|e| e.into_inner()).clone_from(&states[i]);
-                    Ok(probs[i])
-                }
-                Err(e) => Err(e.clone()),
-            };
-            // A stream dropped meanwhile no longer listens; nothing to do for it.
-            let _ = job.reply.try_send(reply);
-        }
-        if result.is_err() {
-            metrics::metrics().inference_errors.inc();
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.shared.stopped.store(true, Ordering::Release);
+        self.shared.room.close();
+        for job in self.jobs.drain(..).chain(self.rx.try_iter()) {
+            job.ready.notify_one();
         }
     }
 }
 
 /// One participant's audio through the batching service: frames in, [`SegmentEvent`]s out.
-#[derive(Debug)]
 pub struct BatchedStream {
-    jobs: mpsc::Sender<Arc<Slot>>,
+    jobs: SyncSender<Arc<Slot>>,
+    shared: Arc<Shared>,
     slot: Arc<Slot>,
-    replies: mpsc::Receiver<Reply>,
     front: FrontEnd,
     segmenter: Segmenter,
     /// The window sent and not yet answered (kept if a `push` was cancelled while waiting).
     in_flight: Option<[f32; WINDOW]>,
     repaired: u64,
+}
+
+impl std::fmt::Debug for BatchedStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BatchedStream").field("speaking", &self.is_speaking()).finish_non_exhaustive()
+    }
 }
 
 impl BatchedStream {
@@ -141,10 +183,18 @@ impl BatchedStream {
             }
         };
         while let Some(window) = feed.next_window() {
+            let permit = self.shared.room.acquire().await.map_err(|_| VadError::ServiceStopped)?;
+            permit.forget(); // given back by the thread when it takes the job
             self.slot.state.lock().unwrap_or_else(|e| e.into_inner()).set_window(&window);
-            self.jobs.send(Arc::clone(&self.slot)).await.map_err(|_| VadError::ServiceStopped)?;
+            match self.jobs.try_send(Arc::clone(&self.slot)) {
+                Ok(()) => {}
+                // Room is counted by the semaphore, so `Full` means the thread is gone.
+                Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                    return Err(VadError::ServiceStopped);
+                }
+            }
             self.in_flight = Some(window);
-            Self::answer(&mut self.replies, &mut self.in_flight, &mut self.segmenter, out).await?;
+            Self::answer(&self.slot, &self.shared, &mut self.in_flight, &mut self.segmenter, out).await?;
         }
         let s = self.front.stats();
         metrics::metrics().repaired_samples.inc_by(s.non_finite + s.clipped - self.repaired);
@@ -171,20 +221,31 @@ impl BatchedStream {
 
     /// Takes the answer for a window left in flight by a cancelled `push`.
     async fn settle(&mut self, out: &mut Vec<SegmentEvent>) -> Result<(), VadError> {
-        Self::answer(&mut self.replies, &mut self.in_flight, &mut self.segmenter, out).await
+        Self::answer(&self.slot, &self.shared, &mut self.in_flight, &mut self.segmenter, out).await
     }
 
     async fn answer(
-        replies: &mut mpsc::Receiver<Reply>,
+        slot: &Slot,
+        shared: &Shared,
         in_flight: &mut Option<[f32; WINDOW]>,
         segmenter: &mut Segmenter,
         out: &mut Vec<SegmentEvent>,
     ) -> Result<(), VadError> {
         let Some(window) = in_flight.as_ref() else { return Ok(()) };
-        let p = replies.recv().await.ok_or(VadError::ServiceStopped)?;
+        let reply = loop {
+            // `notify_one` keeps a wake-up for a waiter that comes later, so checking first
+            // and waiting after loses nothing.
+            if let Some(reply) = slot.reply.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                break reply;
+            }
+            if shared.stopped.load(Ordering::Acquire) {
+                return Err(VadError::ServiceStopped);
+            }
+            slot.ready.notified().await;
+        };
         let window = *window;
         *in_flight = None;
-        segmenter.push_window(&window, p?, out);
+        segmenter.push_window(&window, reply?, out);
         Ok(())
     }
 }

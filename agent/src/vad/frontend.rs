@@ -137,7 +137,7 @@ impl FrontEnd {
             return Err(FrameError::UnsupportedChannels(frame.channels));
         }
         let len = frame.samples.len();
-        if len % usize::from(frame.channels) != 0 {
+        if !len.is_multiple_of(usize::from(frame.channels)) {
             return Err(FrameError::PartialFrame { len, channels: frame.channels });
         }
         match &self.resampler {
@@ -212,7 +212,7 @@ impl Feed<'_, '_> {
                 }
                 let x = x / channels as f32;
                 self.pos += 1;
-                let Some(resampler) = front.resampler.as_mut() else { return None };
+                let resampler = front.resampler.as_mut()?;
                 let (pending, len) = (&mut front.pending, &mut front.pending_len);
                 resampler.push(x, &mut |out: &[f32]| {
                     let n = out.len().min(pending.len() - *len);

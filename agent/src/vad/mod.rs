@@ -67,10 +67,10 @@ impl Vad {
     /// paths return the same handle.
     pub fn load(ort_dylib: &Path, model: &Path) -> Result<Self, LoadError> {
         let mut shared = SHARED.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((path, vad)) = shared.as_ref() {
-            if path == model {
-                return Ok(vad.clone());
-            }
+        if let Some((path, vad)) = shared.as_ref()
+            && path == model
+        {
+            return Ok(vad.clone());
         }
         let env = load::runtime(ort_dylib)?;
         let bytes = load::read_model(model)?;
