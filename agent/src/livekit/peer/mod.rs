@@ -164,7 +164,46 @@ pub fn route_to(server: SocketAddr) -> std::io::Result<IpAddr> {
     Ok(probe.local_addr()?.ip())
 }
 
+/// Resolves the server's address from its `ws://` / `wss://` URL (to choose our local
+/// address towards it).
+pub async fn resolve(url: &str) -> std::io::Result<SocketAddr> {
+    let invalid = || std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("bad server URL {url}"));
+    let (default_port, rest) = if let Some(r) = url.strip_prefix("wss://") {
+        (443, r)
+    } else if let Some(r) = url.strip_prefix("ws://") {
+        (80, r)
+    } else {
+        return Err(invalid());
+    };
+    let authority = rest.split('/').next().filter(|a| !a.is_empty()).ok_or_else(invalid)?;
+    let has_port = !authority.ends_with(']')
+        && authority.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok());
+    let target = if has_port { authority.to_owned() } else { format!("{authority}:{default_port}") };
+    tokio::net::lookup_host(target).await?.next().ok_or_else(invalid)
+}
+
 /// A str0m engine configured for LiveKit audio: Opus only (no RED), full ICE.
 pub fn new_rtc(now: Instant) -> Rtc {
     Rtc::builder().clear_codecs().enable_opus(true, false).set_ice_lite(false).build(now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn resolve_understands_ports_and_schemes() {
+        assert_eq!(resolve("ws://127.0.0.1:7880").await.unwrap().port(), 7880);
+        assert_eq!(resolve("wss://127.0.0.1/x").await.unwrap().port(), 443);
+        assert_eq!(resolve("ws://[::1]:9").await.unwrap().port(), 9);
+        assert_eq!(resolve("ws://[::1]").await.unwrap().port(), 80);
+        assert!(resolve("http://127.0.0.1").await.is_err());
+        assert!(resolve("ws://").await.is_err());
+    }
+
+    #[test]
+    fn loopback_routes_to_loopback() {
+        let ip = route_to(SocketAddr::from(([127, 0, 0, 1], 7880))).unwrap();
+        assert!(ip.is_loopback());
+    }
 }

@@ -6,6 +6,8 @@
 
 pub mod api;
 mod conn;
+mod outbound;
+mod publish;
 pub mod registry;
 mod task;
 

@@ -11,7 +11,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
@@ -21,6 +20,7 @@ use super::api::{
     AudioChunk, AudioFrame, AudioStream, CloseReason, OutgoingData, PlaybackState, RoomEvent, SinkControl,
 };
 use super::conn::{Conn, ConnEvent, End, Pc};
+use super::outbound::Outbound;
 use super::registry::{Change, Registry};
 use crate::clock;
 use crate::livekit::audio::opus::OpusEncoder;
@@ -57,17 +57,10 @@ pub(super) struct RoomTask {
     started_at: Instant,
     events: mpsc::Sender<RoomEvent>,
     data_rx: mpsc::Receiver<OutgoingData>,
-    audio_rx: mpsc::Receiver<AudioChunk>,
-    control: Arc<SinkControl>,
-    state_tx: watch::Sender<PlaybackState>,
     leave: CancellationToken,
     registry: Registry,
-    playout: Playout,
-    encoder: OpusEncoder,
+    outbound: Outbound,
     inbound: HashMap<String, Inbound>,
-    pending_chunk: Option<AudioChunk>,
-    stops_done: u64,
-    discarded: u64,
     heard_audio: bool,
 }
 
@@ -86,17 +79,10 @@ impl RoomTask {
             started_at,
             events: wiring.events,
             data_rx: wiring.data_rx,
-            audio_rx: wiring.audio_rx,
-            control: wiring.control,
-            state_tx: wiring.state_tx,
             leave: wiring.leave,
             registry: Registry::default(),
-            playout,
-            encoder,
+            outbound: Outbound::new(wiring.audio_rx, wiring.control, wiring.state_tx, playout, encoder),
             inbound: HashMap::new(),
-            pending_chunk: None,
-            stops_done: 0,
-            discarded: 0,
             heard_audio: false,
         };
         let local = join.participant.as_ref().map(|p| p.sid.as_str()).unwrap_or_default();
@@ -137,7 +123,7 @@ impl RoomTask {
                 }
             }
         };
-        self.publish_state();
+        self.outbound.publish_state();
         // The handler may be gone; nothing to do then.
         let _ =
             tokio::time::timeout(Duration::from_secs(1), self.events.send(RoomEvent::Closed(reason))).await;
@@ -180,15 +166,15 @@ impl RoomTask {
         loop {
             let now = clock::now();
             let mut deadline = conn.deadline();
-            if let Some(d) = self.playout.next_deadline(now) {
+            if let Some(d) = self.outbound.deadline(now) {
                 deadline = deadline.min(d);
             }
-            let can_take_audio = self.pending_chunk.is_none();
+            let can_take_audio = self.outbound.can_take();
             let result = tokio::select! {
                 biased;
                 _ = self.leave.cancelled() => return None,
-                _ = self.control.stop.notified() => {
-                    self.stop_playout();
+                _ = self.outbound.control.stop.notified() => {
+                    self.outbound.stop();
                     Ok(())
                 }
                 msg = conn.signal.recv::<livekit_protocol::SignalResponse>() => match msg {
@@ -207,8 +193,8 @@ impl RoomTask {
                     Ok((n, from)) => conn.on_datagram(Pc::Publisher, from, &pub_buf[..n], clock::now(), &mut out),
                     Err(e) => Err(End::Reconnect(format!("publisher socket: {e}"))),
                 },
-                Some(chunk) = self.audio_rx.recv(), if can_take_audio => {
-                    self.take_chunk(chunk);
+                Some(chunk) = self.outbound.audio_rx.recv(), if can_take_audio => {
+                    self.outbound.take(chunk);
                     Ok(())
                 }
                 Some(data) = self.data_rx.recv() => {
@@ -223,7 +209,7 @@ impl RoomTask {
             if let Err(end) = result {
                 return Some(end);
             }
-            self.pump_playout(conn);
+            self.outbound.pump(conn);
         }
     }
 
@@ -296,68 +282,6 @@ impl RoomTask {
             m.join_seconds.observe(secs);
             tracing::info!(seconds = secs, "first remote audio");
         }
-    }
-
-    fn take_chunk(&mut self, chunk: AudioChunk) {
-        if chunk.generation < self.control.stops_requested.load(Ordering::Acquire) {
-            self.discarded += chunk.pcm.len() as u64;
-            return;
-        }
-        self.pending_chunk = Some(chunk);
-        self.fill_playout();
-    }
-
-    /// Moves the pending chunk into the playout queue as far as it has room.
-    fn fill_playout(&mut self) {
-        if let Some(mut chunk) = self.pending_chunk.take() {
-            let n = self.playout.push(&chunk.pcm);
-            if n < chunk.pcm.len() {
-                chunk.pcm.drain(..n);
-                self.pending_chunk = Some(chunk);
-            }
-        }
-        self.publish_state();
-    }
-
-    fn stop_playout(&mut self) {
-        self.discarded += self.playout.stop() as u64;
-        if let Some(chunk) = self.pending_chunk.take() {
-            self.discarded += chunk.pcm.len() as u64;
-        }
-        // Chunks still in the channel carry an older generation and are dropped on arrival.
-        self.stops_done = self.control.stops_requested.load(Ordering::Acquire);
-        self.publish_state();
-    }
-
-    fn pump_playout(&mut self, conn: &mut Conn) {
-        let now = clock::now();
-        let mut sent = false;
-        while let Some(frame) = self.playout.poll(now) {
-            sent = true;
-            match self.encoder.encode(&frame.pcm) {
-                Ok(packet) => conn.write_audio(&frame, packet, now),
-                Err(e) => tracing::warn!(error = %e, "opus encode failed"),
-            }
-        }
-        if sent {
-            self.fill_playout();
-        }
-    }
-
-    fn publish_state(&self) {
-        let queued = self.playout.queued_samples() as u64
-            + self.pending_chunk.as_ref().map_or(0, |c| c.pcm.len() as u64);
-        let state = PlaybackState {
-            played_samples: self.playout.played_samples(),
-            queued_samples: queued,
-            discarded_samples: self.discarded,
-            stops_done: self.stops_done,
-        };
-        self.state_tx.send_if_modified(|s| {
-            let changed = *s != state;
-            *s = state;
-            changed
-        });
     }
 
     fn emit(&self, event: RoomEvent) {

@@ -1,0 +1,119 @@
+//! The room task's half of the [`AudioSink`](super::AudioSink): agent PCM arriving over a
+//! channel goes into the playout queue (with backpressure), comes out paced, is encoded and
+//! written to the publisher PeerConnection. Stop requests drop everything queued or in
+//! flight; every change is published as [`PlaybackState`] for the sink's handles.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use tokio::sync::{mpsc, watch};
+
+use super::api::{AudioChunk, PlaybackState, SinkControl};
+use super::conn::Conn;
+use crate::clock;
+use crate::livekit::audio::opus::OpusEncoder;
+use crate::livekit::audio::playout::Playout;
+
+/// Outgoing agent audio.
+pub(super) struct Outbound {
+    /// Chunks from the sink (the room loop awaits `recv` on it while [`Outbound::can_take`]).
+    pub audio_rx: mpsc::Receiver<AudioChunk>,
+    /// Stop requests (the room loop awaits `stop.notified()`).
+    pub control: Arc<SinkControl>,
+    state_tx: watch::Sender<PlaybackState>,
+    playout: Playout,
+    encoder: OpusEncoder,
+    /// A chunk (or its rest) that did not fit the playout queue yet.
+    pending: Option<AudioChunk>,
+    stops_done: u64,
+    discarded: u64,
+}
+
+impl Outbound {
+    pub fn new(
+        audio_rx: mpsc::Receiver<AudioChunk>,
+        control: Arc<SinkControl>,
+        state_tx: watch::Sender<PlaybackState>,
+        playout: Playout,
+        encoder: OpusEncoder,
+    ) -> Self {
+        Self { audio_rx, control, state_tx, playout, encoder, pending: None, stops_done: 0, discarded: 0 }
+    }
+
+    /// When the next frame is due, if any.
+    pub fn deadline(&self, now: Instant) -> Option<Instant> {
+        self.playout.next_deadline(now)
+    }
+
+    /// Whether another chunk may be taken from the channel (backpressure otherwise).
+    pub fn can_take(&self) -> bool {
+        self.pending.is_none()
+    }
+
+    /// A chunk arrived from the sink.
+    pub fn take(&mut self, chunk: AudioChunk) {
+        if chunk.generation < self.control.stops_requested.load(Ordering::Acquire) {
+            self.discarded += chunk.pcm.len() as u64;
+            return;
+        }
+        self.pending = Some(chunk);
+        self.fill();
+    }
+
+    /// Carries out the stop requests made so far.
+    pub fn stop(&mut self) {
+        self.discarded += self.playout.stop() as u64;
+        if let Some(chunk) = self.pending.take() {
+            self.discarded += chunk.pcm.len() as u64;
+        }
+        // Chunks still in the channel carry an older generation and are dropped on arrival.
+        self.stops_done = self.control.stops_requested.load(Ordering::Acquire);
+        self.publish_state();
+    }
+
+    /// Sends every frame that is due.
+    pub fn pump(&mut self, conn: &mut Conn) {
+        let now = clock::now();
+        let mut sent = false;
+        while let Some(frame) = self.playout.poll(now) {
+            sent = true;
+            match self.encoder.encode(&frame.pcm) {
+                Ok(packet) => conn.write_audio(&frame, packet, now),
+                Err(e) => tracing::warn!(error = %e, "opus encode failed"),
+            }
+        }
+        if sent {
+            self.fill();
+        }
+    }
+
+    /// Moves the pending chunk into the playout queue as far as it has room.
+    fn fill(&mut self) {
+        if let Some(mut chunk) = self.pending.take() {
+            let n = self.playout.push(&chunk.pcm);
+            if n < chunk.pcm.len() {
+                chunk.pcm.drain(..n);
+                self.pending = Some(chunk);
+            }
+        }
+        self.publish_state();
+    }
+
+    /// Publishes the counters for the sink's handles.
+    pub fn publish_state(&self) {
+        let queued =
+            self.playout.queued_samples() as u64 + self.pending.as_ref().map_or(0, |c| c.pcm.len() as u64);
+        let state = PlaybackState {
+            played_samples: self.playout.played_samples(),
+            queued_samples: queued,
+            discarded_samples: self.discarded,
+            stops_done: self.stops_done,
+        };
+        self.state_tx.send_if_modified(|s| {
+            let changed = *s != state;
+            *s = state;
+            changed
+        });
+    }
+}
