@@ -112,6 +112,9 @@ fn run() -> ExitCode {
     };
     logging::init(config.log_format, &config.log_level);
     let health = Health::new(config.health.liveness_stale);
+    // Declared before the server answers, so readiness always lists what it waits for.
+    health.set_component("worker", false, "starting");
+    health.set_component("vad", false, "starting");
     let server = match HealthServer::start(config.health.addr, health.clone(), ServerOptions::default()) {
         Ok(s) => s,
         Err(e) => {
