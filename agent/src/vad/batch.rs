@@ -21,7 +21,8 @@ use tokio::sync::{Notify, Semaphore};
 
 use crate::clock;
 use crate::core::segmenter::{SegmentEvent, Segmenter, SegmenterConfig, WINDOW};
-use crate::vad::frontend::{AudioFrame, FrontEnd, InputStats};
+use crate::vad::frontend::{AudioFrame, InputStats};
+use crate::vad::intake::Intake;
 use crate::vad::model::{InferenceFailed, StreamState};
 use crate::vad::{Vad, VadError, metrics};
 
@@ -81,10 +82,9 @@ impl VadService {
                 reply: Mutex::new(None),
                 ready: Notify::new(),
             }),
-            front: FrontEnd::new(),
+            front: Intake::default(),
             segmenter: Segmenter::new(segmenter),
             in_flight: None,
-            repaired: 0,
         }
     }
 
@@ -155,11 +155,10 @@ pub struct BatchedStream {
     jobs: SyncSender<Arc<Slot>>,
     shared: Arc<Shared>,
     slot: Arc<Slot>,
-    front: FrontEnd,
+    front: Intake,
     segmenter: Segmenter,
     /// The window sent and not yet answered (kept if a `push` was cancelled while waiting).
     in_flight: Option<[f32; WINDOW]>,
-    repaired: u64,
 }
 
 impl std::fmt::Debug for BatchedStream {
@@ -175,13 +174,7 @@ impl BatchedStream {
     /// window's result is taken on the next call. The rest of a cancelled frame is lost.
     pub async fn push(&mut self, frame: AudioFrame<'_>, out: &mut Vec<SegmentEvent>) -> Result<(), VadError> {
         self.settle(out).await?;
-        let mut feed = match self.front.feed(frame) {
-            Ok(feed) => feed,
-            Err(e) => {
-                metrics::metrics().refused_frames.inc();
-                return Err(e.into());
-            }
-        };
+        let mut feed = self.front.feed(frame)?;
         while let Some(window) = feed.next_window() {
             let permit = self.shared.room.acquire().await.map_err(|_| VadError::ServiceStopped)?;
             permit.forget(); // given back by the thread when it takes the job
@@ -196,9 +189,7 @@ impl BatchedStream {
             self.in_flight = Some(window);
             Self::answer(&self.slot, &self.shared, &mut self.in_flight, &mut self.segmenter, out).await?;
         }
-        let s = self.front.stats();
-        metrics::metrics().repaired_samples.inc_by(s.non_finite + s.clipped - self.repaired);
-        self.repaired = s.non_finite + s.clipped;
+        self.front.publish_repairs();
         Ok(())
     }
 

@@ -14,6 +14,7 @@
 pub mod batch;
 pub mod config;
 pub mod frontend;
+mod intake;
 pub mod load;
 pub mod metrics;
 pub mod model;

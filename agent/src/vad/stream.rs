@@ -2,7 +2,8 @@
 
 use crate::clock;
 use crate::core::segmenter::{SegmentEvent, Segmenter, SegmenterConfig};
-use crate::vad::frontend::{AudioFrame, FrontEnd, InputStats};
+use crate::vad::frontend::{AudioFrame, InputStats};
+use crate::vad::intake::Intake;
 use crate::vad::model::StreamState;
 use crate::vad::{Vad, VadError, metrics};
 
@@ -10,10 +11,9 @@ use crate::vad::{Vad, VadError, metrics};
 #[derive(Debug)]
 pub struct VadStream {
     vad: Vad,
-    front: FrontEnd,
+    front: Intake,
     state: StreamState,
     segmenter: Segmenter,
-    repaired: u64,
 }
 
 impl VadStream {
@@ -21,23 +21,16 @@ impl VadStream {
     pub fn new(vad: Vad, segmenter: SegmenterConfig) -> Self {
         Self {
             vad,
-            front: FrontEnd::new(),
+            front: Intake::default(),
             state: StreamState::default(),
             segmenter: Segmenter::new(segmenter),
-            repaired: 0,
         }
     }
 
     /// Consumes one frame; events go to `out` (reuse it: no allocation once it is large enough).
     /// A refused frame leaves the stream unchanged.
     pub fn push(&mut self, frame: AudioFrame<'_>, out: &mut Vec<SegmentEvent>) -> Result<(), VadError> {
-        let mut feed = match self.front.feed(frame) {
-            Ok(feed) => feed,
-            Err(e) => {
-                metrics::metrics().refused_frames.inc();
-                return Err(e.into());
-            }
-        };
+        let mut feed = self.front.feed(frame)?;
         while let Some(window) = feed.next_window() {
             self.state.set_window(&window);
             let started = clock::now();
@@ -48,7 +41,7 @@ impl VadStream {
             })?;
             self.segmenter.push_window(&window, p, out);
         }
-        self.count_repairs();
+        self.front.publish_repairs();
         Ok(())
     }
 
@@ -65,12 +58,5 @@ impl VadStream {
     /// Input repairs and refusals so far.
     pub fn input_stats(&self) -> InputStats {
         self.front.stats()
-    }
-
-    fn count_repairs(&mut self) {
-        let s = self.front.stats();
-        let total = s.non_finite + s.clipped;
-        metrics::metrics().repaired_samples.inc_by(total - self.repaired);
-        self.repaired = total;
     }
 }
