@@ -61,9 +61,9 @@ impl ProviderError {
     }
 }
 
-/// How one attempt failed.
+/// How one attempt failed (classified into a breaker outcome and a metric kind).
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Failure {
+pub enum Failure {
     /// Connect, TLS, DNS or other transport error before a response.
     Connect(String),
     /// The attempt timed out waiting for a response (or a stalled stream).

@@ -99,7 +99,7 @@ struct UsageJson {
 
 /// What one SSE data payload said.
 #[derive(Debug, PartialEq)]
-pub(crate) enum ChunkEvent {
+pub enum ChunkEvent {
     /// Text (possibly empty).
     Delta(String),
     /// The usage chunk.
@@ -109,7 +109,7 @@ pub(crate) enum ChunkEvent {
 }
 
 /// Parses one `data:` payload.
-pub(crate) fn parse_chunk(data: &str) -> Result<Vec<ChunkEvent>, Failure> {
+pub fn parse_chunk(data: &str) -> Result<Vec<ChunkEvent>, Failure> {
     if data.trim() == "[DONE]" {
         return Ok(vec![ChunkEvent::Done]);
     }
@@ -231,7 +231,7 @@ impl ChatStream {
             if self.done || !self.pending.is_empty() {
                 continue;
             }
-            let Some(body) = self.body.as_mut() else { return None };
+            let body = self.body.as_mut()?;
             let next = tokio::select! {
                 biased;
                 () = self.cancel.cancelled() => return Some(Err(self.fail(Failure::Cancelled).await)),

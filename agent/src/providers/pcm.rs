@@ -4,7 +4,8 @@
 //! The upsampler is a polyphase half-band interpolator: even outputs are the input samples,
 //! odd outputs are a windowed-sinc estimate of the point halfway between two inputs. Its
 //! delay is [`TAPS_PER_SIDE`] input samples (a third of a millisecond); [`Upsampler2x::flush`]
-//! returns the tail at the end of a stream. No allocation per chunk beyond the output vector.
+//! returns the tail at the end of a stream. A scratch buffer is reused, so a running stream
+//! allocates only its output vectors.
 
 /// Input samples used on each side of an interpolated point.
 pub const TAPS_PER_SIDE: usize = 8;
@@ -59,6 +60,8 @@ pub struct Upsampler2x {
     hist: [f32; TAPS],
     /// Inputs seen, capped at `TAPS` (the first `TAPS_PER_SIDE` outputs are the filter delay).
     seen: usize,
+    /// Scratch: history followed by the current input.
+    work: Vec<f32>,
 }
 
 impl Default for Upsampler2x {
@@ -86,35 +89,36 @@ impl Upsampler2x {
         for t in &mut taps {
             *t /= sum;
         }
-        Self { taps, hist: [0.0; TAPS], seen: 0 }
-    }
-
-    fn push(&mut self, s: f32, out: &mut Vec<i16>) {
-        self.hist.copy_within(1.., 0);
-        self.hist[TAPS - 1] = s;
-        self.seen = (self.seen + 1).min(TAPS + 1);
-        if self.seen <= TAPS_PER_SIDE {
-            return;
-        }
-        let mid: f32 = self.taps.iter().zip(&self.hist).map(|(t, h)| t * h).sum();
-        out.push(self.hist[TAPS_PER_SIDE - 1] as i16);
-        out.push(mid.round().clamp(i16::MIN as f32, i16::MAX as f32) as i16);
+        Self { taps, hist: [0.0; TAPS], seen: 0, work: Vec::new() }
     }
 
     /// Upsamples `input`, appending to `out` (twice as many samples, minus the start delay).
     pub fn process(&mut self, input: &[i16], out: &mut Vec<i16>) {
         out.reserve(input.len() * 2);
-        for &s in input {
-            self.push(f32::from(s), out);
+        // History and input side by side, so each output is a dot product over a slice
+        // (no per-sample shifting); the last TAPS inputs become the next history.
+        self.work.clear();
+        self.work.extend_from_slice(&self.hist);
+        self.work.extend(input.iter().map(|&s| f32::from(s)));
+        for k in 0..input.len() {
+            self.seen = (self.seen + 1).min(TAPS + 1);
+            if self.seen <= TAPS_PER_SIDE {
+                continue;
+            }
+            let Ok(w) = <&[f32; TAPS]>::try_from(&self.work[k + 1..k + 1 + TAPS]) else { continue };
+            let mid: f32 = self.taps.iter().zip(w).map(|(t, h)| t * h).sum();
+            out.push(w[TAPS_PER_SIDE - 1] as i16);
+            out.push(mid.round().clamp(i16::MIN as f32, i16::MAX as f32) as i16);
         }
+        let n = self.work.len();
+        self.hist.copy_from_slice(&self.work[n - TAPS..]);
     }
 
     /// The samples still inside the filter, at the end of a stream.
     pub fn flush(&mut self, out: &mut Vec<i16>) {
-        // M more inputs bring the last real one to the filter's centre.
-        let pending = if self.seen > 0 { TAPS_PER_SIDE } else { 0 };
-        for _ in 0..pending {
-            self.push(0.0, out);
+        if self.seen > 0 {
+            // M more inputs bring the last real one to the filter's centre.
+            self.process(&[0; TAPS_PER_SIDE], out);
         }
         self.seen = 0;
         self.hist = [0.0; TAPS];
