@@ -16,8 +16,6 @@ use crate::core::breaker::Outcome;
 use crate::core::quota::Usage;
 use crate::limits::{Limiter, ResilienceMetrics};
 
-use super::error::Failure;
-
 /// Building the providers failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ProvidersError {
@@ -156,13 +154,10 @@ impl Providers {
         let opts = &self.cfg.llm_options;
         let build = |ep: &super::endpoint::Endpoint| llm::request(ep, &self.http, messages, opts);
         let opened = self.guard.open(&self.llm, call, &build).await?;
-        let ct = http::content_type(&opened.resp);
-        if ct != "text/event-stream" {
-            let f = Failure::Malformed(format!("content type {ct:?}, expected text/event-stream"));
-            let name = std::sync::Arc::clone(&opened.lease.endpoint().name);
-            self.guard.fail(opened.lease, &f).await;
-            return Err(f.into_stream_error(&name));
-        }
+        let opened = self
+            .guard
+            .expect_content_type(opened, "text/event-stream", |ct| ct == "text/event-stream")
+            .await?;
         Ok(ChatStream::new(ChatParts {
             resp: opened.resp,
             lease: opened.lease,
@@ -184,13 +179,7 @@ impl Providers {
         let opts = &self.cfg.tts_options;
         let build = |ep: &super::endpoint::Endpoint| tts::request(ep, &self.http, text, opts);
         let opened = self.guard.open(&self.tts, call, &build).await?;
-        let ct = http::content_type(&opened.resp);
-        if !accepts_content_type(&ct) {
-            let f = Failure::Malformed(format!("content type {ct:?}, expected audio"));
-            let name = std::sync::Arc::clone(&opened.lease.endpoint().name);
-            self.guard.fail(opened.lease, &f).await;
-            return Err(f.into_stream_error(&name));
-        }
+        let opened = self.guard.expect_content_type(opened, "audio", accepts_content_type).await?;
         Ok(SpeechStream::new(SpeechParts {
             resp: opened.resp,
             lease: opened.lease,

@@ -173,6 +173,24 @@ impl Guard {
         }
     }
 
+    /// Passes a response whose content type `ok` accepts; anything else (an HTML error page,
+    /// JSON where audio was asked for) fails the call as malformed.
+    pub async fn expect_content_type(
+        &self,
+        opened: Opened,
+        expected: &str,
+        ok: impl Fn(&str) -> bool,
+    ) -> Result<Opened, ProviderError> {
+        let ct = http::content_type(&opened.resp);
+        if ok(&ct) {
+            return Ok(opened);
+        }
+        let f = Failure::Malformed(format!("content type {ct:?}, expected {expected}"));
+        let name = Arc::clone(&opened.lease.endpoint().name);
+        self.fail(opened.lease, &f).await;
+        Err(f.into_stream_error(&name))
+    }
+
     /// A 2xx saying the quota is spent: keep away until it resets, like a 429 would ask.
     async fn note_quota(&self, ep: &Arc<Endpoint>, headers: &reqwest::header::HeaderMap) {
         if let Some(wait) = http::exhausted_for(headers) {
