@@ -11,6 +11,8 @@
 //! - [`limits`]: limit stores (in-memory, Redis with degraded fallback), stats, metrics.
 //! - [`livekit`]: the Agents worker protocol and a pure-Rust room participant (str0m WebRTC,
 //!   Opus), echo mode.
+//! - [`providers`]: STT, LLM and TTS over OpenAI-compatible HTTP: the guard (limits → breaker
+//!   → deadline → one retry), fallback chains, streamed SSE and PCM, degraded-mode summary.
 //! - [`stats`]: `/stats` and the resilience readiness section, bridged to the limiter.
 //! - [`vad`]: Silero VAD through ONNX Runtime: model loading, 48→16 kHz resampling,
 //!   per-stream windows and state, batched inference across streams.
@@ -27,5 +29,6 @@ pub mod lifecycle;
 pub mod limits;
 pub mod livekit;
 pub mod logging;
+pub mod providers;
 pub mod stats;
 pub mod vad;

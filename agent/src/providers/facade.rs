@@ -1,0 +1,207 @@
+//! [`Providers`]: the one object every session of a worker shares to transcribe, chat and
+//! speak, plus what it knows about provider health.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::chain::Chain;
+use super::error::ProviderError;
+use super::guard::Guard;
+use super::llm::{ChatParts, ChatStream, estimate_prompt_tokens};
+use super::metrics::ProviderMetrics;
+use super::tts::{SpeechParts, SpeechStream, accepts_content_type};
+use super::{Call, Capability, ChatMessage, ProvidersConfig, Transcription, health, http, llm, stt, tts};
+use crate::clock;
+use crate::core::breaker::Outcome;
+use crate::core::quota::Usage;
+use crate::limits::{Limiter, ResilienceMetrics};
+
+use super::error::Failure;
+
+/// Building the providers failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ProvidersError {
+    /// The HTTP client could not be built (TLS setup).
+    #[error("building the HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+}
+
+/// Guarded STT, LLM and TTS with fallback chains. One per worker (`Arc<Providers>`).
+pub struct Providers {
+    http: reqwest::Client,
+    guard: Arc<Guard>,
+    llm: Chain,
+    tts: Chain,
+    stt: Chain,
+    cfg: ProvidersConfig,
+}
+
+impl std::fmt::Debug for Providers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Providers")
+            .field("llm", &self.llm)
+            .field("tts", &self.tts)
+            .field("stt", &self.stt)
+            .finish()
+    }
+}
+
+impl Providers {
+    /// Builds the chains and the shared HTTP client.
+    pub fn new(
+        cfg: &ProvidersConfig,
+        limiter: Arc<Limiter>,
+        metrics: ResilienceMetrics,
+        provider_metrics: ProviderMetrics,
+    ) -> Result<Self, ProvidersError> {
+        let now = clock::now();
+        let connect = cfg.llm.timeout.min(cfg.tts.timeout).min(cfg.stt.timeout).min(Duration::from_secs(5));
+        let http = http::client(connect)?;
+        let b = &cfg.breakers;
+        Ok(Self {
+            http,
+            guard: Arc::new(Guard { limiter, metrics: provider_metrics }),
+            llm: Chain::new(Capability::Llm, &cfg.llm, &b.llm, &cfg.retry, &metrics, now),
+            tts: Chain::new(Capability::Tts, &cfg.tts, &b.tts, &cfg.retry, &metrics, now),
+            stt: Chain::new(Capability::Stt, &cfg.stt, &b.stt, &cfg.retry, &metrics, now),
+            cfg: cfg.clone(),
+        })
+    }
+
+    fn chain(&self, cap: Capability) -> &Chain {
+        match cap {
+            Capability::Llm => &self.llm,
+            Capability::Tts => &self.tts,
+            Capability::Stt => &self.stt,
+        }
+    }
+
+    fn chains(&self) -> [&Chain; 3] {
+        [&self.stt, &self.llm, &self.tts]
+    }
+
+    /// Some endpoint is configured for `cap`.
+    pub fn is_configured(&self, cap: Capability) -> bool {
+        self.chain(cap).is_configured()
+    }
+
+    /// Some breaker of `cap`'s chain would admit a call now.
+    pub fn is_available(&self, cap: Capability, now: Instant) -> bool {
+        self.chain(cap).first_available(now).is_some()
+    }
+
+    /// A sentence for the LLM's system prompt when something is degraded; `None` when all is well.
+    pub fn degraded_summary(&self, now: Instant) -> Option<String> {
+        health::summary(&self.chains(), self.guard.limiter.mode(), now)
+    }
+
+    /// Per capability and breaker: state, reason, open time left, auth failures (for `/readyz`).
+    pub fn readiness(&self, now: Instant) -> serde_json::Value {
+        health::readiness(&self.chains(), now)
+    }
+
+    /// Some endpoint answered 401/403 and has not succeeded since.
+    pub fn auth_failed(&self) -> bool {
+        self.chains().iter().flat_map(|c| c.endpoints.iter()).any(|e| e.auth_failed())
+    }
+
+    /// Transcribes an utterance (16 kHz mono).
+    pub async fn transcribe(
+        &self,
+        call: &Call,
+        pcm_16k_mono: &[i16],
+    ) -> Result<Transcription, ProviderError> {
+        let millis = pcm_16k_mono.len() as u64 * 1000 / u64::from(stt::STT_RATE);
+        let usage = Usage { stt_millis: millis, ..Usage::default() };
+        let mut admitted = self.guard.admit(&self.stt, call, usage).await?;
+        let wav = stt::wav_bytes(pcm_16k_mono);
+        let opts = &self.cfg.stt_options;
+        let build = |ep: &super::endpoint::Endpoint| stt::request(ep, &self.http, &wav, opts);
+        let opened = self.guard.open(&self.stt, call, &build).await?;
+        let ct = http::content_type(&opened.resp);
+        let body =
+            http::read_bounded(opened.resp, self.cfg.max_body_bytes, self.stt.cfg.timeout, &call.cancel)
+                .await;
+        let text = body.and_then(|b| stt::parse_answer(&ct, &b));
+        let ep = std::sync::Arc::clone(opened.lease.endpoint());
+        let now = clock::now();
+        let latency = now.saturating_duration_since(opened.started);
+        match text {
+            Ok(text) => {
+                let outcome = if latency > self.stt.cfg.slow { Outcome::Slow } else { Outcome::Success };
+                opened.lease.finish(outcome, now);
+                self.guard.metrics.first_byte(Capability::Stt, &ep.name, latency);
+                self.guard.metrics.served(Capability::Stt, &ep.name, latency);
+                admitted.settlement.settle(&ep.cfg.model, usage).await;
+                Ok(Transcription { text, provider: std::sync::Arc::clone(&ep.name), latency })
+            }
+            Err(f) => {
+                self.guard.fail(opened.lease, &f).await;
+                admitted.settlement.settle(&ep.cfg.model, usage).await;
+                Err(f.into_stream_error(&ep.name))
+            }
+        }
+    }
+
+    /// Starts a streamed chat answer.
+    pub async fn chat(&self, call: &Call, messages: &[ChatMessage]) -> Result<ChatStream, ProviderError> {
+        let prompt_estimate = estimate_prompt_tokens(messages);
+        let usage = Usage {
+            turns: 1,
+            input_tokens: prompt_estimate,
+            output_tokens: u64::from(self.cfg.llm_options.max_tokens),
+            ..Usage::default()
+        };
+        let admitted = self.guard.admit(&self.llm, call, usage).await?;
+        let opts = &self.cfg.llm_options;
+        let build = |ep: &super::endpoint::Endpoint| llm::request(ep, &self.http, messages, opts);
+        let opened = self.guard.open(&self.llm, call, &build).await?;
+        let ct = http::content_type(&opened.resp);
+        if ct != "text/event-stream" {
+            let f = Failure::Malformed(format!("content type {ct:?}, expected text/event-stream"));
+            let name = std::sync::Arc::clone(&opened.lease.endpoint().name);
+            self.guard.fail(opened.lease, &f).await;
+            return Err(f.into_stream_error(&name));
+        }
+        Ok(ChatStream::new(ChatParts {
+            resp: opened.resp,
+            lease: opened.lease,
+            started: opened.started,
+            guard: Arc::clone(&self.guard),
+            settlement: admitted.settlement,
+            cancel: call.cancel.clone(),
+            idle: self.llm.cfg.timeout,
+            slow: self.llm.cfg.slow,
+            prompt_estimate,
+            max_line: self.cfg.max_body_bytes,
+        }))
+    }
+
+    /// Starts streamed speech for one sentence.
+    pub async fn speak(&self, call: &Call, text: &str) -> Result<SpeechStream, ProviderError> {
+        let usage = Usage { tts_chars: text.chars().count() as u64, ..Usage::default() };
+        let admitted = self.guard.admit(&self.tts, call, usage).await?;
+        let opts = &self.cfg.tts_options;
+        let build = |ep: &super::endpoint::Endpoint| tts::request(ep, &self.http, text, opts);
+        let opened = self.guard.open(&self.tts, call, &build).await?;
+        let ct = http::content_type(&opened.resp);
+        if !accepts_content_type(&ct) {
+            let f = Failure::Malformed(format!("content type {ct:?}, expected audio"));
+            let name = std::sync::Arc::clone(&opened.lease.endpoint().name);
+            self.guard.fail(opened.lease, &f).await;
+            return Err(f.into_stream_error(&name));
+        }
+        Ok(SpeechStream::new(SpeechParts {
+            resp: opened.resp,
+            lease: opened.lease,
+            started: opened.started,
+            guard: Arc::clone(&self.guard),
+            settlement: admitted.settlement,
+            usage,
+            cancel: call.cancel.clone(),
+            idle: self.tts.cfg.timeout,
+            slow: self.tts.cfg.slow,
+            max_audio: self.cfg.tts_max_audio,
+        }))
+    }
+}

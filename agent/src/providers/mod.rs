@@ -1,0 +1,131 @@
+//! Paid speech and language APIs — STT, LLM, TTS — over OpenAI-compatible HTTP, every call
+//! guarded, every capability a fallback chain, and a health summary for degraded mode.
+//!
+//! The session calls [`Providers`]: [`Providers::transcribe`], [`Providers::chat`] (a
+//! [`ChatStream`] of text deltas) and [`Providers::speak`] (a [`SpeechStream`] of 48 kHz PCM).
+//! Each call passes the guard ([`guard`]): limits → breaker → deadline → ≤ 1 retry →
+//! classification, walking the chain ([`chain`]) until an endpoint serves.
+//!
+//! - [`config`]: `LLM_*`, `TTS_*`, `STT_*` and `*_FALLBACK_{1..3}_*` → [`ProvidersConfig`].
+//! - [`facade`]: [`Providers`], the one object sessions share.
+//! - [`guard`], [`chain`], [`endpoint`]: the guard, fallback chains, per-endpoint breakers.
+//! - [`http`]: one attempt (deadline, cancellation, status → failure, rate-limit headers).
+//! - [`llm`], [`tts`], [`stt`]: the OpenAI-compatible protocol of each capability. Another
+//!   vendor (Deepgram, ElevenLabs, Cartesia, Anthropic) is another such module: a request
+//!   builder plus a body decoder feeding the same [`ChatStream`]/[`SpeechStream`] shapes.
+//! - [`sse`]: the incremental SSE parser; [`pcm`]: bytes → samples and 24 → 48 kHz.
+//! - [`health`]: the degraded-mode summary and `/readyz` JSON.
+//! - [`error`]: [`ProviderError`]; [`metrics`]: [`ProviderMetrics`]; [`settle`]: limiter
+//!   settlement that survives a dropped stream.
+
+pub mod chain;
+pub mod config;
+pub(crate) mod endpoint;
+pub mod error;
+pub mod facade;
+pub mod guard;
+pub mod health;
+pub mod http;
+pub mod llm;
+pub mod metrics;
+pub mod pcm;
+pub(crate) mod settle;
+pub mod sse;
+pub mod stt;
+pub mod tts;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+
+pub use config::{CapabilityConfig, EndpointConfig, ProvidersConfig};
+pub use error::ProviderError;
+pub use facade::{Providers, ProvidersError};
+pub use llm::ChatStream;
+pub use metrics::{ProviderMetrics, register_metrics};
+pub use tts::SpeechStream;
+
+/// What a provider does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Capability {
+    /// Speech to text.
+    Stt,
+    /// Chat completions.
+    Llm,
+    /// Text to speech.
+    Tts,
+}
+
+impl Capability {
+    /// All capabilities.
+    pub const ALL: [Capability; 3] = [Capability::Stt, Capability::Llm, Capability::Tts];
+
+    /// Lower-case name (labels, JSON, breaker names).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Capability::Stt => "stt",
+            Capability::Llm => "llm",
+            Capability::Tts => "tts",
+        }
+    }
+
+    /// Prefix of its environment variables.
+    pub fn env_prefix(self) -> &'static str {
+        match self {
+            Capability::Stt => "STT",
+            Capability::Llm => "LLM",
+            Capability::Tts => "TTS",
+        }
+    }
+}
+
+impl std::fmt::Display for Capability {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who a call is for and how long it may take.
+#[derive(Debug, Clone)]
+pub struct Call {
+    /// Participant identity (limits).
+    pub participant: Arc<str>,
+    /// Room name (limits).
+    pub room: Arc<str>,
+    /// The turn's deadline: no response may start after it.
+    pub deadline: Instant,
+    /// Cancels the call (barge-in, superseded turn); counted as "ignored", never a failure.
+    pub cancel: CancellationToken,
+}
+
+/// A chat message's author.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Instructions.
+    System,
+    /// The human.
+    User,
+    /// The agent.
+    Assistant,
+}
+
+/// One chat message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatMessage {
+    /// Who said it.
+    pub role: Role,
+    /// What was said.
+    pub content: String,
+}
+
+/// A transcription.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transcription {
+    /// The text (trimmed).
+    pub text: String,
+    /// The endpoint that served it.
+    pub provider: Arc<str>,
+    /// Request to answer.
+    pub latency: Duration,
+}
