@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::text_stream::{TextStream, TextStreamOptions};
+use super::text_stream::TextStreams;
 pub use crate::livekit::audio::AudioFrame;
 use crate::livekit::audio::SAMPLE_RATE;
 
@@ -249,26 +249,9 @@ impl Room {
         self.data.send(OutgoingData { packet, destinations }).await.map_err(|_| RoomClosed)
     }
 
-    /// Opens a LiveKit text stream on `topic` (e.g. `lk.transcription`, `lk.chat`) to
-    /// everyone; see [`super::text_stream`].
-    pub async fn text_stream(
-        &self,
-        topic: &str,
-        options: TextStreamOptions,
-    ) -> Result<TextStream, RoomClosed> {
-        TextStream::open(self.data.clone(), topic, options).await
-    }
-
-    /// Sends `text` as one complete text stream (header, chunks, trailer).
-    pub async fn send_text(
-        &self,
-        topic: &str,
-        text: &str,
-        options: TextStreamOptions,
-    ) -> Result<(), RoomClosed> {
-        let mut stream = self.text_stream(topic, options).await?;
-        stream.write(text).await?;
-        stream.close("").await
+    /// The room's LiveKit text streams (clone it into tasks); see [`super::text_stream`].
+    pub fn text_streams(&self) -> TextStreams {
+        TextStreams::new(self.data.clone())
     }
 
     /// Leaves the room cleanly and waits (briefly) for the goodbye to go out.

@@ -22,7 +22,7 @@ pub use api::{
     AudioFrame, AudioSink, AudioStream, CloseReason, DataMessage, PlaybackState, Room, RoomClosed, RoomEvent,
 };
 pub use conn::MEDIA_TIMEOUT;
-pub use text_stream::{TextStream, TextStreamOptions};
+pub use text_stream::{TextStream, TextStreamOptions, TextStreams};
 
 use super::audio::opus::{EncoderSettings, OpusEncoder};
 use super::audio::playout::Playout;

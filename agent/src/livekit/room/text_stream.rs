@@ -43,6 +43,30 @@ pub struct TextStreamOptions {
     pub generated: bool,
 }
 
+/// Opens text streams in a room (cheap to clone).
+#[derive(Debug, Clone)]
+pub struct TextStreams {
+    tx: mpsc::Sender<OutgoingData>,
+}
+
+impl TextStreams {
+    pub(super) fn new(tx: mpsc::Sender<OutgoingData>) -> Self {
+        Self { tx }
+    }
+
+    /// Opens a stream on `topic` to everyone.
+    pub async fn open(&self, topic: &str, options: TextStreamOptions) -> Result<TextStream, RoomClosed> {
+        TextStream::open(self.tx.clone(), topic, options).await
+    }
+
+    /// Sends `text` as one complete stream.
+    pub async fn send(&self, topic: &str, text: &str, options: TextStreamOptions) -> Result<(), RoomClosed> {
+        let mut stream = self.open(topic, options).await?;
+        stream.write(text).await?;
+        stream.close("").await
+    }
+}
+
 /// An open text stream; write chunks, then [`TextStream::close`]. Dropping it without closing
 /// leaves receivers waiting for a trailer, so close it (with a reason) on every path.
 #[derive(Debug)]
@@ -54,7 +78,7 @@ pub struct TextStream {
 }
 
 impl TextStream {
-    pub(super) async fn open(
+    async fn open(
         tx: mpsc::Sender<OutgoingData>,
         topic: &str,
         options: TextStreamOptions,
@@ -81,6 +105,11 @@ impl TextStream {
     /// The stream id.
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// Nothing written yet.
+    pub fn is_empty(&self) -> bool {
+        self.next_chunk == 0
     }
 
     /// Appends text.
