@@ -14,7 +14,10 @@ use crate::limits::limiter::Limiter;
 use crate::livekit::echo::EchoHandler;
 use crate::livekit::job::JobHandler;
 use crate::livekit::worker::{WorkerControl, WorkerSettings, WorkerStatus, WorkerStatusHandle, run_worker};
-use crate::vad::Vad;
+use crate::providers::Providers;
+use crate::session::SessionHandler;
+use crate::session::echo::AnnouncedEcho;
+use crate::vad::{Vad, VadService};
 
 /// Runs the agent until draining completes.
 pub async fn run(config: Config, health: Health, lifecycle: Lifecycle) {
@@ -23,8 +26,9 @@ pub async fn run(config: Config, health: Health, lifecycle: Lifecycle) {
     health.with_registry(crate::vad::metrics::register_metrics);
     health.with_registry(crate::livekit::metrics::register_metrics);
     let resilience = health.with_registry(crate::limits::metrics::register_metrics);
+    health.with_registry(crate::session::register_metrics);
     let worker_id = format!("{}-{}", hostname(), std::process::id());
-    let limiter = match Limiter::new(&config.limits, resilience, &worker_id, crate::clock::now()) {
+    let limiter = match Limiter::new(&config.limits, resilience.clone(), &worker_id, crate::clock::now()) {
         Ok(l) => Arc::new(l),
         Err(e) => {
             // REDIS_URL was validated by configuration; this is a client-side failure.
@@ -39,19 +43,25 @@ pub async fn run(config: Config, health: Health, lifecycle: Lifecycle) {
 
     let models = config.models.clone();
     let loaded = tokio::task::spawn_blocking(move || Vad::load(&models.ort_dylib, &models.vad_model)).await;
-    match loaded {
-        Ok(Ok(_vad)) => health.set_component("vad", true, "Silero model loaded"),
+    let vad = match loaded {
+        Ok(Ok(vad)) => {
+            health.set_component("vad", true, "Silero model loaded");
+            Some(vad)
+        }
         Ok(Err(e)) => {
             tracing::error!(error = %e, "cannot load the VAD model");
             health.set_component("vad", false, e.to_string());
+            None
         }
-        Err(e) => health.set_component("vad", false, format!("model loading failed: {e}")),
-    }
+        Err(e) => {
+            health.set_component("vad", false, format!("model loading failed: {e}"));
+            None
+        }
+    };
 
     let handler: Arc<dyn JobHandler> = match config.worker.mode {
         AgentMode::Echo => Arc::new(EchoHandler::new(config.worker.echo_delay)),
-        // Refused by configuration until the voice session exists; never reached.
-        AgentMode::Voice => Arc::new(EchoHandler::new(config.worker.echo_delay)),
+        AgentMode::Voice => voice_handler(&config, &health, limiter.clone(), resilience, vad),
     };
     let status = WorkerStatus::new_handle();
     let settings = WorkerSettings::new(&config.livekit, &config.worker);
@@ -65,6 +75,47 @@ pub async fn run(config: Config, health: Health, lifecycle: Lifecycle) {
     mirror.abort();
     maintenance.abort();
     health.set_component("worker", false, "stopped");
+}
+
+/// The voice session — or, when no provider is configured (or the VAD is missing), echo mode
+/// that announces itself.
+fn voice_handler(
+    config: &Config,
+    health: &Health,
+    limiter: Arc<Limiter>,
+    resilience: crate::limits::ResilienceMetrics,
+    vad: Option<Vad>,
+) -> Arc<dyn JobHandler> {
+    let echo = || Arc::new(AnnouncedEcho::new(config.worker.echo_delay)) as Arc<dyn JobHandler>;
+    let p = &config.providers;
+    if p.llm.endpoints.is_empty() && p.stt.endpoints.is_empty() && p.tts.endpoints.is_empty() {
+        tracing::warn!(
+            "AGENT_MODE=voice but no provider is configured: {}",
+            crate::session::echo::ANNOUNCEMENT
+        );
+        return echo();
+    }
+    let provider_metrics = health.with_registry(crate::providers::register_metrics);
+    let providers = match Providers::new(p, limiter.clone(), resilience, provider_metrics) {
+        Ok(p) => Arc::new(p),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot set up the providers; running echo mode");
+            return echo();
+        }
+    };
+    let service = vad.map(|v| VadService::start(v, config.vad.max_batch));
+    let Some(Ok(service)) = service else {
+        tracing::error!("no VAD: voice mode cannot listen; running echo mode");
+        return echo();
+    };
+    Arc::new(SessionHandler::new(
+        config.session.clone(),
+        providers,
+        p,
+        limiter,
+        service,
+        config.vad.segmenter.clone(),
+    ))
 }
 
 /// Follows the worker's registration into the readiness component.

@@ -13,6 +13,8 @@
 //!   Opus), echo mode.
 //! - [`providers`]: STT, LLM and TTS over OpenAI-compatible HTTP: the guard (limits → breaker
 //!   → deadline → one retry), fallback chains, streamed SSE and PCM, degraded-mode summary.
+//! - [`session`]: the voice session — turn-taking, barge-in, LLM → sentences → TTS, transcripts,
+//!   degraded mode; announced echo mode when no provider is configured.
 //! - [`stats`]: `/stats` and the resilience readiness section, bridged to the limiter.
 //! - [`vad`]: Silero VAD through ONNX Runtime: model loading, 48→16 kHz resampling,
 //!   per-stream windows and state, batched inference across streams.
@@ -30,5 +32,6 @@ pub mod limits;
 pub mod livekit;
 pub mod logging;
 pub mod providers;
+pub mod session;
 pub mod stats;
 pub mod vad;

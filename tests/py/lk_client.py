@@ -16,6 +16,14 @@ Subcommands (all print one JSON object on stdout, logs go to stderr):
                record what the agent plays back into OUT (48 kHz mono s16), optionally send
                a reliable data packet and report what comes back.
 
+  converse     --room NAME --say Q1.wav [--say Q2.wav …]
+               join, wait for the agent's track, then ask each question (48 kHz mono WAV)
+               at real-time pace: the next one once the agent has answered and gone quiet
+               (--quiet-secs), or --barge-after SECS after the agent's answer starts
+               (barge-in). Records the agent's audio as talk spurts and every text stream
+               (lk.transcription, lk.chat); --leave-after SECS leaves that long after the
+               agent's last answer starts instead of waiting for it to end.
+
 Common options: --url ws://127.0.0.1:PORT --api-key KEY --api-secret SECRET.
 """
 
@@ -244,10 +252,143 @@ async def echo(args) -> dict:
     }
 
 
+async def converse(args) -> dict:
+    questions = [read_wav_48k_mono(w) for w in args.say]
+    room = rtc.Room()
+    loop = asyncio.get_running_loop()
+    agent_track: asyncio.Future = loop.create_future()
+    texts: list = []
+    pending = set()
+
+    @room.on("track_subscribed")
+    def on_track(track, publication, participant):
+        if track.kind == rtc.TrackKind.KIND_AUDIO and participant.identity.startswith(args.agent_prefix):
+            if not agent_track.done():
+                agent_track.set_result((track, participant.identity))
+
+    async def read_stream(reader, who):
+        info = reader.info
+        try:
+            text = await reader.read_all()
+            status = "complete"
+        except Exception as e:  # an interrupted stream still says what it carried
+            text, status = "", f"error: {e}"
+        texts.append({"topic": info.topic, "from": who, "attributes": dict(info.attributes or {}),
+                      "text": text, "status": status, "t": time.monotonic()})
+
+    def on_text(reader, participant_identity):
+        task = asyncio.ensure_future(read_stream(reader, participant_identity))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+
+    room.register_text_stream_handler("lk.transcription", on_text)
+    room.register_text_stream_handler("lk.chat", on_text)
+
+    await room.connect(args.url, user_token(args), rtc.RoomOptions(auto_subscribe=True))
+    source = rtc.AudioSource(SAMPLE_RATE, 1, queue_size_ms=100)
+    track = rtc.LocalAudioTrack.create_audio_track("mic", source)
+    await room.local_participant.publish_track(
+        track, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE))
+    track_in, agent_identity = await asyncio.wait_for(agent_track, args.agent_timeout)
+    stream = rtc.AudioStream.from_track(track=track_in, sample_rate=SAMPLE_RATE, num_channels=1)
+
+    # Talk spurts of the agent: [start, end] of frames above the threshold, gaps < 0.3 s merged.
+    spurts: list = []
+    last_loud = [0.0]
+
+    async def record():
+        async for ev in stream:
+            s = np.frombuffer(ev.frame.data, dtype=np.int16)
+            now = time.monotonic()
+            if s.size and np.sqrt(np.mean(s.astype(np.float64) ** 2)) > args.onset_threshold:
+                if spurts and now - spurts[-1][1] < 0.3:
+                    spurts[-1][1] = now
+                else:
+                    spurts.append([now, now])
+                last_loud[0] = now
+
+    rec_task = asyncio.create_task(record())
+    await asyncio.sleep(args.lead_in)
+
+    async def speak(samples):
+        t0 = time.monotonic()
+        n_frames = (len(samples) + FRAME_SAMPLES - 1) // FRAME_SAMPLES
+        padded = np.zeros(n_frames * FRAME_SAMPLES, dtype=np.int16)
+        padded[: len(samples)] = samples
+        for i in range(n_frames):
+            frame = rtc.AudioFrame.create(SAMPLE_RATE, 1, FRAME_SAMPLES)
+            np.frombuffer(frame.data, dtype=np.int16)[:] = padded[i * FRAME_SAMPLES:(i + 1) * FRAME_SAMPLES]
+            await source.capture_frame(frame)
+            delay = t0 + (i + 1) * FRAME_MS / 1000 - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        # Trailing silence so the VAD hears the end (a muted microphone would send nothing).
+        return t0, time.monotonic()
+
+    async def wait_answer_start(after, limit):
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            if spurts and spurts[-1][0] > after:
+                return spurts[-1][0]
+            await asyncio.sleep(0.02)
+        return None
+
+    async def wait_quiet(after, limit):
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            now = time.monotonic()
+            if last_loud[0] > after and now - last_loud[0] >= args.quiet_secs:
+                return True
+            await asyncio.sleep(0.05)
+        return False
+
+    # Keep the microphone open with silence between questions (a real mic never stops).
+    silence_on = [True]
+
+    async def silence_feeder():
+        while True:
+            if silence_on[0]:
+                frame = rtc.AudioFrame.create(SAMPLE_RATE, 1, FRAME_SAMPLES)
+                await source.capture_frame(frame)
+            await asyncio.sleep(FRAME_MS / 1000)
+
+    feeder = asyncio.create_task(silence_feeder())
+    asked = []
+    for i, q in enumerate(questions):
+        silence_on[0] = False
+        t0, t1 = await speak(q)
+        silence_on[0] = True
+        asked.append({"start": t0, "end": t1})
+        start = await wait_answer_start(t1 - 0.2, args.answer_timeout)
+        asked[-1]["answer_start"] = start
+        if start is None:
+            break
+        last = i == len(questions) - 1
+        if last and args.leave_after is not None:
+            await asyncio.sleep(args.leave_after)
+            break
+        if not last and args.barge_after is not None:
+            await asyncio.sleep(args.barge_after)
+            continue
+        await wait_quiet(start, args.answer_timeout)
+    await asyncio.sleep(args.tail)
+    feeder.cancel()
+    rec_task.cancel()
+    for t in (feeder, rec_task):
+        try:
+            await t
+        except asyncio.CancelledError:
+            pass
+    await stream.aclose()
+    await room.disconnect()
+    return {"agent_identity": agent_identity, "identity": args.identity, "questions": asked,
+            "spurts": spurts, "texts": texts}
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("command", choices=["create-room", "delete-room", "list-participants",
-                                       "remove-participant", "scenario", "echo"])
+                                       "remove-participant", "scenario", "echo", "converse"])
     p.add_argument("--url", required=True)
     p.add_argument("--api-key", required=True)
     p.add_argument("--api-secret", required=True)
@@ -264,13 +405,18 @@ def main():
     p.add_argument("--step-secs", type=float, default=1.5)
     p.add_argument("--repeat", type=int, default=1, help="echo: publish the WAV this many times")
     p.add_argument("--two-pc", action="store_true", help="use the two-PeerConnection /rtc mode")
+    p.add_argument("--say", action="append", default=[], help="converse: a question (repeatable)")
+    p.add_argument("--barge-after", type=float, default=None)
+    p.add_argument("--leave-after", type=float, default=None)
+    p.add_argument("--quiet-secs", type=float, default=1.5)
+    p.add_argument("--answer-timeout", type=float, default=20.0)
     p.add_argument("--empty-timeout", type=int, default=60)
     p.add_argument("--departure-timeout", type=int, default=5)
     args = p.parse_args()
 
     handlers = {"create-room": create_room, "delete-room": delete_room,
                 "list-participants": list_participants, "remove-participant": remove_participant,
-                "scenario": scenario, "echo": echo}
+                "scenario": scenario, "echo": echo, "converse": converse}
     if args.command == "echo" and not (args.wav and args.out):
         p.error("echo needs --wav and --out")
     result = asyncio.run(handlers[args.command](args))

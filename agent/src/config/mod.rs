@@ -113,6 +113,10 @@ pub struct Config {
     pub breakers: crate::core::breaker_config::BreakersConfig,
     /// Retry delays and budget.
     pub retry: crate::core::retry::RetryConfig,
+    /// STT, LLM and TTS endpoints (breaker and retry settings copied in).
+    pub providers: crate::providers::ProvidersConfig,
+    /// Voice session: prompt, greeting, turn-taking, history, notices.
+    pub session: crate::session::SessionConfig,
 }
 
 impl Config {
@@ -158,20 +162,29 @@ impl Config {
         let limits = crate::limits::config::LimitsConfig::from_env(env);
         let breakers = crate::core::breaker_config::BreakersConfig::from_env(env);
         let retry = crate::core::retry::RetryConfig::from_env(env);
-        Self { livekit, worker, health, models, log_format, log_level, vad, limits, breakers, retry }
+        let mut providers = crate::providers::ProvidersConfig::from_env(env);
+        providers.breakers = breakers.clone();
+        providers.retry = retry.clone();
+        let session = crate::session::SessionConfig::from_env(env);
+        Self {
+            livekit,
+            worker,
+            health,
+            models,
+            log_format,
+            log_level,
+            vad,
+            limits,
+            breakers,
+            retry,
+            providers,
+            session,
+        }
     }
 }
 
 fn read_mode(env: &mut EnvReader) -> AgentMode {
-    let mode =
-        env.choice("AGENT_MODE", AgentMode::Echo, &[("voice", AgentMode::Voice), ("echo", AgentMode::Echo)]);
-    if mode == AgentMode::Voice {
-        // The voice session (STT → LLM → TTS) is not part of this build yet: say so instead of
-        // starting an agent that would sit silently in rooms.
-        env.error("AGENT_MODE", "echo (voice mode is not available in this build yet)");
-        return AgentMode::Echo;
-    }
-    mode
+    env.choice("AGENT_MODE", AgentMode::Echo, &[("voice", AgentMode::Voice), ("echo", AgentMode::Echo)])
 }
 
 fn read_livekit(env: &mut EnvReader) -> LiveKitConfig {
@@ -236,7 +249,6 @@ mod tests {
             ("LOG_FORMAT", "xml"),
             ("LOG_LEVEL", "[[["),
             ("AGENT_MODE", "karaoke"),
-            ("AGENT_MODE", "voice"),
             ("LIVEKIT_URL", "ftp://x"),
         ] {
             let errs = Config::from_vars(vars(&[(var, val)])).unwrap_err();

@@ -14,12 +14,16 @@
 //! - [`retry`]: retryable statuses, full-jitter delay, retry budget.
 //! - [`jitter`]: a seeded random source for open-time and retry jitter.
 //! - [`segmenter`]: VAD probabilities → utterances (hysteresis, min speech/silence, padding).
+//! - [`turn`]: turn-taking — endpointing, barge-in, several speakers.
+//! - [`sentences`]: the streamed LLM answer cut into sentences for TTS.
+//! - [`history`]: the conversation within a token budget; what was heard of an interrupted answer.
 
 pub mod breaker;
 pub mod breaker_config;
 pub mod breaker_window;
 pub mod cost;
 pub mod gcra;
+pub mod history;
 pub mod jitter;
 pub mod ledger;
 pub mod messages;
@@ -27,4 +31,6 @@ pub mod quota;
 pub mod retry;
 pub mod retry_after;
 pub mod segmenter;
+pub mod sentences;
 pub mod transcript;
+pub mod turn;

@@ -8,6 +8,7 @@
 pub mod agent;
 pub mod client;
 pub mod fake;
+pub mod voice;
 pub mod wav;
 
 use std::io::{Read, Write};

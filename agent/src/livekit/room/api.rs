@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
+use super::text_stream::TextStreams;
 pub use crate::livekit::audio::AudioFrame;
 use crate::livekit::audio::SAMPLE_RATE;
 
@@ -173,6 +174,14 @@ impl AudioSink {
         *self.state.borrow()
     }
 
+    /// Waits until at least `samples` have been played in total (or the room closed), and
+    /// returns the state then — e.g. the moment the first packet of an answer went out.
+    pub async fn wait_played(&self, samples: u64) -> PlaybackState {
+        let mut state = self.state.clone();
+        let _ = state.wait_for(|s| s.played_samples >= samples).await;
+        *state.borrow()
+    }
+
     /// Waits until everything queued so far has been played.
     pub async fn wait_idle(&self) {
         let mut state = self.state.clone();
@@ -183,9 +192,17 @@ impl AudioSink {
 /// A data packet to send.
 #[derive(Debug)]
 pub(crate) struct OutgoingData {
-    pub topic: Option<String>,
-    pub payload: Vec<u8>,
+    pub packet: OutgoingPacket,
     pub destinations: Vec<String>,
+}
+
+/// What an outgoing data packet carries.
+#[derive(Debug)]
+pub(crate) enum OutgoingPacket {
+    /// A user packet.
+    User { topic: Option<String>, payload: Vec<u8> },
+    /// A piece of a text stream, sent in the name of `sender` (empty: ourselves).
+    Stream { sender: String, value: livekit_protocol::data_packet::Value },
 }
 
 /// A joined room.
@@ -228,8 +245,13 @@ impl Room {
         payload: Vec<u8>,
         destinations: Vec<String>,
     ) -> Result<(), RoomClosed> {
-        let msg = OutgoingData { topic: topic.map(str::to_owned), payload, destinations };
-        self.data.send(msg).await.map_err(|_| RoomClosed)
+        let packet = OutgoingPacket::User { topic: topic.map(str::to_owned), payload };
+        self.data.send(OutgoingData { packet, destinations }).await.map_err(|_| RoomClosed)
+    }
+
+    /// The room's LiveKit text streams (clone it into tasks); see [`super::text_stream`].
+    pub fn text_streams(&self) -> TextStreams {
+        TextStreams::new(self.data.clone())
     }
 
     /// Leaves the room cleanly and waits (briefly) for the goodbye to go out.

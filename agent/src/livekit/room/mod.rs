@@ -10,6 +10,7 @@ mod outbound;
 mod publish;
 pub mod registry;
 mod task;
+pub mod text_stream;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,6 +22,7 @@ pub use api::{
     AudioFrame, AudioSink, AudioStream, CloseReason, DataMessage, PlaybackState, Room, RoomClosed, RoomEvent,
 };
 pub use conn::MEDIA_TIMEOUT;
+pub use text_stream::{TextStream, TextStreamOptions, TextStreams};
 
 use super::audio::opus::{EncoderSettings, OpusEncoder};
 use super::audio::playout::Playout;

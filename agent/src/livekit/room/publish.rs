@@ -16,7 +16,7 @@ use str0m::channel::{ChannelConfig, ChannelId, Reliability};
 use str0m::format::Codec;
 use str0m::media::{Direction, Frequency, MediaKind, MediaTime, Mid, Pt};
 
-use super::api::{DataMessage, OutgoingData};
+use super::api::{DataMessage, OutgoingData, OutgoingPacket};
 use crate::livekit::audio::level;
 use crate::livekit::audio::playout::OutFrame;
 use crate::livekit::metrics::metrics;
@@ -178,15 +178,19 @@ impl Publication {
     }
 }
 
-/// A user data packet as LiveKit carries it.
+/// A data packet as LiveKit carries it.
 fn encode_data(data: OutgoingData) -> Vec<u8> {
+    let (participant_identity, value) = match data.packet {
+        OutgoingPacket::User { topic, payload } => (
+            String::new(),
+            proto::data_packet::Value::User(proto::UserPacket { payload, topic, ..Default::default() }),
+        ),
+        OutgoingPacket::Stream { sender, value } => (sender, value),
+    };
     proto::DataPacket {
         destination_identities: data.destinations,
-        value: Some(proto::data_packet::Value::User(proto::UserPacket {
-            payload: data.payload,
-            topic: data.topic,
-            ..Default::default()
-        })),
+        participant_identity,
+        value: Some(value),
         ..Default::default()
     }
     .encode_to_vec()
@@ -221,8 +225,7 @@ mod tests {
     #[test]
     fn user_packets_round_trip_and_others_are_skipped() {
         let bytes = encode_data(OutgoingData {
-            topic: Some("t".into()),
-            payload: b"hi".to_vec(),
+            packet: OutgoingPacket::User { topic: Some("t".into()), payload: b"hi".to_vec() },
             destinations: vec!["u2".into()],
         });
         let packet = proto::DataPacket::decode(bytes.as_slice()).unwrap();

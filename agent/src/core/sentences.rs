@@ -1,0 +1,302 @@
+//! Incremental sentence splitting of a streamed LLM answer, so each sentence can go to TTS
+//! the moment it is complete: the first audio starts after the first sentence, not after the
+//! whole answer.
+//!
+//! A sentence ends at `.`, `!`, `?`, `…` (or a line break) followed by whitespace — never at
+//! the end of what has arrived so far, since "3." may still become "3.14". Not ends: decimal
+//! numbers and thousands separators (no whitespace follows), abbreviations (`Mr.`, `Dr.`,
+//! `e.g.`, `U.S.`, single initials), list markers (`1. `), and an ellipsis followed by a
+//! lower-case word. Closing quotes and brackets stay with their sentence. Very short
+//! sentences are merged with the next one (a TTS request per "Ok." costs more than it
+//! saves), and a clause that runs too long without an end is cut at a comma, semicolon or
+//! dash, else at a space, so TTS never waits for an endless sentence.
+
+/// Abbreviations after which a period never ends a sentence (lower case, without the dot).
+const TITLES: &[&str] = &[
+    "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "mt", "vs", "e.g", "i.e", "cf", "approx", "no", "fig",
+    "gen", "col", "capt", "lt", "sgt", "rev", "hon", "ca",
+];
+/// Abbreviations that end a sentence only when an upper-case word follows.
+const SOFT: &[&str] = &[
+    "etc", "inc", "ltd", "co", "corp", "u.s", "u.k", "a.m", "p.m", "jan", "feb", "aug", "sept", "oct", "nov",
+    "dec",
+];
+/// Characters that close a sentence's quote or bracket.
+const CLOSERS: &[char] = &['"', '\'', '”', '’', ')', ']', '»'];
+
+/// Splitter settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SplitterConfig {
+    /// Sentences shorter than this (characters) are merged with the next (default 8).
+    pub min_chars: usize,
+    /// A clause longer than this without a sentence end is cut (default 180).
+    pub max_chars: usize,
+}
+
+impl Default for SplitterConfig {
+    fn default() -> Self {
+        Self { min_chars: 8, max_chars: 180 }
+    }
+}
+
+/// The splitter for one answer.
+#[derive(Debug, Clone)]
+pub struct SentenceSplitter {
+    cfg: SplitterConfig,
+    buf: String,
+    /// Byte offset up to which `buf` has been scanned without finding an end.
+    scanned: usize,
+}
+
+impl SentenceSplitter {
+    /// A splitter with `cfg` (`max_chars` is raised to at least 2 × `min_chars`).
+    pub fn new(cfg: SplitterConfig) -> Self {
+        let cfg = SplitterConfig { max_chars: cfg.max_chars.max(cfg.min_chars * 2).max(16), ..cfg };
+        Self { cfg, buf: String::new(), scanned: 0 }
+    }
+
+    /// Adds a streamed delta; complete sentences are appended to `out`.
+    pub fn push(&mut self, delta: &str, out: &mut Vec<String>) {
+        self.buf.push_str(delta);
+        while let Some(end) = self.next_end() {
+            self.emit(end, out);
+        }
+        while self.buf.chars().count() > self.cfg.max_chars {
+            let cut = self.long_cut();
+            self.emit(cut, out);
+        }
+    }
+
+    /// The rest, once the stream has ended.
+    pub fn finish(&mut self) -> Option<String> {
+        let rest = normalize(&self.buf);
+        self.buf.clear();
+        self.scanned = 0;
+        (!rest.is_empty()).then_some(rest)
+    }
+
+    /// Moves `buf[..end]` out as a sentence.
+    fn emit(&mut self, end: usize, out: &mut Vec<String>) {
+        let sentence = normalize(&self.buf[..end]);
+        self.buf.drain(..end);
+        self.scanned = 0;
+        if !sentence.is_empty() {
+            out.push(sentence);
+        }
+    }
+
+    /// The byte offset just after the first complete sentence of at least `min_chars`.
+    fn next_end(&mut self) -> Option<usize> {
+        let text = self.buf.as_str();
+        let mut it = text.char_indices().skip_while(|(i, _)| *i < self.scanned).peekable();
+        while let Some((i, c)) = it.next() {
+            let after = i + c.len_utf8();
+            let end = match c {
+                '\n' => Some(after),
+                '.' | '!' | '?' | '…' | '。' | '！' | '？' => {
+                    // Take repeated terminators ("?!", "...") and closing quotes along.
+                    let mut end = after;
+                    while let Some(&(j, d)) = it.peek() {
+                        if matches!(d, '.' | '!' | '?' | '…') || CLOSERS.contains(&d) {
+                            end = j + d.len_utf8();
+                            it.next();
+                        } else {
+                            break;
+                        }
+                    }
+                    match text[end..].chars().next() {
+                        // Undecided until the next character arrives.
+                        None => {
+                            self.scanned = i;
+                            return None;
+                        }
+                        Some(n) if n.is_whitespace() => match is_boundary(text, i, end) {
+                            Some(true) => Some(end),
+                            Some(false) => None,
+                            // It depends on the next word, which has not arrived yet.
+                            None => {
+                                self.scanned = i;
+                                return None;
+                            }
+                        },
+                        Some(_) => None,
+                    }
+                }
+                _ => None,
+            };
+            if let Some(end) = end
+                && text[..end].trim().chars().count() >= self.cfg.min_chars
+            {
+                return Some(end);
+            }
+        }
+        self.scanned = text.len();
+        None
+    }
+
+    /// Where to cut a clause that has grown past `max_chars`.
+    fn long_cut(&self) -> usize {
+        let limit = self.buf.char_indices().nth(self.cfg.max_chars).map_or(self.buf.len(), |(i, _)| i);
+        let head = &self.buf[..limit];
+        let floor = head.char_indices().nth(self.cfg.max_chars / 3).map_or(0, |(i, _)| i);
+        let clause = head
+            .char_indices()
+            .filter(|&(i, c)| i >= floor && matches!(c, ',' | ';' | ':' | '—' | '–'))
+            .filter(|&(i, c)| head[i + c.len_utf8()..].starts_with(char::is_whitespace))
+            .map(|(i, c)| i + c.len_utf8())
+            .last();
+        let space = head.rfind(char::is_whitespace).filter(|&i| i >= floor);
+        clause.or(space).unwrap_or(limit)
+    }
+}
+
+/// Whether the terminator at `dot` (its run ending at `end`) ends a sentence; `None` when
+/// that depends on the next word and it has not arrived yet.
+fn is_boundary(text: &str, dot: usize, end: usize) -> Option<bool> {
+    let next = text[end..].trim_start().chars().next();
+    let next_upper = next.map(|c| c.is_uppercase() || c.is_numeric());
+    let run = &text[dot..end];
+    if run.starts_with("...") || run.starts_with('…') {
+        // "well... maybe" goes on; "I see... Then" ends.
+        return next_upper;
+    }
+    if !run.starts_with('.') {
+        return Some(true);
+    }
+    let word_start = text[..dot].rfind(char::is_whitespace).map_or(0, |i| i + 1);
+    let word = text[word_start..dot].trim_start_matches(['(', '"', '\'', '“', '‘']);
+    let lower = word.to_lowercase();
+    if TITLES.contains(&lower.as_str()) {
+        return Some(false);
+    }
+    // "etc." and "a.m." style words end a sentence only before an upper-case word.
+    if SOFT.contains(&lower.as_str()) || word.contains('.') {
+        return next_upper;
+    }
+    let mut chars = word.chars();
+    if let (Some(c), None) = (chars.next(), chars.next())
+        && c.is_uppercase()
+    {
+        return Some(false); // an initial: "J. K. Rowling"
+    }
+    // "1. First": a list marker at the start of a line.
+    let line_start = text[..word_start].trim_end_matches([' ', '\t']);
+    let numeric = !word.is_empty() && word.chars().all(|c| c.is_ascii_digit());
+    Some(!(numeric && (line_start.is_empty() || line_start.ends_with('\n'))))
+}
+
+/// Whitespace runs collapsed to single spaces, ends trimmed.
+fn normalize(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split_in(deltas: &[&str], cfg: SplitterConfig) -> Vec<String> {
+        let mut s = SentenceSplitter::new(cfg);
+        let mut out = Vec::new();
+        for d in deltas {
+            s.push(d, &mut out);
+        }
+        out.extend(s.finish());
+        out
+    }
+
+    fn split(text: &str) -> Vec<String> {
+        // Feed character by character: the result must not depend on how the stream is cut.
+        let chars: Vec<String> = text.chars().map(String::from).collect();
+        let refs: Vec<&str> = chars.iter().map(String::as_str).collect();
+        let by_char = split_in(&refs, SplitterConfig::default());
+        assert_eq!(by_char, split_in(&[text], SplitterConfig::default()), "chunking changed the result");
+        by_char
+    }
+
+    #[test]
+    fn plain_sentences_are_emitted_as_soon_as_complete() {
+        let mut s = SentenceSplitter::new(SplitterConfig::default());
+        let mut out = Vec::new();
+        s.push("Hello there, friend. How a", &mut out);
+        assert_eq!(out, ["Hello there, friend."]);
+        s.push("re you? I am", &mut out);
+        assert_eq!(out, ["Hello there, friend.", "How are you?"]);
+        assert_eq!(s.finish().as_deref(), Some("I am"));
+        assert_eq!(s.finish(), None);
+    }
+
+    #[test]
+    fn a_terminator_at_the_end_of_the_stream_so_far_waits() {
+        let mut s = SentenceSplitter::new(SplitterConfig::default());
+        let mut out = Vec::new();
+        s.push("Pi is about 3.", &mut out);
+        assert!(out.is_empty(), "3. might be 3.14");
+        s.push("14 and e is 2.72. Next one", &mut out);
+        assert_eq!(out, ["Pi is about 3.14 and e is 2.72."]);
+    }
+
+    #[test]
+    fn numbers_abbreviations_and_initials_do_not_end_sentences() {
+        assert_eq!(
+            split("It costs 1,000.50 dollars, e.g. for Mr. Smith and Dr. Who. J. K. Rowling agreed."),
+            ["It costs 1,000.50 dollars, e.g. for Mr. Smith and Dr. Who.", "J. K. Rowling agreed."]
+        );
+        assert_eq!(
+            split("We met at 9 a.m. on Monday in the U.S. Then we left."),
+            ["We met at 9 a.m. on Monday in the U.S.", "Then we left."]
+        );
+        assert_eq!(split("Apples, pears etc. are fruit. Nice."), ["Apples, pears etc. are fruit.", "Nice."]);
+        assert_eq!(
+            split("Apples, pears, etc. Bananas too, of course."),
+            ["Apples, pears, etc.", "Bananas too, of course."]
+        );
+    }
+
+    #[test]
+    fn quotes_ellipses_and_repeated_marks_stay_with_their_sentence() {
+        assert_eq!(
+            split("He said \"stop right now.\" Then he left?! Well... maybe not. I see… Fine, goodbye."),
+            ["He said \"stop right now.\"", "Then he left?!", "Well... maybe not.", "I see… Fine, goodbye."]
+        );
+    }
+
+    #[test]
+    fn list_items_and_line_breaks() {
+        assert_eq!(
+            split("Here are the steps:\n1. Open the door.\n2. Walk in.\nDone"),
+            ["Here are the steps:", "1. Open the door.", "2. Walk in.", "Done"]
+        );
+    }
+
+    #[test]
+    fn short_sentences_are_merged() {
+        assert_eq!(split("Ok. Sure. That works for me."), ["Ok. Sure.", "That works for me."]);
+        assert_eq!(split("Hi!"), ["Hi!"]);
+    }
+
+    #[test]
+    fn long_clauses_are_cut_at_commas_then_spaces_then_hard() {
+        let cfg = SplitterConfig { min_chars: 8, max_chars: 40 };
+        let out = split_in(
+            &["one two three four five six, seven eight nine ten eleven twelve thirteen fourteen"],
+            cfg,
+        );
+        assert_eq!(out[0], "one two three four five six,");
+        assert!(out.iter().all(|s| s.chars().count() <= 40), "{out:?}");
+        assert_eq!(
+            out.join(" "),
+            "one two three four five six, seven eight nine ten eleven twelve thirteen fourteen"
+        );
+        let out = split_in(&[&"x".repeat(100)], cfg);
+        assert_eq!(out.iter().map(|s| s.len()).collect::<Vec<_>>(), [40, 40, 20]);
+        let out = split_in(&[&"ü".repeat(50)], cfg);
+        assert_eq!(out.concat(), "ü".repeat(50), "multi-byte text is cut on character boundaries");
+    }
+
+    #[test]
+    fn whitespace_is_normalized_and_empty_input_gives_nothing() {
+        assert_eq!(split("  Hello   world.\n\n  Bye  now.  "), ["Hello world.", "Bye now."]);
+        assert!(split("").is_empty());
+        assert!(split("   \n ").is_empty());
+    }
+}

@@ -1,0 +1,368 @@
+//! The turn machine: who speaks when, for one room (sans-IO, str0m style: inputs with `now`,
+//! commands polled out, one timer).
+//!
+//! ```text
+//! listening ─speech─▶ user speaking ─end─▶ endpointing (delay after the real end of speech,
+//!    ▲                      ▲               transcripts arriving) ─▶ thinking ─first audio─▶
+//!    │                      └──── barge-in (≥ interrupt_min_speech) ◀──────┤  speaking
+//!    └──────────────────────── agent done ◀────────────────────────────────┘
+//! ```
+//!
+//! Each finished utterance is sent to STT at once ([`Command::Transcribe`]), so the
+//! transcript is usually ready when the endpointing delay is over. The agent answers
+//! ([`Command::Respond`]) when nobody is speaking, the delay has passed since the last
+//! utterance ended, and every transcript is in. Noise-only transcripts are dropped; if only
+//! failures remain, the failure notice is spoken instead ([`Command::Say`]).
+//!
+//! While the agent thinks or speaks, speech that lasts `interrupt_min_speech` interrupts it
+//! ([`Command::Interrupt`]: stop playback, cancel its requests) and becomes the next
+//! question; shorter speech (a cough, "mm-hm") is ignored and dropped.
+//!
+//! Several participants share one agent. Policy: anyone can interrupt; the agent answers only
+//! when *everybody* has been silent for the endpointing delay, so it never talks over a
+//! speaker; utterances that overlap or follow each other before that are answered together,
+//! in the order they ended, each labelled with its speaker ([`Said`]). At most
+//! [`MAX_PARTS`] utterances wait; older ones are dropped.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::history::is_meaningful;
+
+/// Turn of the agent (an answer or a spoken notice).
+pub type TurnId = u64;
+/// One utterance waiting to be answered.
+pub type PartId = u64;
+
+/// Utterances held for one answer at most.
+pub const MAX_PARTS: usize = 8;
+
+/// Turn-taking settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TurnConfig {
+    /// Silence after the end of speech before the agent answers (default 0.5 s).
+    pub endpointing_delay: Duration,
+    /// Speech during the agent's turn must last this long to interrupt it (default 0.5 s).
+    pub interrupt_min_speech: Duration,
+}
+
+impl Default for TurnConfig {
+    fn default() -> Self {
+        Self {
+            endpointing_delay: Duration::from_millis(500),
+            interrupt_min_speech: Duration::from_millis(500),
+        }
+    }
+}
+
+/// What one participant said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Said {
+    /// Participant identity.
+    pub who: Arc<str>,
+    /// Transcript.
+    pub text: String,
+}
+
+/// How a transcription ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transcript {
+    /// The text (possibly empty or noise).
+    Text(String),
+    /// STT failed; `notice` is what to tell the user if nothing else was understood.
+    Failed {
+        /// The sentence to speak (e.g. "I can't hear you right now…").
+        notice: Option<String>,
+    },
+}
+
+/// What the session must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Transcribe one utterance (16 kHz mono); report with [`TurnMachine::transcribed`].
+    Transcribe {
+        /// The utterance.
+        part: PartId,
+        /// Speaker.
+        who: Arc<str>,
+        /// 16 kHz PCM.
+        pcm: Vec<i16>,
+    },
+    /// Answer with the LLM; report [`TurnMachine::agent_audio_started`] and
+    /// [`TurnMachine::agent_done`].
+    Respond {
+        /// The agent's turn.
+        turn: TurnId,
+        /// What was said, in the order the utterances ended.
+        said: Vec<Said>,
+        /// The real end of the last utterance (for the latency users feel).
+        speech_ended: Instant,
+    },
+    /// Speak a fixed text (greeting, notice); report like [`Command::Respond`].
+    Say {
+        /// The agent's turn.
+        turn: TurnId,
+        /// The text.
+        text: String,
+        /// The end of the speech it answers, if any.
+        speech_ended: Option<Instant>,
+    },
+    /// Barge-in: stop playback at once and cancel the turn's requests.
+    Interrupt {
+        /// The interrupted turn.
+        turn: TurnId,
+    },
+}
+
+/// Where the conversation is (for logs, metrics and tests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Nobody speaks, nothing pending.
+    Listening,
+    /// Someone is speaking.
+    UserSpeaking,
+    /// Utterances are in; waiting for the delay or transcripts.
+    Endpointing,
+    /// The agent's turn has started, no audio yet.
+    Thinking,
+    /// The agent's audio is playing.
+    Speaking,
+}
+
+#[derive(Debug)]
+struct Speaking {
+    who: Arc<str>,
+    start: Instant,
+    /// The agent turn this speech started in (candidate barge-in).
+    during: Option<TurnId>,
+}
+
+#[derive(Debug)]
+struct Part {
+    id: PartId,
+    who: Arc<str>,
+    result: Option<Transcript>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct AgentTurn {
+    id: TurnId,
+    audible: bool,
+}
+
+/// The machine for one room.
+#[derive(Debug)]
+pub struct TurnMachine {
+    cfg: TurnConfig,
+    speaking: Vec<Speaking>,
+    parts: Vec<Part>,
+    last_end: Option<Instant>,
+    agent: Option<AgentTurn>,
+    commands: std::collections::VecDeque<Command>,
+    next_id: u64,
+    interruptions: u64,
+}
+
+impl TurnMachine {
+    /// A machine in the listening phase.
+    pub fn new(cfg: TurnConfig) -> Self {
+        Self {
+            cfg,
+            speaking: Vec::new(),
+            parts: Vec::new(),
+            last_end: None,
+            agent: None,
+            commands: Default::default(),
+            next_id: 1,
+            interruptions: 0,
+        }
+    }
+
+    /// The current phase.
+    pub fn phase(&self) -> Phase {
+        match self.agent {
+            Some(AgentTurn { audible: true, .. }) => Phase::Speaking,
+            Some(_) => Phase::Thinking,
+            None if !self.speaking.is_empty() => Phase::UserSpeaking,
+            None if !self.parts.is_empty() => Phase::Endpointing,
+            None => Phase::Listening,
+        }
+    }
+
+    /// Barge-ins so far.
+    pub fn interruptions(&self) -> u64 {
+        self.interruptions
+    }
+
+    /// The next command, if any.
+    pub fn poll_command(&mut self) -> Option<Command> {
+        self.commands.pop_front()
+    }
+
+    /// When [`TurnMachine::handle_timeout`] must be called next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let barge = self
+            .agent
+            .and_then(|a| self.speaking.iter().filter(|s| s.during == Some(a.id)).map(|s| s.start).min())
+            .map(|start| start + self.cfg.interrupt_min_speech);
+        let answer = match (self.agent, self.speaking.is_empty(), self.last_end) {
+            (None, true, Some(end)) if self.all_transcribed() => Some(end + self.cfg.endpointing_delay),
+            _ => None,
+        };
+        [barge, answer].into_iter().flatten().min()
+    }
+
+    /// Time has passed.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.check_barge_in(now);
+        self.try_answer(now);
+    }
+
+    /// VAD: `who` started speaking at `start` (the real start, before detection).
+    pub fn speech_started(&mut self, who: &Arc<str>, start: Instant, now: Instant) {
+        self.speaking.retain(|s| s.who != *who);
+        let during = self.agent.map(|a| a.id);
+        self.speaking.push(Speaking { who: who.clone(), start, during });
+        self.check_barge_in(now);
+    }
+
+    /// VAD: `who`'s utterance ended at `end` (the real end of speech, before the VAD's
+    /// silence wait); `pcm` is its 16 kHz audio.
+    pub fn speech_ended(&mut self, who: &Arc<str>, pcm: Vec<i16>, end: Instant, now: Instant) {
+        let entry = self.speaking.iter().position(|s| s.who == *who).map(|i| self.speaking.remove(i));
+        let (start, during) = entry.map_or((end, None), |s| (s.start, s.during));
+        if let (Some(agent), Some(turn)) = (self.agent, during)
+            && agent.id == turn
+        {
+            if end.saturating_duration_since(start) < self.cfg.interrupt_min_speech {
+                // Too short to interrupt: a noise or a back-channel "mm-hm"; dropped.
+                self.try_answer(now);
+                return;
+            }
+            self.interrupt(agent.id);
+        }
+        let id = self.take_id();
+        if self.parts.len() >= MAX_PARTS {
+            self.parts.remove(0);
+        }
+        self.parts.push(Part { id, who: who.clone(), result: None });
+        self.last_end = Some(self.last_end.map_or(end, |e| e.max(end)));
+        self.commands.push_back(Command::Transcribe { part: id, who: who.clone(), pcm });
+        self.try_answer(now);
+    }
+
+    /// A transcription ended (results for dropped utterances are ignored).
+    pub fn transcribed(&mut self, part: PartId, result: Transcript, now: Instant) {
+        if let Some(p) = self.parts.iter_mut().find(|p| p.id == part) {
+            p.result = Some(result);
+        }
+        self.try_answer(now);
+    }
+
+    /// The first audio of `turn` went out.
+    pub fn agent_audio_started(&mut self, turn: TurnId) {
+        if let Some(a) = self.agent.as_mut()
+            && a.id == turn
+        {
+            a.audible = true;
+        }
+    }
+
+    /// `turn` has ended (played out, failed or cancelled).
+    pub fn agent_done(&mut self, turn: TurnId, now: Instant) {
+        if self.agent.is_some_and(|a| a.id == turn) {
+            self.agent = None;
+            // Speech that began during the turn is an ordinary utterance now.
+            for s in &mut self.speaking {
+                s.during = None;
+            }
+            self.try_answer(now);
+        }
+    }
+
+    /// A participant left: their speech in progress ends without an utterance.
+    pub fn participant_left(&mut self, who: &Arc<str>, now: Instant) {
+        self.speaking.retain(|s| s.who != *who);
+        self.try_answer(now);
+    }
+
+    /// Speaks `text` as an agent turn if the room is quiet (a greeting); `None` otherwise.
+    pub fn say(&mut self, text: &str) -> Option<TurnId> {
+        if self.agent.is_some() || !self.speaking.is_empty() || !self.parts.is_empty() {
+            return None;
+        }
+        let turn = self.start_turn();
+        self.commands.push_back(Command::Say { turn, text: text.to_owned(), speech_ended: None });
+        Some(turn)
+    }
+
+    fn take_id(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    fn start_turn(&mut self) -> TurnId {
+        let id = self.take_id();
+        self.agent = Some(AgentTurn { id, audible: false });
+        id
+    }
+
+    fn interrupt(&mut self, turn: TurnId) {
+        self.agent = None;
+        self.interruptions += 1;
+        for s in &mut self.speaking {
+            s.during = None;
+        }
+        self.commands.push_back(Command::Interrupt { turn });
+    }
+
+    fn check_barge_in(&mut self, now: Instant) {
+        let Some(agent) = self.agent else { return };
+        let long_enough = self
+            .speaking
+            .iter()
+            .any(|s| s.during == Some(agent.id) && now >= s.start + self.cfg.interrupt_min_speech);
+        if long_enough {
+            self.interrupt(agent.id);
+        }
+    }
+
+    fn all_transcribed(&self) -> bool {
+        self.parts.iter().all(|p| p.result.is_some())
+    }
+
+    fn try_answer(&mut self, now: Instant) {
+        let Some(end) = self.last_end else { return };
+        if self.agent.is_some()
+            || !self.speaking.is_empty()
+            || !self.all_transcribed()
+            || now < end + self.cfg.endpointing_delay
+        {
+            return;
+        }
+        self.last_end = None;
+        let mut said = Vec::new();
+        let mut notice = None;
+        for p in self.parts.drain(..) {
+            match p.result {
+                Some(Transcript::Text(text)) if is_meaningful(&text) => {
+                    said.push(Said { who: p.who, text: text.trim().to_owned() })
+                }
+                Some(Transcript::Failed { notice: Some(n) }) => notice = Some(n),
+                _ => {}
+            }
+        }
+        if !said.is_empty() {
+            let turn = self.start_turn();
+            self.commands.push_back(Command::Respond { turn, said, speech_ended: end });
+        } else if let Some(text) = notice {
+            let turn = self.start_turn();
+            self.commands.push_back(Command::Say { turn, text, speech_ended: Some(end) });
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "turn_tests.rs"]
+mod tests;

@@ -1,0 +1,148 @@
+//! Voice session settings: prompt, greeting, turn-taking, history budget, deadlines and the
+//! sentences spoken when a provider is down.
+
+use std::time::Duration;
+
+use crate::config::EnvReader;
+use crate::core::sentences::SplitterConfig;
+use crate::core::turn::TurnConfig;
+
+/// Default system prompt: short spoken answers (the text is read aloud).
+pub const DEFAULT_SYSTEM_PROMPT: &str = "You are a friendly voice assistant in a live audio call. \
+Answer in one to three short spoken sentences. Use plain words: no lists, markdown, emoji or code.";
+/// Default greeting.
+pub const DEFAULT_GREETING: &str = "Hello! How can I help you today?";
+/// Default apology when no LLM can answer.
+pub const DEFAULT_LLM_UNAVAILABLE: &str = "I'm sorry, I can't think of an answer right now because my language service is unavailable. Please try again in a moment.";
+/// Default notice when no STT can transcribe.
+pub const DEFAULT_STT_UNAVAILABLE: &str = "I'm sorry, I can't understand speech right now because my transcription service is unavailable. Please try again in a moment.";
+
+/// Everything a voice session is tuned with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionConfig {
+    /// The LLM's system prompt (`SYSTEM_PROMPT`).
+    pub system_prompt: String,
+    /// Spoken when the first participant arrives (`GREETING`; empty turns it off).
+    pub greeting: Option<String>,
+    /// Endpointing delay and barge-in threshold.
+    pub turn: TurnConfig,
+    /// Token budget of the history sent with each request (`HISTORY_MAX_TOKENS`, 2000).
+    pub history_max_tokens: usize,
+    /// Deadline of one turn from transcript to the last TTS request (`TURN_DEADLINE_SECS`, 30).
+    pub turn_deadline: Duration,
+    /// Spoken when every LLM is down (`LLM_UNAVAILABLE_MESSAGE`).
+    pub llm_unavailable_message: String,
+    /// Spoken when every STT is down (`STT_UNAVAILABLE_MESSAGE`).
+    pub stt_unavailable_message: String,
+    /// Sentence splitting (`SENTENCE_MAX_CHARS`, 180).
+    pub splitter: SplitterConfig,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            system_prompt: DEFAULT_SYSTEM_PROMPT.to_owned(),
+            greeting: Some(DEFAULT_GREETING.to_owned()),
+            turn: TurnConfig::default(),
+            history_max_tokens: 2000,
+            turn_deadline: Duration::from_secs(30),
+            llm_unavailable_message: DEFAULT_LLM_UNAVAILABLE.to_owned(),
+            stt_unavailable_message: DEFAULT_STT_UNAVAILABLE.to_owned(),
+            splitter: SplitterConfig::default(),
+        }
+    }
+}
+
+impl SessionConfig {
+    /// Reads `SYSTEM_PROMPT`, `GREETING` (empty: no greeting), `ENDPOINTING_DELAY_SECS`
+    /// (0.5), `INTERRUPT_MIN_SPEECH_SECS` (0.5), `HISTORY_MAX_TOKENS` (2000),
+    /// `TURN_DEADLINE_SECS` (30), `LLM_UNAVAILABLE_MESSAGE`, `STT_UNAVAILABLE_MESSAGE` and
+    /// `SENTENCE_MAX_CHARS` (180).
+    pub fn from_env(env: &mut EnvReader) -> Self {
+        let d = Self::default();
+        let system_prompt = env.string("SYSTEM_PROMPT", &d.system_prompt);
+        if system_prompt.trim().is_empty() {
+            env.error("SYSTEM_PROMPT", "a non-empty prompt (unset it for the default)");
+        }
+        let greeting = env.string("GREETING", DEFAULT_GREETING);
+        let turn = TurnConfig {
+            endpointing_delay: env.seconds("ENDPOINTING_DELAY_SECS", d.turn.endpointing_delay, 0.0, 10.0),
+            interrupt_min_speech: env.seconds(
+                "INTERRUPT_MIN_SPEECH_SECS",
+                d.turn.interrupt_min_speech,
+                0.05,
+                10.0,
+            ),
+        };
+        let message = |env: &mut EnvReader, name: &str, default: &str| {
+            let text = env.string(name, default);
+            if text.trim().is_empty() {
+                env.error(name, "a sentence to speak (unset it for the default)");
+                return default.to_owned();
+            }
+            text
+        };
+        Self {
+            system_prompt,
+            greeting: (!greeting.trim().is_empty()).then_some(greeting),
+            turn,
+            history_max_tokens: env.ranged("HISTORY_MAX_TOKENS", d.history_max_tokens, 50, 1_000_000),
+            turn_deadline: env.seconds("TURN_DEADLINE_SECS", d.turn_deadline, 1.0, 600.0),
+            llm_unavailable_message: message(env, "LLM_UNAVAILABLE_MESSAGE", DEFAULT_LLM_UNAVAILABLE),
+            stt_unavailable_message: message(env, "STT_UNAVAILABLE_MESSAGE", DEFAULT_STT_UNAVAILABLE),
+            splitter: SplitterConfig {
+                max_chars: env.ranged("SENTENCE_MAX_CHARS", d.splitter.max_chars, 40, 2000),
+                ..d.splitter
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(pairs: &[(&str, &str)]) -> (SessionConfig, Vec<String>) {
+        let mut env = EnvReader::new(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
+        let c = SessionConfig::from_env(&mut env);
+        (c, env.errors().iter().map(|e| e.var.clone()).collect())
+    }
+
+    #[test]
+    fn defaults_and_values() {
+        let (c, errs) = read(&[]);
+        assert!(errs.is_empty());
+        assert_eq!(c, SessionConfig::default());
+        assert_eq!(c.turn.endpointing_delay, Duration::from_millis(500));
+        let (c, errs) =
+            read(&[("GREETING", ""), ("ENDPOINTING_DELAY_SECS", "0.3"), ("SYSTEM_PROMPT", "Be brief.")]);
+        assert!(errs.is_empty());
+        assert_eq!((c.greeting, c.system_prompt.as_str()), (None, "Be brief."));
+        assert_eq!(c.turn.endpointing_delay, Duration::from_millis(300));
+    }
+
+    #[test]
+    fn every_mistake_is_named() {
+        let (_, errs) = read(&[
+            ("SYSTEM_PROMPT", " "),
+            ("ENDPOINTING_DELAY_SECS", "-1"),
+            ("INTERRUPT_MIN_SPEECH_SECS", "x"),
+            ("HISTORY_MAX_TOKENS", "0"),
+            ("TURN_DEADLINE_SECS", "0"),
+            ("LLM_UNAVAILABLE_MESSAGE", ""),
+            ("SENTENCE_MAX_CHARS", "5"),
+        ]);
+        assert_eq!(
+            errs,
+            [
+                "SYSTEM_PROMPT",
+                "ENDPOINTING_DELAY_SECS",
+                "INTERRUPT_MIN_SPEECH_SECS",
+                "HISTORY_MAX_TOKENS",
+                "TURN_DEADLINE_SECS",
+                "LLM_UNAVAILABLE_MESSAGE",
+                "SENTENCE_MAX_CHARS"
+            ]
+        );
+    }
+}

@@ -1,0 +1,491 @@
+//! The session loop of one job: room events and task reports in, turn-machine commands out.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+use tokio::task::{AbortHandle, JoinSet};
+use tokio_util::sync::CancellationToken;
+
+use super::metrics::{metrics, observe};
+use super::reply::{self, Reply, ReplyCtx, Script};
+use super::{Event, Shared};
+use crate::clock;
+use crate::core::history::{History, Speaker, heard_text, is_meaningful};
+use crate::core::quota::Usage;
+use crate::core::turn::{Command, PartId, Said, Transcript, TurnId, TurnMachine};
+use crate::limits::{Now, SessionLease};
+use crate::livekit::job::{JobContext, JobError};
+use crate::livekit::room::text_stream::{
+    ATTR_FINAL, ATTR_SEGMENT_ID, ATTR_TRACK_ID, TOPIC_CHAT, TOPIC_TRANSCRIPTION,
+};
+use crate::livekit::room::{AudioSink, CloseReason, RoomEvent, TextStreamOptions, TextStreams};
+use crate::providers::{Call, Capability, ChatMessage, ProviderError, Role};
+
+/// A participant the session serves.
+#[derive(Default)]
+struct Member {
+    lease: Option<SessionLease>,
+    listener: Option<AbortHandle>,
+    track_sid: Option<String>,
+}
+
+/// What the loop remembers about a running agent turn.
+struct TurnInfo {
+    cancel: CancellationToken,
+    kind: &'static str,
+    who: Arc<str>,
+    speech_ended: Option<Instant>,
+    stt: Option<Duration>,
+    /// Audio transcribed for this turn, milliseconds.
+    audio_ms: u64,
+    /// Played samples when a barge-in stopped it.
+    stopped_at: Option<u64>,
+}
+
+struct Session {
+    shared: Arc<Shared>,
+    room: Arc<str>,
+    agent: Arc<str>,
+    machine: TurnMachine,
+    history: History,
+    members: HashMap<Arc<str>, Member>,
+    turns: HashMap<TurnId, TurnInfo>,
+    tasks: JoinSet<()>,
+    events: mpsc::Sender<Event>,
+    sink: AudioSink,
+    text: TextStreams,
+    cancel: CancellationToken,
+    greeted: bool,
+    /// Slowest STT latency of the utterances waiting for the next answer.
+    pending_stt: Option<Duration>,
+    /// Who spoke the utterances waiting (for limits of a notice turn).
+    last_speaker: Option<Arc<str>>,
+    segments: u64,
+    /// Outcome label of the next `Say` (greeting, limited; else notice).
+    pending_kind: Option<&'static str>,
+    /// Audio of the utterances waiting, milliseconds (prices STT).
+    pending_audio_ms: u64,
+}
+
+/// Runs one job.
+pub(super) async fn run(shared: Arc<Shared>, mut ctx: JobContext) -> Result<(), JobError> {
+    let (events, mut inbox) = mpsc::channel(256);
+    let mut s = Session {
+        machine: TurnMachine::new(shared.cfg.turn),
+        history: History::new(shared.cfg.history_max_tokens),
+        room: Arc::from(ctx.room.name()),
+        agent: Arc::from(ctx.room.identity()),
+        members: HashMap::new(),
+        turns: HashMap::new(),
+        tasks: JoinSet::new(),
+        events,
+        sink: ctx.room.audio_sink(),
+        text: ctx.room.text_streams(),
+        cancel: ctx.cancel.child_token(),
+        greeted: false,
+        pending_stt: None,
+        last_speaker: None,
+        segments: 0,
+        pending_kind: None,
+        pending_audio_ms: 0,
+        shared,
+    };
+    metrics().sessions.inc();
+    tracing::info!(room = %s.room, job = %ctx.job.id, "voice session started");
+    s.prerender();
+    let result = loop {
+        let wake = s.machine.poll_timeout();
+        tokio::select! {
+            () = ctx.cancel.cancelled() => break Ok(()),
+            event = ctx.room.next_event() => match event {
+                None => break Ok(()),
+                Some(RoomEvent::Closed(CloseReason::Failed(why))) => break Err(JobError(why)),
+                Some(RoomEvent::Closed(reason)) => {
+                    tracing::info!(?reason, "room closed; voice session done");
+                    break Ok(());
+                }
+                Some(event) => s.on_room_event(event).await,
+            },
+            Some(event) = inbox.recv() => s.on_event(event).await,
+            Some(_) = s.tasks.join_next(), if !s.tasks.is_empty() => {}
+            () = sleep_until(wake) => s.machine.handle_timeout(clock::now()),
+        }
+        s.execute().await;
+    };
+    s.end().await;
+    ctx.room.leave().await;
+    result
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Session {
+    async fn on_room_event(&mut self, event: RoomEvent) {
+        match event {
+            RoomEvent::TrackSubscribed { identity, track_sid, audio } => {
+                let who: Arc<str> = Arc::from(identity.as_str());
+                if !self.members.contains_key(&who) && !self.admit(&who).await {
+                    return;
+                }
+                let stream = self.shared.vad.stream(self.shared.segmenter.clone());
+                let task = super::listen::listen(who.clone(), audio, stream, self.events.clone());
+                let handle = self.tasks.spawn(task);
+                let member = self.members.entry(who).or_default();
+                if let Some(old) = member.listener.replace(handle) {
+                    old.abort();
+                }
+                member.track_sid = Some(track_sid);
+                self.greet();
+            }
+            RoomEvent::TrackUnsubscribed { identity, .. } => {
+                if let Some(m) = self.members.get_mut(identity.as_str())
+                    && let Some(l) = m.listener.take()
+                {
+                    l.abort();
+                }
+            }
+            RoomEvent::ParticipantLeft { identity } => self.left(&Arc::from(identity.as_str())).await,
+            _ => {}
+        }
+    }
+
+    /// Takes a concurrent-session slot for a new participant; a refusal is spoken.
+    async fn admit(&mut self, who: &Arc<str>) -> bool {
+        match self.shared.limiter.acquire_session(who, &self.room, Now::read()).await {
+            Ok(lease) => {
+                self.members.insert(who.clone(), Member { lease: Some(lease), ..Member::default() });
+                true
+            }
+            Err(rejection) => {
+                let sentence = self.shared.limiter.sentence(&rejection);
+                tracing::info!(participant = %who, "session limit reached; not listening");
+                if self.machine.say(&sentence).is_some() {
+                    self.last_speaker = Some(who.clone());
+                    self.pending_kind = Some("limited");
+                } else {
+                    let _ = self.text.send(TOPIC_CHAT, &sentence, TextStreamOptions::default()).await;
+                }
+                false
+            }
+        }
+    }
+
+    fn greet(&mut self) {
+        if self.greeted {
+            return;
+        }
+        self.greeted = true;
+        if let Some(text) = self.shared.cfg.greeting.clone()
+            && self.machine.say(&text).is_some()
+        {
+            self.pending_kind = Some("greeting");
+        }
+    }
+
+    async fn left(&mut self, who: &Arc<str>) {
+        if let Some(m) = self.members.remove(who) {
+            if let Some(l) = m.listener {
+                l.abort();
+            }
+            if let Some(lease) = m.lease {
+                self.shared.limiter.release_session(lease, Now::read()).await;
+            }
+        }
+        self.machine.participant_left(who, clock::now());
+        if self.members.is_empty() {
+            // Nobody left to hear the answer: stop it now.
+            for info in self.turns.values() {
+                info.cancel.cancel();
+            }
+            if !self.turns.is_empty() {
+                self.sink.stop().await;
+            }
+        }
+    }
+
+    async fn on_event(&mut self, event: Event) {
+        let now = clock::now();
+        match event {
+            Event::SpeechStarted { who, start } => self.machine.speech_started(&who, start, now),
+            Event::SpeechEnded { who, end, pcm } => {
+                self.last_speaker = Some(who.clone());
+                self.pending_audio_ms += pcm.len() as u64 / 16;
+                self.machine.speech_ended(&who, pcm, end, now);
+            }
+            Event::Transcribed { part, who, result, stt } => {
+                if let Some(d) = stt {
+                    observe(&metrics().stt, d);
+                    self.pending_stt = Some(self.pending_stt.map_or(d, |p| p.max(d)));
+                }
+                let result = match result {
+                    Transcript::Text(text) => {
+                        let (capped, cut) = self.shared.limiter.cap_transcript(&text);
+                        if cut {
+                            tracing::info!(participant = %who, "transcript capped");
+                        }
+                        let capped = capped.to_owned();
+                        self.publish_user_transcript(&who, &capped, part).await;
+                        Transcript::Text(capped)
+                    }
+                    failed => failed,
+                };
+                self.machine.transcribed(part, result, now);
+            }
+            Event::AudioStarted { turn } => self.machine.agent_audio_started(turn),
+            Event::ReplyDone(reply) => self.finished(*reply, now),
+        }
+    }
+
+    /// Carries out the machine's commands.
+    async fn execute(&mut self) {
+        while let Some(cmd) = self.machine.poll_command() {
+            match cmd {
+                Command::Transcribe { part, who, pcm } => self.transcribe(part, who, pcm),
+                Command::Respond { turn, said, speech_ended } => self.respond(turn, said, speech_ended),
+                Command::Say { turn, text, speech_ended } => {
+                    let kind = self.pending_kind.take().unwrap_or("notice");
+                    let who = self.last_speaker.clone().unwrap_or_else(|| self.agent.clone());
+                    self.start_turn(turn, Script::Fixed(text), who, kind, speech_ended);
+                }
+                Command::Interrupt { turn } => {
+                    metrics().interruptions.inc();
+                    if let Some(info) = self.turns.get_mut(&turn) {
+                        info.cancel.cancel();
+                        let state = self.sink.stop().await;
+                        info.stopped_at = Some(state.played_samples);
+                    }
+                }
+            }
+        }
+    }
+
+    fn transcribe(&mut self, part: PartId, who: Arc<str>, pcm: Vec<i16>) {
+        let call = self.call(&who);
+        let providers = self.shared.providers.clone();
+        let notice = self.shared.cfg.stt_unavailable_message.clone();
+        let events = self.events.clone();
+        self.tasks.spawn(async move {
+            let (result, stt) = match providers.transcribe(&call, &pcm).await {
+                Ok(t) => (Transcript::Text(t.text), Some(t.latency)),
+                Err(e) if e.is_cancelled() => return,
+                Err(ProviderError::Limited { sentence, .. }) => {
+                    (Transcript::Failed { notice: Some(sentence) }, None)
+                }
+                Err(e) => {
+                    tracing::warn!(participant = %who, error = %e, "transcription failed");
+                    (Transcript::Failed { notice: Some(notice) }, None)
+                }
+            };
+            let _ = events.send(Event::Transcribed { part, who, result, stt }).await;
+        });
+    }
+
+    fn respond(&mut self, turn: TurnId, said: Vec<Said>, speech_ended: Instant) {
+        let labelled = self.members.len() > 1;
+        for s in &said {
+            let text = if labelled { format!("{}: {}", s.who, s.text) } else { s.text.clone() };
+            self.history.push_user(&text);
+        }
+        let now = clock::now();
+        let mut system = self.shared.cfg.system_prompt.clone();
+        if let Some(degraded) = self.shared.providers.degraded_summary(now) {
+            system.push_str("\n\n");
+            system.push_str(&degraded);
+        }
+        if labelled {
+            system.push_str(
+                "\n\nSeveral people are in this call; each user message starts with the speaker's name.",
+            );
+        }
+        let mut messages = vec![ChatMessage { role: Role::System, content: system }];
+        messages.extend(self.history.window().map(|e| ChatMessage {
+            role: if e.speaker == Speaker::User { Role::User } else { Role::Assistant },
+            content: e.text.clone(),
+        }));
+        let who = said.first().map_or_else(|| self.agent.clone(), |s| s.who.clone());
+        self.start_turn(turn, Script::Llm(messages), who, "answered", Some(speech_ended));
+    }
+
+    fn start_turn(
+        &mut self,
+        turn: TurnId,
+        script: Script,
+        who: Arc<str>,
+        kind: &'static str,
+        speech_ended: Option<Instant>,
+    ) {
+        let call = self.call(&who);
+        let info = TurnInfo {
+            cancel: call.cancel.clone(),
+            kind,
+            who,
+            speech_ended,
+            stt: self.pending_stt.take(),
+            audio_ms: std::mem::take(&mut self.pending_audio_ms),
+            stopped_at: None,
+        };
+        self.turns.insert(turn, info);
+        self.segments += 1;
+        let segment = format!("SG_{}_{}", self.agent, self.segments);
+        let ctx = self.reply_ctx();
+        let events = self.events.clone();
+        self.tasks.spawn(async move {
+            let reply = reply::run(ctx, turn, script, call, segment).await;
+            let _ = events.send(Event::ReplyDone(Box::new(reply))).await;
+        });
+    }
+
+    fn finished(&mut self, reply: Reply, now: Instant) {
+        let Some(info) = self.turns.remove(&reply.turn) else { return };
+        let heard = match info.stopped_at {
+            Some(played) => heard_text(&reply.spoken, played.saturating_sub(reply.baseline)),
+            None if reply.interrupted => String::new(),
+            None => reply.text.clone(),
+        };
+        // Notices and apologies are not part of the conversation; answers and the greeting are.
+        let remembered = match info.kind {
+            "answered" => matches!(reply.outcome, "answered" | "text_only"),
+            "greeting" => true,
+            _ => false,
+        };
+        if remembered {
+            self.history.push_agent(&heard);
+        }
+        self.account(&info, &reply, &heard);
+        self.machine.agent_done(reply.turn, now);
+    }
+
+    /// Metrics and the one log line of a turn.
+    fn account(&self, info: &TurnInfo, reply: &Reply, heard: &str) {
+        let m = metrics();
+        let outcome = if reply.interrupted {
+            "interrupted"
+        } else if info.kind != "answered" && reply.outcome == "notice" {
+            info.kind
+        } else {
+            reply.outcome
+        };
+        m.turn(outcome);
+        let response = match (info.speech_ended, reply.first_audio) {
+            (Some(end), Some(first)) => Some(first.saturating_duration_since(end)),
+            _ => None,
+        };
+        if let Some(d) = response {
+            observe(&m.response, d);
+        }
+        if let Some(d) = reply.llm_ttft {
+            observe(&m.llm_ttft, d);
+        }
+        if let Some(d) = reply.tts_ttfb {
+            observe(&m.tts_ttfb, d);
+        }
+        let (prompt, completion) = reply.tokens.map_or((0, 0), |(p, c)| (u64::from(p), u64::from(c)));
+        m.prompt_tokens.inc_by(prompt);
+        m.completion_tokens.inc_by(completion);
+        m.tts_characters.inc_by(reply.tts_chars);
+        let prices = self.shared.limiter.prices();
+        let llm_model = reply.llm.as_deref().and_then(|n| n.rsplit('/').next()).unwrap_or_default();
+        let stt_millis = info.audio_ms;
+        let cost = prices
+            .cost(llm_model, &Usage { input_tokens: prompt, output_tokens: completion, ..Usage::default() })
+            + prices.cost(&self.shared.tts_model, &Usage { tts_chars: reply.tts_chars, ..Usage::default() })
+            + prices.cost(&self.shared.stt_model, &Usage { stt_millis, ..Usage::default() });
+        m.cost_micro_usd.inc_by(cost);
+        let ms = |d: Option<Duration>| d.map(|d| d.as_millis() as u64);
+        tracing::info!(
+            room = %self.room,
+            participant = %info.who,
+            turn = reply.turn,
+            outcome,
+            response_ms = ms(response),
+            stt_ms = ms(info.stt),
+            llm_ttft_ms = ms(reply.llm_ttft),
+            tts_ttfb_ms = ms(reply.tts_ttfb),
+            llm = reply.llm.as_deref().unwrap_or(""),
+            prompt_tokens = prompt,
+            completion_tokens = completion,
+            tts_chars = reply.tts_chars,
+            sentences = reply.spoken.len(),
+            heard_chars = heard.chars().count(),
+            cost_micro_usd = cost,
+            "turn"
+        );
+    }
+
+    async fn publish_user_transcript(&mut self, who: &Arc<str>, text: &str, part: PartId) {
+        if !is_meaningful(text) {
+            return;
+        }
+        let mut attributes: HashMap<String, String> = [
+            (ATTR_SEGMENT_ID.to_owned(), format!("SG_{who}_{part}")),
+            (ATTR_FINAL.to_owned(), "true".to_owned()),
+        ]
+        .into();
+        if let Some(sid) = self.members.get(who).and_then(|m| m.track_sid.clone()) {
+            attributes.insert(ATTR_TRACK_ID.to_owned(), sid);
+        }
+        let options = TextStreamOptions { attributes, sender: who.to_string(), generated: true };
+        let _ = self.text.send(TOPIC_TRANSCRIPTION, text, options).await;
+    }
+
+    fn call(&self, who: &Arc<str>) -> Call {
+        Call {
+            participant: who.clone(),
+            room: self.room.clone(),
+            deadline: clock::now() + self.shared.cfg.turn_deadline,
+            cancel: self.cancel.child_token(),
+        }
+    }
+
+    fn reply_ctx(&self) -> ReplyCtx {
+        ReplyCtx {
+            providers: self.shared.providers.clone(),
+            sink: self.sink.clone(),
+            text: self.text.clone(),
+            cache: self.shared.cache.clone(),
+            splitter: self.shared.cfg.splitter,
+            llm_unavailable: self.shared.cfg.llm_unavailable_message.clone(),
+            events: self.events.clone(),
+        }
+    }
+
+    /// Renders the notices while TTS works, so they stay audible when it does not.
+    fn prerender(&mut self) {
+        let now = clock::now();
+        if !self.shared.providers.is_available(Capability::Tts, now) {
+            return;
+        }
+        let cfg = &self.shared.cfg;
+        let texts: Vec<String> = [&cfg.llm_unavailable_message, &cfg.stt_unavailable_message]
+            .into_iter()
+            .filter(|t| !self.shared.cache.contains(t))
+            .cloned()
+            .collect();
+        if texts.is_empty() {
+            return;
+        }
+        let call = self.call(&self.agent.clone());
+        let (providers, cache) = (self.shared.providers.clone(), self.shared.cache.clone());
+        self.tasks.spawn(async move { reply::prerender(&providers, &cache, &call, &texts).await });
+    }
+
+    /// Ends every task and gives the session slots back.
+    async fn end(&mut self) {
+        self.cancel.cancel();
+        self.tasks.shutdown().await;
+        for (_, m) in self.members.drain() {
+            if let Some(lease) = m.lease {
+                self.shared.limiter.release_session(lease, Now::read()).await;
+            }
+        }
+        metrics().sessions.dec();
+        tracing::info!(room = %self.room, "voice session ended");
+    }
+}

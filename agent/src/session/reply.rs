@@ -1,0 +1,349 @@
+//! One agent turn: LLM stream → sentences → TTS → the room's audio sink, with the agent's
+//! transcript streamed alongside — or a fixed text (greeting, notice, apology).
+//!
+//! Each sentence goes to TTS as soon as the splitter completes it, and its audio is queued
+//! while the next one is synthesised, so the first audio starts after the first sentence.
+//! Nothing fails silently: no LLM → the configured apology; a limit → its sentence; no TTS →
+//! the text goes out on `lk.chat` (and the transcript). Fixed texts are rendered once and
+//! their PCM cached, so notices stay audible when TTS is down later.
+//!
+//! The turn is cancelled by its [`Call`]'s token (barge-in, participant gone): what was
+//! queued is then reported so the session can record what the user actually heard.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use super::Event;
+use crate::clock;
+use crate::core::sentences::{SentenceSplitter, SplitterConfig};
+use crate::core::turn::TurnId;
+use crate::livekit::room::text_stream::{ATTR_FINAL, ATTR_SEGMENT_ID, TOPIC_CHAT, TOPIC_TRANSCRIPTION};
+use crate::livekit::room::{AudioSink, TextStream, TextStreamOptions, TextStreams};
+use crate::providers::{Call, ChatMessage, ProviderError, Providers};
+
+/// Fixed texts whose audio is kept at most.
+const CACHE_ENTRIES: usize = 16;
+/// Longest audio kept per fixed text (48 kHz samples: 30 s).
+const CACHE_SAMPLES: usize = 48_000 * 30;
+
+/// Rendered audio of fixed texts (greeting, notices), shared by a worker's sessions.
+#[derive(Debug, Default)]
+pub struct PcmCache {
+    entries: Mutex<HashMap<String, Arc<Vec<i16>>>>,
+}
+
+impl PcmCache {
+    fn get(&self, text: &str) -> Option<Arc<Vec<i16>>> {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner()).get(text).cloned()
+    }
+
+    fn put(&self, text: &str, pcm: Vec<i16>) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if pcm.is_empty() || pcm.len() > CACHE_SAMPLES || entries.len() >= CACHE_ENTRIES {
+            return;
+        }
+        entries.insert(text.to_owned(), Arc::new(pcm));
+    }
+
+    /// Whether `text` has been rendered.
+    pub fn contains(&self, text: &str) -> bool {
+        self.get(text).is_some()
+    }
+}
+
+/// Renders `texts` into the cache (best effort: a failure leaves them to be rendered on use).
+pub async fn prerender(providers: &Providers, cache: &PcmCache, call: &Call, texts: &[String]) {
+    for text in texts {
+        let Ok(mut stream) = providers.speak(call, text).await else { return };
+        let mut pcm = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            match chunk {
+                Ok(c) => pcm.extend_from_slice(&c),
+                Err(_) => return,
+            }
+        }
+        cache.put(text, pcm);
+    }
+}
+
+/// What a turn says.
+#[derive(Debug, Clone)]
+pub enum Script {
+    /// Ask the LLM with these messages.
+    Llm(Vec<ChatMessage>),
+    /// Speak this text (rendered audio is cached).
+    Fixed(String),
+}
+
+/// Everything a turn uses.
+#[derive(Clone)]
+pub struct ReplyCtx {
+    /// Providers.
+    pub providers: Arc<Providers>,
+    /// The room's voice.
+    pub sink: AudioSink,
+    /// The room's text streams.
+    pub text: TextStreams,
+    /// Fixed-text audio.
+    pub cache: Arc<PcmCache>,
+    /// Sentence splitting.
+    pub splitter: SplitterConfig,
+    /// Spoken when no LLM can answer.
+    pub llm_unavailable: String,
+    /// Where to report the first audio.
+    pub events: mpsc::Sender<Event>,
+}
+
+/// How a turn went.
+#[derive(Debug, Clone, Default)]
+pub struct Reply {
+    /// The turn.
+    pub turn: TurnId,
+    /// `answered`, `apology`, `limited`, `text_only`, `notice`, `failed`.
+    pub outcome: &'static str,
+    /// Each sentence played with its audio length (48 kHz samples).
+    pub spoken: Vec<(String, u64)>,
+    /// Everything the agent meant to say.
+    pub text: String,
+    /// Played samples when the turn began.
+    pub baseline: u64,
+    /// Cancelled (barge-in or participant gone).
+    pub interrupted: bool,
+    /// The LLM endpoint that answered.
+    pub llm: Option<Arc<str>>,
+    /// LLM time to first token.
+    pub llm_ttft: Option<Duration>,
+    /// TTS time to first byte of the first sentence.
+    pub tts_ttfb: Option<Duration>,
+    /// `(prompt, completion)` tokens.
+    pub tokens: Option<(u32, u32)>,
+    /// Characters sent to TTS.
+    pub tts_chars: u64,
+    /// When the first audio packet went out.
+    pub first_audio: Option<Instant>,
+}
+
+/// Runs one turn to its end (played out) or until `call.cancel` fires.
+pub async fn run(ctx: ReplyCtx, turn: TurnId, script: Script, call: Call, segment: String) -> Reply {
+    let baseline = ctx.sink.state().played_samples;
+    let mut voice = Voice {
+        ctx: &ctx,
+        call: &call,
+        reply: Reply { turn, baseline, outcome: "answered", ..Reply::default() },
+        segment,
+        transcript: None,
+        text_only: Vec::new(),
+        tts_down: false,
+        queued: 0,
+        first_audio: Arc::new(Mutex::new(None)),
+    };
+    let cancelled = tokio::select! {
+        () = call.cancel.cancelled() => true,
+        () = voice.perform(script) => false,
+    };
+    voice.reply.interrupted |= cancelled;
+    voice.finish().await
+}
+
+/// A turn in progress.
+struct Voice<'a> {
+    ctx: &'a ReplyCtx,
+    call: &'a Call,
+    reply: Reply,
+    segment: String,
+    transcript: Option<TextStream>,
+    text_only: Vec<String>,
+    tts_down: bool,
+    queued: u64,
+    first_audio: Arc<Mutex<Option<Instant>>>,
+}
+
+impl Voice<'_> {
+    async fn perform(&mut self, script: Script) {
+        match script {
+            Script::Fixed(text) => {
+                self.reply.outcome = "notice";
+                self.say(&text, true).await;
+            }
+            Script::Llm(messages) => self.answer(&messages).await,
+        }
+        // The turn lasts until its audio has been played.
+        self.ctx.sink.wait_played(self.reply.baseline + self.queued).await;
+    }
+
+    async fn answer(&mut self, messages: &[ChatMessage]) {
+        let mut stream = match self.ctx.providers.chat(self.call, messages).await {
+            Ok(s) => s,
+            Err(e) => return self.fail(e).await,
+        };
+        let mut splitter = SentenceSplitter::new(self.ctx.splitter);
+        let mut sentences = Vec::new();
+        let mut broken = None;
+        while let Some(delta) = stream.next().await {
+            match delta {
+                Ok(delta) => {
+                    self.reply.text.push_str(&delta);
+                    splitter.push(&delta, &mut sentences);
+                    for s in std::mem::take(&mut sentences) {
+                        self.say(&s, false).await;
+                    }
+                }
+                Err(e) => {
+                    broken = Some(e);
+                    break;
+                }
+            }
+        }
+        self.reply.llm = Some(stream.provider().clone());
+        self.reply.llm_ttft = stream.first_token_latency();
+        self.reply.tokens = stream.usage();
+        match broken {
+            None => {
+                if let Some(rest) = splitter.finish() {
+                    self.say(&rest, false).await;
+                }
+            }
+            // Cut mid-answer: what was said stands; the unfinished sentence is dropped.
+            Some(e) if !self.reply.spoken.is_empty() || !self.text_only.is_empty() => {
+                tracing::warn!(error = %e, "LLM answer broke off");
+            }
+            Some(e) => self.fail(e).await,
+        }
+    }
+
+    /// No answer: say why, never nothing.
+    async fn fail(&mut self, e: ProviderError) {
+        match e {
+            ProviderError::Cancelled => self.reply.interrupted = true,
+            ProviderError::Limited { sentence, .. } => {
+                self.reply.outcome = "limited";
+                self.say(&sentence, true).await;
+            }
+            e => {
+                tracing::warn!(error = %e, "no LLM answer; apologising");
+                self.reply.outcome = "apology";
+                let text = self.ctx.llm_unavailable.clone();
+                self.say(&text, true).await;
+            }
+        }
+    }
+
+    /// Speaks one sentence (text fallback if TTS cannot); `cache` renders it once for good.
+    async fn say(&mut self, sentence: &str, cache: bool) {
+        self.write_transcript(sentence).await;
+        if let Some(pcm) = cache.then(|| self.ctx.cache.get(sentence)).flatten() {
+            let n = pcm.len() as u64;
+            self.play(pcm.as_ref().clone()).await;
+            self.reply.spoken.push((sentence.to_owned(), n));
+            return;
+        }
+        if !self.tts_down {
+            match self.ctx.providers.speak(self.call, sentence).await {
+                Ok(mut stream) => {
+                    let mut n = 0u64;
+                    let mut kept = cache.then(Vec::new);
+                    while let Some(chunk) = stream.next().await {
+                        match chunk {
+                            Ok(pcm) => {
+                                n += pcm.len() as u64;
+                                if let Some(k) = kept.as_mut() {
+                                    k.extend_from_slice(&pcm);
+                                }
+                                self.play(pcm).await;
+                            }
+                            Err(e) => {
+                                tracing::warn!(error = %e, "TTS stream broke off");
+                                kept = None;
+                                break;
+                            }
+                        }
+                    }
+                    if self.reply.tts_ttfb.is_none() {
+                        self.reply.tts_ttfb = stream.first_byte_latency();
+                    }
+                    self.reply.tts_chars += sentence.chars().count() as u64;
+                    if let Some(k) = kept {
+                        self.ctx.cache.put(sentence, k);
+                    }
+                    if n > 0 {
+                        self.reply.spoken.push((sentence.to_owned(), n));
+                        return;
+                    }
+                }
+                Err(ProviderError::Limited { sentence: why, .. }) => {
+                    self.text_only.push(why);
+                }
+                Err(ProviderError::Cancelled) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "no TTS; the answer goes out as text");
+                    self.tts_down = true;
+                }
+            }
+        }
+        self.text_only.push(sentence.to_owned());
+    }
+
+    async fn play(&mut self, pcm: Vec<i16>) {
+        if pcm.is_empty() {
+            return;
+        }
+        if self.queued == 0 {
+            // Note when the first packet actually leaves (the playout may still be busy).
+            let (sink, events, cancel) =
+                (self.ctx.sink.clone(), self.ctx.events.clone(), self.call.cancel.clone());
+            let (target, turn, first) = (self.reply.baseline + 1, self.reply.turn, self.first_audio.clone());
+            tokio::spawn(async move {
+                tokio::select! {
+                    () = cancel.cancelled() => {}
+                    _ = sink.wait_played(target) => {
+                        let at = clock::now();
+                        *first.lock().unwrap_or_else(|e| e.into_inner()) = Some(at);
+                        let _ = events.send(Event::AudioStarted { turn }).await;
+                    }
+                }
+            });
+        }
+        self.queued += pcm.len() as u64;
+        // A closed room ends the session anyway.
+        let _ = self.ctx.sink.play(pcm).await;
+    }
+
+    async fn write_transcript(&mut self, sentence: &str) {
+        if self.transcript.is_none() {
+            let options = TextStreamOptions {
+                attributes: [
+                    (ATTR_SEGMENT_ID.to_owned(), self.segment.clone()),
+                    (ATTR_FINAL.to_owned(), "true".to_owned()),
+                ]
+                .into(),
+                ..TextStreamOptions::default()
+            };
+            self.transcript = self.ctx.text.open(TOPIC_TRANSCRIPTION, options).await.ok();
+        }
+        if let Some(t) = self.transcript.as_mut() {
+            let piece = if t.is_empty() { sentence.to_owned() } else { format!(" {sentence}") };
+            let _ = t.write(&piece).await;
+        }
+    }
+
+    async fn finish(mut self) -> Reply {
+        if let Some(t) = self.transcript.take() {
+            let _ = t.close(if self.reply.interrupted { "interrupted" } else { "" }).await;
+        }
+        if !self.text_only.is_empty() && !self.reply.interrupted {
+            if self.reply.spoken.is_empty() && self.reply.outcome == "answered" {
+                self.reply.outcome = "text_only";
+            }
+            let text = self.text_only.join(" ");
+            let _ = self.ctx.text.send(TOPIC_CHAT, &text, TextStreamOptions::default()).await;
+        }
+        if self.reply.text.is_empty() {
+            self.reply.text = self.reply.spoken.iter().map(|(s, _)| s.as_str()).collect::<Vec<_>>().join(" ");
+        }
+        self.reply.first_audio = *self.first_audio.lock().unwrap_or_else(|e| e.into_inner());
+        self.reply
+    }
+}

@@ -1,0 +1,167 @@
+//! The voice session run in-process against a real livekit-server, the fake OpenAI-compatible
+//! provider and the real Silero VAD, with the Python client asking questions.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus_client::registry::Registry;
+use voice_agent::clock;
+use voice_agent::limits::{Limiter, LimitsConfig};
+use voice_agent::providers::{EndpointConfig, Providers, ProvidersConfig};
+use voice_agent::session::{SessionConfig, SessionHandler};
+use voice_agent::vad::{Vad, VadConfig, VadService};
+
+use super::agent::{self, RunningWorker};
+use super::{LiveKitServer, client, tool};
+use crate::fake_openai::FakeOpenAi;
+
+/// How to set the rig up.
+pub struct VoiceOptions {
+    /// Session settings (greeting off by default here, so answers are easy to pick out).
+    pub session: SessionConfig,
+    /// Limits.
+    pub limits: LimitsConfig,
+    /// A second fake serving as the LLM fallback.
+    pub llm_fallback: bool,
+}
+
+impl Default for VoiceOptions {
+    fn default() -> Self {
+        Self {
+            session: SessionConfig { greeting: None, ..SessionConfig::default() },
+            limits: LimitsConfig::default(),
+            llm_fallback: false,
+        }
+    }
+}
+
+/// A running rig.
+pub struct VoiceRig {
+    /// The LiveKit server.
+    pub server: Arc<LiveKitServer>,
+    /// The primary fake provider (STT, LLM, TTS).
+    pub fake: FakeOpenAi,
+    /// The fallback LLM, if asked for.
+    pub fallback: Option<FakeOpenAi>,
+    /// Our worker.
+    pub worker: RunningWorker,
+    /// Scratch directory (speech files).
+    pub dir: PathBuf,
+}
+
+/// Speech rendered by espeak-ng at `rate` Hz, mono s16.
+pub fn speech_pcm(text: &str, rate: u32) -> Vec<i16> {
+    let dir = std::env::temp_dir().join(format!("voice-agent-tts-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    let (wav, raw) = (dir.join("espeak.wav"), dir.join(format!("speech-{rate}.raw")));
+    let ok = Command::new("espeak-ng")
+        .args(["-v", "en-us", "-s", "170", "-w"])
+        .arg(&wav)
+        .arg(text)
+        .status()
+        .expect("espeak-ng is missing: run scripts/setup")
+        .success();
+    assert!(ok, "espeak-ng failed");
+    let rate = rate.to_string();
+    let ok = Command::new("sox")
+        .arg(&wav)
+        .args(["-t", "raw", "-r", &rate, "-c", "1", "-b", "16", "-e", "signed-integer"])
+        .arg(&raw)
+        .status()
+        .expect("sox is missing: run scripts/setup")
+        .success();
+    assert!(ok, "sox failed");
+    let bytes = std::fs::read(&raw).expect("sox output");
+    let _ = std::fs::remove_dir_all(&dir);
+    bytes.chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]])).collect()
+}
+
+fn endpoint(base: &str, model: &str) -> EndpointConfig {
+    EndpointConfig { base_url: base.to_owned(), api_key: Some("test-key".into()), model: model.to_owned() }
+}
+
+/// Providers pointing at the fakes.
+pub fn providers_config(fake: &FakeOpenAi, fallback: Option<&FakeOpenAi>) -> ProvidersConfig {
+    let mut cfg = ProvidersConfig::default();
+    cfg.llm.endpoints = vec![endpoint(&fake.base_url(), "gpt-4o-mini")];
+    if let Some(f) = fallback {
+        cfg.llm.endpoints.push(endpoint(&f.base_url(), "fallback-llm"));
+    }
+    cfg.tts.endpoints = vec![endpoint(&fake.base_url(), "tts-1")];
+    cfg.stt.endpoints = vec![endpoint(&fake.base_url(), "whisper-1")];
+    cfg
+}
+
+/// The voice-mode handler wired like the application does it.
+pub fn handler(cfg: &ProvidersConfig, session: SessionConfig, limits: &LimitsConfig) -> SessionHandler {
+    let mut registry = Registry::default();
+    let resilience = voice_agent::limits::register_metrics(&mut registry);
+    let provider_metrics = voice_agent::providers::register_metrics(&mut registry);
+    let limiter =
+        Arc::new(Limiter::new(limits, resilience.clone(), "test-worker", clock::now()).expect("limiter"));
+    let providers =
+        Arc::new(Providers::new(cfg, limiter.clone(), resilience, provider_metrics).expect("providers"));
+    let vad = Vad::load(&tool("models/libonnxruntime.so.1.31.1"), &tool("models/silero_vad.onnx"))
+        .expect("loading the VAD (run scripts/setup)");
+    let vad_cfg = VadConfig::default();
+    let service = VadService::start(vad, vad_cfg.max_batch).expect("VAD service");
+    SessionHandler::new(session, providers, cfg, limiter, service, vad_cfg.segmenter)
+}
+
+/// Starts the server, the fakes (TTS answering with real speech) and the worker.
+pub async fn start(name: &str, opts: VoiceOptions) -> VoiceRig {
+    super::init_logs();
+    let server = Arc::new(LiveKitServer::start());
+    let fake = FakeOpenAi::start().await;
+    let fallback = if opts.llm_fallback { Some(FakeOpenAi::start().await) } else { None };
+    let speech = speech_pcm("Sure, here is my answer for you.", 24_000);
+    fake.edit_replies(|r| r.speech_pcm = speech);
+    let cfg = providers_config(&fake, fallback.as_ref());
+    let handler = Arc::new(handler(&cfg, opts.session, &opts.limits));
+    let worker = agent::spawn(agent::settings(&server.url(), 10), handler);
+    let status = worker.status.clone();
+    agent::wait_until("worker registered", Duration::from_secs(15), || status.is_registered()).await;
+    let dir = std::env::temp_dir().join(format!("voice-agent-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    VoiceRig { server, fake, fallback, worker, dir }
+}
+
+impl VoiceRig {
+    /// A question as a 48 kHz WAV file.
+    pub fn question(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.dir.join(format!("{name}.wav"));
+        super::wav::speech(text, &path);
+        path
+    }
+
+    /// Creates `room` and runs `lk_client.py converse` in it (blocking; run it off the runtime).
+    pub fn converse_blocking(
+        server: &LiveKitServer,
+        room: &str,
+        identity: &str,
+        questions: &[&Path],
+        extra: &[&str],
+    ) -> serde_json::Value {
+        client::create_room(server, room);
+        let mut args: Vec<&str> = vec!["--identity", identity];
+        for q in questions {
+            args.push("--say");
+            args.push(q.to_str().expect("utf-8 path"));
+        }
+        args.extend_from_slice(extra);
+        client::run(server, "converse", room, &args)
+    }
+
+    /// Stops the worker and removes the scratch directory.
+    pub async fn stop(self) {
+        self.worker.stop().await;
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The text streams of `topic` in a converse result.
+pub fn texts<'a>(result: &'a serde_json::Value, topic: &str) -> Vec<&'a serde_json::Value> {
+    result["texts"].as_array().map(|a| a.iter().filter(|t| t["topic"] == topic).collect()).unwrap_or_default()
+}
