@@ -94,7 +94,8 @@ class Engine:
         with self.lock:
             segments, info = self.model.transcribe(
                 audio, language=language or self.default_language, beam_size=self.beam_size,
-                condition_on_previous_text=False, without_timestamps=True, vad_filter=False)
+                condition_on_previous_text=False, without_timestamps=True, vad_filter=False,
+                temperature=0.0)
             segments = list(segments)
         text = "".join(s.text for s in segments).strip()
         return text, segments, info

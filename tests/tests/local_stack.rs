@@ -13,7 +13,7 @@ use voice_agent_tests::local_stack::{Engine, LocalStack, speech_wav_16k, wav_byt
 const QUESTION: &str = "What is the capital of France?";
 const SYSTEM: &str = "You are a helpful voice assistant. Answer in one short sentence.";
 
-fn http() -> reqwest::Client {
+fn new_client() -> reqwest::Client {
     // Generous: the engines share two cores with the test build; speed is the benchmark's job.
     reqwest::Client::builder().timeout(Duration::from_secs(120)).build().unwrap()
 }
@@ -21,7 +21,7 @@ fn http() -> reqwest::Client {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn local_stack_hears_answers_and_speaks() {
     let stack = LocalStack::start();
-    let http = http();
+    let http = new_client();
 
     // STT: the spoken question, as the agent uploads it.
     let heard = client::transcribe(&http, &stack.base_url(Engine::Stt), speech_wav_16k(QUESTION)).await.unwrap();
@@ -67,7 +67,7 @@ async fn local_stack_hears_answers_and_speaks() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_llm_refuses_at_once_and_recovers_after_restart() {
     let mut stack = LocalStack::start_only(&[Engine::Llm]);
-    let http = http();
+    let http = new_client();
     let base = stack.base_url(Engine::Llm);
     let ask = || client::chat(&http, &base, &[("system", SYSTEM), ("user", QUESTION)], 40);
 
@@ -76,7 +76,15 @@ async fn killed_llm_refuses_at_once_and_recovers_after_restart() {
 
     stack.kill(Engine::Llm);
     assert_eq!(stack.pid(Engine::Llm), None, "the LLM (pid {pid}) survived SIGKILL");
-    let err = ask().await.unwrap_err();
+    // The pooled keep-alive connection is dead: the request fails on it at once (a transport
+    // error, not a status and not a timeout) ...
+    match ask().await.unwrap_err() {
+        CallError::Http(e) => assert!(!e.is_timeout(), "a dead LLM made the request time out: {e}"),
+        other => panic!("a dead LLM must fail at the transport, got: {other}"),
+    }
+    // ... and a new connection is refused.
+    let fresh = new_client();
+    let err = client::chat(&fresh, &base, &[("user", QUESTION)], 10).await.unwrap_err();
     assert!(err.is_connect(), "a dead LLM must refuse connections, got: {err}");
 
     stack.restart(Engine::Llm);

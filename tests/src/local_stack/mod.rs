@@ -16,7 +16,7 @@ pub mod client;
 
 use std::io::Cursor;
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 use crate::livekit::workspace_root;
@@ -138,7 +138,7 @@ impl LocalStack {
     pub fn pid(&self, e: Engine) -> Option<u32> {
         let text = std::fs::read_to_string(self.dir.join(format!("{}.pid", e.name()))).ok()?;
         let pid: u32 = text.trim().parse().ok()?;
-        Path::new(&format!("/proc/{pid}")).exists().then_some(pid)
+        is_running(pid).then_some(pid)
     }
 
     /// Resident memory of the engine's process group in bytes (all its processes), if it runs.
@@ -218,19 +218,20 @@ impl Drop for LocalStack {
 
 /// `text` spoken by espeak-ng, as a 16 kHz mono s16 WAV file's bytes (espeak-ng → sox).
 pub fn speech_wav_16k(text: &str) -> Vec<u8> {
-    let espeak = Command::new("espeak-ng")
-        .args(["-v", "en-us", "-s", "150", "--stdout"])
+    let mut espeak = Command::new("espeak-ng")
+        .args(["-v", "en-us", "--stdout"])
         .arg(text)
         .stdout(Stdio::piped())
         .spawn()
         .expect("espeak-ng is missing: run scripts/setup");
-    let espeak_out = espeak.stdout.expect("espeak-ng's stdout");
+    let espeak_out = espeak.stdout.take().expect("espeak-ng's stdout");
     let out = Command::new("sox")
         .args(["-t", "wav", "-", "-t", "wav", "-r", "16000", "-c", "1", "-b", "16", "-e", "signed-integer", "-"])
         .stdin(espeak_out)
         .output()
         .expect("sox is missing: run scripts/setup");
-    assert!(out.status.success() && out.stdout.len() > 44, "espeak-ng | sox made no audio");
+    let spoke = espeak.wait().is_ok_and(|s| s.success());
+    assert!(spoke && out.status.success() && out.stdout.len() > 44, "espeak-ng | sox made no audio");
     out.stdout
 }
 
