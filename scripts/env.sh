@@ -4,3 +4,8 @@ export ORT_DYLIB_PATH="${ORT_DYLIB_PATH:-$ROOT/models/libonnxruntime.so.1.31.1}"
 export VAD_MODEL_PATH="${VAD_MODEL_PATH:-$ROOT/models/silero_vad.onnx}"
 export LIVEKIT_SERVER_BIN="${LIVEKIT_SERVER_BIN:-$ROOT/.tools/bin/livekit-server}"
 export VOICE_AGENT_PYTHON="${VOICE_AGENT_PYTHON:-$ROOT/.tools/venv/bin/python}"
+# The opt-in local stack (scripts/setup --local; started by scripts/local-stack).
+export LOCAL_LLAMA_SERVER="${LOCAL_LLAMA_SERVER:-$ROOT/.tools/local/llama-server}"
+export LOCAL_LLM_MODEL="${LOCAL_LLM_MODEL:-$ROOT/.tools/local/models/llm.gguf}"
+export LOCAL_STT_MODEL="${LOCAL_STT_MODEL:-$ROOT/.tools/local/models/whisper-tiny.en}"
+export LOCAL_PYTHON="${LOCAL_PYTHON:-$ROOT/.tools/local-venv/bin/python}"

@@ -3,9 +3,12 @@
 //! - [`fake_openai`]: a fake OpenAI-compatible provider (chat SSE, speech PCM, transcriptions)
 //!   with scripted faults, a request log and connection counters.
 //! - [`redis`]: a redis-server on a free port that a test can stop and restart.
+//! - [`local_stack`]: the offline local STT/LLM/TTS engines (`scripts/local-stack`) on free
+//!   ports, with kill/restart per engine and the agent's env for them.
 //! - [`livekit`]: a livekit-server on free ports, the real Python LiveKit client, a scripted
 //!   fake peer, test speech and its comparison, our worker run in-process.
 
 pub mod fake_openai;
 pub mod livekit;
+pub mod local_stack;
 pub mod redis;
