@@ -22,7 +22,9 @@ Subcommands (all print one JSON object on stdout, logs go to stderr):
                (--quiet-secs), or --barge-after SECS after the agent's answer starts
                (barge-in). Records the agent's audio as talk spurts and every text stream
                (lk.transcription, lk.chat); --leave-after SECS leaves that long after the
-               agent's last answer starts instead of waiting for it to end.
+               agent's last answer starts instead of waiting for it to end;
+               --chat-answers accepts a reply sent as text on lk.chat (no audio) as the
+               answer ("chat_answer": its arrival time).
 
 Common options: --url ws://127.0.0.1:PORT --api-key KEY --api-secret SECRET.
 """
@@ -333,6 +335,18 @@ async def converse(args) -> dict:
             await asyncio.sleep(0.02)
         return None
 
+    async def wait_chat(after, limit):
+        # A reply sent as text (the agent's speech synthesis is down) instead of audio.
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            if spurts and spurts[-1][0] > after:
+                return None
+            chat = [t for t in texts if t["topic"] == "lk.chat" and t["t"] > after]
+            if chat:
+                return chat[0]["t"]
+            await asyncio.sleep(0.02)
+        return None
+
     async def wait_quiet(after, limit):
         deadline = time.monotonic() + limit
         while time.monotonic() < deadline:
@@ -359,8 +373,26 @@ async def converse(args) -> dict:
         t0, t1 = await speak(q)
         silence_on[0] = True
         asked.append({"start": t0, "end": t1})
-        start = await wait_answer_start(t1 - 0.2, args.answer_timeout)
-        asked[-1]["answer_start"] = start
+        if args.chat_answers:
+            # Whichever comes first: the agent's voice, or its reply as text on lk.chat.
+            audio = asyncio.ensure_future(wait_answer_start(t1 - 0.2, args.answer_timeout))
+            chat = asyncio.ensure_future(wait_chat(t1 - 0.2, args.answer_timeout))
+            await asyncio.wait([audio, chat], return_when=asyncio.FIRST_COMPLETED)
+            chat_at = chat.result() if chat.done() else None
+            if chat_at is None:
+                chat.cancel()
+                start = await audio
+            else:
+                audio.cancel()
+                start = None
+            asked[-1]["chat_answer"] = chat_at
+            asked[-1]["answer_start"] = start
+            if start is None and asked[-1]["chat_answer"] is not None:
+                await asyncio.sleep(args.quiet_secs)
+                continue
+        else:
+            start = await wait_answer_start(t1 - 0.2, args.answer_timeout)
+            asked[-1]["answer_start"] = start
         if start is None:
             break
         last = i == len(questions) - 1
@@ -409,6 +441,8 @@ def main():
     p.add_argument("--barge-after", type=float, default=None)
     p.add_argument("--leave-after", type=float, default=None)
     p.add_argument("--quiet-secs", type=float, default=1.5)
+    p.add_argument("--chat-answers", action="store_true",
+                   help="converse: a reply as text on lk.chat also answers a question")
     p.add_argument("--answer-timeout", type=float, default=20.0)
     p.add_argument("--empty-timeout", type=int, default=60)
     p.add_argument("--departure-timeout", type=int, default=5)
