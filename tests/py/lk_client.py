@@ -24,7 +24,12 @@ Subcommands (all print one JSON object on stdout, logs go to stderr):
                (lk.transcription, lk.chat); --leave-after SECS leaves that long after the
                agent's last answer starts instead of waiting for it to end;
                --chat-answers accepts a reply sent as text on lk.chat (no audio) as the
-               answer ("chat_answer": its arrival time).
+               answer ("chat_answer": its arrival time). Each question reports its
+               start, end (last frame sent) and speech_end (last loud frame sent).
+
+  converse-many --room PREFIX --rooms N --say Q.wav …
+               converse in N rooms at once from one process (rooms PREFIX-0 …, created
+               here); {"rooms": [one converse result per room]}.
 
 Common options: --url ws://127.0.0.1:PORT --api-key KEY --api-secret SECRET.
 """
@@ -254,6 +259,35 @@ async def echo(args) -> dict:
     }
 
 
+def speech_len(samples: np.ndarray, threshold: float) -> float:
+    """Seconds from the start of `samples` to the end of its last loud 10 ms window (the real
+    end of speech, before any trailing silence in the file)."""
+    n = len(samples) // FRAME_SAMPLES
+    if n == 0:
+        return 0.0
+    frames = samples[: n * FRAME_SAMPLES].astype(np.float64).reshape(n, FRAME_SAMPLES)
+    loud = np.nonzero(np.sqrt(np.mean(frames ** 2, axis=1)) > threshold)[0]
+    return float(loud[-1] + 1) * FRAME_MS / 1000 if loud.size else 0.0
+
+
+async def converse_many(args) -> dict:
+    """`converse` in --rooms N rooms at once from this one process (rooms ROOM-0 …, users
+    IDENTITY-0 …), each room created first; starts are spread over --stagger seconds each."""
+    async def one(i):
+        ns = argparse.Namespace(**vars(args))
+        ns.room, ns.identity = f"{args.room}-{i}", f"{args.identity}-{i}"
+        await create_room(ns)
+        await asyncio.sleep(i * args.stagger)
+        try:
+            result = await converse(ns)
+        except Exception as e:  # one failed room is reported, the others go on
+            result = {"error": repr(e)}
+        result["room"] = ns.room
+        return result
+
+    return {"rooms": await asyncio.gather(*(one(i) for i in range(args.rooms)))}
+
+
 async def converse(args) -> dict:
     questions = [read_wav_48k_mono(w) for w in args.say]
     room = rtc.Room()
@@ -372,7 +406,7 @@ async def converse(args) -> dict:
         silence_on[0] = False
         t0, t1 = await speak(q)
         silence_on[0] = True
-        asked.append({"start": t0, "end": t1})
+        asked.append({"start": t0, "end": t1, "speech_end": t0 + speech_len(q, args.onset_threshold)})
         if args.chat_answers:
             # Whichever comes first: the agent's voice, or its reply as text on lk.chat.
             audio = asyncio.ensure_future(wait_answer_start(t1 - 0.2, args.answer_timeout))
@@ -420,7 +454,8 @@ async def converse(args) -> dict:
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("command", choices=["create-room", "delete-room", "list-participants",
-                                       "remove-participant", "scenario", "echo", "converse"])
+                                       "remove-participant", "scenario", "echo", "converse",
+                                       "converse-many"])
     p.add_argument("--url", required=True)
     p.add_argument("--api-key", required=True)
     p.add_argument("--api-secret", required=True)
@@ -441,6 +476,8 @@ def main():
     p.add_argument("--barge-after", type=float, default=None)
     p.add_argument("--leave-after", type=float, default=None)
     p.add_argument("--quiet-secs", type=float, default=1.5)
+    p.add_argument("--rooms", type=int, default=1, help="converse-many: rooms at once")
+    p.add_argument("--stagger", type=float, default=0.2, help="converse-many: seconds between starts")
     p.add_argument("--chat-answers", action="store_true",
                    help="converse: a reply as text on lk.chat also answers a question")
     p.add_argument("--answer-timeout", type=float, default=20.0)
@@ -450,7 +487,8 @@ def main():
 
     handlers = {"create-room": create_room, "delete-room": delete_room,
                 "list-participants": list_participants, "remove-participant": remove_participant,
-                "scenario": scenario, "echo": echo, "converse": converse}
+                "scenario": scenario, "echo": echo, "converse": converse,
+                "converse-many": converse_many}
     if args.command == "echo" and not (args.wav and args.out):
         p.error("echo needs --wav and --out")
     result = asyncio.run(handlers[args.command](args))

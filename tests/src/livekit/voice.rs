@@ -28,6 +28,8 @@ pub struct VoiceOptions {
     pub llm_fallback: bool,
     /// Breaker settings (the defaults unless a test needs a breaker to trip sooner).
     pub breakers: BreakersConfig,
+    /// Jobs the worker takes at once.
+    pub max_jobs: u32,
 }
 
 impl Default for VoiceOptions {
@@ -37,6 +39,7 @@ impl Default for VoiceOptions {
             limits: LimitsConfig::default(),
             llm_fallback: false,
             breakers: BreakersConfig::default(),
+            max_jobs: 10,
         }
     }
 }
@@ -132,7 +135,7 @@ pub async fn start(name: &str, opts: VoiceOptions) -> VoiceRig {
     cfg.breakers = opts.breakers;
     let (handler, providers) = handler(&cfg, opts.session, &opts.limits);
     let handler = Arc::new(handler);
-    let worker = agent::spawn(agent::settings(&server.url(), 10), handler);
+    let worker = agent::spawn(agent::settings(&server.url(), opts.max_jobs), handler);
     let status = worker.status.clone();
     agent::wait_until("worker registered", Duration::from_secs(15), || status.is_registered()).await;
     let dir = std::env::temp_dir().join(format!("voice-agent-{name}-{}", std::process::id()));
