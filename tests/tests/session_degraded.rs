@@ -31,7 +31,10 @@ async fn tts_down_replies_as_text_stt_down_is_spoken_and_the_prompt_knows() {
         open_max: std::time::Duration::from_secs(120),
         ..BreakersConfig::default().tts
     };
-    let opts = VoiceOptions { breakers: BreakersConfig { tts, ..BreakersConfig::default() }, ..VoiceOptions::default() };
+    let opts = VoiceOptions {
+        breakers: BreakersConfig { tts, ..BreakersConfig::default() },
+        ..VoiceOptions::default()
+    };
     let rig = voice::start("degraded", opts).await;
     rig.fake.edit_replies(|r| {
         r.transcript = Q2.into();

@@ -21,7 +21,13 @@ async fn long_transcripts_are_capped_and_noise_is_ignored() {
     let server = rig.server.clone();
     let client = tokio::task::spawn_blocking(move || {
         // The second question gets no answer: the client gives up waiting after 6 s.
-        VoiceRig::converse_blocking(&server, "transcripts-room", "hana", &[&q, &q], &["--answer-timeout", "6"])
+        VoiceRig::converse_blocking(
+            &server,
+            "transcripts-room",
+            "hana",
+            &[&q, &q],
+            &["--answer-timeout", "6"],
+        )
     });
     assert!(
         rig.fake.wait_for(|f| f.requests_to(Endpoint::Chat).len() == 1).await,
@@ -43,7 +49,11 @@ async fn long_transcripts_are_capped_and_noise_is_ignored() {
     let asked = messages.last().and_then(|m| m["content"].as_str()).unwrap_or_default();
     let n = asked.chars().count();
     assert!(n <= cap && n >= cap * 4 / 5, "capped question of {n} chars");
-    assert!(runaway.starts_with(asked) && asked.ends_with("blah"), "cut at a word boundary: …{:?}", &asked[n - 8..]);
+    assert!(
+        runaway.starts_with(asked) && asked.ends_with("blah"),
+        "cut at a word boundary: …{:?}",
+        &asked[n - 8..]
+    );
 
     // The room saw the capped question once, and nothing for the noise.
     let from_user: Vec<&str> = voice::texts(&result, "lk.transcription")
