@@ -289,6 +289,9 @@ async def converse_many(args) -> dict:
 
 
 async def converse(args) -> dict:
+    # Larger frames (--frame-ms) let one process drive many rooms.
+    frame_ms = args.frame_ms
+    frame_samples = SAMPLE_RATE * frame_ms // 1000
     questions = [read_wav_48k_mono(w) for w in args.say]
     room = rtc.Room()
     loop = asyncio.get_running_loop()
@@ -326,7 +329,8 @@ async def converse(args) -> dict:
     await room.local_participant.publish_track(
         track, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE))
     track_in, agent_identity = await asyncio.wait_for(agent_track, args.agent_timeout)
-    stream = rtc.AudioStream.from_track(track=track_in, sample_rate=SAMPLE_RATE, num_channels=1)
+    frames = {} if frame_ms == FRAME_MS else {"frame_size_ms": frame_ms}
+    stream = rtc.AudioStream.from_track(track=track_in, sample_rate=SAMPLE_RATE, num_channels=1, **frames)
 
     # Talk spurts of the agent: [start, end] of frames above the threshold, gaps < 0.3 s merged.
     spurts: list = []
@@ -348,14 +352,14 @@ async def converse(args) -> dict:
 
     async def speak(samples):
         t0 = time.monotonic()
-        n_frames = (len(samples) + FRAME_SAMPLES - 1) // FRAME_SAMPLES
-        padded = np.zeros(n_frames * FRAME_SAMPLES, dtype=np.int16)
+        n_frames = (len(samples) + frame_samples - 1) // frame_samples
+        padded = np.zeros(n_frames * frame_samples, dtype=np.int16)
         padded[: len(samples)] = samples
         for i in range(n_frames):
-            frame = rtc.AudioFrame.create(SAMPLE_RATE, 1, FRAME_SAMPLES)
-            np.frombuffer(frame.data, dtype=np.int16)[:] = padded[i * FRAME_SAMPLES:(i + 1) * FRAME_SAMPLES]
+            frame = rtc.AudioFrame.create(SAMPLE_RATE, 1, frame_samples)
+            np.frombuffer(frame.data, dtype=np.int16)[:] = padded[i * frame_samples:(i + 1) * frame_samples]
             await source.capture_frame(frame)
-            delay = t0 + (i + 1) * FRAME_MS / 1000 - time.monotonic()
+            delay = t0 + (i + 1) * frame_ms / 1000 - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
         # Trailing silence so the VAD hears the end (a muted microphone would send nothing).
@@ -396,9 +400,9 @@ async def converse(args) -> dict:
     async def silence_feeder():
         while True:
             if silence_on[0]:
-                frame = rtc.AudioFrame.create(SAMPLE_RATE, 1, FRAME_SAMPLES)
+                frame = rtc.AudioFrame.create(SAMPLE_RATE, 1, frame_samples)
                 await source.capture_frame(frame)
-            await asyncio.sleep(FRAME_MS / 1000)
+            await asyncio.sleep(frame_ms / 1000)
 
     feeder = asyncio.create_task(silence_feeder())
     asked = []
@@ -476,6 +480,7 @@ def main():
     p.add_argument("--barge-after", type=float, default=None)
     p.add_argument("--leave-after", type=float, default=None)
     p.add_argument("--quiet-secs", type=float, default=1.5)
+    p.add_argument("--frame-ms", type=int, default=FRAME_MS, help="converse: audio frame length")
     p.add_argument("--rooms", type=int, default=1, help="converse-many: rooms at once")
     p.add_argument("--stagger", type=float, default=0.2, help="converse-many: seconds between starts")
     p.add_argument("--chat-answers", action="store_true",

@@ -92,6 +92,16 @@ fn latencies(result: &serde_json::Value) -> Vec<f64> {
     qs.iter().filter_map(|q| Some(q["answer_start"].as_f64()? - q["speech_end"].as_f64()?)).collect()
 }
 
+/// Seconds from a room's first question to the end of the agent's last talk spurt.
+fn conversation_secs(result: &serde_json::Value) -> f64 {
+    let start = result["questions"][0]["start"].as_f64();
+    let end = result["spurts"].as_array().and_then(|s| s.last()).and_then(|s| s[1].as_f64());
+    match (start, end) {
+        (Some(a), Some(b)) if b > a => b - a,
+        _ => 0.0,
+    }
+}
+
 /// Questions asked and answered with audio.
 fn answered(result: &serde_json::Value) -> (usize, usize) {
     let qs = result["questions"].as_array().map(Vec::as_slice).unwrap_or_default();
@@ -124,8 +134,13 @@ fn options(max_jobs: u32) -> VoiceOptions {
     VoiceOptions { limits, max_jobs, ..VoiceOptions::default() }
 }
 
-async fn latency(turns: usize, slow: bool) {
-    let rig = voice::start("bench", options(4)).await;
+/// One conversation of `turns` questions; `min_silence` overrides the VAD's silence wait.
+async fn latency(turns: usize, slow: bool, min_silence: Option<Duration>) {
+    let mut opts = options(4);
+    if let Some(d) = min_silence {
+        opts.segmenter.min_silence = d;
+    }
+    let rig = voice::start("bench", opts).await;
     agent_latencies();
     rig.fake.edit_replies(|r| {
         r.transcript = "what time is it".into();
@@ -144,7 +159,11 @@ async fn latency(turns: usize, slow: bool) {
     })
     .await
     .expect("client");
-    let name = if slow { "LLM TTFT 300 ms, TTS TTFB 150 ms" } else { "instant fake providers" };
+    let mut name =
+        if slow { "LLM TTFT 300 ms, TTS TTFB 150 ms" } else { "instant fake providers" }.to_owned();
+    if let Some(d) = min_silence {
+        name.push_str(&format!(", VAD_MIN_SILENCE_SECS={}", d.as_secs_f64()));
+    }
     let (asked, heard) = answered(&result);
     println!("== {name}: {heard}/{asked} questions answered with audio ==");
     report("end of speech -> first agent audio, heard by the client", latencies(&result));
@@ -167,7 +186,9 @@ async fn load(rooms: usize) {
     let (server, prefix) = (rig.server.clone(), format!("load{rooms}"));
     let client = tokio::task::spawn_blocking(move || {
         let n = rooms.to_string();
-        let mut args = vec!["--rooms", n.as_str(), "--quiet-secs", "0.8", "--tail", "0.5"];
+        // 20 ms frames: half the Python work per room of the default 10 ms.
+        let mut args =
+            vec!["--rooms", n.as_str(), "--quiet-secs", "0.8", "--tail", "0.5", "--frame-ms", "20"];
         let path = q.to_str().expect("utf-8 path").to_owned();
         for _ in 0..LOAD_TURNS {
             args.extend(["--say", path.as_str()]);
@@ -184,13 +205,14 @@ async fn load(rooms: usize) {
         samples.push((t, process_cpu_time().unwrap_or_default(), rss_mb()));
     }
     let result = client.await.expect("client");
-    let (mut all, mut asked, mut heard, mut failed) = (Vec::new(), 0, 0, 0);
+    let (mut all, mut asked, mut heard, mut failed, mut talk) = (Vec::new(), 0, 0, 0, 0.0);
     for r in result["rooms"].as_array().map(Vec::as_slice).unwrap_or_default() {
         if r.get("error").is_some() {
             failed += 1;
             eprintln!("room {}: {}", r["room"], r["error"]);
         }
         all.extend(latencies(r));
+        talk += conversation_secs(r);
         let (a, h) = answered(r);
         asked += a;
         heard += h;
@@ -199,22 +221,24 @@ async fn load(rooms: usize) {
     println!("rooms failed: {failed}; questions answered with audio: {heard}/{asked}");
     report("end of speech -> first agent audio, heard by the client", all);
     report("end of speech -> first agent audio packet sent, agent's own", agent_latencies());
-    // CPU over the busy middle of the run: from the first question to the last answer is
-    // hard to know here, so the whole client run is used (joining and leaving included).
+    // CPU over the whole client run (joining and leaving included), per second of
+    // conversation (first question to last answer, summed over the rooms): rooms that start
+    // late or hang do not dilute it.
     if let (Some(a), Some(b)) = (samples.first(), samples.last())
         && b.0 > a.0
     {
-        let cpu = (b.1.saturating_sub(a.1)).as_secs_f64() / (b.0 - a.0) * 100.0;
+        let used = b.1.saturating_sub(a.1).as_secs_f64();
+        let cpu = used / (b.0 - a.0) * 100.0;
         let peak_cpu = samples
             .windows(8)
             .map(|w| (w[7].1.saturating_sub(w[0].1)).as_secs_f64() / (w[7].0 - w[0].0) * 100.0)
             .fold(0.0, f64::max);
         let peak = samples.iter().map(|s| s.2).fold(0.0, f64::max);
         println!(
-            "agent CPU: {cpu:.1} % of one core on average over {:.0} s ({:.2} % per conversation), \
-             busiest 2 s: {peak_cpu:.1} %",
+            "agent CPU: {used:.1} s over {:.0} s ({cpu:.1} % of one core; busiest 2 s {peak_cpu:.1} %); \
+             {talk:.0} s of conversation: {:.2} % of one core per conversation",
             b.0 - a.0,
-            cpu / rooms as f64
+            used / talk.max(f64::MIN_POSITIVE) * 100.0
         );
         println!(
             "agent RSS: {idle:.1} MB before, peak {peak:.1} MB, {:.2} MB per conversation",
@@ -238,8 +262,11 @@ async fn main() {
     let turns = args.first().copied().unwrap_or(20);
     let rooms: Vec<usize> = if args.len() > 1 { args[1..].to_vec() } else { vec![1, 10, 50] };
     if turns > 0 {
-        latency(turns, false).await;
-        latency(turns, true).await;
+        latency(turns, false, None).await;
+        latency(turns, true, None).await;
+        // The VAD's silence wait (0.55 s) is longer than the endpointing delay (0.5 s), so it
+        // decides when the agent may answer; with a shorter one the endpointing delay does.
+        latency(turns, false, Some(Duration::from_millis(400))).await;
     }
     for n in rooms {
         load(n).await;

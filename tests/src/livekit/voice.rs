@@ -9,6 +9,7 @@ use std::time::Duration;
 use prometheus_client::registry::Registry;
 use voice_agent::clock;
 use voice_agent::core::breaker_config::BreakersConfig;
+use voice_agent::core::segmenter::SegmenterConfig;
 use voice_agent::limits::{Limiter, LimitsConfig};
 use voice_agent::providers::{EndpointConfig, Providers, ProvidersConfig};
 use voice_agent::session::{SessionConfig, SessionHandler};
@@ -30,6 +31,8 @@ pub struct VoiceOptions {
     pub breakers: BreakersConfig,
     /// Jobs the worker takes at once.
     pub max_jobs: u32,
+    /// How the VAD cuts utterances.
+    pub segmenter: SegmenterConfig,
 }
 
 impl Default for VoiceOptions {
@@ -40,6 +43,7 @@ impl Default for VoiceOptions {
             llm_fallback: false,
             breakers: BreakersConfig::default(),
             max_jobs: 10,
+            segmenter: VadConfig::default().segmenter,
         }
     }
 }
@@ -108,6 +112,7 @@ pub fn handler(
     cfg: &ProvidersConfig,
     session: SessionConfig,
     limits: &LimitsConfig,
+    segmenter: SegmenterConfig,
 ) -> (SessionHandler, Arc<Providers>) {
     let mut registry = Registry::default();
     let resilience = voice_agent::limits::register_metrics(&mut registry);
@@ -120,7 +125,7 @@ pub fn handler(
         .expect("loading the VAD (run scripts/setup)");
     let vad_cfg = VadConfig::default();
     let service = VadService::start(vad, vad_cfg.max_batch).expect("VAD service");
-    (SessionHandler::new(session, providers.clone(), cfg, limiter, service, vad_cfg.segmenter), providers)
+    (SessionHandler::new(session, providers.clone(), cfg, limiter, service, segmenter), providers)
 }
 
 /// Starts the server, the fakes (TTS answering with real speech) and the worker.
@@ -133,7 +138,7 @@ pub async fn start(name: &str, opts: VoiceOptions) -> VoiceRig {
     fake.edit_replies(|r| r.speech_pcm = speech);
     let mut cfg = providers_config(&fake, fallback.as_ref());
     cfg.breakers = opts.breakers;
-    let (handler, providers) = handler(&cfg, opts.session, &opts.limits);
+    let (handler, providers) = handler(&cfg, opts.session, &opts.limits, opts.segmenter);
     let handler = Arc::new(handler);
     let worker = agent::spawn(agent::settings(&server.url(), opts.max_jobs), handler);
     let status = worker.status.clone();
