@@ -129,3 +129,42 @@ async fn the_binary_in_voice_mode_answers_and_reports_a_refused_key() {
     assert_eq!(code, Some(0), "exits 0 within the drain timeout");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn voice_mode_without_providers_echoes_and_says_what_to_set() {
+    let server = Arc::new(LiveKitServer::start());
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let models = workspace_root().join("models");
+    let mut cmd = Command::new(binary::path());
+    cmd.arg("run")
+        .env("ENV_FILE", "/nonexistent/.env")
+        .env_remove("AGENT_MODE")
+        .env("LIVEKIT_URL", server.url())
+        .env("LIVEKIT_API_KEY", API_KEY)
+        .env("LIVEKIT_API_SECRET", API_SECRET)
+        .env("HEALTH_ADDR", format!("127.0.0.1:{port}"))
+        // Longer than the question: the echo is heard after it, as an answer would be.
+        .env("ECHO_DELAY_SECS", "2.5")
+        .env("ORT_DYLIB_PATH", models.join("libonnxruntime.so.1.31.1"))
+        .env("VAD_MODEL_PATH", models.join("silero_vad.onnx"))
+        .stderr(Stdio::null());
+    for cap in ["LLM", "TTS", "STT"] {
+        cmd.env_remove(format!("{cap}_BASE_URL"));
+    }
+    let _agent = Process(cmd.spawn().unwrap());
+    let (code, v) = readyz_until(port, |c, _| c == 200).await;
+    assert_eq!(code, 200, "never ready: {v}");
+
+    let dir = std::env::temp_dir().join(format!("voice-agent-bin-echo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let q = dir.join("q.wav");
+    wav::speech("Is anybody there?", &q);
+    let result = ask(&server, "binary-echo", q).await;
+    assert!(result["questions"][0]["answer_start"].as_f64().is_some(), "nothing echoed: {result}");
+    let chat = voice::texts(&result, "lk.chat");
+    assert!(
+        chat.iter().any(|t| t["text"].as_str().unwrap_or("").contains("LLM_BASE_URL")),
+        "the room is told what to set: {result}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

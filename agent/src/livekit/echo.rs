@@ -7,14 +7,20 @@
 //! after it happened to arrive: network jitter is absorbed instead of echoed back. Whenever
 //! frames fall due, those of all participants are mixed and handed to the audio sink, which
 //! paces them out.
+//!
+//! An echo job may announce itself: [`EchoHandler::announcing`] sends a text on `lk.chat` to
+//! each participant once their audio is subscribed (then their data channel is up, so the
+//! text is not lost on a room nobody had joined yet).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
 use super::job::{JobContext, JobError, JobFuture, JobHandler};
-use super::room::{AudioFrame, CloseReason, RoomEvent};
+use super::room::text_stream::TOPIC_CHAT;
+use super::room::{AudioFrame, CloseReason, RoomEvent, TextStreamOptions};
 use crate::clock;
 
 /// Frames buffered per track: the delay plus slack, bounded (10 s at 20 ms).
@@ -27,18 +33,24 @@ const REANCHOR: Duration = Duration::from_millis(250);
 #[derive(Debug, Clone)]
 pub struct EchoHandler {
     delay: Duration,
+    announcement: Option<Arc<str>>,
 }
 
 impl EchoHandler {
     /// Echo after `delay` (config `ECHO_DELAY_SECS`).
     pub fn new(delay: Duration) -> Self {
-        Self { delay }
+        Self { delay, announcement: None }
+    }
+
+    /// The same, telling each participant `text` on `lk.chat` when their audio is subscribed.
+    pub fn announcing(delay: Duration, text: &str) -> Self {
+        Self { delay, announcement: Some(text.into()) }
     }
 }
 
 impl JobHandler for EchoHandler {
     fn run(&self, ctx: JobContext) -> JobFuture {
-        Box::pin(echo(ctx, self.delay))
+        Box::pin(echo(ctx, self.delay, self.announcement.clone()))
     }
 }
 
@@ -115,8 +127,10 @@ impl DelayLines {
     }
 }
 
-async fn echo(mut ctx: JobContext, delay: Duration) -> Result<(), JobError> {
+async fn echo(mut ctx: JobContext, delay: Duration, announcement: Option<Arc<str>>) -> Result<(), JobError> {
     let sink = ctx.room.audio_sink();
+    let texts = ctx.room.text_streams();
+    let mut announced: HashSet<String> = HashSet::new();
     let (frames_tx, mut frames_rx) = mpsc::channel::<(String, AudioFrame)>(256);
     let mut lines = DelayLines::new(delay);
     loop {
@@ -129,6 +143,12 @@ async fn echo(mut ctx: JobContext, delay: Duration) -> Result<(), JobError> {
             event = ctx.room.next_event() => match event {
                 None => return Ok(()),
                 Some(RoomEvent::TrackSubscribed { identity, mut audio, .. }) => {
+                    if let Some(text) = &announcement
+                        && announced.insert(identity.clone())
+                        && texts.send(TOPIC_CHAT, text, TextStreamOptions::default()).await.is_err()
+                    {
+                        return Ok(());
+                    }
                     let tx = frames_tx.clone();
                     tokio::spawn(async move {
                         while let Some(frame) = audio.recv().await {

@@ -6,14 +6,12 @@ use std::time::Duration;
 
 use crate::livekit::echo::EchoHandler;
 use crate::livekit::job::{JobContext, JobFuture, JobHandler};
-use crate::livekit::room::TextStreamOptions;
-use crate::livekit::room::text_stream::TOPIC_CHAT;
 
 /// What the room is told.
 pub const ANNOUNCEMENT: &str = "Echo mode: no speech or language provider is configured, so I repeat \
 what you say. Set LLM_BASE_URL, STT_BASE_URL and TTS_BASE_URL (and their API keys) to talk with me.";
 
-/// Echo, announced on join.
+/// Echo, announced to each participant.
 #[derive(Debug, Clone)]
 pub struct AnnouncedEcho {
     inner: EchoHandler,
@@ -22,21 +20,13 @@ pub struct AnnouncedEcho {
 impl AnnouncedEcho {
     /// Echo after `delay`.
     pub fn new(delay: Duration) -> Self {
-        Self { inner: EchoHandler::new(delay) }
+        Self { inner: EchoHandler::announcing(delay, ANNOUNCEMENT) }
     }
 }
 
 impl JobHandler for AnnouncedEcho {
     fn run(&self, ctx: JobContext) -> JobFuture {
-        let inner = self.inner.clone();
-        Box::pin(async move {
-            let text = ctx.room.text_streams();
-            // Sent at once: the data channel queues it until it opens.
-            if text.send(TOPIC_CHAT, ANNOUNCEMENT, TextStreamOptions::default()).await.is_err() {
-                return Ok(());
-            }
-            tracing::warn!(room = %ctx.room.name(), "{ANNOUNCEMENT}");
-            inner.run(ctx).await
-        })
+        tracing::warn!(room = %ctx.room.name(), "{ANNOUNCEMENT}");
+        self.inner.run(ctx)
     }
 }
