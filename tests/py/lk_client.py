@@ -23,6 +23,11 @@ Subcommands (all print one JSON object on stdout, logs go to stderr):
                (barge-in). Records the agent's audio as talk spurts and every text stream
                (lk.transcription, lk.chat); --leave-after SECS leaves that long after the
                agent's last answer starts instead of waiting for it to end.
+               --record-answers PREFIX writes what the agent played after each question
+               (until the next one starts) to PREFIX-<i>.wav (48 kHz mono s16).
+               --handshake DIR: writes DIR/answered-<i> once answer i is over (or missing)
+               and waits for DIR/go-<i> before asking question i > 0, so a test can act
+               between turns (kill a provider, restart it).
 
 Common options: --url ws://127.0.0.1:PORT --api-key KEY --api-secret SECRET.
 """
@@ -30,6 +35,7 @@ Common options: --url ws://127.0.0.1:PORT --api-key KEY --api-secret SECRET.
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 import wave
@@ -296,10 +302,15 @@ async def converse(args) -> dict:
     spurts: list = []
     last_loud = [0.0]
 
+    # (arrival time, samples) of every agent frame, kept only when answers are to be written.
+    received: list = []
+
     async def record():
         async for ev in stream:
             s = np.frombuffer(ev.frame.data, dtype=np.int16)
             now = time.monotonic()
+            if args.record_answers:
+                received.append((now, s.copy()))
             if s.size and np.sqrt(np.mean(s.astype(np.float64) ** 2)) > args.onset_threshold:
                 if spurts and now - spurts[-1][1] < 0.3:
                     spurts[-1][1] = now
@@ -354,7 +365,22 @@ async def converse(args) -> dict:
 
     feeder = asyncio.create_task(silence_feeder())
     asked = []
+    async def handshake_go(i):
+        if not args.handshake or i == 0:
+            return
+        go = os.path.join(args.handshake, f"go-{i}")
+        deadline = time.monotonic() + args.handshake_timeout
+        while not os.path.exists(go):
+            if time.monotonic() > deadline:
+                raise SystemExit(f"no {go} within {args.handshake_timeout} s")
+            await asyncio.sleep(0.05)
+
+    def handshake_answered(i):
+        if args.handshake:
+            open(os.path.join(args.handshake, f"answered-{i}"), "w").close()
+
     for i, q in enumerate(questions):
+        await handshake_go(i)
         silence_on[0] = False
         t0, t1 = await speak(q)
         silence_on[0] = True
@@ -362,6 +388,7 @@ async def converse(args) -> dict:
         start = await wait_answer_start(t1 - 0.2, args.answer_timeout)
         asked[-1]["answer_start"] = start
         if start is None:
+            handshake_answered(i)
             break
         last = i == len(questions) - 1
         if last and args.leave_after is not None:
@@ -371,6 +398,7 @@ async def converse(args) -> dict:
             await asyncio.sleep(args.barge_after)
             continue
         await wait_quiet(start, args.answer_timeout)
+        handshake_answered(i)
     await asyncio.sleep(args.tail)
     feeder.cancel()
     rec_task.cancel()
@@ -381,8 +409,16 @@ async def converse(args) -> dict:
             pass
     await stream.aclose()
     await room.disconnect()
+    answer_wavs = []
+    if args.record_answers:
+        for i, q in enumerate(asked):
+            until = asked[i + 1]["start"] if i + 1 < len(asked) else float("inf")
+            parts = [s for t, s in received if q["end"] <= t < until]
+            path = f"{args.record_answers}-{i}.wav"
+            write_wav_48k_mono(path, np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16))
+            answer_wavs.append(path)
     return {"agent_identity": agent_identity, "identity": args.identity, "questions": asked,
-            "spurts": spurts, "texts": texts}
+            "spurts": spurts, "texts": texts, "answer_wavs": answer_wavs}
 
 
 def main():
@@ -412,6 +448,9 @@ def main():
     p.add_argument("--answer-timeout", type=float, default=20.0)
     p.add_argument("--empty-timeout", type=int, default=60)
     p.add_argument("--departure-timeout", type=int, default=5)
+    p.add_argument("--record-answers", default=None, help="converse: write PREFIX-<i>.wav per answer")
+    p.add_argument("--handshake", default=None, help="converse: a directory for answered-<i> / go-<i>")
+    p.add_argument("--handshake-timeout", type=float, default=600.0)
     args = p.parse_args()
 
     handlers = {"create-room": create_room, "delete-room": delete_room,

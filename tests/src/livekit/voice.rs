@@ -96,6 +96,15 @@ pub fn providers_config(fake: &FakeOpenAi, fallback: Option<&FakeOpenAi>) -> Pro
 
 /// The voice-mode handler wired like the application does it.
 pub fn handler(cfg: &ProvidersConfig, session: SessionConfig, limits: &LimitsConfig) -> SessionHandler {
+    handler_with_providers(cfg, session, limits).0
+}
+
+/// [`handler`], and the providers it calls (a test reads their breakers' state).
+pub fn handler_with_providers(
+    cfg: &ProvidersConfig,
+    session: SessionConfig,
+    limits: &LimitsConfig,
+) -> (SessionHandler, Arc<Providers>) {
     let mut registry = Registry::default();
     let resilience = voice_agent::limits::register_metrics(&mut registry);
     let provider_metrics = voice_agent::providers::register_metrics(&mut registry);
@@ -107,7 +116,7 @@ pub fn handler(cfg: &ProvidersConfig, session: SessionConfig, limits: &LimitsCon
         .expect("loading the VAD (run scripts/setup)");
     let vad_cfg = VadConfig::default();
     let service = VadService::start(vad, vad_cfg.max_batch).expect("VAD service");
-    SessionHandler::new(session, providers, cfg, limiter, service, vad_cfg.segmenter)
+    (SessionHandler::new(session, providers.clone(), cfg, limiter, service, vad_cfg.segmenter), providers)
 }
 
 /// Starts the server, the fakes (TTS answering with real speech) and the worker.
