@@ -110,3 +110,14 @@ async fn killed_llm_refuses_at_once_and_recovers_after_restart() {
     }
     panic!("the LLM (pid {pid2}) outlived the stack");
 }
+
+#[test]
+fn the_launcher_warms_the_llm_up_with_the_agents_default_system_prompt() {
+    // Otherwise the first turn of every session recomputes the system prompt.
+    let script = std::fs::read_to_string(voice_agent_tests::livekit::workspace_root().join("scripts/local-stack")).unwrap();
+    let prompt = voice_agent::session::config::DEFAULT_SYSTEM_PROMPT;
+    assert!(
+        script.contains(&format!("DEFAULT_PROMPT=\"{prompt}\"")),
+        "scripts/local-stack's DEFAULT_PROMPT is not the agent's default system prompt {prompt:?}"
+    );
+}

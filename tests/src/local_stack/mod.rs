@@ -11,10 +11,11 @@
 //! Not installed → the start panics (failing the test) with the launcher's message, which
 //! names `scripts/setup --local`. [`client`] speaks to the three endpoints the way the agent's
 //! OpenAI-compatible providers do, and times them for the benchmark; [`room`] runs the voice
-//! session in a real LiveKit room on the stack.
+//! session in a real LiveKit room on the stack; [`turn_log`] captures its per-turn timings.
 
 pub mod client;
 pub mod room;
+pub mod turn_log;
 
 use std::io::Cursor;
 use std::net::TcpListener;
