@@ -12,8 +12,10 @@ use voice_agent_tests::local_stack::words;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_spoken_question_and_a_follow_up_are_answered_by_the_local_stack() {
     let rig = room::start("local-talk").await;
-    let questions =
-        [rig.question("q1", "What is the capital of France?"), rig.question("q2", "And what is its population?")];
+    let questions = [
+        rig.question("q1", "What is the capital of France?"),
+        rig.question("q2", "And what is its population?"),
+    ];
     let result = rig.converse("local-talk", &questions, &[]).await;
     println!("client: {result}");
 

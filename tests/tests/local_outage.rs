@@ -16,7 +16,12 @@ use voice_agent_tests::local_stack::{Engine, words};
 
 /// Waits (bounded, generously) for the client's `answered-<i>` file, watching the LLM breaker;
 /// returns the breaker states seen meanwhile, in order.
-async fn wait_answered(rig: &LocalRig, dir: &Path, i: usize, client: &JoinHandle<serde_json::Value>) -> Vec<String> {
+async fn wait_answered(
+    rig: &LocalRig,
+    dir: &Path,
+    i: usize,
+    client: &JoinHandle<serde_json::Value>,
+) -> Vec<String> {
     let file = dir.join(format!("answered-{i}"));
     let mut seen: Vec<String> = Vec::new();
     for _ in 0..6000 {

@@ -76,7 +76,13 @@ fn rss_mb(bytes: Option<u64>) -> f64 {
 
 fn own_rss() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kb = status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.split_whitespace().next()?.parse::<u64>().ok()?;
+    let kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .split_whitespace()
+        .next()?
+        .parse::<u64>()
+        .ok()?;
     Some(kb * 1024)
 }
 
@@ -100,7 +106,9 @@ async fn in_room(turns: usize) {
             _ => None,
         };
         let t = agent_turns.get(i).cloned().unwrap_or_default();
-        let show = |d: Option<Duration>| d.map_or_else(|| "-".to_owned(), |d| format!("{:.0}", d.as_secs_f64() * 1e3));
+        let show = |d: Option<Duration>| {
+            d.map_or_else(|| "-".to_owned(), |d| format!("{:.0}", d.as_secs_f64() * 1e3))
+        };
         println!(
             "turn {i:>2}: client {:>5} ms | agent {:>5} ms = stt {:>4} + llm first token {:>4} + tts first byte {:>3} (+ endpointing, sentence) | {:?}",
             show(client),
@@ -155,7 +163,8 @@ async fn main() {
     for i in 0..turns {
         let question = QUESTIONS[i % QUESTIONS.len()];
         let heard = client::transcribe(&http, &stt_url, speech_wav_16k(question)).await.unwrap();
-        let chat = client::chat(&http, &llm_url, &[("system", SYSTEM), ("user", &heard.text)], 80).await.unwrap();
+        let chat =
+            client::chat(&http, &llm_url, &[("system", SYSTEM), ("user", &heard.text)], 80).await.unwrap();
         let sentence = first_sentence(&chat.text);
         let spoken = client::speech(&http, &tts_url, sentence).await.unwrap();
         let (Some(ft), Some(fb)) = (chat.first_token, spoken.first_byte) else {

@@ -89,8 +89,12 @@ impl LocalStack {
         let ports = [free_port(), free_port(), free_port()];
         let dir = std::env::temp_dir().join(format!("va-local-{}-{}", std::process::id(), ports[0]));
         std::fs::create_dir_all(&dir).expect("creating a state directory for the local stack");
-        let stack =
-            Self { engines: engines.to_vec(), ports, dir, script: workspace_root().join("scripts/local-stack") };
+        let stack = Self {
+            engines: engines.to_vec(),
+            ports,
+            dir,
+            script: workspace_root().join("scripts/local-stack"),
+        };
         let names: Vec<&str> = engines.iter().map(|e| e.name()).collect();
         let out = stack.run("start", &names);
         assert!(
@@ -193,10 +197,7 @@ impl LocalStack {
 }
 
 fn kill_group(pgid: u32) {
-    let _ = Command::new("kill")
-        .args(["-KILL", "--", &format!("-{pgid}")])
-        .stderr(Stdio::null())
-        .status();
+    let _ = Command::new("kill").args(["-KILL", "--", &format!("-{pgid}")]).stderr(Stdio::null()).status();
 }
 
 /// True while the process exists and is not a zombie.
@@ -229,7 +230,22 @@ pub fn speech_wav_16k(text: &str) -> Vec<u8> {
         .expect("espeak-ng is missing: run scripts/setup");
     let espeak_out = espeak.stdout.take().expect("espeak-ng's stdout");
     let out = Command::new("sox")
-        .args(["-t", "wav", "-", "-t", "wav", "-r", "16000", "-c", "1", "-b", "16", "-e", "signed-integer", "-"])
+        .args([
+            "-t",
+            "wav",
+            "-",
+            "-t",
+            "wav",
+            "-r",
+            "16000",
+            "-c",
+            "1",
+            "-b",
+            "16",
+            "-e",
+            "signed-integer",
+            "-",
+        ])
         .stdin(espeak_out)
         .output()
         .expect("sox is missing: run scripts/setup");
@@ -240,7 +256,12 @@ pub fn speech_wav_16k(text: &str) -> Vec<u8> {
 
 /// Mono s16 samples at `rate` as WAV file bytes.
 pub fn wav_bytes(samples: &[i16], rate: u32) -> Vec<u8> {
-    let spec = hound::WavSpec { channels: 1, sample_rate: rate, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: rate,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
     let mut cursor = Cursor::new(Vec::new());
     let mut w = hound::WavWriter::new(&mut cursor, spec).expect("a WAV writer over memory");
     for &s in samples {

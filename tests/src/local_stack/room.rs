@@ -71,11 +71,8 @@ pub async fn start(name: &str) -> LocalRig {
     let stack = tokio::task::spawn_blocking(LocalStack::start).await.expect("starting the local stack");
     let server = Arc::new(LiveKitServer::start());
     let cfg = providers_config(&stack);
-    let session = SessionConfig {
-        greeting: None,
-        turn_deadline: Duration::from_secs(120),
-        ..SessionConfig::default()
-    };
+    let session =
+        SessionConfig { greeting: None, turn_deadline: Duration::from_secs(120), ..SessionConfig::default() };
     let (handler, providers) = voice::handler_with_providers(&cfg, session.clone(), &LimitsConfig::default());
     let worker = agent::spawn(agent::settings(&server.url(), 10), Arc::new(handler));
     let status = worker.status.clone();
@@ -110,7 +107,8 @@ impl LocalRig {
         let server = self.server.clone();
         let prefix = self.dir.join(format!("{room}-answer")).to_string_lossy().into_owned();
         let mut args: Vec<String> = vec!["--record-answers".into(), prefix];
-        for (flag, value) in [("--agent-timeout", "120"), ("--answer-timeout", "120"), ("--quiet-secs", "2")] {
+        for (flag, value) in [("--agent-timeout", "120"), ("--answer-timeout", "120"), ("--quiet-secs", "2")]
+        {
             args.extend([flag.to_owned(), value.to_owned()]);
         }
         args.extend(["--lead-in".to_owned(), "1".to_owned()]);
