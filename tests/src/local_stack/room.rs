@@ -132,6 +132,23 @@ impl LocalRig {
             .text
     }
 
+    /// Checks that all `n` questions of a converse `result` got a spoken answer, and returns
+    /// what the local Whisper hears in each recorded answer.
+    pub async fn heard_answers(&self, result: &serde_json::Value, n: usize) -> Vec<String> {
+        let asked = result["questions"].as_array().cloned().unwrap_or_default();
+        assert_eq!(asked.len(), n, "the client stopped early: {result}");
+        for (i, q) in asked.iter().enumerate() {
+            assert!(q["answer_start"].as_f64().is_some(), "question {i} got no spoken answer: {result}");
+        }
+        let recorded = answer_wavs(result);
+        assert_eq!(recorded.len(), n, "{result}");
+        let mut heard = Vec::new();
+        for r in &recorded {
+            heard.push(self.hear(r).await);
+        }
+        heard
+    }
+
     /// The LLM breaker's state (`closed`, `open`, `half_open`) as `/readyz` reports it.
     pub fn llm_breaker(&self) -> String {
         let r = self.providers.readiness(clock::now());
