@@ -103,6 +103,7 @@ fn voice_handler(
             return echo();
         }
     };
+    publish_provider_health(health, &providers);
     let service = vad.map(|v| VadService::start(v, config.vad.max_batch));
     let Some(Ok(service)) = service else {
         tracing::error!("no VAD: voice mode cannot listen; running echo mode");
@@ -116,6 +117,31 @@ fn voice_handler(
         service,
         config.vad.segmenter.clone(),
     ))
+}
+
+/// `/readyz` shows each provider breaker (section `providers`), and the `providers` component
+/// is unready while some endpoint refuses our credentials: an open breaker is not unreadiness
+/// (fallbacks and spoken notices cover it), but a wrong key needs an operator.
+fn publish_provider_health(health: &Health, providers: &Arc<Providers>) {
+    let p = providers.clone();
+    health.add_section("providers", Box::new(move || p.readiness(crate::clock::now())));
+    let check = |p: &Providers, h: &Health| {
+        if p.auth_failed() {
+            h.set_component("providers", false, "a provider refuses the API key (401/403)");
+        } else {
+            h.set_component("providers", true, "no provider refuses our credentials");
+        }
+    };
+    check(providers, health);
+    let (p, h) = (Arc::downgrade(providers), health.clone());
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            let Some(p) = p.upgrade() else { return };
+            check(&p, &h);
+        }
+    });
 }
 
 /// Follows the worker's registration into the readiness component.

@@ -19,7 +19,7 @@ use prometheus_client::registry::Registry;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use voice_agent::core::quota::Quotas;
-use voice_agent::limits::{LimitsConfig, Limiter};
+use voice_agent::limits::{Limiter, LimitsConfig};
 use voice_agent::providers::llm::parse_chunk;
 use voice_agent::providers::pcm::{PcmDecoder, Upsampler2x};
 use voice_agent::providers::sse::SseParser;
@@ -37,7 +37,12 @@ fn pct(v: &mut [Duration], p: f64) -> Duration {
 
 fn report(name: &str, mut v: Vec<Duration>) -> Duration {
     let p50 = pct(&mut v, 0.5);
-    println!("{name:<34} p50 {:>8.1} µs  p90 {:>8.1} µs  p99 {:>8.1} µs", us(p50), us(pct(&mut v, 0.9)), us(pct(&mut v, 0.99)));
+    println!(
+        "{name:<34} p50 {:>8.1} µs  p90 {:>8.1} µs  p99 {:>8.1} µs",
+        us(p50),
+        us(pct(&mut v, 0.9)),
+        us(pct(&mut v, 0.99))
+    );
     p50
 }
 
@@ -56,7 +61,11 @@ fn call() -> Call {
 
 async fn guard_overhead(calls: usize) {
     let fake = FakeOpenAi::start().await;
-    let ep = |model: &str| EndpointConfig { base_url: fake.base_url(), api_key: Some("sk".into()), model: model.into() };
+    let ep = |model: &str| EndpointConfig {
+        base_url: fake.base_url(),
+        api_key: Some("sk".into()),
+        model: model.into(),
+    };
     let mut cfg = ProvidersConfig::default();
     cfg.llm.endpoints = vec![ep("gpt-4o-mini")];
     cfg.tts.endpoints = vec![ep("tts-1")];
@@ -70,7 +79,8 @@ async fn guard_overhead(calls: usize) {
     let msgs = [ChatMessage { role: Role::User, content: "Hello, how are you today?".into() }];
     let body = json!({"model": "gpt-4o-mini", "stream": true, "stream_options": {"include_usage": true},
         "max_tokens": 300, "temperature": 0.7, "messages": [{"role": "user", "content": "Hello, how are you today?"}]});
-    let speech = json!({"model": "tts-1", "input": "Hello there.", "voice": "alloy", "response_format": "pcm"});
+    let speech =
+        json!({"model": "tts-1", "input": "Hello there.", "voice": "alloy", "response_format": "pcm"});
     let (mut bare_chat, mut guarded_chat, mut bare_tts, mut guarded_tts) = (vec![], vec![], vec![], vec![]);
     for i in 0..calls + 20 {
         let t = Instant::now();
@@ -126,7 +136,11 @@ async fn guard_overhead(calls: usize) {
     println!("{:<34} p50 {:>+8.1} µs", "chat overhead", us(b) - us(a));
     let a = report("speech, bare reqwest (read to end)", bare_tts);
     let b = report("speech, Providers::speak (guarded)", guarded_tts);
-    println!("{:<34} p50 {:>+8.1} µs  (includes 24→48 kHz upsampling of 0.5 s)", "speech overhead", us(b) - us(a));
+    println!(
+        "{:<34} p50 {:>+8.1} µs  (includes 24→48 kHz upsampling of 0.5 s)",
+        "speech overhead",
+        us(b) - us(a)
+    );
 }
 
 fn sse_throughput() {

@@ -22,12 +22,19 @@ Subcommands (all print one JSON object on stdout, logs go to stderr):
                (--quiet-secs), or --barge-after SECS after the agent's answer starts
                (barge-in). Records the agent's audio as talk spurts and every text stream
                (lk.transcription, lk.chat); --leave-after SECS leaves that long after the
-               agent's last answer starts instead of waiting for it to end.
+               agent's last answer starts instead of waiting for it to end;
+               --chat-answers accepts a reply sent as text on lk.chat (no audio) as the
+               answer ("chat_answer": its arrival time). Each question reports its
+               start, end (last frame sent) and speech_end (last loud frame sent).
                --record-answers PREFIX writes what the agent played after each question
                (until the next one starts) to PREFIX-<i>.wav (48 kHz mono s16).
                --handshake DIR: writes DIR/answered-<i> once answer i is over (or missing)
                and waits for DIR/go-<i> before asking question i > 0, so a test can act
                between turns (kill a provider, restart it).
+
+  converse-many --room PREFIX --rooms N --say Q.wav …
+               converse in N rooms at once from one process (rooms PREFIX-0 …, created
+               here); {"rooms": [one converse result per room]}.
 
 Common options: --url ws://127.0.0.1:PORT --api-key KEY --api-secret SECRET.
 """
@@ -258,6 +265,37 @@ async def echo(args) -> dict:
     }
 
 
+def speech_len(samples: np.ndarray, threshold: float) -> float:
+    """Seconds from the start of `samples` to the end of its last loud 10 ms window (the real
+    end of speech, before any trailing silence in the file)."""
+    n = len(samples) // FRAME_SAMPLES
+    if n == 0:
+        return 0.0
+    frames = samples[: n * FRAME_SAMPLES].astype(np.float64).reshape(n, FRAME_SAMPLES)
+    loud = np.nonzero(np.sqrt(np.mean(frames ** 2, axis=1)) > threshold)[0]
+    return float(loud[-1] + 1) * FRAME_MS / 1000 if loud.size else 0.0
+
+
+async def converse_many(args) -> dict:
+    """`converse` in --rooms N rooms at once from this one process (rooms ROOM-0 …, users
+    IDENTITY-0 …), each room created first; starts are spread over --stagger seconds each."""
+    async def one(i):
+        ns = argparse.Namespace(**vars(args))
+        ns.room, ns.identity = f"{args.room}-{i}", f"{args.identity}-{i}"
+        if args.record_answers:  # one set of answer files per room
+            ns.record_answers = f"{args.record_answers}-{ns.room}"
+        await create_room(ns)
+        await asyncio.sleep(i * args.stagger)
+        try:
+            result = await converse(ns)
+        except Exception as e:  # one failed room is reported, the others go on
+            result = {"error": repr(e)}
+        result["room"] = ns.room
+        return result
+
+    return {"rooms": await asyncio.gather(*(one(i) for i in range(args.rooms)))}
+
+
 async def converse(args) -> dict:
     questions = [read_wav_48k_mono(w) for w in args.say]
     room = rtc.Room()
@@ -344,6 +382,18 @@ async def converse(args) -> dict:
             await asyncio.sleep(0.02)
         return None
 
+    async def wait_chat(after, limit):
+        # A reply sent as text (the agent's speech synthesis is down) instead of audio.
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            if spurts and spurts[-1][0] > after:
+                return None
+            chat = [t for t in texts if t["topic"] == "lk.chat" and t["t"] > after]
+            if chat:
+                return chat[0]["t"]
+            await asyncio.sleep(0.02)
+        return None
+
     async def wait_quiet(after, limit):
         deadline = time.monotonic() + limit
         while time.monotonic() < deadline:
@@ -384,9 +434,28 @@ async def converse(args) -> dict:
         silence_on[0] = False
         t0, t1 = await speak(q)
         silence_on[0] = True
-        asked.append({"start": t0, "end": t1})
-        start = await wait_answer_start(t1 - 0.2, args.answer_timeout)
-        asked[-1]["answer_start"] = start
+        asked.append({"start": t0, "end": t1, "speech_end": t0 + speech_len(q, args.onset_threshold)})
+        if args.chat_answers:
+            # Whichever comes first: the agent's voice, or its reply as text on lk.chat.
+            audio = asyncio.ensure_future(wait_answer_start(t1 - 0.2, args.answer_timeout))
+            chat = asyncio.ensure_future(wait_chat(t1 - 0.2, args.answer_timeout))
+            await asyncio.wait([audio, chat], return_when=asyncio.FIRST_COMPLETED)
+            chat_at = chat.result() if chat.done() else None
+            if chat_at is None:
+                chat.cancel()
+                start = await audio
+            else:
+                audio.cancel()
+                start = None
+            asked[-1]["chat_answer"] = chat_at
+            asked[-1]["answer_start"] = start
+            if start is None and asked[-1]["chat_answer"] is not None:
+                await asyncio.sleep(args.quiet_secs)
+                handshake_answered(i)
+                continue
+        else:
+            start = await wait_answer_start(t1 - 0.2, args.answer_timeout)
+            asked[-1]["answer_start"] = start
         if start is None:
             handshake_answered(i)
             break
@@ -424,7 +493,8 @@ async def converse(args) -> dict:
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("command", choices=["create-room", "delete-room", "list-participants",
-                                       "remove-participant", "scenario", "echo", "converse"])
+                                       "remove-participant", "scenario", "echo", "converse",
+                                       "converse-many"])
     p.add_argument("--url", required=True)
     p.add_argument("--api-key", required=True)
     p.add_argument("--api-secret", required=True)
@@ -445,6 +515,10 @@ def main():
     p.add_argument("--barge-after", type=float, default=None)
     p.add_argument("--leave-after", type=float, default=None)
     p.add_argument("--quiet-secs", type=float, default=1.5)
+    p.add_argument("--rooms", type=int, default=1, help="converse-many: rooms at once")
+    p.add_argument("--stagger", type=float, default=0.2, help="converse-many: seconds between starts")
+    p.add_argument("--chat-answers", action="store_true",
+                   help="converse: a reply as text on lk.chat also answers a question")
     p.add_argument("--answer-timeout", type=float, default=20.0)
     p.add_argument("--empty-timeout", type=int, default=60)
     p.add_argument("--departure-timeout", type=int, default=5)
@@ -455,7 +529,8 @@ def main():
 
     handlers = {"create-room": create_room, "delete-room": delete_room,
                 "list-participants": list_participants, "remove-participant": remove_participant,
-                "scenario": scenario, "echo": echo, "converse": converse}
+                "scenario": scenario, "echo": echo, "converse": converse,
+                "converse-many": converse_many}
     if args.command == "echo" and not (args.wav and args.out):
         p.error("echo needs --wav and --out")
     result = asyncio.run(handlers[args.command](args))

@@ -1,5 +1,6 @@
 //! Helpers for integration tests against real components started by the tests themselves.
 //!
+//! - [`binary`]: the shipped binary as a child process, and GETs to its health server.
 //! - [`fake_openai`]: a fake OpenAI-compatible provider (chat SSE, speech PCM, transcriptions)
 //!   with scripted faults, a request log and connection counters.
 //! - [`redis`]: a redis-server on a free port that a test can stop and restart.
@@ -8,6 +9,7 @@
 //! - [`livekit`]: a livekit-server on free ports, the real Python LiveKit client, a scripted
 //!   fake peer, test speech and its comparison, our worker run in-process.
 
+pub mod binary;
 pub mod fake_openai;
 pub mod livekit;
 pub mod local_stack;

@@ -3,48 +3,19 @@
 //! reports its job in metrics, and drains on SIGTERM.
 #![allow(clippy::unwrap_used)] // a test: a failed unwrap is a failed test
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use voice_agent_tests::binary::{self, Process, get};
 use voice_agent_tests::livekit::{API_KEY, API_SECRET, LiveKitServer, client, wav, workspace_root};
-
-/// `target/<profile>/voice-agent`, next to this test's own `deps/` directory.
-fn binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe.parent().and_then(|deps| deps.parent()).unwrap().join("voice-agent");
-    assert!(bin.exists(), "{} not built: run `cargo build --workspace` (scripts/test does)", bin.display());
-    bin
-}
-
-fn get(port: u16, path: &str) -> (u16, String) {
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else { return (0, String::new()) };
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").unwrap();
-    let mut text = String::new();
-    let _ = s.read_to_string(&mut text);
-    let code = text.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
-    (code, text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default())
-}
-
-struct Agent(Child);
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 #[test]
 fn the_binary_registers_echoes_a_real_client_and_drains() {
     let server = LiveKitServer::start();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let models = workspace_root().join("models");
-    let mut agent = Agent(
-        Command::new(binary())
+    let mut agent = Process(
+        Command::new(binary::path())
             .arg("run")
             .env("ENV_FILE", "/nonexistent/.env")
             .env("LIVEKIT_URL", server.url())
@@ -98,15 +69,5 @@ fn the_binary_registers_echoes_a_real_client_and_drains() {
     assert!(metrics.contains("limiter_mode{"), "resilience metrics are registered");
 
     // SIGTERM: readiness drops, the process exits 0.
-    assert!(Command::new("kill").args(["-TERM", &agent.0.id().to_string()]).status().unwrap().success());
-    let mut status = None;
-    for _ in 0..400 {
-        if let Some(s) = agent.0.try_wait().unwrap() {
-            status = Some(s);
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let status = status.expect("exits within the drain timeout");
-    assert_eq!(status.code(), Some(0));
+    assert_eq!(agent.terminate(Duration::from_secs(20)), Some(0), "exits 0 within the drain timeout");
 }

@@ -1,10 +1,12 @@
 //! End to end barge-in: while the agent reads a long answer, the user asks something else.
 //! The agent's audio stops while the user is still speaking, the LLM/TTS requests of the old
-//! answer are cancelled, the history keeps only what was heard of it, and the next answer
-//! follows the new question.
+//! answer are cancelled (and not counted as provider failures), the history keeps only what
+//! was heard of it, and the next answer follows the new question.
+
+use std::time::Duration;
 
 use voice_agent::session::metrics::metrics;
-use voice_agent_tests::fake_openai::Endpoint;
+use voice_agent_tests::fake_openai::{Behavior, Endpoint};
 use voice_agent_tests::livekit::voice::{self, VoiceOptions, VoiceRig};
 
 const Q1: &str = "tell me a long story";
@@ -24,6 +26,8 @@ async fn speaking_over_the_agent_stops_it_and_the_new_question_is_answered() {
         r.transcript = Q1.into();
         r.chat_chunks = chunks(A1);
     });
+    // The story streams word by word (about 4 s), so the barge-in cancels it mid-stream.
+    rig.fake.set_default(Endpoint::Chat, Behavior::ChunkDelay(Duration::from_millis(100)));
     let (q1, q2) = (rig.question("q1", "Tell me a long story."), rig.question("q2", "What is two plus two?"));
     let interruptions_before = metrics().interruptions.get();
     let server = rig.server.clone();
@@ -94,5 +98,7 @@ async fn speaking_over_the_agent_stops_it_and_the_new_question_is_answered() {
     assert!(texts.iter().any(|t| t["text"] == A2 && t["status"] == "complete"), "{texts:?}");
     assert!(texts.iter().any(|t| t["text"] == Q2 && t["from"] == "bob"), "{texts:?}");
     assert!(rig.fake.wait_idle().await, "provider responses left running");
+    // The cancelled requests are not provider failures: no breaker counted one.
+    assert_eq!(rig.breaker_failures(), (0, vec![]), "cancellations counted as failures");
     rig.stop().await;
 }

@@ -37,6 +37,7 @@ async fn a_user_leaving_mid_answer_ends_the_session_cleanly() {
 
     // Nobody hears the rest: the requests stop, nothing keeps streaming.
     assert!(rig.fake.wait_idle().await, "provider responses left running");
+    assert_eq!(rig.breaker_failures(), (0, vec![]), "cancellations counted as failures");
     let status = rig.worker.status.clone();
     agent::wait_until("job ended after the room emptied", Duration::from_secs(30), || {
         status.running_jobs() == 0

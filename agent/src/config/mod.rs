@@ -184,7 +184,7 @@ impl Config {
 }
 
 fn read_mode(env: &mut EnvReader) -> AgentMode {
-    env.choice("AGENT_MODE", AgentMode::Echo, &[("voice", AgentMode::Voice), ("echo", AgentMode::Echo)])
+    env.choice("AGENT_MODE", AgentMode::Voice, &[("voice", AgentMode::Voice), ("echo", AgentMode::Echo)])
 }
 
 fn read_livekit(env: &mut EnvReader) -> LiveKitConfig {
@@ -232,7 +232,7 @@ mod tests {
         let c = Config::from_vars(vars(&[])).unwrap();
         assert_eq!(c.health.addr.port(), 8080);
         assert_eq!(c.worker.load_threshold, 0.7);
-        assert_eq!(c.worker.mode, AgentMode::Echo);
+        assert_eq!(c.worker.mode, AgentMode::Voice);
         assert_eq!(c.livekit.url, "ws://127.0.0.1:7880");
         assert_eq!(c.log_format, LogFormat::Text);
     }

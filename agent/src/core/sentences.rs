@@ -144,7 +144,7 @@ impl SentenceSplitter {
             .filter(|&(i, c)| i >= floor && matches!(c, ',' | ';' | ':' | '—' | '–'))
             .filter(|&(i, c)| head[i + c.len_utf8()..].starts_with(char::is_whitespace))
             .map(|(i, c)| i + c.len_utf8())
-            .last();
+            .next_back();
         let space = head.rfind(char::is_whitespace).filter(|&i| i >= floor);
         clause.or(space).unwrap_or(limit)
     }

@@ -22,7 +22,8 @@ pub const DEFAULT_STT_UNAVAILABLE: &str = "I'm sorry, I can't understand speech 
 pub struct SessionConfig {
     /// The LLM's system prompt (`SYSTEM_PROMPT`).
     pub system_prompt: String,
-    /// Spoken when the first participant arrives (`GREETING`; empty turns it off).
+    /// Spoken when the first participant arrives (`GREETING`; `GREETING_ENABLED=false` turns
+    /// it off).
     pub greeting: Option<String>,
     /// Endpointing delay and barge-in threshold.
     pub turn: TurnConfig,
@@ -54,17 +55,16 @@ impl Default for SessionConfig {
 }
 
 impl SessionConfig {
-    /// Reads `SYSTEM_PROMPT`, `GREETING` (empty: no greeting), `ENDPOINTING_DELAY_SECS`
+    /// Reads `SYSTEM_PROMPT`, `GREETING`, `GREETING_ENABLED` (true), `ENDPOINTING_DELAY_SECS`
     /// (0.5), `INTERRUPT_MIN_SPEECH_SECS` (0.5), `HISTORY_MAX_TOKENS` (2000),
     /// `TURN_DEADLINE_SECS` (30), `LLM_UNAVAILABLE_MESSAGE`, `STT_UNAVAILABLE_MESSAGE` and
-    /// `SENTENCE_MAX_CHARS` (180).
+    /// `SENTENCE_MAX_CHARS` (180). Texts set to an empty value count as unset (the default),
+    /// so the greeting is turned off with its own flag.
     pub fn from_env(env: &mut EnvReader) -> Self {
         let d = Self::default();
         let system_prompt = env.string("SYSTEM_PROMPT", &d.system_prompt);
-        if system_prompt.trim().is_empty() {
-            env.error("SYSTEM_PROMPT", "a non-empty prompt (unset it for the default)");
-        }
         let greeting = env.string("GREETING", DEFAULT_GREETING);
+        let greeting_enabled = env.flag("GREETING_ENABLED", true);
         let turn = TurnConfig {
             endpointing_delay: env.seconds("ENDPOINTING_DELAY_SECS", d.turn.endpointing_delay, 0.0, 10.0),
             interrupt_min_speech: env.seconds(
@@ -74,22 +74,14 @@ impl SessionConfig {
                 10.0,
             ),
         };
-        let message = |env: &mut EnvReader, name: &str, default: &str| {
-            let text = env.string(name, default);
-            if text.trim().is_empty() {
-                env.error(name, "a sentence to speak (unset it for the default)");
-                return default.to_owned();
-            }
-            text
-        };
         Self {
             system_prompt,
-            greeting: (!greeting.trim().is_empty()).then_some(greeting),
+            greeting: greeting_enabled.then_some(greeting),
             turn,
             history_max_tokens: env.ranged("HISTORY_MAX_TOKENS", d.history_max_tokens, 50, 1_000_000),
             turn_deadline: env.seconds("TURN_DEADLINE_SECS", d.turn_deadline, 1.0, 600.0),
-            llm_unavailable_message: message(env, "LLM_UNAVAILABLE_MESSAGE", DEFAULT_LLM_UNAVAILABLE),
-            stt_unavailable_message: message(env, "STT_UNAVAILABLE_MESSAGE", DEFAULT_STT_UNAVAILABLE),
+            llm_unavailable_message: env.string("LLM_UNAVAILABLE_MESSAGE", DEFAULT_LLM_UNAVAILABLE),
+            stt_unavailable_message: env.string("STT_UNAVAILABLE_MESSAGE", DEFAULT_STT_UNAVAILABLE),
             splitter: SplitterConfig {
                 max_chars: env.ranged("SENTENCE_MAX_CHARS", d.splitter.max_chars, 40, 2000),
                 ..d.splitter
@@ -114,33 +106,39 @@ mod tests {
         assert!(errs.is_empty());
         assert_eq!(c, SessionConfig::default());
         assert_eq!(c.turn.endpointing_delay, Duration::from_millis(500));
-        let (c, errs) =
-            read(&[("GREETING", ""), ("ENDPOINTING_DELAY_SECS", "0.3"), ("SYSTEM_PROMPT", "Be brief.")]);
+        let (c, errs) = read(&[
+            ("GREETING_ENABLED", "false"),
+            ("ENDPOINTING_DELAY_SECS", "0.3"),
+            ("SYSTEM_PROMPT", "Be brief."),
+            ("STT_UNAVAILABLE_MESSAGE", "I can't hear."),
+        ]);
         assert!(errs.is_empty());
         assert_eq!((c.greeting, c.system_prompt.as_str()), (None, "Be brief."));
         assert_eq!(c.turn.endpointing_delay, Duration::from_millis(300));
+        assert_eq!(c.stt_unavailable_message, "I can't hear.");
+        let (c, _) = read(&[("GREETING", "Hi there."), ("SYSTEM_PROMPT", "  ")]);
+        assert_eq!(c.greeting.as_deref(), Some("Hi there."));
+        assert_eq!(c.system_prompt, DEFAULT_SYSTEM_PROMPT, "an empty value means the default");
     }
 
     #[test]
     fn every_mistake_is_named() {
         let (_, errs) = read(&[
-            ("SYSTEM_PROMPT", " "),
+            ("GREETING_ENABLED", "maybe"),
             ("ENDPOINTING_DELAY_SECS", "-1"),
             ("INTERRUPT_MIN_SPEECH_SECS", "x"),
             ("HISTORY_MAX_TOKENS", "0"),
             ("TURN_DEADLINE_SECS", "0"),
-            ("LLM_UNAVAILABLE_MESSAGE", ""),
             ("SENTENCE_MAX_CHARS", "5"),
         ]);
         assert_eq!(
             errs,
             [
-                "SYSTEM_PROMPT",
+                "GREETING_ENABLED",
                 "ENDPOINTING_DELAY_SECS",
                 "INTERRUPT_MIN_SPEECH_SECS",
                 "HISTORY_MAX_TOKENS",
                 "TURN_DEADLINE_SECS",
-                "LLM_UNAVAILABLE_MESSAGE",
                 "SENTENCE_MAX_CHARS"
             ]
         );

@@ -1,18 +1,79 @@
-//! Voice-session benchmark against a real livekit-server, real Python clients and the fake
-//! providers: end of the user's speech → first agent audio, as the client measures it (last
-//! question frame sent → first loud agent frame received), p50/p95 over the turns; with
-//! instant providers and with LLM TTFT 300 ms / TTS TTFB 150 ms; then this process's CPU and
-//! RSS with several concurrent conversations.
+//! Voice-session benchmark against a real livekit-server, real Python LiveKit clients and the
+//! fake providers (in this process, like the agent).
 //!
-//!     cargo run --release -p voice-agent-tests --bin bench-session [-- TURNS ROOMS...]
+//! 1. End of the user's speech → first agent audio, as the client hears it: from the end of
+//!    the last loud 10 ms frame of the question it sent to the first loud frame of the agent it
+//!    received (so it includes WebRTC both ways and the client's jitter buffer). p50/p95 over
+//!    TURNS turns in one conversation, with instant fake providers, then with LLM time to first
+//!    token 300 ms and TTS time to first byte 150 ms.
+//!    The agent's own measurement is reported too: from the end of speech as its VAD placed
+//!    it to the first audio packet it sent (`response_ms` of its per-turn log line, the
+//!    `voice_response_seconds` histogram).
+//! 2. CPU and RSS of this process (the agent's worker, VAD, sessions and the fake providers)
+//!    while N conversations run at once, for each N in ROOMS. One Python process drives all N
+//!    rooms (`lk_client.py converse-many`): N Python processes would not fit on small machines.
+//!
+//!     cargo run --release -p voice-agent-tests --bin bench-session [-- TURNS [ROOMS...]]
+//!
+//! Defaults: 20 turns; rooms 1 10 50.
 
-use std::sync::Arc;
+use std::fmt::Debug;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tracing::field::{Field, Visit};
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+
 use voice_agent::clock;
+use voice_agent::core::quota::{Scope, Unit, Window};
+use voice_agent::limits::LimitsConfig;
 use voice_agent::livekit::worker::load::process_cpu_time;
 use voice_agent_tests::fake_openai::{Behavior, Endpoint};
+use voice_agent_tests::livekit::client;
 use voice_agent_tests::livekit::voice::{self, VoiceOptions, VoiceRig};
+
+/// Turns of each conversation in the load runs.
+const LOAD_TURNS: usize = 3;
+
+/// `response_ms` of every per-turn log line of the agent since the last [`agent_latencies`].
+static AGENT_MS: Mutex<Vec<f64>> = Mutex::new(Vec::new());
+
+/// Collects the agent's per-turn `response_ms` from its log events.
+struct TurnLatencies;
+
+impl<S: tracing::Subscriber> Layer<S> for TurnLatencies {
+    fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+        #[derive(Default)]
+        struct Fields {
+            turn: bool,
+            response_ms: Option<u64>,
+        }
+        impl Visit for Fields {
+            fn record_u64(&mut self, f: &Field, v: u64) {
+                if f.name() == "response_ms" {
+                    self.response_ms = Some(v);
+                }
+            }
+            fn record_debug(&mut self, f: &Field, v: &dyn Debug) {
+                if f.name() == "message" && format!("{v:?}") == "turn" {
+                    self.turn = true;
+                }
+            }
+        }
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        if let (true, Some(ms)) = (fields.turn, fields.response_ms) {
+            AGENT_MS.lock().unwrap_or_else(|e| e.into_inner()).push(ms as f64 / 1000.0);
+        }
+    }
+}
+
+/// The agent's latencies logged since the last call.
+fn agent_latencies() -> Vec<f64> {
+    std::mem::take(&mut *AGENT_MS.lock().unwrap_or_else(|e| e.into_inner()))
+}
 
 fn rss_mb() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -25,15 +86,16 @@ fn rss_mb() -> f64 {
         / 1024.0
 }
 
+/// Seconds from the end of each question's speech to the agent's first audio.
 fn latencies(result: &serde_json::Value) -> Vec<f64> {
-    result["questions"]
-        .as_array()
-        .map(|qs| {
-            qs.iter()
-                .filter_map(|q| Some(q["answer_start"].as_f64()? - q["end"].as_f64()?))
-                .collect()
-        })
-        .unwrap_or_default()
+    let qs = result["questions"].as_array().map(Vec::as_slice).unwrap_or_default();
+    qs.iter().filter_map(|q| Some(q["answer_start"].as_f64()? - q["speech_end"].as_f64()?)).collect()
+}
+
+/// Questions asked and answered with audio.
+fn answered(result: &serde_json::Value) -> (usize, usize) {
+    let qs = result["questions"].as_array().map(Vec::as_slice).unwrap_or_default();
+    (qs.len(), qs.iter().filter(|q| q["answer_start"].is_number()).count())
 }
 
 fn report(name: &str, mut v: Vec<f64>) {
@@ -43,23 +105,28 @@ fn report(name: &str, mut v: Vec<f64>) {
         return;
     }
     let p = |q: f64| v[((v.len() as f64 - 1.0) * q).round() as usize] * 1000.0;
-    println!("{name}: p50 {:.0} ms, p95 {:.0} ms, max {:.0} ms (n={})", p(0.5), p(0.95), p(1.0), v.len());
+    println!(
+        "{name}: p50 {:.0} ms, p95 {:.0} ms, min {:.0} ms, max {:.0} ms (n={})",
+        p(0.5),
+        p(0.95),
+        p(0.0),
+        p(1.0),
+        v.len()
+    );
 }
 
-async fn conversation(rig: &VoiceRig, room: &str, turns: usize) -> serde_json::Value {
-    let q = rig.question(room, "What time is it?");
-    let server = rig.server.clone();
-    let room = room.to_owned();
-    tokio::task::spawn_blocking(move || {
-        let qs: Vec<&std::path::Path> = std::iter::repeat_n(q.as_path(), turns).collect();
-        VoiceRig::converse_blocking(&server, &room, "user", &qs, &["--quiet-secs", "0.8", "--tail", "0.5"])
-    })
-    .await
-    .expect("client")
+fn options(max_jobs: u32) -> VoiceOptions {
+    // The usual limits, raised so a long benchmark conversation is never refused.
+    let mut limits = LimitsConfig::default();
+    limits.quotas.set(Scope::Participant, Unit::Turns, Window::Minute, 10_000);
+    limits.quotas.set(Scope::Participant, Unit::Turns, Window::Day, 100_000);
+    limits.quotas.set(Scope::Global, Unit::Turns, Window::Minute, 100_000);
+    VoiceOptions { limits, max_jobs, ..VoiceOptions::default() }
 }
 
 async fn latency(turns: usize, slow: bool) {
-    let rig = voice::start("bench", VoiceOptions::default()).await;
+    let rig = voice::start("bench", options(4)).await;
+    agent_latencies();
     rig.fake.edit_replies(|r| {
         r.transcript = "what time is it".into();
         r.chat_chunks = vec!["It is noon.".into()];
@@ -68,45 +135,92 @@ async fn latency(turns: usize, slow: bool) {
         rig.fake.set_default(Endpoint::Chat, Behavior::SlowFirstByte(Duration::from_millis(300)));
         rig.fake.set_default(Endpoint::Speech, Behavior::SlowFirstByte(Duration::from_millis(150)));
     }
-    let result = conversation(&rig, if slow { "slow" } else { "instant" }, turns).await;
+    let q = rig.question("latency", "What time is it?");
+    let server = rig.server.clone();
+    let room = if slow { "slow" } else { "instant" };
+    let result = tokio::task::spawn_blocking(move || {
+        let qs: Vec<&std::path::Path> = std::iter::repeat_n(q.as_path(), turns).collect();
+        VoiceRig::converse_blocking(&server, room, "user", &qs, &["--quiet-secs", "0.8", "--tail", "0.5"])
+    })
+    .await
+    .expect("client");
     let name = if slow { "LLM TTFT 300 ms, TTS TTFB 150 ms" } else { "instant fake providers" };
-    report(&format!("end of speech -> first agent audio, {name}"), latencies(&result));
+    let (asked, heard) = answered(&result);
+    println!("== {name}: {heard}/{asked} questions answered with audio ==");
+    report("end of speech -> first agent audio, heard by the client", latencies(&result));
+    report("end of speech -> first agent audio packet sent, agent's own", agent_latencies());
     rig.stop().await;
 }
 
-async fn load(rooms: usize, turns: usize) {
-    let rig = Arc::new(voice::start("load", VoiceOptions::default()).await);
+/// (seconds since start, CPU time, RSS MB)
+type Sample = (f64, Duration, f64);
+
+async fn load(rooms: usize) {
+    let rig = Arc::new(voice::start("load", options(rooms as u32 + 2)).await);
     rig.fake.edit_replies(|r| {
         r.transcript = "what time is it".into();
         r.chat_chunks = vec!["It is noon. The sun is high.".into()];
     });
+    let q = rig.question("load", "What time is it?");
     let idle = rss_mb();
-    let mut clients = Vec::new();
-    for i in 0..rooms {
-        let rig = rig.clone();
-        clients.push(tokio::spawn(async move { conversation(&rig, &format!("load-{rooms}-{i}"), turns).await }));
-    }
+    agent_latencies();
+    let (server, prefix) = (rig.server.clone(), format!("load{rooms}"));
+    let client = tokio::task::spawn_blocking(move || {
+        let n = rooms.to_string();
+        let mut args = vec!["--rooms", n.as_str(), "--quiet-secs", "0.8", "--tail", "0.5"];
+        let path = q.to_str().expect("utf-8 path").to_owned();
+        for _ in 0..LOAD_TURNS {
+            args.extend(["--say", path.as_str()]);
+        }
+        // Long waits: with many rooms the client itself is slow to start them all.
+        args.extend(["--agent-timeout", "120", "--answer-timeout", "30"]);
+        client::run(&server, "converse-many", &prefix, &args)
+    });
     let started = clock::now();
-    let (mut samples, mut done) = (Vec::new(), false);
-    while !done {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        samples.push((clock::now().saturating_duration_since(started), process_cpu_time().unwrap_or_default(), rss_mb()));
-        done = clients.iter().all(|c| c.is_finished());
+    let mut samples: Vec<Sample> = Vec::new();
+    while !client.is_finished() {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let t = clock::now().saturating_duration_since(started).as_secs_f64();
+        samples.push((t, process_cpu_time().unwrap_or_default(), rss_mb()));
     }
-    let mut all = Vec::new();
-    for c in clients {
-        all.extend(latencies(&c.await.expect("client")));
+    let result = client.await.expect("client");
+    let (mut all, mut asked, mut heard, mut failed) = (Vec::new(), 0, 0, 0);
+    for r in result["rooms"].as_array().map(Vec::as_slice).unwrap_or_default() {
+        if r.get("error").is_some() {
+            failed += 1;
+            eprintln!("room {}: {}", r["room"], r["error"]);
+        }
+        all.extend(latencies(r));
+        let (a, h) = answered(r);
+        asked += a;
+        heard += h;
     }
-    let (a, b) = (samples.first().copied(), samples.last().copied());
-    let cpu = match (a, b) {
-        (Some(a), Some(b)) if b.0 > a.0 => (b.1 - a.1).as_secs_f64() / (b.0 - a.0).as_secs_f64() * 100.0,
-        _ => f64::NAN,
-    };
-    let peak = samples.iter().map(|s| s.2).fold(0.0, f64::max);
-    println!("== {rooms} concurrent conversation(s), {turns} turns each ==");
-    report("end of speech -> first agent audio", all);
-    println!("agent CPU over the run: {cpu:.1} % of one core ({:.1} % per conversation)", cpu / rooms as f64);
-    println!("agent RSS: idle {idle:.1} MB, peak {peak:.1} MB, {:.2} MB per conversation", (peak - idle) / rooms as f64);
+    println!("== {rooms} concurrent conversation(s), {LOAD_TURNS} turns each ==");
+    println!("rooms failed: {failed}; questions answered with audio: {heard}/{asked}");
+    report("end of speech -> first agent audio, heard by the client", all);
+    report("end of speech -> first agent audio packet sent, agent's own", agent_latencies());
+    // CPU over the busy middle of the run: from the first question to the last answer is
+    // hard to know here, so the whole client run is used (joining and leaving included).
+    if let (Some(a), Some(b)) = (samples.first(), samples.last())
+        && b.0 > a.0
+    {
+        let cpu = (b.1.saturating_sub(a.1)).as_secs_f64() / (b.0 - a.0) * 100.0;
+        let peak_cpu = samples
+            .windows(8)
+            .map(|w| (w[7].1.saturating_sub(w[0].1)).as_secs_f64() / (w[7].0 - w[0].0) * 100.0)
+            .fold(0.0, f64::max);
+        let peak = samples.iter().map(|s| s.2).fold(0.0, f64::max);
+        println!(
+            "agent CPU: {cpu:.1} % of one core on average over {:.0} s ({:.2} % per conversation), \
+             busiest 2 s: {peak_cpu:.1} %",
+            b.0 - a.0,
+            cpu / rooms as f64
+        );
+        println!(
+            "agent RSS: {idle:.1} MB before, peak {peak:.1} MB, {:.2} MB per conversation",
+            (peak - idle) / rooms as f64
+        );
+    }
     if let Ok(rig) = Arc::try_unwrap(rig) {
         rig.stop().await;
     }
@@ -114,12 +228,20 @@ async fn load(rooms: usize, turns: usize) {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    // Warnings on stderr; the per-turn lines feed the agent's own latencies.
+    let logs = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into());
+    tracing_subscriber::registry()
+        .with(TurnLatencies.with_filter(EnvFilter::new("voice_agent::session=info")))
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(EnvFilter::new(logs)))
+        .init();
     let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
     let turns = args.first().copied().unwrap_or(20);
-    let rooms: Vec<usize> = if args.len() > 1 { args[1..].to_vec() } else { vec![1, 10] };
-    latency(turns, false).await;
-    latency(turns, true).await;
+    let rooms: Vec<usize> = if args.len() > 1 { args[1..].to_vec() } else { vec![1, 10, 50] };
+    if turns > 0 {
+        latency(turns, false).await;
+        latency(turns, true).await;
+    }
     for n in rooms {
-        load(n, 3).await;
+        load(n).await;
     }
 }

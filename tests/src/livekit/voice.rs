@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use prometheus_client::registry::Registry;
 use voice_agent::clock;
+use voice_agent::core::breaker_config::BreakersConfig;
 use voice_agent::limits::{Limiter, LimitsConfig};
 use voice_agent::providers::{EndpointConfig, Providers, ProvidersConfig};
 use voice_agent::session::{SessionConfig, SessionHandler};
@@ -25,6 +26,10 @@ pub struct VoiceOptions {
     pub limits: LimitsConfig,
     /// A second fake serving as the LLM fallback.
     pub llm_fallback: bool,
+    /// Breaker settings (the defaults unless a test needs a breaker to trip sooner).
+    pub breakers: BreakersConfig,
+    /// Jobs the worker takes at once.
+    pub max_jobs: u32,
 }
 
 impl Default for VoiceOptions {
@@ -33,6 +38,8 @@ impl Default for VoiceOptions {
             session: SessionConfig { greeting: None, ..SessionConfig::default() },
             limits: LimitsConfig::default(),
             llm_fallback: false,
+            breakers: BreakersConfig::default(),
+            max_jobs: 10,
         }
     }
 }
@@ -47,6 +54,8 @@ pub struct VoiceRig {
     pub fallback: Option<FakeOpenAi>,
     /// Our worker.
     pub worker: RunningWorker,
+    /// The providers the sessions call (breaker states, `/readyz` JSON).
+    pub providers: Arc<Providers>,
     /// Scratch directory (speech files).
     pub dir: PathBuf,
 }
@@ -94,13 +103,8 @@ pub fn providers_config(fake: &FakeOpenAi, fallback: Option<&FakeOpenAi>) -> Pro
     cfg
 }
 
-/// The voice-mode handler wired like the application does it.
-pub fn handler(cfg: &ProvidersConfig, session: SessionConfig, limits: &LimitsConfig) -> SessionHandler {
-    handler_with_providers(cfg, session, limits).0
-}
-
-/// [`handler`], and the providers it calls (a test reads their breakers' state).
-pub fn handler_with_providers(
+/// The voice-mode handler wired like the application does it, and the providers it calls.
+pub fn handler(
     cfg: &ProvidersConfig,
     session: SessionConfig,
     limits: &LimitsConfig,
@@ -127,14 +131,16 @@ pub async fn start(name: &str, opts: VoiceOptions) -> VoiceRig {
     let fallback = if opts.llm_fallback { Some(FakeOpenAi::start().await) } else { None };
     let speech = speech_pcm("Sure, here is my answer for you.", 24_000);
     fake.edit_replies(|r| r.speech_pcm = speech);
-    let cfg = providers_config(&fake, fallback.as_ref());
-    let handler = Arc::new(handler(&cfg, opts.session, &opts.limits));
-    let worker = agent::spawn(agent::settings(&server.url(), 10), handler);
+    let mut cfg = providers_config(&fake, fallback.as_ref());
+    cfg.breakers = opts.breakers;
+    let (handler, providers) = handler(&cfg, opts.session, &opts.limits);
+    let handler = Arc::new(handler);
+    let worker = agent::spawn(agent::settings(&server.url(), opts.max_jobs), handler);
     let status = worker.status.clone();
     agent::wait_until("worker registered", Duration::from_secs(15), || status.is_registered()).await;
     let dir = std::env::temp_dir().join(format!("voice-agent-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("scratch dir");
-    VoiceRig { server, fake, fallback, worker, dir }
+    VoiceRig { server, fake, fallback, worker, providers, dir }
 }
 
 impl VoiceRig {
@@ -161,6 +167,22 @@ impl VoiceRig {
         }
         args.extend_from_slice(extra);
         client::run(server, "converse", room, &args)
+    }
+
+    /// Failures counted by the breakers of every provider endpoint, and the endpoints that are
+    /// not closed (`capability/name: state`).
+    pub fn breaker_failures(&self) -> (u64, Vec<String>) {
+        let ready = self.providers.readiness(clock::now());
+        let (mut failures, mut open) = (0, Vec::new());
+        for cap in ["stt", "llm", "tts"] {
+            for e in ready["capabilities"][cap]["endpoints"].as_array().into_iter().flatten() {
+                failures += e["window"]["failures"].as_u64().unwrap_or(0);
+                if e["state"] != "closed" {
+                    open.push(format!("{cap}/{}: {}", e["name"], e["state"]));
+                }
+            }
+        }
+        (failures, open)
     }
 
     /// Stops the worker and removes the scratch directory.

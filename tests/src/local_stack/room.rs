@@ -73,7 +73,7 @@ pub async fn start(name: &str) -> LocalRig {
     let cfg = providers_config(&stack);
     let session =
         SessionConfig { greeting: None, turn_deadline: Duration::from_secs(120), ..SessionConfig::default() };
-    let (handler, providers) = voice::handler_with_providers(&cfg, session.clone(), &LimitsConfig::default());
+    let (handler, providers) = voice::handler(&cfg, session.clone(), &LimitsConfig::default());
     let worker = agent::spawn(agent::settings(&server.url(), 10), Arc::new(handler));
     let status = worker.status.clone();
     agent::wait_until("worker registered", Duration::from_secs(60), || status.is_registered()).await;

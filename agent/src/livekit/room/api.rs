@@ -201,8 +201,9 @@ pub(crate) struct OutgoingData {
 pub(crate) enum OutgoingPacket {
     /// A user packet.
     User { topic: Option<String>, payload: Vec<u8> },
-    /// A piece of a text stream, sent in the name of `sender` (empty: ourselves).
-    Stream { sender: String, value: livekit_protocol::data_packet::Value },
+    /// A piece of a text stream, sent in the name of `sender` (empty: ourselves). Boxed: the
+    /// protocol value is large and most packets are small.
+    Stream { sender: String, value: Box<livekit_protocol::data_packet::Value> },
 }
 
 /// A joined room.

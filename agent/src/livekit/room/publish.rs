@@ -185,7 +185,7 @@ fn encode_data(data: OutgoingData) -> Vec<u8> {
             String::new(),
             proto::data_packet::Value::User(proto::UserPacket { payload, topic, ..Default::default() }),
         ),
-        OutgoingPacket::Stream { sender, value } => (sender, value),
+        OutgoingPacket::Stream { sender, value } => (sender, *value),
     };
     proto::DataPacket {
         destination_identities: data.destinations,

@@ -138,7 +138,7 @@ impl TextStream {
     }
 
     async fn send(&self, value: Value) -> Result<(), RoomClosed> {
-        let packet = OutgoingPacket::Stream { sender: self.sender.clone(), value };
+        let packet = OutgoingPacket::Stream { sender: self.sender.clone(), value: Box::new(value) };
         self.tx.send(OutgoingData { packet, destinations: Vec::new() }).await.map_err(|_| RoomClosed)
     }
 }
@@ -181,7 +181,7 @@ mod tests {
         while let Ok(d) = rx.try_recv() {
             let OutgoingPacket::Stream { sender, value } = d.packet else { panic!("not a stream packet") };
             assert_eq!(sender, "alice");
-            got.push(value);
+            got.push(*value);
         }
         let Value::StreamHeader(h) = &got[0] else { panic!("{:?}", got[0]) };
         assert_eq!((h.stream_id.as_str(), h.topic.as_str()), (id.as_str(), TOPIC_TRANSCRIPTION));
