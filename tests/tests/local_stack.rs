@@ -128,3 +128,27 @@ fn the_launcher_warms_the_llm_up_with_the_agents_default_system_prompt() {
         "scripts/local-stack's DEFAULT_PROMPT is not the agent's default system prompt {prompt:?}"
     );
 }
+
+#[test]
+fn scripts_dev_makes_the_local_engines_free_with_a_valid_price_table() {
+    // A priced local engine would count against cost caps; a bad table would stop the agent.
+    let dev =
+        std::fs::read_to_string(voice_agent_tests::livekit::workspace_root().join("scripts/dev")).unwrap();
+    let prices = voice_agent_tests::local_stack::room::LOCAL_PRICES;
+    assert!(
+        dev.contains(&format!("export PRICES='{prices}'")),
+        "scripts/dev does not set PRICES to {prices}"
+    );
+    let limits = voice_agent_tests::local_stack::room::limits();
+    let usage = voice_agent::core::quota::Usage {
+        input_tokens: 1000,
+        output_tokens: 1000,
+        tts_chars: 1000,
+        stt_millis: 60_000,
+        ..Default::default()
+    };
+    for model in ["local-stt", "local-llm", "local-tts"] {
+        assert_eq!(limits.prices.cost(model, &usage), 0, "{model} is not free");
+    }
+    assert!(limits.prices.cost("some-cloud-model", &usage) > 0, "unknown models must stay priced");
+}

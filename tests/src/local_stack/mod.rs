@@ -128,9 +128,9 @@ impl LocalStack {
         let mut env = Vec::new();
         for &e in &self.engines {
             let (prefix, model) = match e {
-                Engine::Stt => ("STT", "whisper-1"),
+                Engine::Stt => ("STT", "local-stt"),
                 Engine::Llm => ("LLM", "local-llm"),
-                Engine::Tts => ("TTS", "tts-1"),
+                Engine::Tts => ("TTS", "local-tts"),
             };
             env.push((format!("{prefix}_BASE_URL"), self.base_url(e)));
             env.push((format!("{prefix}_MODEL"), model.to_owned()));

@@ -48,9 +48,9 @@ pub fn providers_config(stack: &LocalStack) -> ProvidersConfig {
         model: model.to_owned(),
     };
     let mut cfg = ProvidersConfig::default();
-    cfg.stt.endpoints = vec![endpoint(Engine::Stt, "whisper-1")];
+    cfg.stt.endpoints = vec![endpoint(Engine::Stt, "local-stt")];
     cfg.llm.endpoints = vec![endpoint(Engine::Llm, "local-llm")];
-    cfg.tts.endpoints = vec![endpoint(Engine::Tts, "tts-1")];
+    cfg.tts.endpoints = vec![endpoint(Engine::Tts, "local-tts")];
     // The engines share two cores with the test build and each other: a slow answer is not
     // an outage here (latency is the benchmark's business).
     for cap in [&mut cfg.stt, &mut cfg.llm, &mut cfg.tts] {
@@ -65,6 +65,19 @@ pub fn providers_config(stack: &LocalStack) -> ProvidersConfig {
     cfg
 }
 
+/// The default limits, with the local engines free (as `scripts/dev` prices them).
+pub fn limits() -> LimitsConfig {
+    let mut limits = LimitsConfig::default();
+    limits
+        .prices
+        .merge_json(LOCAL_PRICES)
+        .unwrap_or_else(|e| panic!("the local engines' prices {LOCAL_PRICES}: {e}"));
+    limits
+}
+
+/// `PRICES` for the local engines' model names, as `scripts/dev` sets it.
+pub const LOCAL_PRICES: &str = r#"{"local-stt": {}, "local-llm": {}, "local-tts": {}}"#;
+
 /// Starts the local stack, livekit-server and the worker; returns once the worker registered.
 pub async fn start(name: &str) -> LocalRig {
     crate::livekit::init_logs();
@@ -73,7 +86,7 @@ pub async fn start(name: &str) -> LocalRig {
     let cfg = providers_config(&stack);
     let session =
         SessionConfig { greeting: None, turn_deadline: Duration::from_secs(120), ..SessionConfig::default() };
-    let (handler, providers) = voice::handler(&cfg, session.clone(), &LimitsConfig::default());
+    let (handler, providers) = voice::handler(&cfg, session.clone(), &limits());
     let worker = agent::spawn(agent::settings(&server.url(), 10), Arc::new(handler));
     let status = worker.status.clone();
     agent::wait_until("worker registered", Duration::from_secs(60), || status.is_registered()).await;
