@@ -135,7 +135,7 @@ def make_handler(engine, model_name):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", required=True, help="folder of a CTranslate2 Whisper model")
-    ap.add_argument("--model-name", default="whisper-1", help="the name /v1/models reports")
+    ap.add_argument("--model-name", default="local-stt", help="the name /v1/models reports")
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=8091)
     ap.add_argument("--threads", type=int, default=2)

@@ -89,7 +89,7 @@ def make_handler(engine, model_name):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--voice", default="heart", help="a hibari voice shipped in the package")
-    ap.add_argument("--model-name", default="tts-1", help="the name /v1/models reports")
+    ap.add_argument("--model-name", default="local-tts", help="the name /v1/models reports")
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=8093)
     ap.add_argument("--threads", type=int, default=1)

@@ -26,6 +26,11 @@ Subcommands (all print one JSON object on stdout, logs go to stderr):
                --chat-answers accepts a reply sent as text on lk.chat (no audio) as the
                answer ("chat_answer": its arrival time). Each question reports its
                start, end (last frame sent) and speech_end (last loud frame sent).
+               --record-answers PREFIX writes what the agent played after each question
+               (until the next one starts) to PREFIX-<i>.wav (48 kHz mono s16).
+               --handshake DIR: writes DIR/answered-<i> once answer i is over (or missing)
+               and waits for DIR/go-<i> before asking question i > 0, so a test can act
+               between turns (kill a provider, restart it).
 
   converse-many --room PREFIX --rooms N --say Q.wav …
                converse in N rooms at once from one process (rooms PREFIX-0 …, created
@@ -37,6 +42,7 @@ Common options: --url ws://127.0.0.1:PORT --api-key KEY --api-secret SECRET.
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 import wave
@@ -276,6 +282,8 @@ async def converse_many(args) -> dict:
     async def one(i):
         ns = argparse.Namespace(**vars(args))
         ns.room, ns.identity = f"{args.room}-{i}", f"{args.identity}-{i}"
+        if args.record_answers:  # one set of answer files per room
+            ns.record_answers = f"{args.record_answers}-{ns.room}"
         await create_room(ns)
         await asyncio.sleep(i * args.stagger)
         try:
@@ -336,10 +344,15 @@ async def converse(args) -> dict:
     spurts: list = []
     last_loud = [0.0]
 
+    # (arrival time, samples) of every agent frame, kept only when answers are to be written.
+    received: list = []
+
     async def record():
         async for ev in stream:
             s = np.frombuffer(ev.frame.data, dtype=np.int16)
             now = time.monotonic()
+            if args.record_answers:
+                received.append((now, s.copy()))
             if s.size and np.sqrt(np.mean(s.astype(np.float64) ** 2)) > args.onset_threshold:
                 if spurts and now - spurts[-1][1] < 0.3:
                     spurts[-1][1] = now
@@ -406,7 +419,22 @@ async def converse(args) -> dict:
 
     feeder = asyncio.create_task(silence_feeder())
     asked = []
+    async def handshake_go(i):
+        if not args.handshake or i == 0:
+            return
+        go = os.path.join(args.handshake, f"go-{i}")
+        deadline = time.monotonic() + args.handshake_timeout
+        while not os.path.exists(go):
+            if time.monotonic() > deadline:
+                raise SystemExit(f"no {go} within {args.handshake_timeout} s")
+            await asyncio.sleep(0.05)
+
+    def handshake_answered(i):
+        if args.handshake:
+            open(os.path.join(args.handshake, f"answered-{i}"), "w").close()
+
     for i, q in enumerate(questions):
+        await handshake_go(i)
         silence_on[0] = False
         t0, t1 = await speak(q)
         silence_on[0] = True
@@ -427,11 +455,13 @@ async def converse(args) -> dict:
             asked[-1]["answer_start"] = start
             if start is None and asked[-1]["chat_answer"] is not None:
                 await asyncio.sleep(args.quiet_secs)
+                handshake_answered(i)
                 continue
         else:
             start = await wait_answer_start(t1 - 0.2, args.answer_timeout)
             asked[-1]["answer_start"] = start
         if start is None:
+            handshake_answered(i)
             break
         last = i == len(questions) - 1
         if last and args.leave_after is not None:
@@ -441,6 +471,7 @@ async def converse(args) -> dict:
             await asyncio.sleep(args.barge_after)
             continue
         await wait_quiet(start, args.answer_timeout)
+        handshake_answered(i)
     await asyncio.sleep(args.tail)
     feeder.cancel()
     rec_task.cancel()
@@ -451,8 +482,16 @@ async def converse(args) -> dict:
             pass
     await stream.aclose()
     await room.disconnect()
+    answer_wavs = []
+    if args.record_answers:
+        for i, q in enumerate(asked):
+            until = asked[i + 1]["start"] if i + 1 < len(asked) else float("inf")
+            parts = [s for t, s in received if q["end"] <= t < until]
+            path = f"{args.record_answers}-{i}.wav"
+            write_wav_48k_mono(path, np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16))
+            answer_wavs.append(path)
     return {"agent_identity": agent_identity, "identity": args.identity, "questions": asked,
-            "spurts": spurts, "texts": texts}
+            "spurts": spurts, "texts": texts, "answer_wavs": answer_wavs}
 
 
 def main():
@@ -488,6 +527,9 @@ def main():
     p.add_argument("--answer-timeout", type=float, default=20.0)
     p.add_argument("--empty-timeout", type=int, default=60)
     p.add_argument("--departure-timeout", type=int, default=5)
+    p.add_argument("--record-answers", default=None, help="converse: write PREFIX-<i>.wav per answer")
+    p.add_argument("--handshake", default=None, help="converse: a directory for answered-<i> / go-<i>")
+    p.add_argument("--handshake-timeout", type=float, default=600.0)
     args = p.parse_args()
 
     handlers = {"create-room": create_room, "delete-room": delete_room,

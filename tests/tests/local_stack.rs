@@ -24,7 +24,8 @@ async fn local_stack_hears_answers_and_speaks() {
     let http = new_client();
 
     // STT: the spoken question, as the agent uploads it.
-    let heard = client::transcribe(&http, &stack.base_url(Engine::Stt), speech_wav_16k(QUESTION)).await.unwrap();
+    let heard =
+        client::transcribe(&http, &stack.base_url(Engine::Stt), speech_wav_16k(QUESTION)).await.unwrap();
     let w = words(&heard.text);
     assert!(
         w.contains(&"capital".into()) && w.contains(&"france".into()),
@@ -33,9 +34,10 @@ async fn local_stack_hears_answers_and_speaks() {
     );
 
     // LLM: streamed, with a usage chunk and [DONE], answering the transcript.
-    let chat = client::chat(&http, &stack.base_url(Engine::Llm), &[("system", SYSTEM), ("user", &heard.text)], 60)
-        .await
-        .unwrap();
+    let chat =
+        client::chat(&http, &stack.base_url(Engine::Llm), &[("system", SYSTEM), ("user", &heard.text)], 60)
+            .await
+            .unwrap();
     assert!(chat.text.contains("Paris"), "the LLM answered {:?}", chat.text);
     assert!(chat.deltas > 1, "the answer came in one piece, not streamed: {chat:?}");
     assert!(chat.done, "the stream did not end with [DONE]: {chat:?}");
@@ -52,13 +54,16 @@ async fn local_stack_hears_answers_and_speaks() {
     );
     let secs = spoken.pcm.len() as f64 / 24_000.0;
     assert!((1.0..6.0).contains(&secs), "{secs:.2} s of audio for {sentence:?} (is it 24 kHz?)");
-    let back = client::transcribe(&http, &stack.base_url(Engine::Stt), wav_bytes(&spoken.pcm, 24_000)).await.unwrap();
+    let back = client::transcribe(&http, &stack.base_url(Engine::Stt), wav_bytes(&spoken.pcm, 24_000))
+        .await
+        .unwrap();
     assert_eq!(words(&back.text), words(sentence), "Whisper heard the TTS say {:?}", back.text);
 
     // Bad input is an OpenAI-style 400, not a crash: the engine still answers afterwards.
     let err = client::speech(&http, &stack.base_url(Engine::Tts), "   ").await.unwrap_err();
     assert!(matches!(err, CallError::Status(400, ref body) if body.contains("input")), "{err}");
-    let garbage = client::transcribe(&http, &stack.base_url(Engine::Stt), b"not audio".to_vec()).await.unwrap_err();
+    let garbage =
+        client::transcribe(&http, &stack.base_url(Engine::Stt), b"not audio".to_vec()).await.unwrap_err();
     assert!(matches!(garbage, CallError::Status(400, _)), "{garbage}");
     let again = client::speech(&http, &stack.base_url(Engine::Tts), "Still here.").await.unwrap();
     assert!(!again.pcm.is_empty());
@@ -109,4 +114,41 @@ async fn killed_llm_refuses_at_once_and_recovers_after_restart() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("the LLM (pid {pid2}) outlived the stack");
+}
+
+#[test]
+fn the_launcher_warms_the_llm_up_with_the_agents_default_system_prompt() {
+    // Otherwise the first turn of every session recomputes the system prompt.
+    let script =
+        std::fs::read_to_string(voice_agent_tests::livekit::workspace_root().join("scripts/local-stack"))
+            .unwrap();
+    let prompt = voice_agent::session::config::DEFAULT_SYSTEM_PROMPT;
+    assert!(
+        script.contains(&format!("DEFAULT_PROMPT=\"{prompt}\"")),
+        "scripts/local-stack's DEFAULT_PROMPT is not the agent's default system prompt {prompt:?}"
+    );
+}
+
+#[test]
+fn scripts_dev_makes_the_local_engines_free_with_a_valid_price_table() {
+    // A priced local engine would count against cost caps; a bad table would stop the agent.
+    let dev =
+        std::fs::read_to_string(voice_agent_tests::livekit::workspace_root().join("scripts/dev")).unwrap();
+    let prices = voice_agent_tests::local_stack::room::LOCAL_PRICES;
+    assert!(
+        dev.contains(&format!("export PRICES='{prices}'")),
+        "scripts/dev does not set PRICES to {prices}"
+    );
+    let limits = voice_agent_tests::local_stack::room::limits();
+    let usage = voice_agent::core::quota::Usage {
+        input_tokens: 1000,
+        output_tokens: 1000,
+        tts_chars: 1000,
+        stt_millis: 60_000,
+        ..Default::default()
+    };
+    for model in ["local-stt", "local-llm", "local-tts"] {
+        assert_eq!(limits.prices.cost(model, &usage), 0, "{model} is not free");
+    }
+    assert!(limits.prices.cost("some-cloud-model", &usage) > 0, "unknown models must stay priced");
 }

@@ -1,25 +1,36 @@
-//! Benchmark of the offline local stack, warm, per engine and per turn.
+//! Benchmark of the offline local stack, warm: per turn in a real room, and per engine.
 //!
 //! ```text
+//! cargo run --release -p voice-agent-tests --bin bench-local -- --room [--turns 12]
 //! cargo run --release -p voice-agent-tests --bin bench-local -- [--turns 10]
 //! ```
 //!
-//! Starts the stack on free ports (as the tests do), then for each of N different spoken
-//! questions runs the provider side of a turn as the agent does: STT of the espeak-ng question
-//! → streamed LLM answer → TTS of its first sentence. Reports p50/p95 of STT time, LLM first
-//! token and first sentence, decode tokens/s, TTS first byte, and their sum "end of speech →
-//! first audio byte" (provider side only: it excludes the agent's endpointing delay and
-//! LiveKit transport), and each engine's RSS (process group) after the run.
+//! `--room`: the whole system as a user meets it. livekit-server, the agent's worker and voice
+//! session (in this process) on the local stack, and the real Python LiveKit client asking N
+//! espeak-ng questions in one conversation (the history grows). Reports p50/p95 of end of
+//! speech → first agent audio as the client measures it (its last question frame sent → the
+//! first loud agent frame received: endpointing delay, VAD, STT, LLM first sentence, TTS first
+//! byte, Opus and WebRTC included), the same span as the agent measures it, and the agent's
+//! STT time, LLM first token and TTS first byte (from its per-turn log line); then each
+//! engine's RSS and this process's.
+//!
+//! Without `--room`: the provider side of a turn only. For each of N different spoken
+//! questions it runs STT of the espeak-ng question → streamed LLM answer → TTS of its first
+//! sentence, as the agent does, and reports p50/p95 of each stage, decode tokens/s, their sum
+//! (excluding endpointing and transport), and each engine's RSS (process group).
 #![allow(clippy::unwrap_used)] // a benchmark tool: a failure should stop it loudly
 
 use std::time::Duration;
 
+use std::path::PathBuf;
+
 use voice_agent::clock;
-use voice_agent_tests::local_stack::client;
-use voice_agent_tests::local_stack::{Engine, LocalStack, speech_wav_16k};
+use voice_agent_tests::local_stack::room;
+use voice_agent_tests::local_stack::turn_log::TurnLog;
+use voice_agent_tests::local_stack::{Engine, LocalStack, client, speech_wav_16k};
 
 const SYSTEM: &str = "You are a helpful voice assistant. Answer in one or two short sentences.";
-const QUESTIONS: [&str; 10] = [
+const QUESTIONS: [&str; 12] = [
     "What is the capital of France?",
     "What is the capital of Italy?",
     "How many days are in a week?",
@@ -30,6 +41,8 @@ const QUESTIONS: [&str; 10] = [
     "How many legs does a spider have?",
     "What is the opposite of hot?",
     "What language is spoken in Spain?",
+    "Which animal says moo?",
+    "How many hours are in a day?",
 ];
 
 fn pct(values: &[Duration], p: f64) -> Duration {
@@ -53,6 +66,78 @@ fn first_sentence(text: &str) -> &str {
     text.find(['.', '!', '?']).map(|i| &text[..=i]).unwrap_or(text).trim()
 }
 
+fn ms(v: Option<u64>) -> Option<Duration> {
+    v.map(Duration::from_millis)
+}
+
+fn rss_mb(bytes: Option<u64>) -> f64 {
+    bytes.unwrap_or(0) as f64 / (1 << 20) as f64
+}
+
+fn own_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .split_whitespace()
+        .next()?
+        .parse::<u64>()
+        .ok()?;
+    Some(kb * 1024)
+}
+
+/// Per turn in a real room: the client's and the agent's view.
+async fn in_room(turns: usize) {
+    let log = TurnLog::install();
+    let t0 = clock::now();
+    let rig = room::start("bench-local").await;
+    println!("local stack, livekit-server and worker up in {:.1} s", (clock::now() - t0).as_secs_f64());
+    let questions: Vec<PathBuf> =
+        (0..turns).map(|i| rig.question(&format!("q{i}"), QUESTIONS[i % QUESTIONS.len()])).collect();
+    let result = rig.converse("bench-local", &questions, &["--quiet-secs", "1.0"]).await;
+    let asked = result["questions"].as_array().cloned().unwrap_or_default();
+    let said = room::agent_said(&result);
+    let agent_turns: Vec<_> = log.turns().into_iter().filter(|t| t.outcome == "answered").collect();
+
+    let (mut e2e, mut response, mut stt, mut ttft, mut ttfb) = (vec![], vec![], vec![], vec![], vec![]);
+    for (i, q) in asked.iter().enumerate() {
+        let client = match (q["answer_start"].as_f64(), q["end"].as_f64()) {
+            (Some(a), Some(e)) => Some(Duration::from_secs_f64((a - e).max(0.0))),
+            _ => None,
+        };
+        let t = agent_turns.get(i).cloned().unwrap_or_default();
+        let show = |d: Option<Duration>| {
+            d.map_or_else(|| "-".to_owned(), |d| format!("{:.0}", d.as_secs_f64() * 1e3))
+        };
+        println!(
+            "turn {i:>2}: client {:>5} ms | agent {:>5} ms = stt {:>4} + llm first token {:>4} + tts first byte {:>3} (+ endpointing, sentence) | {:?}",
+            show(client),
+            show(ms(t.response_ms)),
+            show(ms(t.stt_ms)),
+            show(ms(t.llm_ttft_ms)),
+            show(ms(t.tts_ttfb_ms)),
+            said.get(i).map_or("", String::as_str),
+        );
+        e2e.extend(client);
+        response.extend(ms(t.response_ms));
+        stt.extend(ms(t.stt_ms));
+        ttft.extend(ms(t.llm_ttft_ms));
+        ttfb.extend(ms(t.tts_ttfb_ms));
+    }
+    println!();
+    row("end of speech → first agent audio (client)", &e2e);
+    row("end of speech → first audio sent (agent)", &response);
+    row("STT (Whisper tiny.en)", &stt);
+    row("LLM first token", &ttft);
+    row("TTS first byte (first sentence)", &ttfb);
+    for e in Engine::ALL {
+        println!("RSS {:<40} {:>7.0} MB", e.name(), rss_mb(rig.stack.rss_bytes(e)));
+    }
+    println!("RSS {:<40} {:>7.0} MB", "agent (this process: worker, VAD)", rss_mb(own_rss()));
+    assert_eq!(e2e.len(), turns, "not every question got a spoken answer: {result}");
+    rig.stop().await;
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -61,6 +146,10 @@ async fn main() {
         .position(|a| a == "--turns")
         .and_then(|i| args.get(i + 1)?.parse().ok())
         .unwrap_or(QUESTIONS.len());
+    if args.iter().any(|a| a == "--room") {
+        in_room(turns).await;
+        return;
+    }
 
     let t0 = clock::now();
     let stack = LocalStack::start();
@@ -74,7 +163,8 @@ async fn main() {
     for i in 0..turns {
         let question = QUESTIONS[i % QUESTIONS.len()];
         let heard = client::transcribe(&http, &stt_url, speech_wav_16k(question)).await.unwrap();
-        let chat = client::chat(&http, &llm_url, &[("system", SYSTEM), ("user", &heard.text)], 80).await.unwrap();
+        let chat =
+            client::chat(&http, &llm_url, &[("system", SYSTEM), ("user", &heard.text)], 80).await.unwrap();
         let sentence = first_sentence(&chat.text);
         let spoken = client::speech(&http, &tts_url, sentence).await.unwrap();
         let (Some(ft), Some(fb)) = (chat.first_token, spoken.first_byte) else {
@@ -109,7 +199,6 @@ async fn main() {
         println!("{:<44} median {median:.1} tokens/s", "LLM decode speed");
     }
     for e in Engine::ALL {
-        let mb = stack.rss_bytes(e).unwrap_or(0) as f64 / (1 << 20) as f64;
-        println!("RSS {:<40} {mb:>7.0} MB", e.name());
+        println!("RSS {:<40} {:>7.0} MB", e.name(), rss_mb(stack.rss_bytes(e)));
     }
 }

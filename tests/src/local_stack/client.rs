@@ -65,11 +65,12 @@ pub async fn transcribe(http: &reqwest::Client, base: &str, wav: Vec<u8>) -> Res
     let file = reqwest::multipart::Part::bytes(wav).file_name("audio.wav").mime_str("audio/wav")?;
     let form = reqwest::multipart::Form::new()
         .part("file", file)
-        .text("model", "whisper-1")
-        .text("model_name", "whisper-1")
+        .text("model", "local-stt")
+        .text("model_name", "local-stt")
         .text("response_format", "json")
         .text("language", "en");
-    let resp = checked(http.post(format!("{base}/audio/transcriptions")).multipart(form).send().await?).await?;
+    let resp =
+        checked(http.post(format!("{base}/audio/transcriptions")).multipart(form).send().await?).await?;
     let body: Value = resp.json().await?;
     let text = body["text"].as_str().ok_or_else(|| CallError::Malformed(format!("no text in {body}")))?;
     Ok(Transcript { text: text.to_owned(), elapsed: clock::now() - started })
@@ -136,7 +137,8 @@ pub async fn chat(
                 chat.done = true;
                 continue;
             }
-            let v: Value = serde_json::from_str(data).map_err(|e| CallError::Malformed(format!("{e}: {data}")))?;
+            let v: Value =
+                serde_json::from_str(data).map_err(|e| CallError::Malformed(format!("{e}: {data}")))?;
             if let Some(u) = v.get("usage").filter(|u| !u.is_null()) {
                 let n = |k: &str| u[k].as_u64().unwrap_or(0);
                 chat.usage = Some((n("prompt_tokens"), n("completion_tokens")));
@@ -177,7 +179,7 @@ pub struct Speech {
 /// POSTs `<base>/audio/speech` with `response_format: pcm` as the agent does.
 pub async fn speech(http: &reqwest::Client, base: &str, text: &str) -> Result<Speech, CallError> {
     let started = clock::now();
-    let body = json!({"model": "tts-1", "input": text, "voice": "alloy", "response_format": "pcm"});
+    let body = json!({"model": "local-tts", "input": text, "voice": "alloy", "response_format": "pcm"});
     let mut resp = checked(http.post(format!("{base}/audio/speech")).json(&body).send().await?).await?;
     let content_type = resp
         .headers()

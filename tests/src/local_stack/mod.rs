@@ -10,9 +10,12 @@
 //!
 //! Not installed → the start panics (failing the test) with the launcher's message, which
 //! names `scripts/setup --local`. [`client`] speaks to the three endpoints the way the agent's
-//! OpenAI-compatible providers do, and times them for the benchmark.
+//! OpenAI-compatible providers do, and times them for the benchmark; [`room`] runs the voice
+//! session in a real LiveKit room on the stack; [`turn_log`] captures its per-turn timings.
 
 pub mod client;
+pub mod room;
+pub mod turn_log;
 
 use std::io::Cursor;
 use std::net::TcpListener;
@@ -86,8 +89,12 @@ impl LocalStack {
         let ports = [free_port(), free_port(), free_port()];
         let dir = std::env::temp_dir().join(format!("va-local-{}-{}", std::process::id(), ports[0]));
         std::fs::create_dir_all(&dir).expect("creating a state directory for the local stack");
-        let stack =
-            Self { engines: engines.to_vec(), ports, dir, script: workspace_root().join("scripts/local-stack") };
+        let stack = Self {
+            engines: engines.to_vec(),
+            ports,
+            dir,
+            script: workspace_root().join("scripts/local-stack"),
+        };
         let names: Vec<&str> = engines.iter().map(|e| e.name()).collect();
         let out = stack.run("start", &names);
         assert!(
@@ -121,9 +128,9 @@ impl LocalStack {
         let mut env = Vec::new();
         for &e in &self.engines {
             let (prefix, model) = match e {
-                Engine::Stt => ("STT", "whisper-1"),
+                Engine::Stt => ("STT", "local-stt"),
                 Engine::Llm => ("LLM", "local-llm"),
-                Engine::Tts => ("TTS", "tts-1"),
+                Engine::Tts => ("TTS", "local-tts"),
             };
             env.push((format!("{prefix}_BASE_URL"), self.base_url(e)));
             env.push((format!("{prefix}_MODEL"), model.to_owned()));
@@ -190,10 +197,7 @@ impl LocalStack {
 }
 
 fn kill_group(pgid: u32) {
-    let _ = Command::new("kill")
-        .args(["-KILL", "--", &format!("-{pgid}")])
-        .stderr(Stdio::null())
-        .status();
+    let _ = Command::new("kill").args(["-KILL", "--", &format!("-{pgid}")]).stderr(Stdio::null()).status();
 }
 
 /// True while the process exists and is not a zombie.
@@ -226,7 +230,22 @@ pub fn speech_wav_16k(text: &str) -> Vec<u8> {
         .expect("espeak-ng is missing: run scripts/setup");
     let espeak_out = espeak.stdout.take().expect("espeak-ng's stdout");
     let out = Command::new("sox")
-        .args(["-t", "wav", "-", "-t", "wav", "-r", "16000", "-c", "1", "-b", "16", "-e", "signed-integer", "-"])
+        .args([
+            "-t",
+            "wav",
+            "-",
+            "-t",
+            "wav",
+            "-r",
+            "16000",
+            "-c",
+            "1",
+            "-b",
+            "16",
+            "-e",
+            "signed-integer",
+            "-",
+        ])
         .stdin(espeak_out)
         .output()
         .expect("sox is missing: run scripts/setup");
@@ -237,7 +256,12 @@ pub fn speech_wav_16k(text: &str) -> Vec<u8> {
 
 /// Mono s16 samples at `rate` as WAV file bytes.
 pub fn wav_bytes(samples: &[i16], rate: u32) -> Vec<u8> {
-    let spec = hound::WavSpec { channels: 1, sample_rate: rate, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: rate,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
     let mut cursor = Cursor::new(Vec::new());
     let mut w = hound::WavWriter::new(&mut cursor, spec).expect("a WAV writer over memory");
     for &s in samples {
