@@ -15,9 +15,13 @@ fn read(path: &str) -> String {
 
 /// Dockerfile instructions with continuation lines joined: (INSTRUCTION, arguments).
 fn dockerfile() -> Vec<(String, String)> {
+    instructions("Dockerfile")
+}
+
+fn instructions(path: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut current = String::new();
-    for line in read("Dockerfile").lines() {
+    for line in read(path).lines() {
         let t = line.trim();
         if current.is_empty() && (t.is_empty() || t.starts_with('#')) {
             continue;
@@ -44,7 +48,11 @@ fn setup_var(name: &str) -> String {
 }
 
 fn compose() -> serde_yaml::Value {
-    serde_yaml::from_str(&read("docker-compose.yml")).expect("docker-compose.yml is valid YAML")
+    yaml("docker-compose.yml")
+}
+
+fn yaml(path: &str) -> serde_yaml::Value {
+    serde_yaml::from_str(&read(path)).unwrap_or_else(|e| panic!("{path} is not valid YAML: {e}"))
 }
 
 #[test]
@@ -128,4 +136,59 @@ fn compose_has_healthchecks_and_health_gated_dependencies() {
     let grace = agent["stop_grace_period"].as_str().expect("stop_grace_period");
     let minutes: u64 = grace.strip_suffix('m').and_then(|m| m.parse().ok()).expect("in minutes");
     assert!(minutes * 60 >= config.worker.drain_timeout.as_secs(), "{grace} covers the drain timeout");
+}
+
+/// The offline engines' image and compose override: installed by setup's own `local` step,
+/// run in the foreground with a healthcheck, and the agent pointed at exactly what
+/// `scripts/local-stack` serves (ports, model names), after the engines are healthy.
+#[test]
+fn local_engines_image_and_compose_follow_setup_and_the_launcher() {
+    let ins = instructions("local/Dockerfile");
+    let runs: Vec<&String> = ins.iter().filter(|(i, _)| i == "RUN").map(|(_, a)| a).collect();
+    let setup = runs.iter().find(|r| r.contains("scripts/setup")).expect("a RUN of scripts/setup");
+    assert!(setup.contains("--only apt,local"), "{setup}");
+    assert!(read("scripts/setup").contains("if want local; then"), "setup has step local");
+    let arg = |name: &str| ins.iter().find(|(i, _)| i == name).map(|(_, a)| a.clone()).unwrap_or_default();
+    assert_eq!(arg("CMD"), r#"["bash", "scripts/local-stack", "run"]"#);
+    assert!(arg("HEALTHCHECK").contains(r#"CMD ["bash", "scripts/local-stack", "status"]"#));
+    assert!(read("local/Dockerfile").contains("LOCAL_HOST=0.0.0.0"), "engines reachable from the agent");
+    for (_, args) in ins.iter().filter(|(i, _)| i == "COPY") {
+        let parts: Vec<&str> = args.split_whitespace().collect();
+        for src in &parts[..parts.len() - 1] {
+            assert!(root().join(src).exists(), "COPY source {src} exists");
+        }
+    }
+
+    let launcher = read("scripts/local-stack");
+    let c = yaml("local/compose.yml");
+    let engines = &c["services"]["local-ai"];
+    assert_eq!(engines["build"]["dockerfile"].as_str(), Some("local/Dockerfile"));
+    assert!(engines["healthcheck"]["test"].is_sequence(), "the engines have a healthcheck");
+    let agent = &c["services"]["agent"];
+    assert_eq!(agent["depends_on"]["local-ai"]["condition"].as_str(), Some("service_healthy"));
+    let env = &agent["environment"];
+    for (cap, engine, default_port) in
+        [("STT", "stt", "8091"), ("LLM", "llm", "8092"), ("TTS", "tts", "8093")]
+    {
+        assert!(
+            launcher.contains(&format!("LOCAL_{cap}_PORT:-{default_port}")),
+            "scripts/local-stack serves {engine} on {default_port} by default"
+        );
+        assert_eq!(
+            env[format!("{cap}_BASE_URL")].as_str(),
+            Some(format!("http://local-ai:{default_port}/v1").as_str()),
+            "{cap}"
+        );
+        let model = format!("local-{engine}");
+        assert!(launcher.contains(&format!("{cap}_MODEL={model}")), "the launcher names {model}");
+        assert_eq!(env[format!("{cap}_MODEL")].as_str(), Some(model.as_str()));
+    }
+    // The agent accepts the override's settings (prices parse, every value is valid).
+    let mut vars: Vec<(String, String)> =
+        vec![("LIVEKIT_API_KEY".into(), "devkey".into()), ("LIVEKIT_API_SECRET".into(), "secret".into())];
+    for (k, v) in env.as_mapping().unwrap() {
+        vars.push((k.as_str().unwrap().to_owned(), v.as_str().unwrap().to_owned()));
+    }
+    let config = voice_agent::config::Config::from_vars(vars.into_iter().collect());
+    assert!(config.is_ok(), "{:?}", config.err());
 }

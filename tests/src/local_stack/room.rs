@@ -16,6 +16,7 @@ use voice_agent::clock;
 use voice_agent::limits::LimitsConfig;
 use voice_agent::providers::{EndpointConfig, Providers, ProvidersConfig};
 use voice_agent::session::SessionConfig;
+use voice_agent::vad::VadConfig;
 
 use super::{Engine, LocalStack, client};
 use crate::livekit::agent::{self, RunningWorker};
@@ -86,7 +87,8 @@ pub async fn start(name: &str) -> LocalRig {
     let cfg = providers_config(&stack);
     let session =
         SessionConfig { greeting: None, turn_deadline: Duration::from_secs(120), ..SessionConfig::default() };
-    let (handler, providers) = voice::handler(&cfg, session.clone(), &limits());
+    let (handler, providers) =
+        voice::handler(&cfg, session.clone(), &limits(), VadConfig::default().segmenter);
     let worker = agent::spawn(agent::settings(&server.url(), 10), Arc::new(handler));
     let status = worker.status.clone();
     agent::wait_until("worker registered", Duration::from_secs(60), || status.is_registered()).await;
