@@ -36,7 +36,8 @@ pub struct SegmenterConfig {
     pub deactivation_threshold: f32,
     /// Shorter speech is ignored (default 50 ms).
     pub min_speech: Duration,
-    /// Speech ends after this much silence (default 550 ms).
+    /// Speech ends after this much silence (default 450 ms: within the session's 0.5 s
+    /// endpointing delay, so the endpointing delay decides when the agent answers).
     pub min_silence: Duration,
     /// Audio kept before the speech start in the utterance (default 500 ms).
     pub prefix_padding: Duration,
@@ -52,7 +53,7 @@ impl Default for SegmenterConfig {
             activation_threshold: 0.5,
             deactivation_threshold: 0.35,
             min_speech: Duration::from_millis(50),
-            min_silence: Duration::from_millis(550),
+            min_silence: Duration::from_millis(450),
             prefix_padding: Duration::from_millis(500),
             end_padding: Duration::from_millis(100),
             max_utterance: Duration::from_secs(30),
@@ -422,8 +423,8 @@ mod tests {
     #[test]
     fn speech_ends_after_min_silence_at_the_start_of_the_silence() {
         let mut seg = Segmenter::new(SegmenterConfig::default());
-        let ev = run(&mut seg, &seq(&[(0.0, 30), (0.9, 10), (0.1, 18)]));
-        assert_eq!(ev.len(), 1, "the 19th silent window starts 576 ms after the silence: not yet: {ev:?}");
+        let ev = run(&mut seg, &seq(&[(0.0, 30), (0.9, 10), (0.1, 15)]));
+        assert_eq!(ev.len(), 1, "the 15th silent window starts 448 ms after the silence: not yet: {ev:?}");
         let ev = run(&mut seg, &[0.1]);
         let u = ended(&ev[0]);
         assert_eq!((u.start, u.end, u.reason), (30 * W, 40 * W, EndReason::Silence));

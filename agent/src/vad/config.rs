@@ -22,7 +22,7 @@ impl Default for VadConfig {
 
 impl VadConfig {
     /// Reads `VAD_ACTIVATION_THRESHOLD` (0.5), `VAD_DEACTIVATION_THRESHOLD` (0.35, not above
-    /// the activation threshold), `VAD_MIN_SPEECH_SECS` (0.05), `VAD_MIN_SILENCE_SECS` (0.55),
+    /// the activation threshold), `VAD_MIN_SPEECH_SECS` (0.05), `VAD_MIN_SILENCE_SECS` (0.45),
     /// `VAD_PREFIX_PADDING_SECS` (0.5), `VAD_END_PADDING_SECS` (0.1, not above the minimum
     /// silence), `VAD_MAX_UTTERANCE_SECS` (30) and `VAD_MAX_BATCH` (64).
     pub fn from_env(env: &mut EnvReader) -> Self {
@@ -77,7 +77,7 @@ mod tests {
         let (c, errs) = read(&[]);
         assert!(errs.is_empty());
         assert_eq!(c, VadConfig::default());
-        assert_eq!(c.segmenter.min_silence, Duration::from_millis(550));
+        assert_eq!(c.segmenter.min_silence, Duration::from_millis(450));
     }
 
     #[test]

@@ -264,9 +264,10 @@ async fn main() {
     if turns > 0 {
         latency(turns, false, None).await;
         latency(turns, true, None).await;
-        // The VAD's silence wait (0.55 s) is longer than the endpointing delay (0.5 s), so it
-        // decides when the agent may answer; with a shorter one the endpointing delay does.
-        latency(turns, false, Some(Duration::from_millis(400))).await;
+        // The VAD's silence wait (0.45 s by default) is within the endpointing delay (0.5 s),
+        // which decides when the agent may answer; with a longer wait (Silero's usual 0.55 s)
+        // the VAD would decide instead.
+        latency(turns, false, Some(Duration::from_millis(550))).await;
     }
     for n in rooms {
         load(n).await;
