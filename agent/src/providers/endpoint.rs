@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::Capability;
+use super::adapter::{OPENAI_COMPATIBLE, Vendor};
 use super::config::EndpointConfig;
 use crate::clock;
 use crate::core::breaker::{Breaker, Outcome, Permit, Rejected, Snapshot};
@@ -27,6 +28,8 @@ pub(crate) struct Endpoint {
     pub cfg: EndpointConfig,
     /// Position in the chain (0 = primary).
     pub rank: usize,
+    /// How its API is spoken.
+    pub vendor: &'static Vendor,
     breaker: Mutex<Breaker>,
     budget: Mutex<RetryBudget>,
     retry: RetryConfig,
@@ -73,6 +76,7 @@ impl Endpoint {
             name,
             cfg,
             rank,
+            vendor: &OPENAI_COMPATIBLE,
             breaker: Mutex::new(Breaker::new(breaker.clone(), now, seed)),
             budget: Mutex::new(RetryBudget::new(retry, now, seed ^ 0x5eed)),
             retry: retry.clone(),

@@ -9,8 +9,8 @@ use super::error::ProviderError;
 use super::guard::Guard;
 use super::llm::{ChatParts, ChatStream, estimate_prompt_tokens};
 use super::metrics::ProviderMetrics;
-use super::tts::{SpeechParts, SpeechStream, accepts_content_type};
-use super::{Call, Capability, ChatMessage, ProvidersConfig, Transcription, health, http, llm, stt, tts};
+use super::tts::{SpeechParts, SpeechStream};
+use super::{Call, Capability, ChatMessage, ProvidersConfig, Transcription, health, http, stt};
 use crate::clock;
 use crate::core::breaker::Outcome;
 use crate::core::quota::Usage;
@@ -114,14 +114,15 @@ impl Providers {
         let mut admitted = self.guard.admit(&self.stt, call, usage).await?;
         let wav = stt::wav_bytes(pcm_16k_mono);
         let opts = &self.cfg.stt_options;
-        let build = |ep: &super::endpoint::Endpoint| stt::request(ep, &self.http, &wav, opts);
+        let build =
+            |ep: &super::endpoint::Endpoint| ep.vendor.transcription.request(&ep.cfg, &self.http, &wav, opts);
         let opened = self.guard.open(&self.stt, call, &build).await?;
+        let ep = std::sync::Arc::clone(opened.lease.endpoint());
         let ct = http::content_type(&opened.resp);
         let body =
             http::read_bounded(opened.resp, self.cfg.max_body_bytes, self.stt.cfg.timeout, &call.cancel)
                 .await;
-        let text = body.and_then(|b| stt::parse_answer(&ct, &b));
-        let ep = std::sync::Arc::clone(opened.lease.endpoint());
+        let text = body.and_then(|b| ep.vendor.transcription.parse_answer(&ct, &b));
         let now = clock::now();
         let latency = now.saturating_duration_since(opened.started);
         match text {
@@ -152,12 +153,12 @@ impl Providers {
         };
         let admitted = self.guard.admit(&self.llm, call, usage).await?;
         let opts = &self.cfg.llm_options;
-        let build = |ep: &super::endpoint::Endpoint| llm::request(ep, &self.http, messages, opts);
+        let build =
+            |ep: &super::endpoint::Endpoint| ep.vendor.chat.request(&ep.cfg, &self.http, messages, opts);
         let opened = self.guard.open(&self.llm, call, &build).await?;
-        let opened = self
-            .guard
-            .expect_content_type(opened, "text/event-stream", |ct| ct == "text/event-stream")
-            .await?;
+        let vendor = opened.lease.endpoint().vendor;
+        let opened =
+            self.guard.expect_content_type(opened, "an event stream", |ct| vendor.chat.accepts(ct)).await?;
         Ok(ChatStream::new(ChatParts {
             resp: opened.resp,
             lease: opened.lease,
@@ -177,9 +178,11 @@ impl Providers {
         let usage = Usage { tts_chars: text.chars().count() as u64, ..Usage::default() };
         let admitted = self.guard.admit(&self.tts, call, usage).await?;
         let opts = &self.cfg.tts_options;
-        let build = |ep: &super::endpoint::Endpoint| tts::request(ep, &self.http, text, opts);
+        let build =
+            |ep: &super::endpoint::Endpoint| ep.vendor.speech.request(&ep.cfg, &self.http, text, opts);
         let opened = self.guard.open(&self.tts, call, &build).await?;
-        let opened = self.guard.expect_content_type(opened, "audio", accepts_content_type).await?;
+        let vendor = opened.lease.endpoint().vendor;
+        let opened = self.guard.expect_content_type(opened, "audio", |ct| vendor.speech.accepts(ct)).await?;
         Ok(SpeechStream::new(SpeechParts {
             resp: opened.resp,
             lease: opened.lease,

@@ -13,8 +13,10 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+use super::adapter::ChatAdapter;
+use super::config::EndpointConfig;
 use super::config::LlmOptions;
-use super::endpoint::{Endpoint, Lease};
+use super::endpoint::Lease;
 use super::error::{Failure, ProviderError};
 use super::guard::Guard;
 use super::settle::Settlement;
@@ -33,7 +35,7 @@ pub(crate) fn estimate_prompt_tokens(messages: &[ChatMessage]) -> u64 {
 
 /// The request body.
 pub(crate) fn request(
-    ep: &Endpoint,
+    ep: &EndpointConfig,
     http: &reqwest::Client,
     messages: &[ChatMessage],
     o: &LlmOptions,
@@ -50,7 +52,7 @@ pub(crate) fn request(
         })
         .collect();
     let body = json!({
-        "model": ep.cfg.model,
+        "model": ep.model,
         "messages": msgs,
         "stream": true,
         "stream_options": {"include_usage": true},
@@ -58,10 +60,10 @@ pub(crate) fn request(
         "temperature": o.temperature,
     });
     let mut req = http
-        .post(format!("{}/chat/completions", ep.cfg.base_url))
+        .post(format!("{}/chat/completions", ep.base_url))
         .header(reqwest::header::ACCEPT, "text/event-stream")
         .json(&body);
-    if let Some(k) = &ep.cfg.api_key {
+    if let Some(k) = &ep.api_key {
         req = req.bearer_auth(k);
     }
     req
@@ -137,6 +139,7 @@ pub struct ChatStream {
     lease: Option<Lease>,
     provider: Arc<str>,
     model: String,
+    adapter: &'static dyn ChatAdapter,
     guard: Arc<Guard>,
     settlement: Settlement,
     cancel: CancellationToken,
@@ -173,6 +176,7 @@ impl ChatStream {
             lease: Some(p.lease),
             provider: Arc::clone(&ep.name),
             model: ep.cfg.model.clone(),
+            adapter: ep.vendor.chat,
             guard: p.guard,
             settlement: p.settlement,
             cancel: p.cancel,
@@ -213,7 +217,7 @@ impl ChatStream {
             }
             while let Some(ev) = self.parser.next_event() {
                 let events = match ev {
-                    Ok(ev) => parse_chunk(&ev.data),
+                    Ok(ev) => self.adapter.parse_event(&ev.data),
                     Err(e) => Err(Failure::Malformed(e.to_string())),
                 };
                 match events {

@@ -10,14 +10,15 @@
 //! - [`facade`]: [`Providers`], the one object sessions share.
 //! - [`guard`], [`chain`], [`endpoint`]: the guard, fallback chains, per-endpoint breakers.
 //! - [`http`]: one attempt (deadline, cancellation, status → failure, rate-limit headers).
-//! - [`llm`], [`tts`], [`stt`]: the OpenAI-compatible protocol of each capability. Another
-//!   vendor (Deepgram, ElevenLabs, Cartesia, Anthropic) is another such module: a request
-//!   builder plus a body decoder feeding the same [`ChatStream`]/[`SpeechStream`] shapes.
+//! - [`adapter`]: one trait per capability for what differs between vendors (request, answer
+//!   decoding), chosen per endpoint; [`llm`], [`tts`], [`stt`]: the OpenAI-compatible protocol
+//!   behind the one vendor so far, and the shared [`ChatStream`]/[`SpeechStream`].
 //! - [`sse`]: the incremental SSE parser; [`pcm`]: bytes → samples and 24 → 48 kHz.
 //! - [`health`]: the degraded-mode summary and `/readyz` JSON.
 //! - [`error`]: [`ProviderError`]; [`metrics`]: [`ProviderMetrics`]; [`settle`]: limiter
 //!   settlement that survives a dropped stream.
 
+pub mod adapter;
 pub mod chain;
 pub mod config;
 pub(crate) mod endpoint;

@@ -5,8 +5,8 @@ use std::io::Cursor;
 
 use serde::Deserialize;
 
+use super::config::EndpointConfig;
 use super::config::SttOptions;
-use super::endpoint::Endpoint;
 use super::error::Failure;
 
 /// The input sample rate.
@@ -36,7 +36,7 @@ pub fn wav_bytes(pcm: &[i16]) -> Vec<u8> {
 /// The multipart request. `model_name` is sent besides `model` because some local
 /// faster-whisper servers read that field.
 pub(crate) fn request(
-    ep: &Endpoint,
+    ep: &EndpointConfig,
     http: &reqwest::Client,
     wav: &[u8],
     o: &SttOptions,
@@ -48,14 +48,14 @@ pub(crate) fn request(
     };
     let mut form = reqwest::multipart::Form::new()
         .part("file", file)
-        .text("model", ep.cfg.model.clone())
-        .text("model_name", ep.cfg.model.clone())
+        .text("model", ep.model.clone())
+        .text("model_name", ep.model.clone())
         .text("response_format", "json");
     if let Some(lang) = &o.language {
         form = form.text("language", lang.clone());
     }
-    let mut req = http.post(format!("{}/audio/transcriptions", ep.cfg.base_url)).multipart(form);
-    if let Some(k) = &ep.cfg.api_key {
+    let mut req = http.post(format!("{}/audio/transcriptions", ep.base_url)).multipart(form);
+    if let Some(k) = &ep.api_key {
         req = req.bearer_auth(k);
     }
     req

@@ -11,8 +11,9 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::Capability;
+use super::config::EndpointConfig;
 use super::config::TtsOptions;
-use super::endpoint::{Endpoint, Lease};
+use super::endpoint::Lease;
 use super::error::{Failure, ProviderError};
 use super::guard::Guard;
 use super::http::error_chain;
@@ -27,13 +28,13 @@ pub const PROVIDER_RATE: u32 = 24_000;
 
 /// The request body.
 pub(crate) fn request(
-    ep: &Endpoint,
+    ep: &EndpointConfig,
     http: &reqwest::Client,
     text: &str,
     o: &TtsOptions,
 ) -> reqwest::RequestBuilder {
     let mut body = json!({
-        "model": ep.cfg.model,
+        "model": ep.model,
         "input": text,
         "voice": o.voice,
         "response_format": "pcm",
@@ -41,8 +42,8 @@ pub(crate) fn request(
     if let Some(s) = o.speed {
         body["speed"] = json!(s);
     }
-    let mut req = http.post(format!("{}/audio/speech", ep.cfg.base_url)).json(&body);
-    if let Some(k) = &ep.cfg.api_key {
+    let mut req = http.post(format!("{}/audio/speech", ep.base_url)).json(&body);
+    if let Some(k) = &ep.api_key {
         req = req.bearer_auth(k);
     }
     req
