@@ -82,6 +82,24 @@ def write_wav_48k_mono(path: str, samples: np.ndarray) -> None:
         w.writeframes(samples.astype(np.int16).tobytes())
 
 
+async def publish_paced(source, samples: np.ndarray, frame_ms: int = FRAME_MS) -> tuple:
+    """Captures `samples` in `frame_ms` frames at real-time pace (frame i at t0 + i*frame_ms);
+    returns (t0, the moment the last frame was captured)."""
+    frame_samples = SAMPLE_RATE * frame_ms // 1000
+    t0 = time.monotonic()
+    n_frames = (len(samples) + frame_samples - 1) // frame_samples
+    padded = np.zeros(n_frames * frame_samples, dtype=np.int16)
+    padded[: len(samples)] = samples
+    for i in range(n_frames):
+        frame = rtc.AudioFrame.create(SAMPLE_RATE, 1, frame_samples)
+        np.frombuffer(frame.data, dtype=np.int16)[:] = padded[i * frame_samples:(i + 1) * frame_samples]
+        await source.capture_frame(frame)
+        delay = t0 + (i + 1) * frame_ms / 1000 - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+    return t0, time.monotonic()
+
+
 async def create_room(args) -> dict:
     async with api.LiveKitAPI(http_url(args.url), args.api_key, args.api_secret) as lk:
         room = await lk.room.create_room(
@@ -209,19 +227,7 @@ async def echo(args) -> dict:
         await room.local_participant.publish_data(args.send_data.encode(), reliable=True,
                                                   topic="lk-test")
 
-    # Real-time pacing: frame i is captured at t0 + i*10 ms.
-    t0 = time.monotonic()
-    n_frames = (len(sent) + FRAME_SAMPLES - 1) // FRAME_SAMPLES
-    padded = np.zeros(n_frames * FRAME_SAMPLES, dtype=np.int16)
-    padded[: len(sent)] = sent
-    for i in range(n_frames):
-        frame = rtc.AudioFrame.create(SAMPLE_RATE, 1, FRAME_SAMPLES)
-        np.frombuffer(frame.data, dtype=np.int16)[:] = padded[i * FRAME_SAMPLES:(i + 1) * FRAME_SAMPLES]
-        await source.capture_frame(frame)
-        delay = t0 + (i + 1) * FRAME_MS / 1000 - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
-    t_sent_end = time.monotonic()
+    t0, t_sent_end = await publish_paced(source, sent)
 
     await asyncio.sleep(args.tail)
     rec_task.cancel()
@@ -247,9 +253,10 @@ async def echo(args) -> dict:
             t_recv_onset = t
             break
     t_send_onset = None
-    for i in range(n_frames):
-        s = padded[i * FRAME_SAMPLES:(i + 1) * FRAME_SAMPLES].astype(np.float64)
-        if np.sqrt(np.mean(s ** 2)) > thresh:
+    for i in range((len(sent) + FRAME_SAMPLES - 1) // FRAME_SAMPLES):
+        # The frame as published: a short last frame was padded with zeros.
+        s = sent[i * FRAME_SAMPLES:(i + 1) * FRAME_SAMPLES].astype(np.float64)
+        if np.sqrt(np.sum(s ** 2) / FRAME_SAMPLES) > thresh:
             t_send_onset = t0 + i * FRAME_MS / 1000
             break
 
@@ -364,19 +371,7 @@ async def converse(args) -> dict:
     await asyncio.sleep(args.lead_in)
 
     async def speak(samples):
-        t0 = time.monotonic()
-        n_frames = (len(samples) + frame_samples - 1) // frame_samples
-        padded = np.zeros(n_frames * frame_samples, dtype=np.int16)
-        padded[: len(samples)] = samples
-        for i in range(n_frames):
-            frame = rtc.AudioFrame.create(SAMPLE_RATE, 1, frame_samples)
-            np.frombuffer(frame.data, dtype=np.int16)[:] = padded[i * frame_samples:(i + 1) * frame_samples]
-            await source.capture_frame(frame)
-            delay = t0 + (i + 1) * frame_ms / 1000 - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-        # Trailing silence so the VAD hears the end (a muted microphone would send nothing).
-        return t0, time.monotonic()
+        return await publish_paced(source, samples, frame_ms)
 
     async def wait_answer_start(after, limit):
         deadline = time.monotonic() + limit

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use voice_agent_tests::binary::{self, Process, get};
 use voice_agent_tests::fake_openai::{Behavior, Endpoint, FakeOpenAi};
-use voice_agent_tests::livekit::voice::{self, VoiceRig};
+use voice_agent_tests::livekit::voice;
 use voice_agent_tests::livekit::{API_KEY, API_SECRET, LiveKitServer, wav, workspace_root};
 
 fn readyz(port: u16) -> (u16, serde_json::Value) {
@@ -41,13 +41,7 @@ fn metric(text: &str, prefix: &str) -> f64 {
 }
 
 async fn ask(server: &Arc<LiveKitServer>, room: &str, question: PathBuf) -> serde_json::Value {
-    let server = server.clone();
-    let room = room.to_owned();
-    tokio::task::spawn_blocking(move || {
-        VoiceRig::converse_blocking(&server, &room, "alice", &[question.as_path()], &["--lead-in", "3"])
-    })
-    .await
-    .unwrap()
+    voice::converse_task(server, room, "alice", &[&question], &["--lead-in", "3"]).await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use voice_agent::session::metrics::metrics;
 use voice_agent_tests::fake_openai::{Behavior, Endpoint};
-use voice_agent_tests::livekit::voice::{self, VoiceOptions, VoiceRig};
+use voice_agent_tests::livekit::voice::{self, VoiceOptions};
 
 const Q1: &str = "tell me a long story";
 const A1: &str = "Once upon a time there was a fox. The fox lived in a deep forest. Every day it hunted for food. \
@@ -30,10 +30,8 @@ async fn speaking_over_the_agent_stops_it_and_the_new_question_is_answered() {
     rig.fake.set_default(Endpoint::Chat, Behavior::ChunkDelay(Duration::from_millis(100)));
     let (q1, q2) = (rig.question("q1", "Tell me a long story."), rig.question("q2", "What is two plus two?"));
     let interruptions_before = metrics().interruptions.get();
-    let server = rig.server.clone();
-    let client = tokio::task::spawn_blocking(move || {
-        VoiceRig::converse_blocking(&server, "barge-room", "bob", &[&q1, &q2], &["--barge-after", "1.5"])
-    });
+    let client =
+        voice::converse_task(&rig.server, "barge-room", "bob", &[&q1, &q2], &["--barge-after", "1.5"]);
     // Once the story is being spoken, the next transcript and answer are the new ones.
     assert!(
         rig.fake

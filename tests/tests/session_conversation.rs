@@ -8,7 +8,7 @@ use std::time::Duration;
 use voice_agent::session::SessionConfig;
 use voice_agent_tests::fake_openai::Endpoint;
 use voice_agent_tests::livekit::agent;
-use voice_agent_tests::livekit::voice::{self, VoiceOptions, VoiceRig};
+use voice_agent_tests::livekit::voice::{self, VoiceOptions};
 
 const QUESTION: &str = "what is the capital of france";
 const ANSWER: [&str; 3] =
@@ -29,13 +29,10 @@ async fn a_question_is_answered_with_speech_and_transcripts() {
         r.chat_chunks = ANSWER.iter().flat_map(|s| s.split_inclusive(' ')).map(String::from).collect();
     });
     let question = rig.question("q1", "What is the capital of France?");
-    let server = rig.server.clone();
-    let result = tokio::task::spawn_blocking(move || {
-        // A long lead-in: the greeting is heard out before the question.
-        VoiceRig::converse_blocking(&server, "talk-room", "alice", &[&question], &["--lead-in", "4"])
-    })
-    .await
-    .expect("client");
+    // A long lead-in: the greeting is heard out before the question.
+    let result = voice::converse_task(&rig.server, "talk-room", "alice", &[&question], &["--lead-in", "4"])
+        .await
+        .expect("client");
     println!("client: {result}");
 
     // The agent answered with audio after the question ended (within the client's 20 s guard).

@@ -10,7 +10,7 @@
 use voice_agent::core::breaker_config::{BreakerConfig, BreakersConfig};
 use voice_agent::session::SessionConfig;
 use voice_agent_tests::fake_openai::{Behavior, Endpoint};
-use voice_agent_tests::livekit::voice::{self, VoiceOptions, VoiceRig};
+use voice_agent_tests::livekit::voice::{self, VoiceOptions};
 
 const Q2: &str = "is it sunny";
 const A2: &str = "Yes, it is sunny today.";
@@ -41,10 +41,8 @@ async fn tts_down_replies_as_text_stt_down_is_spoken_and_the_prompt_knows() {
         r.chat_chunks = vec![A2.into()];
     });
     let q = rig.question("q", "Is it sunny?");
-    let server = rig.server.clone();
-    let client = tokio::task::spawn_blocking(move || {
-        VoiceRig::converse_blocking(&server, "degraded-room", "gina", &[&q, &q, &q], &["--chat-answers"])
-    });
+    let client =
+        voice::converse_task(&rig.server, "degraded-room", "gina", &[&q, &q, &q], &["--chat-answers"]);
     // The session renders its notices while TTS works; from then on every TTS request fails,
     // and the first transcription fails (attempt and retry).
     assert!(rig.fake.wait_requests(Endpoint::Speech, 2).await, "the notices were never rendered");

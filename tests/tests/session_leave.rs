@@ -7,7 +7,7 @@ use std::time::Duration;
 use voice_agent::session::metrics::metrics;
 use voice_agent_tests::fake_openai::Endpoint;
 use voice_agent_tests::livekit::agent;
-use voice_agent_tests::livekit::voice::{self, VoiceOptions, VoiceRig};
+use voice_agent_tests::livekit::voice::{self, VoiceOptions};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_leaving_mid_answer_ends_the_session_cleanly() {
@@ -20,16 +20,13 @@ async fn a_user_leaving_mid_answer_ends_the_session_cleanly() {
     });
     let q = rig.question("q", "Talk for a while.");
     let sessions_before = metrics().sessions.get();
-    let server = rig.server.clone();
-    let result = tokio::task::spawn_blocking(move || {
-        VoiceRig::converse_blocking(
-            &server,
-            "leave-room",
-            "frank",
-            &[&q],
-            &["--leave-after", "1", "--tail", "0"],
-        )
-    })
+    let result = voice::converse_task(
+        &rig.server,
+        "leave-room",
+        "frank",
+        &[&q],
+        &["--leave-after", "1", "--tail", "0"],
+    )
     .await
     .expect("client");
     println!("client: {result}");

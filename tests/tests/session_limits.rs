@@ -4,7 +4,7 @@
 use voice_agent::core::quota::{Scope, Unit, Window};
 use voice_agent::limits::LimitsConfig;
 use voice_agent_tests::fake_openai::Endpoint;
-use voice_agent_tests::livekit::voice::{self, VoiceOptions, VoiceRig};
+use voice_agent_tests::livekit::voice::{self, VoiceOptions};
 
 const ANSWER: &str = "Here is a short answer.";
 
@@ -18,14 +18,8 @@ async fn over_the_turn_limit_the_notice_is_spoken_and_others_are_unaffected() {
         r.chat_chunks = vec![ANSWER.into()];
     });
     let q = rig.question("q", "Say something please.");
-    let (server, q1) = (rig.server.clone(), q.clone());
-    let dave = tokio::task::spawn_blocking(move || {
-        VoiceRig::converse_blocking(&server, "limit-room-a", "dave", &[&q1, &q1], &[])
-    });
-    let (server, q2) = (rig.server.clone(), q.clone());
-    let erin = tokio::task::spawn_blocking(move || {
-        VoiceRig::converse_blocking(&server, "limit-room-b", "erin", &[&q2], &["--lead-in", "3"])
-    });
+    let dave = voice::converse_task(&rig.server, "limit-room-a", "dave", &[&q, &q], &[]);
+    let erin = voice::converse_task(&rig.server, "limit-room-b", "erin", &[&q], &["--lead-in", "3"]);
     let (dave, erin) = (dave.await.expect("dave"), erin.await.expect("erin"));
     println!("dave: {dave}\nerin: {erin}");
 

@@ -8,7 +8,7 @@ use voice_agent::session::SessionConfig;
 use voice_agent::session::metrics::metrics;
 use voice_agent_tests::fake_openai::{Behavior, Endpoint};
 use voice_agent_tests::livekit::agent;
-use voice_agent_tests::livekit::voice::{self, VoiceOptions, VoiceRig};
+use voice_agent_tests::livekit::voice::{self, VoiceOptions};
 
 const PRIMARY: &str = "Primary says it is noon.";
 const FALLBACK: &str = "Fallback says it is noon.";
@@ -29,10 +29,7 @@ async fn the_fallback_answers_then_the_apology_is_spoken_then_answers_return() {
     rig.fake.set_default(Endpoint::Chat, Behavior::Status(500));
     let q = rig.question("q", "What time is it?");
     let apologies_before = apologies();
-    let server = rig.server.clone();
-    let client = tokio::task::spawn_blocking(move || {
-        VoiceRig::converse_blocking(&server, "outage-room", "carol", &[&q, &q, &q], &[])
-    });
+    let client = voice::converse_task(&rig.server, "outage-room", "carol", &[&q, &q, &q], &[]);
 
     // 1. The primary fails, the fallback's answer is spoken; then the fallback fails too.
     let spoken = |f: &voice_agent_tests::fake_openai::FakeOpenAi, text: &str| {

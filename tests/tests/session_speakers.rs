@@ -3,7 +3,7 @@
 //! several people are in the call, and both hear an answer after their question.
 
 use voice_agent_tests::fake_openai::Endpoint;
-use voice_agent_tests::livekit::voice::{self, VoiceOptions, VoiceRig};
+use voice_agent_tests::livekit::voice::{self, VoiceOptions};
 
 const HEARD: &str = "what will the weather be like tomorrow";
 
@@ -16,14 +16,8 @@ async fn two_speakers_in_one_room_are_both_heard_and_answered() {
     });
     // Long questions, the second starting half a second after the first: they overlap.
     let q = rig.question("q", "Please tell me what the weather will be like tomorrow in the city.");
-    let (server, qa) = (rig.server.clone(), q.clone());
-    let alice = tokio::task::spawn_blocking(move || {
-        VoiceRig::converse_blocking(&server, "duo-room", "alice", &[&qa], &["--lead-in", "3"])
-    });
-    let (server, qb) = (rig.server.clone(), q.clone());
-    let bob = tokio::task::spawn_blocking(move || {
-        VoiceRig::converse_blocking(&server, "duo-room", "bob", &[&qb], &["--lead-in", "3.5"])
-    });
+    let alice = voice::converse_task(&rig.server, "duo-room", "alice", &[&q], &["--lead-in", "3"]);
+    let bob = voice::converse_task(&rig.server, "duo-room", "bob", &[&q], &["--lead-in", "3.5"]);
     let (alice, bob) = (alice.await.expect("alice"), bob.await.expect("bob"));
     println!("alice: {alice}\nbob: {bob}");
     for (who, r) in [("alice", &alice), ("bob", &bob)] {

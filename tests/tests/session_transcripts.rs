@@ -4,7 +4,7 @@
 
 use voice_agent::limits::LimitsConfig;
 use voice_agent_tests::fake_openai::Endpoint;
-use voice_agent_tests::livekit::voice::{self, VoiceOptions, VoiceRig};
+use voice_agent_tests::livekit::voice::{self, VoiceOptions};
 
 const ANSWER: &str = "That was a lot of words.";
 
@@ -18,17 +18,9 @@ async fn long_transcripts_are_capped_and_noise_is_ignored() {
         r.chat_chunks = vec![ANSWER.into()];
     });
     let q = rig.question("q", "Blah blah blah.");
-    let server = rig.server.clone();
-    let client = tokio::task::spawn_blocking(move || {
-        // The second question gets no answer: the client gives up waiting after 6 s.
-        VoiceRig::converse_blocking(
-            &server,
-            "transcripts-room",
-            "hana",
-            &[&q, &q],
-            &["--answer-timeout", "6"],
-        )
-    });
+    // The second question gets no answer: the client gives up waiting after 6 s.
+    let client =
+        voice::converse_task(&rig.server, "transcripts-room", "hana", &[&q, &q], &["--answer-timeout", "6"]);
     assert!(
         rig.fake.wait_for(|f| f.requests_to(Endpoint::Chat).len() == 1).await,
         "the first question never reached the LLM"

@@ -32,7 +32,7 @@ use voice_agent::limits::LimitsConfig;
 use voice_agent::livekit::worker::load::process_cpu_time;
 use voice_agent_tests::fake_openai::{Behavior, Endpoint};
 use voice_agent_tests::livekit::client;
-use voice_agent_tests::livekit::voice::{self, VoiceOptions, VoiceRig};
+use voice_agent_tests::livekit::voice::{self, VoiceOptions};
 
 /// Turns of each conversation in the load runs.
 const LOAD_TURNS: usize = 3;
@@ -151,14 +151,12 @@ async fn latency(turns: usize, slow: bool, min_silence: Option<Duration>) {
         rig.fake.set_default(Endpoint::Speech, Behavior::SlowFirstByte(Duration::from_millis(150)));
     }
     let q = rig.question("latency", "What time is it?");
-    let server = rig.server.clone();
     let room = if slow { "slow" } else { "instant" };
-    let result = tokio::task::spawn_blocking(move || {
-        let qs: Vec<&std::path::Path> = std::iter::repeat_n(q.as_path(), turns).collect();
-        VoiceRig::converse_blocking(&server, room, "user", &qs, &["--quiet-secs", "0.8", "--tail", "0.5"])
-    })
-    .await
-    .expect("client");
+    let qs: Vec<&std::path::Path> = std::iter::repeat_n(q.as_path(), turns).collect();
+    let result =
+        voice::converse_task(&rig.server, room, "user", &qs, &["--quiet-secs", "0.8", "--tail", "0.5"])
+            .await
+            .expect("client");
     let mut name =
         if slow { "LLM TTFT 300 ms, TTS TTFB 150 ms" } else { "instant fake providers" }.to_owned();
     if let Some(d) = min_silence {

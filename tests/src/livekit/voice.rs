@@ -201,3 +201,23 @@ impl VoiceRig {
 pub fn texts<'a>(result: &'a serde_json::Value, topic: &str) -> Vec<&'a serde_json::Value> {
     result["texts"].as_array().map(|a| a.iter().filter(|t| t["topic"] == topic).collect()).unwrap_or_default()
 }
+
+/// [`VoiceRig::converse_blocking`] on a blocking thread: the client talks while the caller
+/// goes on; awaiting the handle gives the client's result.
+pub fn converse_task(
+    server: &Arc<LiveKitServer>,
+    room: &str,
+    identity: &str,
+    questions: &[&Path],
+    extra: &[&str],
+) -> tokio::task::JoinHandle<serde_json::Value> {
+    let server = Arc::clone(server);
+    let (room, identity) = (room.to_owned(), identity.to_owned());
+    let questions: Vec<PathBuf> = questions.iter().map(|q| q.to_path_buf()).collect();
+    let extra: Vec<String> = extra.iter().map(|s| (*s).to_owned()).collect();
+    tokio::task::spawn_blocking(move || {
+        let questions: Vec<&Path> = questions.iter().map(PathBuf::as_path).collect();
+        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+        VoiceRig::converse_blocking(&server, &room, &identity, &questions, &extra)
+    })
+}

@@ -20,7 +20,7 @@ use voice_agent::vad::VadConfig;
 
 use super::{Engine, LocalStack, client};
 use crate::livekit::agent::{self, RunningWorker};
-use crate::livekit::voice::{self, VoiceRig};
+use crate::livekit::voice;
 use crate::livekit::{LiveKitServer, wav};
 
 /// A running room rig on the local stack.
@@ -119,7 +119,6 @@ impl LocalRig {
         questions: &[PathBuf],
         extra: &[&str],
     ) -> tokio::task::JoinHandle<serde_json::Value> {
-        let server = self.server.clone();
         let prefix = self.dir.join(format!("{room}-answer")).to_string_lossy().into_owned();
         let mut args: Vec<String> = vec!["--record-answers".into(), prefix];
         for (flag, value) in [("--agent-timeout", "120"), ("--answer-timeout", "120"), ("--quiet-secs", "2")]
@@ -128,12 +127,9 @@ impl LocalRig {
         }
         args.extend(["--lead-in".to_owned(), "1".to_owned()]);
         args.extend(extra.iter().map(|s| (*s).to_owned()));
-        let (room, questions) = (room.to_owned(), questions.to_vec());
-        tokio::task::spawn_blocking(move || {
-            let qs: Vec<&Path> = questions.iter().map(PathBuf::as_path).collect();
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            VoiceRig::converse_blocking(&server, &room, "user", &qs, &args)
-        })
+        let questions: Vec<&Path> = questions.iter().map(PathBuf::as_path).collect();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        voice::converse_task(&self.server, room, "user", &questions, &args)
     }
 
     /// What the local Whisper hears in a recorded answer (a 48 kHz WAV the client wrote).
