@@ -1,5 +1,5 @@
 //! The shipped `voice-agent` binary run as a child process, and plain HTTP GETs to its health
-//! server: what an orchestrator sees.
+//! server: what an orchestrator sees; its threads, memory and descriptors from `/proc`.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -54,4 +54,36 @@ impl Process {
         }
         None
     }
+}
+
+/// Threads and resident memory of a process, from `/proc/<pid>/status`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProcStatus {
+    /// OS threads.
+    pub threads: u64,
+    /// Resident set size, KiB.
+    pub rss_kb: u64,
+    /// Threads whose name starts with `health-` (the health server's own).
+    pub health_threads: u64,
+    /// Open file descriptors.
+    pub fds: u64,
+}
+
+/// Reads [`ProcStatus`] of `pid`; `None` once the process is gone.
+pub fn proc_status(pid: u32) -> Option<ProcStatus> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |key: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+    };
+    let health_threads = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()?
+        .filter_map(|t| t.ok())
+        .filter_map(|t| std::fs::read_to_string(t.path().join("comm")).ok())
+        .filter(|name| name.starts_with("health-"))
+        .count() as u64;
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count() as u64).unwrap_or(0);
+    Some(ProcStatus { threads: field("Threads:")?, rss_kb: field("VmRSS:")?, health_threads, fds })
 }
