@@ -152,10 +152,11 @@ impl ToolCallAccumulator {
         };
         let limits = self.limits;
         let call = &mut self.calls[slot];
-        if let Some(id) = delta.id.as_deref().filter(|id| !id.is_empty()) {
-            if call.id.is_empty() && id.len() <= limits.max_name_bytes * 4 {
-                call.id = id.to_owned();
-            }
+        if let Some(id) = delta.id.as_deref().filter(|id| !id.is_empty())
+            && call.id.is_empty()
+            && id.len() <= limits.max_name_bytes * 4
+        {
+            call.id = id.to_owned();
         }
         let Some(f) = &delta.function else { return };
         if let Some(name) = &f.name {
