@@ -86,3 +86,78 @@ async fn faults_come_in_order_then_the_default() {
     assert_eq!(logged[3].field("model").as_deref(), Some("whisper-1"));
     assert_eq!(logged[3].form.iter().find(|p| p.name == "file").unwrap().data, vec![1, 2, 3]);
 }
+
+/// The `data:` payloads of an SSE body.
+fn sse_payloads(body: &str) -> Vec<String> {
+    body.split("\n\n").filter_map(|e| e.strip_prefix("data: ")).map(str::to_owned).collect()
+}
+
+#[tokio::test]
+async fn scripted_tool_calls_stream_in_fragments_and_requests_are_recorded() {
+    use voice_agent::core::tool_calls::{ToolCallAccumulator, ToolCallDelta, ToolCallLimits};
+    use voice_agent_tests::fake_openai::{ChatReply, LAST_TOOL_RESULT, ScriptedCall};
+
+    let fake = FakeOpenAi::start().await;
+    let http = reqwest::Client::new();
+    let url = format!("{}/chat/completions", fake.base_url());
+    fake.push_chat(ChatReply::tool_calls(vec![
+        ScriptedCall::new("book_table", &json!({"people": 4, "time": "19:30"})),
+        ScriptedCall::raw("list_menu", "{\"course\": \"dessert\""),
+    ]));
+    fake.push_chat(ChatReply::text(&format!("Done: {LAST_TOOL_RESULT}.")));
+    let tools = json!([{"type": "function", "function": {"name": "book_table", "description": "Books.",
+        "parameters": {"type": "object", "properties": {"people": {"type": "integer"}}}}}]);
+    let mut body = chat_body();
+    body["tools"] = tools.clone();
+    let text = http.post(&url).json(&body).send().await.unwrap().text().await.unwrap();
+    // Reassembled by the agent's own accumulator: arguments arrive in pieces, interleaved.
+    let mut acc = ToolCallAccumulator::new(ToolCallLimits::default());
+    let mut argument_pieces = 0;
+    let mut finish = None;
+    for data in sse_payloads(&text) {
+        if data == "[DONE]" {
+            continue;
+        }
+        let v: serde_json::Value = serde_json::from_str(&data).unwrap();
+        if let Some(f) = v.pointer("/choices/0/finish_reason").and_then(|f| f.as_str()) {
+            finish = Some(f.to_owned());
+        }
+        let Some(calls) = v.pointer("/choices/0/delta/tool_calls") else { continue };
+        let deltas: Vec<ToolCallDelta> = serde_json::from_value(calls.clone()).unwrap();
+        argument_pieces += deltas.len();
+        deltas.iter().for_each(|d| acc.push(d));
+    }
+    assert_eq!(finish.as_deref(), Some("tool_calls"));
+    assert!(argument_pieces > 6, "arguments come in many pieces ({argument_pieces})");
+    let calls = acc.finish();
+    assert_eq!(calls.len(), 2);
+    assert_eq!((calls[0].id.as_str(), calls[0].name.as_str()), ("call_book_table", "book_table"));
+    assert_eq!(calls[0].arguments, Ok(json!({"people": 4, "time": "19:30"})));
+    assert!(calls[1].arguments.is_err(), "the broken JSON is streamed as scripted");
+
+    // The follow-up request carries the tool's result; the scripted text uses it.
+    let mut body = chat_body();
+    body["tools"] = tools;
+    body["messages"] = json!([
+        {"role": "user", "content": "a table for four"},
+        {"role": "assistant", "content": null, "tool_calls": [{"id": "call_book_table", "type": "function",
+            "function": {"name": "book_table", "arguments": "{\"people\":4}"}}]},
+        {"role": "tool", "tool_call_id": "call_book_table", "content": "booked, reference 17"},
+    ]);
+    let text = http.post(&url).json(&body).send().await.unwrap().text().await.unwrap();
+    let said: String = sse_payloads(&text)
+        .iter()
+        .filter_map(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+        .filter_map(|v| v.pointer("/choices/0/delta/content").and_then(|c| c.as_str()).map(str::to_owned))
+        .collect();
+    assert_eq!(said, "Done: booked, reference 17.");
+    // With the script used up, the configured text comes back.
+    let text = http.post(&url).json(&chat_body()).send().await.unwrap().text().await.unwrap();
+    assert!(text.contains("help?") && text.contains("\"finish_reason\":\"stop\""));
+
+    let logged = fake.requests_to(Endpoint::Chat);
+    assert_eq!(logged[0].tool_names(), ["book_table"]);
+    assert_eq!(logged[1].messages_of("tool")[0]["content"], "booked, reference 17");
+    assert_eq!(logged[1].messages().len(), 3);
+    assert!(logged[2].tools().is_empty());
+}
