@@ -71,6 +71,7 @@ impl JobHandler for Probe {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attributes_typed_messages_bounded_streams_and_preconnect_audio() {
+    let _heavy = voice_agent_tests::serial::heavy().await;
     init_logs();
     let server = Arc::new(LiveKitServer::start());
     let (tx, mut rx) = mpsc::channel(256);
