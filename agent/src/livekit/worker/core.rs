@@ -22,7 +22,7 @@ use super::load::{LoadMeter, process_cpu_time};
 use super::{Registration, WorkerControl, WorkerSettings, WorkerStatusHandle};
 use crate::clock;
 use crate::livekit::backoff::Backoff;
-use crate::livekit::job::{JobHandler, JobInfo};
+use crate::livekit::job::{JobHandler, JobInfo, JobParticipant};
 use crate::livekit::metrics::metrics;
 use crate::livekit::token::{endpoint, worker_token};
 use crate::livekit::ws::{ProtoSocket, WsError};
@@ -260,6 +260,11 @@ impl Worker {
             room: job.room.as_ref().map(|r| r.name.clone()).unwrap_or_default(),
             metadata: job.metadata.clone(),
             identity: participant_identity(&job.id),
+            participant: job.participant.as_ref().map(|p| JobParticipant {
+                identity: p.identity.clone(),
+                name: p.name.clone(),
+                attributes: p.attributes.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            }),
         };
         let cancel = CancellationToken::new();
         self.jobs.insert(job.id.clone(), cancel.clone());
