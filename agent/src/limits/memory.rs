@@ -5,6 +5,11 @@
 //! deadlock) and runs the sans-IO [`crate::core::ledger`] logic on them. The maps are capped
 //! (`LIMIT_MAX_KEYS`): a full shard is pruned first, and if it is still full the request is
 //! refused — memory stays bounded and nothing is ever let through unlimited.
+//!
+//! As the fallback of a shared store it also *carries* ([`crate::core::carry`]): it keeps
+//! the shared store's state of every entity it decided in Redis ([`MemoryStore::observe`]),
+//! charges local decisions `weight` (N) times against the full limits, writes them down as
+//! unshared, and hands out what to merge back ([`MemoryStore::sync_entries`]).
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
@@ -18,8 +23,22 @@ use std::time::{Duration, Instant};
 use super::lock;
 use super::stats::{ScopeStats, Stats};
 use super::store::{Decision, LimitStore, Mode, Now, Origin, Request, Reservation, SessionLease};
+use crate::core::carry::{self, Seen, SyncRule};
 use crate::core::ledger::{self, At, CostWarnings, Ledger, Ledgers, Rejection};
-use crate::core::quota::{Quotas, Scope, Unit, Usage, Window};
+use crate::core::quota::{Quotas, RATE_UNITS, Scope, Unit, Usage, Window};
+
+/// One entity's share of a merge into the shared store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncEntry {
+    /// Whose ledger.
+    pub scope: Scope,
+    /// Identity or room name ("" for the global scope).
+    pub id: Arc<str>,
+    /// What to merge, per limit (may be empty: nothing but unshared amounts to forget).
+    pub rules: Vec<SyncRule>,
+    /// The unshared amounts this entry carries (forgotten once merged).
+    pub sent: [i64; RATE_UNITS],
+}
 
 const SHARDS: usize = 16;
 /// Bound on remembered shared-open breakers (names come from configuration, so few).
@@ -54,6 +73,23 @@ impl Keyed {
     fn shard(&self, hash: u64) -> &Shard {
         // The low bits pick the bucket inside the table; use high bits for the shard.
         &self.shards[(hash >> 59) as usize % SHARDS]
+    }
+
+    /// Every remembered ledger that `keep` selects, copied.
+    fn collect(&self, keep: impl Fn(&Ledger) -> bool) -> Vec<(Arc<str>, Ledger)> {
+        let mut out = Vec::new();
+        for s in &self.shards {
+            out.extend(lock(s).iter().filter(|(_, l)| keep(l)).map(|(k, l)| (k.clone(), *l)));
+        }
+        out
+    }
+
+    /// Runs `f` on `key`'s ledger if it is remembered.
+    fn update(&self, key: &str, f: impl FnOnce(&mut Ledger)) {
+        let h = self.hash(key);
+        if let Some((_, l)) = lock(self.shard(h)).find_mut(h, |(k, _)| **k == *key) {
+            f(l);
+        }
     }
 
     fn get(&self, key: &str) -> Option<Ledger> {
@@ -99,9 +135,13 @@ impl Keyed {
 /// Limits counted in this process.
 pub struct MemoryStore {
     base: Quotas,
-    /// Divisor applied to `base` (the number of live workers while degraded); 1 normally.
-    divisor: AtomicU64,
+    /// How many times a local decision charges each unit (N, the number of live workers, for
+    /// the fallback of a shared store); 1 normally.
+    weight: AtomicU64,
+    /// Concurrent-session caps ÷ the weight (sessions are not carried).
     scaled: RwLock<Arc<Quotas>>,
+    /// Whether this is a shared store's fallback (carries state, writes down unshared charges).
+    carry: bool,
     participants: Keyed,
     rooms: Keyed,
     global: Mutex<Ledger>,
@@ -117,7 +157,8 @@ impl MemoryStore {
         Self {
             scaled: RwLock::new(Arc::new(quotas.clone())),
             base: quotas,
-            divisor: AtomicU64::new(1),
+            weight: AtomicU64::new(1),
+            carry: false,
             participants: Keyed::new(max_keys),
             rooms: Keyed::new(max_keys),
             global: Mutex::new(Ledger::default()),
@@ -127,22 +168,40 @@ impl MemoryStore {
         }
     }
 
-    /// Divides every limit by `n` (≥ 1) from now on: the share of one of `n` workers.
-    pub fn set_divisor(&self, n: u64) {
+    /// Makes this the fallback of a shared store: it carries the shared state it is shown and
+    /// writes down the charges the shared store has not counted.
+    pub fn carrying(mut self) -> Self {
+        self.carry = true;
+        self
+    }
+
+    /// Charges every local decision `n` (≥ 1) times from now on, and caps concurrent
+    /// sessions at limit ÷ `n`: the share of one of `n` workers.
+    pub fn set_weight(&self, n: u64) {
         let n = n.max(1);
-        if self.divisor.swap(n, Ordering::Relaxed) != n {
+        if self.weight.swap(n, Ordering::Relaxed) != n {
             *self.scaled.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(self.base.divided(n));
         }
     }
 
-    /// The quotas in force (the configured ones ÷ the divisor).
-    pub fn quotas(&self) -> Arc<Quotas> {
-        self.scaled.read().unwrap_or_else(PoisonError::into_inner).clone()
+    /// The weight of a local decision (N).
+    pub fn weight(&self) -> u64 {
+        self.weight.load(Ordering::Relaxed)
     }
 
-    /// Runs `f` with the quotas in force; the normal (undivided) path touches no lock.
-    fn with_quotas<R>(&self, f: impl FnOnce(&Quotas) -> R) -> R {
-        if self.divisor.load(Ordering::Relaxed) == 1 { f(&self.base) } else { f(&self.quotas()) }
+    /// The configured quotas (a local decision is charged [`MemoryStore::weight`] times
+    /// against these).
+    pub fn quotas(&self) -> &Quotas {
+        &self.base
+    }
+
+    /// The session caps in force (÷ the weight).
+    fn session_quotas<R>(&self, f: impl FnOnce(&Quotas) -> R) -> R {
+        if self.weight() == 1 {
+            f(&self.base)
+        } else {
+            f(&self.scaled.read().unwrap_or_else(PoisonError::into_inner))
+        }
     }
 
     fn at(&self, now: Now) -> At {
@@ -180,9 +239,15 @@ impl MemoryStore {
     /// The synchronous decision (the async trait method wraps this).
     pub fn check_now(&self, req: Request<'_>, now: Now) -> Decision {
         let at = self.at(now);
-        let result = self.with_quotas(|q| {
+        let q = &self.base;
+        let result = if self.carry {
+            let w = self.weight();
+            self.with_ledgers(q, req.participant, req.room, &at, |l| {
+                carry::admit_carried(q, l, &req.usage, w, &at)
+            })
+        } else {
             self.with_ledgers(q, req.participant, req.room, &at, |l| ledger::admit(q, l, &req.usage, &at))
-        });
+        };
         match result {
             Some(Ok(warnings)) => Decision::Allowed {
                 reservation: Reservation {
@@ -202,12 +267,77 @@ impl MemoryStore {
     /// Synchronous settle.
     pub fn settle_now(&self, res: &Reservation, actual: &Usage, now: Now) -> CostWarnings {
         let at = self.at(now);
-        self.with_quotas(|q| {
-            self.with_ledgers(q, &res.participant, &res.room, &at, |l| {
+        let q = &self.base;
+        let w = self.weight();
+        self.with_ledgers(q, &res.participant, &res.room, &at, |l| {
+            if self.carry {
+                carry::settle_carried(q, l, &res.reserved, actual, res.day, w, &at)
+            } else {
                 ledger::settle(q, l, &res.reserved, actual, res.day, &at)
-            })
+            }
         })
         .unwrap_or_default()
+    }
+
+    /// Takes what the shared store left behind after a decision for `participant` and `room`
+    /// (and the global scope) as this worker's copy. An entity this store cannot remember
+    /// (full) is skipped: the copy is an aid, never a reason to refuse.
+    pub fn observe(
+        &self,
+        participant: &Arc<str>,
+        room: &Arc<str>,
+        day: u32,
+        seen: &[(Scope, Seen)],
+        now: Now,
+    ) {
+        if seen.is_empty() {
+            return;
+        }
+        let at = self.at(now);
+        let q = &self.base;
+        self.with_ledgers(q, participant, room, &at, |ledgers| {
+            for (scope, l) in Scope::ALL.into_iter().zip(ledgers) {
+                let Some(l) = l else { continue };
+                for (_, s) in seen.iter().filter(|(sc, _)| *sc == scope) {
+                    l.observe(q, scope, *s, day, &at);
+                }
+            }
+        });
+    }
+
+    /// What to merge into the shared store: every remembered entity (`all`, after the store
+    /// lost its data) or only those with unshared charges. Returns the UTC day of the day
+    /// floors, too.
+    pub fn sync_entries(&self, all: bool, now: Now) -> (u32, Vec<SyncEntry>) {
+        let at = self.at(now);
+        let (q, w) = (&self.base, self.weight());
+        let keep = |l: &Ledger| l.has_unshared() || (all && !l.is_idle(&at));
+        let entry = |scope: Scope, id: Arc<str>, l: &Ledger| SyncEntry {
+            scope,
+            id,
+            rules: l.sync_rules(q, scope, w, &at),
+            sent: l.unshared(),
+        };
+        let mut out = Vec::new();
+        for (scope, keyed) in [(Scope::Participant, &self.participants), (Scope::Room, &self.rooms)] {
+            out.extend(keyed.collect(keep).into_iter().map(|(id, l)| entry(scope, id, &l)));
+        }
+        let g = *lock(&self.global);
+        if keep(&g) {
+            out.push(entry(Scope::Global, Arc::from(""), &g));
+        }
+        (at.day, out)
+    }
+
+    /// Forgets the unshared amounts of `entries`: the shared store has counted them.
+    pub fn mark_shared(&self, entries: &[SyncEntry]) {
+        for e in entries {
+            match e.scope {
+                Scope::Participant => self.participants.update(&e.id, |l| l.mark_shared(&e.sent)),
+                Scope::Room => self.rooms.update(&e.id, |l| l.mark_shared(&e.sent)),
+                Scope::Global => lock(&self.global).mark_shared(&e.sent),
+            }
+        }
     }
 
     /// Synchronous session acquire.
@@ -224,8 +354,10 @@ impl MemoryStore {
             window: Window::Concurrent,
             retry_after: Duration::ZERO,
         };
-        self.with_quotas(|q| self.with_ledgers(q, participant, room, &at, |l| ledger::acquire_session(q, l)))
-            .unwrap_or(Err(full))?;
+        self.session_quotas(|q| {
+            self.with_ledgers(q, participant, room, &at, |l| ledger::acquire_session(q, l))
+        })
+        .unwrap_or(Err(full))?;
         Ok(SessionLease {
             participant: participant.clone(),
             room: room.clone(),
@@ -237,7 +369,7 @@ impl MemoryStore {
     /// Synchronous session release.
     pub fn release_session_now(&self, lease: &SessionLease, now: Now) {
         let at = self.at(now);
-        self.with_quotas(|q| {
+        self.session_quotas(|q| {
             self.with_ledgers(q, &lease.participant, &lease.room, &at, ledger::release_session)
         });
     }
@@ -279,10 +411,10 @@ impl MemoryStore {
     /// Synchronous stats.
     pub fn stats_now(&self, participant: Option<&str>, room: Option<&str>, now: Now, mode: Mode) -> Stats {
         let at = self.at(now);
-        let q = self.quotas();
+        let q = &self.base;
         let one = |keyed: &Keyed, id: &str, scope: Scope| {
             let l = keyed.get(id).unwrap_or_default();
-            ScopeStats::new(Some(id), &q, scope, &l.view(&q, scope, &at), l.cost_today(&at))
+            ScopeStats::new(Some(id), q, scope, &l.view(q, scope, &at), l.cost_today(&at))
         };
         let g = *lock(&self.global);
         Stats {
@@ -291,9 +423,9 @@ impl MemoryStore {
             room: room.map(|r| one(&self.rooms, r, Scope::Room)),
             global: ScopeStats::new(
                 None,
-                &q,
+                q,
                 Scope::Global,
-                &g.view(&q, Scope::Global, &at),
+                &g.view(q, Scope::Global, &at),
                 g.cost_today(&at),
             ),
         }
