@@ -34,7 +34,7 @@ impl Drop for Worker {
 impl Worker {
     fn metric(&self, line_start: &str) -> Option<f64> {
         let mut text = String::new();
-        prometheus_client::encoding::text::encode(&mut text, &self.registry).unwrap();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry).expect("encoding metrics");
         text.lines().find_map(|l| l.strip_prefix(line_start)).and_then(|v| v.trim().parse().ok())
     }
 }
@@ -127,7 +127,7 @@ fn send(w: Arc<Limiter>, fleet: &'static str, who: String, t0: Instant, log: Log
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap()
+    m.lock().expect("a test task panicked holding the lock")
 }
 
 /// Time from `since` until every worker of both fleets decides in Redis again (bounded).

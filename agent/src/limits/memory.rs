@@ -12,125 +12,21 @@
 //! unshared, and hands out what to merge back ([`MemoryStore::sync_entries`]).
 
 use std::collections::HashMap;
-use std::hash::BuildHasher;
 
-use hashbrown::HashTable;
-use hashbrown::hash_table::Entry;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
+use super::keyed::Keyed;
 use super::lock;
 use super::stats::{ScopeStats, Stats};
 use super::store::{Decision, LimitStore, Mode, Now, Origin, Request, Reservation, SessionLease};
-use crate::core::carry::{self, Seen, SyncRule};
+use crate::core::carry;
 use crate::core::ledger::{self, At, CostWarnings, Ledger, Ledgers, Rejection};
-use crate::core::quota::{Quotas, RATE_UNITS, Scope, Unit, Usage, Window};
+use crate::core::quota::{Quotas, Scope, Unit, Usage, Window};
 
-/// One entity's share of a merge into the shared store.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SyncEntry {
-    /// Whose ledger.
-    pub scope: Scope,
-    /// Identity or room name ("" for the global scope).
-    pub id: Arc<str>,
-    /// What to merge, per limit (may be empty: nothing but unshared amounts to forget).
-    pub rules: Vec<SyncRule>,
-    /// The unshared amounts this entry carries (forgotten once merged).
-    pub sent: [i64; RATE_UNITS],
-}
-
-const SHARDS: usize = 16;
 /// Bound on remembered shared-open breakers (names come from configuration, so few).
 const MAX_OPEN_BREAKERS: usize = 256;
-
-/// A fast seeded hash (identities are short strings; SipHash would dominate a decision).
-type Hasher = foldhash::fast::RandomState;
-/// A hash table keyed by identity; the hash is computed once per decision and used both to
-/// pick the shard and to find the entry.
-type Map = HashTable<(Arc<str>, Ledger)>;
-type Shard = Mutex<Map>;
-
-struct Keyed {
-    shards: [Shard; SHARDS],
-    hasher: Hasher,
-    cap_per_shard: usize,
-}
-
-impl Keyed {
-    fn new(max_keys: usize) -> Self {
-        Self {
-            shards: std::array::from_fn(|_| Mutex::new(Map::new())),
-            hasher: Hasher::default(),
-            cap_per_shard: max_keys.div_ceil(SHARDS).max(1),
-        }
-    }
-
-    fn hash(&self, key: &str) -> u64 {
-        self.hasher.hash_one(key)
-    }
-
-    fn shard(&self, hash: u64) -> &Shard {
-        // The low bits pick the bucket inside the table; use high bits for the shard.
-        &self.shards[(hash >> 59) as usize % SHARDS]
-    }
-
-    /// Every remembered ledger that `keep` selects, copied.
-    fn collect(&self, keep: impl Fn(&Ledger) -> bool) -> Vec<(Arc<str>, Ledger)> {
-        let mut out = Vec::new();
-        for s in &self.shards {
-            out.extend(lock(s).iter().filter(|(_, l)| keep(l)).map(|(k, l)| (k.clone(), *l)));
-        }
-        out
-    }
-
-    /// Runs `f` on `key`'s ledger if it is remembered.
-    fn update(&self, key: &str, f: impl FnOnce(&mut Ledger)) {
-        let h = self.hash(key);
-        if let Some((_, l)) = lock(self.shard(h)).find_mut(h, |(k, _)| **k == *key) {
-            f(l);
-        }
-    }
-
-    fn get(&self, key: &str) -> Option<Ledger> {
-        let h = self.hash(key);
-        lock(self.shard(h)).find(h, |(k, _)| **k == *key).map(|(_, l)| *l)
-    }
-
-    fn len(&self) -> usize {
-        self.shards.iter().map(|s| lock(s).len()).sum()
-    }
-
-    fn prune(&self, at: &At) -> usize {
-        self.shards.iter().map(|s| self.prune_map(&mut lock(s), at)).sum()
-    }
-
-    fn prune_map(&self, map: &mut Map, at: &At) -> usize {
-        let before = map.len();
-        map.retain(|(_, l)| !l.is_idle(at));
-        if map.capacity() > 64 && map.len() < map.capacity() / 4 {
-            map.shrink_to_fit(|(k, _)| self.hasher.hash_one(&**k));
-        }
-        before - map.len()
-    }
-
-    /// The ledger for `key` (hash `h`), created if missing; `None` if the shard is full even
-    /// after pruning.
-    fn entry<'m>(&self, map: &'m mut Map, h: u64, key: &Arc<str>, at: &At) -> Option<&'m mut Ledger> {
-        if map.len() >= self.cap_per_shard && map.find(h, |(k, _)| **k == **key).is_none() {
-            self.prune_map(map, at);
-            if map.len() >= self.cap_per_shard {
-                return None;
-            }
-        }
-        let rehash = |(k, _): &(Arc<str>, Ledger)| self.hasher.hash_one(&**k);
-        let slot = match map.entry(h, |(k, _)| **k == **key, rehash) {
-            Entry::Occupied(o) => o.into_mut(),
-            Entry::Vacant(v) => v.insert((key.clone(), Ledger::default())).into_mut(),
-        };
-        Some(&mut slot.1)
-    }
-}
 
 /// Limits counted in this process.
 pub struct MemoryStore {
@@ -279,67 +175,6 @@ impl MemoryStore {
         .unwrap_or_default()
     }
 
-    /// Takes what the shared store left behind after a decision for `participant` and `room`
-    /// (and the global scope) as this worker's copy. An entity this store cannot remember
-    /// (full) is skipped: the copy is an aid, never a reason to refuse.
-    pub fn observe(
-        &self,
-        participant: &Arc<str>,
-        room: &Arc<str>,
-        day: u32,
-        seen: &[(Scope, Seen)],
-        now: Now,
-    ) {
-        if seen.is_empty() {
-            return;
-        }
-        let at = self.at(now);
-        let q = &self.base;
-        self.with_ledgers(q, participant, room, &at, |ledgers| {
-            for (scope, l) in Scope::ALL.into_iter().zip(ledgers) {
-                let Some(l) = l else { continue };
-                for (_, s) in seen.iter().filter(|(sc, _)| *sc == scope) {
-                    l.observe(q, scope, *s, day, &at);
-                }
-            }
-        });
-    }
-
-    /// What to merge into the shared store: every remembered entity (`all`, after the store
-    /// lost its data) or only those with unshared charges. Returns the UTC day of the day
-    /// floors, too.
-    pub fn sync_entries(&self, all: bool, now: Now) -> (u32, Vec<SyncEntry>) {
-        let at = self.at(now);
-        let (q, w) = (&self.base, self.weight());
-        let keep = |l: &Ledger| l.has_unshared() || (all && !l.is_idle(&at));
-        let entry = |scope: Scope, id: Arc<str>, l: &Ledger| SyncEntry {
-            scope,
-            id,
-            rules: l.sync_rules(q, scope, w, &at),
-            sent: l.unshared(),
-        };
-        let mut out = Vec::new();
-        for (scope, keyed) in [(Scope::Participant, &self.participants), (Scope::Room, &self.rooms)] {
-            out.extend(keyed.collect(keep).into_iter().map(|(id, l)| entry(scope, id, &l)));
-        }
-        let g = *lock(&self.global);
-        if keep(&g) {
-            out.push(entry(Scope::Global, Arc::from(""), &g));
-        }
-        (at.day, out)
-    }
-
-    /// Forgets the unshared amounts of `entries`: the shared store has counted them.
-    pub fn mark_shared(&self, entries: &[SyncEntry]) {
-        for e in entries {
-            match e.scope {
-                Scope::Participant => self.participants.update(&e.id, |l| l.mark_shared(&e.sent)),
-                Scope::Room => self.rooms.update(&e.id, |l| l.mark_shared(&e.sent)),
-                Scope::Global => lock(&self.global).mark_shared(&e.sent),
-            }
-        }
-    }
-
     /// Synchronous session acquire.
     pub fn acquire_session_now(
         &self,
@@ -476,6 +311,10 @@ impl LimitStore for MemoryStore {
         Mode::Local
     }
 }
+
+#[path = "memory_carry.rs"]
+mod carrying;
+pub use carrying::SyncEntry;
 
 #[cfg(test)]
 #[path = "memory_tests.rs"]

@@ -3,6 +3,7 @@
 use super::*;
 use crate::clock;
 use crate::core::carry::Seen;
+use crate::limits::keyed::SHARDS;
 
 const JAN1: u64 = 1_704_067_200;
 

@@ -20,11 +20,9 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, RedisError, Script};
 
 use super::lock;
-use super::memory::SyncEntry;
-use super::stats::{ScopeStats, Stats};
-use super::store::{Decision, Mode, Origin, Reservation, SessionLease};
+use super::store::{Decision, Origin, Reservation, SessionLease};
 use crate::core::carry::Seen;
-use crate::core::ledger::{CostWarnings, LimitView, Rejection};
+use crate::core::ledger::{CostWarnings, Rejection};
 use crate::core::quota::{Quotas, Scope, Unit, Usage, Window};
 
 /// How long the generation key lives without a heartbeat: longer than any counter it vouches
@@ -314,42 +312,6 @@ impl RedisStore {
         }
     }
 
-    /// Merges what this worker counted into Redis: `restore` after Redis lost everything
-    /// (the highest floor of any worker plus every unshared amount), otherwise a flush (at
-    /// least the floor, plus the unshared amount). `day` is the UTC day of the day floors.
-    pub async fn merge(&self, entries: &[SyncEntry], restore: bool, day: u32) -> Result<()> {
-        let mut keys = Vec::with_capacity(entries.len());
-        let mut args = Vec::new();
-        for e in entries.iter().filter(|e| !e.rules.is_empty()) {
-            keys.push(self.entity_key(e.scope, &e.id));
-            for r in &e.rules {
-                let limit = i64::try_from(r.limit).unwrap_or(i64::MAX);
-                let floor = i64::try_from(r.floor).unwrap_or(i64::MAX);
-                args.extend([keys.len() as i64, r.unit as i64, r.window as i64, limit, r.unshared, floor]);
-            }
-        }
-        if keys.is_empty() {
-            return Ok(());
-        }
-        let mode = if restore { "restore" } else { "flush" };
-        match self.eval(&keys, [0, 0, i64::from(day)], mode, &args).await?.as_slice() {
-            [1] => Ok(()),
-            other => Err(bad(other)),
-        }
-    }
-
-    /// Sets the generation (a fresh `candidate` unless Redis already has one) and takes the
-    /// one in force as this worker's: call after merging everything this worker knows.
-    pub async fn adopt_generation(&self, candidate: u64) -> Result<u64> {
-        let mut c = self.conn.get()?;
-        let mut inv = self.conn.scripts[2].prepare_invoke();
-        inv.key(self.generation_key()).arg("adopt").arg(candidate.max(1).to_string()).arg(GENERATION_TTL_MS);
-        let raw: String = inv.invoke_async(&mut c).await?;
-        let generation = raw.parse::<u64>().map_err(|_| RedisStoreError::Reply(raw))?;
-        self.generation.store(generation, Ordering::Relaxed);
-        Ok(generation)
-    }
-
     async fn sessions(&self, keys: &[String; 3], mode: &str, lease: &str) -> Result<Vec<i64>> {
         let mut c = self.conn.get()?;
         let mut inv = self.conn.scripts[1].prepare_invoke();
@@ -446,58 +408,6 @@ impl RedisStore {
         let ms: i64 = redis::cmd("PTTL").arg(self.key("b", name)).query_async(&mut c).await?;
         Ok((ms > 0).then(|| Duration::from_millis(ms as u64)))
     }
-
-    /// Current, limit and remaining for the asked scopes, on Redis's clock.
-    pub async fn stats(&self, participant: Option<&str>, room: Option<&str>, mode: Mode) -> Result<Stats> {
-        let (p, r) = (participant.unwrap_or(""), room.unwrap_or(""));
-        let mut scopes = vec![Scope::Global];
-        scopes.extend(participant.map(|_| Scope::Participant));
-        scopes.extend(room.map(|_| Scope::Room));
-        let (rules, args) = self.rules(&scopes, true, |_| 0);
-        let keys = self.entity_keys(p, r);
-        let reply = self.eval(&keys, [0, 0, 0], "view", &args).await?;
-        if reply.len() != rules.len() + 1 {
-            return Err(bad(&reply));
-        }
-        let sessions = self.sessions(&self.session_keys(p, r), "view", "").await?;
-        let scope_stats = |scope: Scope, id: Option<&str>| {
-            let mut views: Vec<LimitView> = rules
-                .iter()
-                .zip(&reply[1..])
-                .filter(|(rule, _)| rule.scope == scope)
-                .map(|(rule, &cur)| {
-                    let limit = self.quotas.limit(scope, rule.unit, rule.window);
-                    let current = u64::try_from(cur).unwrap_or(0);
-                    LimitView {
-                        unit: rule.unit,
-                        window: rule.window,
-                        current,
-                        limit,
-                        remaining: limit.saturating_sub(current),
-                    }
-                })
-                .collect();
-            let cost = views.iter().find(|v| v.unit == Unit::CostMicroUsd).map_or(0, |v| v.current);
-            let limit = self.quotas.session_limit(scope);
-            if limit > 0 {
-                let current = sessions.get(scope as usize).map_or(0, |&n| u64::try_from(n).unwrap_or(0));
-                views.push(LimitView {
-                    unit: Unit::Sessions,
-                    window: Window::Concurrent,
-                    current,
-                    limit,
-                    remaining: limit.saturating_sub(current),
-                });
-            }
-            ScopeStats::new(id, &self.quotas, scope, &views, cost)
-        };
-        Ok(Stats {
-            mode: mode.as_str(),
-            participant: participant.map(|p| scope_stats(Scope::Participant, Some(p))),
-            room: room.map(|r| scope_stats(Scope::Room, Some(r))),
-            global: scope_stats(Scope::Global, None),
-        })
-    }
 }
 
 fn clamp_i64(v: u64) -> i64 {
@@ -507,3 +417,9 @@ fn clamp_i64(v: u64) -> i64 {
 fn bad(reply: &[i64]) -> RedisStoreError {
     RedisStoreError::Reply(format!("{reply:?}"))
 }
+
+#[path = "redis_sync.rs"]
+mod sync;
+
+#[path = "redis_stats.rs"]
+mod stats;
