@@ -15,6 +15,8 @@
 //!   → deadline → one retry), fallback chains, streamed SSE and PCM, degraded-mode summary.
 //! - [`session`]: the voice session — turn-taking, barge-in, LLM → sentences → TTS, transcripts,
 //!   degraded mode; announced echo mode when no provider is configured.
+//! - [`tools`]: function tools the LLM can call — typed arguments with derived JSON schemas,
+//!   a context, parallel runs with time limits, panics caught, metrics.
 //! - [`stats`]: `/stats` and the resilience readiness section, bridged to the limiter.
 //! - [`vad`]: Silero VAD through ONNX Runtime: model loading, 48→16 kHz resampling,
 //!   per-stream windows and state, batched inference across streams.
@@ -34,4 +36,5 @@ pub mod logging;
 pub mod providers;
 pub mod session;
 pub mod stats;
+pub mod tools;
 pub mod vad;
