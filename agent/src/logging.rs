@@ -7,7 +7,14 @@
 
 use tracing_subscriber::EnvFilter;
 
-use crate::config::LogFormat;
+/// Log output format (`LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines for a terminal.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
 
 /// Targets held at `info` unless the filter names them: their debug and trace lines are wire
 /// dumps (handshake requests with their `Authorization` header, frames, connection pools).
