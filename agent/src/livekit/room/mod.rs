@@ -15,6 +15,7 @@ pub mod registry;
 mod task;
 pub mod text_stream;
 
+use crate::secret::Secret;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -40,8 +41,8 @@ use api::SinkControl;
 pub struct JoinOptions {
     /// Server base URL (`ws://…` / `wss://…`).
     pub url: String,
-    /// Room-join token (from the JobAssignment).
-    pub token: String,
+    /// Room-join token (from the JobAssignment); prints as `<redacted>`.
+    pub token: Secret,
     /// When the job was assigned, for the join-time metric.
     pub started_at: Instant,
     /// Opus encoder settings for our track.
@@ -52,10 +53,10 @@ pub struct JoinOptions {
 
 impl JoinOptions {
     /// Defaults: 32 kbit/s Opus, 5 s playout queue.
-    pub fn new(url: &str, token: &str, started_at: Instant) -> Self {
+    pub fn new(url: &str, token: impl Into<Secret>, started_at: Instant) -> Self {
         Self {
             url: url.to_owned(),
-            token: token.to_owned(),
+            token: token.into(),
             started_at,
             encoder: EncoderSettings::default(),
             playout_capacity: Duration::from_secs(5),
