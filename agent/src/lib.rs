@@ -1,6 +1,9 @@
 //! voice-agent: a LiveKit voice-agent worker.
 //!
 //! # Layout
+//! - [`agent`]: agents as code — [`agent::Agent`] (instructions, greeting, tools, hooks), the
+//!   conversation with tool calls, the LLM seam and the tool loop.
+//! - [`testing`]: a harness that runs an agent turn by turn against a scripted LLM.
 //! - [`clock`]: the one place that reads time; everything else gets `now` passed in.
 //! - [`config`]: environment (+ `.env`) → [`config::Config`], every error at once.
 //! - [`logging`]: text or JSON logs through `tracing`.
@@ -24,6 +27,7 @@
 //!   WebRTC, Opus), the job-handler seam and echo mode.
 #![warn(missing_docs)]
 
+pub mod agent;
 pub mod app;
 pub mod clock;
 pub mod config;
@@ -36,5 +40,6 @@ pub mod logging;
 pub mod providers;
 pub mod session;
 pub mod stats;
+pub mod testing;
 pub mod tools;
 pub mod vad;

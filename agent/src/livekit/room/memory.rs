@@ -2,7 +2,8 @@
 //! sink, text streams out), and its [`FarEnd`], where a test plays the other participants and
 //! the server. No sockets, no codec: the far end paces the agent's audio with the same
 //! [`Playout`] the real room uses (on tokio time, so paused time runs it instantly), carries
-//! out stops like the real room task, and reassembles the text streams the agent sends.
+//! out stops like the real room task, reassembles the text streams the agent sends, and shows
+//! the agent's participant attributes.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -15,7 +16,7 @@
 //! # }
 //! ```
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -60,6 +61,7 @@ pub struct FarEnd {
     state: watch::Receiver<PlaybackState>,
     texts: Arc<Mutex<Texts>>,
     texts_changed: Arc<Notify>,
+    attributes: watch::Receiver<BTreeMap<String, String>>,
     left: CancellationToken,
 }
 
@@ -72,6 +74,7 @@ pub fn pair(name: &str, identity: &str) -> (Room, FarEnd) {
         state: room.sink.state.clone(),
         texts: Arc::default(),
         texts_changed: Arc::default(),
+        attributes: wiring.attributes,
         left: wiring.leave.clone(),
     };
     let task = FarTask {
@@ -141,6 +144,21 @@ impl FarEnd {
             }
             changed.await;
         }
+    }
+
+    /// The agent's participant attributes as last set (e.g. `lk.agent.state`).
+    pub fn attributes(&self) -> BTreeMap<String, String> {
+        self.attributes.borrow().clone()
+    }
+
+    /// Waits until the agent's attributes satisfy `found`, and returns them.
+    pub async fn wait_attributes(
+        &self,
+        found: impl Fn(&BTreeMap<String, String>) -> bool,
+    ) -> BTreeMap<String, String> {
+        let mut attributes = self.attributes.clone();
+        let _ = attributes.wait_for(|a| found(a)).await;
+        attributes.borrow().clone()
     }
 
     /// Whether the agent has left the room.

@@ -1,13 +1,16 @@
-//! The room participant: join with a token, receive every remote microphone as PCM, publish
-//! the agent's voice, exchange data packets.
+//! The room participant: join with a token, receive every user's microphone as PCM, publish
+//! the agent's voice, exchange data packets and text streams, keep our attributes set.
 //!
 //! [`join`] connects (signalling handshake) and spawns the room's task; the returned
 //! [`Room`] is the whole interface the rest of the agent uses (see [`api`]).
 
 pub mod api;
+pub mod attributes;
 mod conn;
+pub mod incoming;
 pub mod memory;
 mod outbound;
+pub mod preconnect;
 mod publish;
 pub mod registry;
 mod task;
@@ -20,9 +23,12 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 pub use api::{
-    AudioFrame, AudioSink, AudioStream, CloseReason, DataMessage, PlaybackState, Room, RoomClosed, RoomEvent,
+    Attributes, AudioFrame, AudioSink, AudioStream, ChatMessage, CloseReason, DataMessage, PlaybackState,
+    Room, RoomClosed, RoomEvent,
 };
+pub use attributes::AgentState;
 pub use conn::MEDIA_TIMEOUT;
+pub use preconnect::{PreConnectAudio, PreConnectError};
 pub use text_stream::{TextStream, TextStreamOptions, TextStreams};
 
 use super::audio::opus::{EncoderSettings, OpusEncoder};
@@ -81,6 +87,7 @@ fn wire(name: String, identity: String) -> (Room, task::Wiring) {
     let (audio_tx, audio_rx) = mpsc::channel(16);
     let (state_tx, state_rx) = watch::channel(PlaybackState::default());
     let control = Arc::new(SinkControl::default());
+    let (attributes, attributes_rx) = Attributes::new();
     let leave = CancellationToken::new();
     let wiring = task::Wiring {
         events: events_tx,
@@ -88,6 +95,7 @@ fn wire(name: String, identity: String) -> (Room, task::Wiring) {
         audio_rx,
         control: control.clone(),
         state_tx,
+        attributes: attributes_rx,
         leave: leave.clone(),
     };
     let room = Room {
@@ -96,6 +104,7 @@ fn wire(name: String, identity: String) -> (Room, task::Wiring) {
         events: events_rx,
         sink: AudioSink { tx: audio_tx, control, state: state_rx },
         data: data_tx,
+        attributes,
         leave,
         task: None,
     };
