@@ -41,6 +41,8 @@ impl JobHandler for Recorder {
                     RoomEvent::TrackUnsubscribed { identity, .. } => format!("unsubscribed {identity}"),
                     RoomEvent::TrackMuted { identity, muted, .. } => format!("muted={muted} {identity}"),
                     RoomEvent::Data(d) => format!("data {}", String::from_utf8_lossy(&d.payload)),
+                    RoomEvent::Chat(c) => format!("chat {}", c.text),
+                    RoomEvent::PreConnectAudio(a) => format!("preconnect {}", a.track_sid),
                     RoomEvent::Reconnected => "reconnected".into(),
                     RoomEvent::Closed(reason) => {
                         let _ = tx.send(format!("closed {reason:?}")).await;

@@ -14,6 +14,7 @@ mod livekit_bad_input;
 mod livekit_capacity;
 mod livekit_drain;
 mod livekit_echo;
+mod livekit_frontend;
 mod livekit_protocol;
 mod livekit_restart;
 mod livekit_room_events;
