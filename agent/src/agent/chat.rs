@@ -108,14 +108,7 @@ impl ChatContext {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn call(id: &str) -> ChatItem {
-        ChatItem::ToolCall { id: id.into(), name: "f".into(), arguments: "{}".into() }
-    }
-
-    fn output(id: &str) -> ChatItem {
-        ChatItem::ToolOutput { call_id: id.into(), name: "f".into(), content: "ok".into(), is_error: false }
-    }
+    use crate::providers::prompt::tests::{call, output};
 
     #[test]
     fn the_prompt_carries_instructions_items_and_tools() {

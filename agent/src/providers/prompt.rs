@@ -167,14 +167,16 @@ pub fn openai_tools(tools: &[ToolSpec]) -> Value {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn call(id: &str) -> ChatItem {
+    /// A tool call item (for tests here and of the agent's chat).
+    pub(crate) fn call(id: &str) -> ChatItem {
         ChatItem::ToolCall { id: id.into(), name: "f".into(), arguments: "{}".into() }
     }
 
-    fn output(id: &str) -> ChatItem {
+    /// A tool result item.
+    pub(crate) fn output(id: &str) -> ChatItem {
         ChatItem::ToolOutput { call_id: id.into(), name: "f".into(), content: "ok".into(), is_error: false }
     }
 
