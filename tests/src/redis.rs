@@ -13,6 +13,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use voice_agent::core::quota::Quotas;
+use voice_agent::limits::{LimitsConfig, RedisConfig, SharedOptions};
+
 use crate::net::free_port;
 
 /// A running (or deliberately stopped) redis-server.
@@ -123,5 +126,20 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Limiter settings for one worker sharing limits in the Redis at `url` under key prefix
+/// `prefix` (session leases of 120 s).
+pub fn limits_config(url: &str, prefix: &str, quotas: Quotas, shared: SharedOptions) -> LimitsConfig {
+    LimitsConfig {
+        quotas,
+        redis: Some(RedisConfig {
+            url: url.to_owned(),
+            key_prefix: prefix.to_owned(),
+            session_lease: Duration::from_secs(120),
+            shared,
+        }),
+        ..LimitsConfig::default()
     }
 }

@@ -11,10 +11,8 @@ use std::time::{Duration, Instant};
 use prometheus_client::registry::Registry;
 use voice_agent::clock;
 use voice_agent::core::quota::{Quotas, Scope, Unit, Usage, Window};
-use voice_agent::limits::{
-    Decision, LimitRequest, Limiter, LimitsConfig, Mode, Now, RedisConfig, ResilienceMetrics, SharedOptions,
-};
-use voice_agent_tests::redis::RedisServer;
+use voice_agent::limits::{Decision, LimitRequest, Limiter, Mode, Now, ResilienceMetrics, SharedOptions};
+use voice_agent_tests::redis::{RedisServer, limits_config};
 
 const WORKERS: usize = 3;
 
@@ -48,16 +46,7 @@ fn options(worker_ttl: Duration) -> SharedOptions {
 fn worker(url: &str, prefix: &str, quotas: Quotas, name: &str, opts: SharedOptions) -> Worker {
     let mut registry = Registry::default();
     let metrics: ResilienceMetrics = voice_agent::limits::register_metrics(&mut registry);
-    let cfg = LimitsConfig {
-        quotas,
-        redis: Some(RedisConfig {
-            url: url.to_owned(),
-            key_prefix: prefix.to_owned(),
-            session_lease: Duration::from_secs(120),
-            shared: opts,
-        }),
-        ..LimitsConfig::default()
-    };
+    let cfg = limits_config(url, prefix, quotas, opts);
     let limiter = Arc::new(Limiter::new(&cfg, metrics, name, clock::now()).expect("valid redis url"));
     let maintenance = limiter.spawn_maintenance(Duration::from_secs(5));
     Worker { limiter, registry, maintenance }
@@ -178,15 +167,12 @@ async fn three_workers_stay_within_limit_plus_a_share_through_kill_restart_and_s
         server.stop();
         at(25).await;
         server.restart();
-        let restarted = clock::now();
-        let after_restart = back_to_shared(&all, restarted).await;
+        let after_restart = back_to_shared(&all, clock::now()).await;
         at(40).await;
         server.pause();
         at(45).await;
         server.resume();
-        let resumed = clock::now();
-        let after_stall = back_to_shared(&all, resumed).await;
-        (after_restart, after_stall)
+        (after_restart, back_to_shared(&all, clock::now()).await)
     };
     let load = async {
         let mut tick = tokio::time::interval(Duration::from_millis(100));

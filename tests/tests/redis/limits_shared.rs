@@ -12,10 +12,9 @@ use voice_agent::core::breaker::{Breaker, Reason};
 use voice_agent::core::breaker_config::BreakerConfig;
 use voice_agent::core::quota::{Quotas, Scope, Unit, Usage, Window};
 use voice_agent::limits::{
-    Decision, LimitRequest, Limiter, LimitsConfig, Mode, Now, Origin, RedisConfig, ResilienceMetrics,
-    SharedOptions,
+    Decision, LimitRequest, Limiter, Mode, Now, Origin, ResilienceMetrics, SharedOptions,
 };
-use voice_agent_tests::redis::RedisServer;
+use voice_agent_tests::redis::{RedisServer, limits_config};
 
 fn id(s: &str) -> Arc<str> {
     Arc::from(s)
@@ -35,20 +34,9 @@ fn limiter_with(
     timeout: Duration,
     metrics: ResilienceMetrics,
 ) -> Limiter {
-    let cfg = LimitsConfig {
-        quotas,
-        redis: Some(RedisConfig {
-            url: url.to_owned(),
-            key_prefix: prefix.to_owned(),
-            session_lease: Duration::from_secs(120),
-            shared: SharedOptions {
-                timeout,
-                breaker_open: Duration::from_millis(200),
-                ..SharedOptions::default()
-            },
-        }),
-        ..LimitsConfig::default()
-    };
+    let shared =
+        SharedOptions { timeout, breaker_open: Duration::from_millis(200), ..SharedOptions::default() };
+    let cfg = limits_config(url, prefix, quotas, shared);
     Limiter::new(&cfg, metrics, worker, clock::now()).expect("valid redis url")
 }
 
