@@ -5,7 +5,14 @@
 
 use tracing_subscriber::EnvFilter;
 
-use crate::config::LogFormat;
+/// Log output format (`LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines for a terminal.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
 
 /// tiny_http reports every ended `accept` as an error, including the idle timeout the health
 /// server uses on purpose (it restarts the accept loop and logs real failures itself), so its
