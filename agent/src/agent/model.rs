@@ -6,7 +6,7 @@ use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
 
 use super::chat::ChatContext;
-use crate::core::tool_calls::ToolCallDelta;
+pub use crate::providers::ChatChunk;
 use crate::providers::ProviderError;
 use crate::tools::ToolSet;
 
@@ -28,22 +28,6 @@ pub struct ChatRequest<'a> {
     pub tools: &'a ToolSet,
     /// Whether tools may be called now.
     pub tool_choice: ToolChoice,
-}
-
-/// A piece of a streamed answer.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ChatChunk {
-    /// Text to speak.
-    Text(String),
-    /// A piece of a tool call.
-    ToolCall(ToolCallDelta),
-    /// Tokens used, as the provider reported them.
-    Usage {
-        /// Prompt tokens.
-        prompt: u32,
-        /// Completion tokens.
-        completion: u32,
-    },
 }
 
 /// A streamed answer; ends after its last chunk, or with an error.

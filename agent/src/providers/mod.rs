@@ -12,8 +12,10 @@
 //! - [`guard`], [`chain`], [`endpoint`]: the guard, fallback chains, per-endpoint breakers.
 //! - [`http`]: one attempt (deadline, cancellation, status → failure, rate-limit headers).
 //! - [`adapter`]: one trait per capability for what differs between vendors (request, answer
-//!   decoding), chosen per endpoint; [`llm`], [`tts`], [`stt`]: the OpenAI-compatible protocol
-//!   behind the one vendor so far, and the shared [`ChatStream`]/[`SpeechStream`].
+//!   decoding), chosen per endpoint; [`openai`]: the OpenAI-compatible vendor, the one so far.
+//! - `stream`: the one guarded stream (lease, first-output latency, outcome, metrics,
+//!   settlement, drop) behind [`ChatStream`] ([`llm`]: SSE events → [`ChatChunk`]s) and
+//!   [`SpeechStream`] ([`tts`]: 24 kHz PCM → 48 kHz); [`stt`]: the WAV every vendor is sent.
 //! - [`sse`]: the incremental SSE parser; [`pcm`]: bytes → samples and 24 → 48 kHz.
 //! - [`health`]: the degraded-mode summary and `/readyz` JSON.
 //! - [`error`]: [`ProviderError`]; [`metrics`]: [`ProviderMetrics`]; [`settle`]: limiter
@@ -30,10 +32,12 @@ pub mod health;
 pub mod http;
 pub mod llm;
 pub mod metrics;
+pub mod openai;
 pub mod pcm;
 pub mod resilience_config;
 pub(crate) mod settle;
 pub mod sse;
+pub(crate) mod stream;
 pub mod stt;
 pub mod tts;
 
@@ -41,6 +45,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
+
+use crate::core::tool_calls::ToolCallDelta;
 
 pub use config::{CapabilityConfig, EndpointConfig, ProvidersConfig};
 pub use error::ProviderError;
@@ -120,6 +126,31 @@ pub struct ChatMessage {
     pub role: Role,
     /// What was said.
     pub content: String,
+}
+
+/// A piece of a streamed chat answer, whatever the vendor.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChatChunk {
+    /// Text to speak (never empty).
+    Text(String),
+    /// A piece of a tool call (reassembled by [`crate::core::tool_calls`]).
+    ToolCall(ToolCallDelta),
+    /// Tokens used, as the provider reported them.
+    Usage {
+        /// Prompt tokens.
+        prompt: u32,
+        /// Completion tokens.
+        completion: u32,
+    },
+}
+
+/// What one event of a vendor's chat stream said: chunks, or the end of the answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChatEvent {
+    /// A piece of the answer (an empty text delta is dropped by the stream).
+    Chunk(ChatChunk),
+    /// The answer is complete.
+    Done,
 }
 
 /// A transcription.
