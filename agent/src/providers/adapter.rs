@@ -11,16 +11,16 @@
 
 use super::config::{EndpointConfig, LlmOptions, SttOptions, TtsOptions};
 use super::error::Failure;
-use super::{ChatEvent, ChatMessage};
+use super::prompt::{ChatEvent, Prompt};
 
 /// Streamed chat completions: the answer is a stream of server-sent events.
 pub trait ChatAdapter: Send + Sync {
-    /// The streaming request for `messages`.
+    /// The streaming request for `prompt` (messages, tool calls and results, tools offered).
     fn request(
         &self,
         ep: &EndpointConfig,
         http: &reqwest::Client,
-        messages: &[ChatMessage],
+        prompt: &Prompt<'_>,
         opts: &LlmOptions,
     ) -> reqwest::RequestBuilder;
     /// Whether a successful answer with this content type is the event stream.

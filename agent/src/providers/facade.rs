@@ -11,6 +11,7 @@ use super::error::ProviderError;
 use super::guard::Guard;
 use super::llm::{ChatDecoder, ChatStream, estimate_prompt_tokens};
 use super::metrics::ProviderMetrics;
+use super::prompt::{ChatItem, Prompt, ToolChoice};
 use super::stream::Started;
 use super::tts::{SpeechDecoder, SpeechStream};
 use super::{Call, Capability, ChatMessage, ProvidersConfig, Transcription, health, http, stt};
@@ -144,21 +145,37 @@ impl Providers {
         }
     }
 
-    /// Starts a streamed chat answer.
+    /// Starts a streamed chat answer to plain messages (no tools).
     pub async fn chat(&self, call: &Call, messages: &[ChatMessage]) -> Result<ChatStream, ProviderError> {
-        let prompt_estimate = estimate_prompt_tokens(messages);
+        let items: Vec<ChatItem> = messages.iter().map(ChatItem::from).collect();
+        let prompt = Prompt {
+            system: None,
+            items: &items,
+            tools: &[],
+            tool_choice: ToolChoice::Auto,
+            follow_up: false,
+        };
+        self.chat_prompt(call, &prompt).await
+    }
+
+    /// Starts a streamed chat answer to a prompt with tools, tool calls and results: read it
+    /// with [`ChatStream::next_chunk`]. A follow-up step of a turn is charged its tokens
+    /// but not another turn.
+    pub async fn chat_prompt(&self, call: &Call, prompt: &Prompt<'_>) -> Result<ChatStream, ProviderError> {
+        let prompt_estimate = estimate_prompt_tokens(prompt);
         let usage = Usage {
-            turns: 1,
+            turns: u64::from(!prompt.follow_up),
             input_tokens: prompt_estimate,
             output_tokens: u64::from(self.cfg.llm_options.max_tokens),
             ..Usage::default()
         };
         let opts = &self.cfg.llm_options;
-        let build = |ep: &Endpoint| ep.vendor.chat.request(&ep.cfg, &self.http, messages, opts);
+        let build = |ep: &Endpoint| ep.vendor.chat.request(&ep.cfg, &self.http, prompt, opts);
         let accepts = |v: &Vendor, ct: &str| v.chat.accepts(ct);
         let started = self.start(&self.llm, call, usage, &build, "an event stream", accepts).await?;
-        let vendor = started.opened.lease.endpoint().vendor;
-        Ok(ChatStream::new(started, ChatDecoder::new(vendor.chat, self.cfg.max_body_bytes, prompt_estimate)))
+        let chat = started.opened.lease.endpoint().vendor.chat;
+        let decoder = ChatDecoder::new(chat, self.cfg.max_body_bytes, prompt_estimate, usage.turns);
+        Ok(ChatStream::new(started, decoder))
     }
 
     /// Starts streamed speech for one sentence.

@@ -9,15 +9,15 @@ use std::time::Duration;
 
 use super::adapter::ChatAdapter;
 use super::error::{Failure, ProviderError};
+use super::prompt::{ChatChunk, ChatEvent, Prompt};
 use super::sse::SseParser;
 use super::stream::{Decode, GuardedStream, Started};
-use super::{ChatChunk, ChatEvent, ChatMessage};
 use crate::core::quota::Usage;
 
-/// A rough prompt-token estimate for the up-front reservation: ~4 characters a token plus a
-/// few tokens of framing per message (settled with the real count afterwards).
-pub(crate) fn estimate_prompt_tokens(messages: &[ChatMessage]) -> u64 {
-    messages.iter().map(|m| m.content.chars().count() as u64 / 4 + 4).sum::<u64>() + 3
+/// A rough prompt-token estimate for the up-front reservation: ~4 characters a token plus
+/// framing per message and tool (settled with the real count afterwards).
+pub(crate) fn estimate_prompt_tokens(prompt: &Prompt<'_>) -> u64 {
+    prompt.chars() as u64 / 4 + 3
 }
 
 /// SSE events → chat chunks, with what they used.
@@ -25,6 +25,8 @@ pub(crate) struct ChatDecoder {
     parser: SseParser,
     adapter: &'static dyn ChatAdapter,
     prompt_estimate: u64,
+    /// Turns charged: 1, or 0 for a follow-up step of a turn.
+    turns: u64,
     out_chars: u64,
     usage: Option<(u32, u32)>,
     first_text: bool,
@@ -32,11 +34,12 @@ pub(crate) struct ChatDecoder {
 }
 
 impl ChatDecoder {
-    pub fn new(adapter: &'static dyn ChatAdapter, max_line: usize, prompt_estimate: u64) -> Self {
+    pub fn new(adapter: &'static dyn ChatAdapter, max_line: usize, prompt_estimate: u64, turns: u64) -> Self {
         Self {
             parser: SseParser::new(max_line),
             adapter,
             prompt_estimate,
+            turns,
             out_chars: 0,
             usage: None,
             first_text: false,
@@ -64,9 +67,16 @@ impl Decode for ChatDecoder {
                     }
                     ChatEvent::Chunk(ChatChunk::Usage { prompt, completion }) => {
                         self.usage = Some((prompt, completion));
-                        out.push_back(ChatChunk::Usage { prompt, completion });
                     }
-                    ChatEvent::Chunk(c) => out.push_back(c),
+                    ChatEvent::Chunk(ChatChunk::ToolCall(c)) => {
+                        self.first_text = true;
+                        let f = c.function.as_ref();
+                        let n = f.map_or(0, |f| {
+                            f.name.as_deref().map_or(0, str::len) + f.arguments.as_deref().map_or(0, str::len)
+                        });
+                        self.out_chars += n as u64;
+                        out.push_back(ChatChunk::ToolCall(c));
+                    }
                 }
             }
         }
@@ -94,7 +104,7 @@ impl Decode for ChatDecoder {
             Some((p, c)) => (u64::from(p), u64::from(c)),
             None => (self.prompt_estimate, self.out_chars.div_ceil(4)),
         };
-        Usage { turns: 1, input_tokens: input, output_tokens: output, ..Usage::default() }
+        Usage { turns: self.turns, input_tokens: input, output_tokens: output, ..Usage::default() }
     }
 }
 
@@ -112,7 +122,7 @@ impl ChatStream {
         self.0.provider()
     }
 
-    /// Time from the request to the first non-empty text delta.
+    /// Time from the request to the first non-empty text delta or tool-call piece.
     pub fn first_token_latency(&self) -> Option<Duration> {
         self.0.first_latency()
     }
@@ -122,14 +132,14 @@ impl ChatStream {
         self.0.decoder().usage
     }
 
-    /// The next piece of the answer — text, a tool-call piece, usage; `None` once the answer
-    /// is complete (or after an error).
+    /// The next piece of the answer — text or a tool-call piece; `None` once the answer is
+    /// complete (or after an error). Usage is read with [`ChatStream::usage`] at the end.
     pub async fn next_chunk(&mut self) -> Option<Result<ChatChunk, ProviderError>> {
         self.0.next().await
     }
 
-    /// The next text delta, passing over the other chunks (usage stays readable through
-    /// [`ChatStream::usage`]); `None` once the answer is complete (or after an error).
+    /// The next text delta (tool calls are skipped: use [`ChatStream::next_chunk`] when tools
+    /// were offered); `None` once the answer is complete (or after an error).
     pub async fn next(&mut self) -> Option<Result<String, ProviderError>> {
         loop {
             match self.0.next().await? {
@@ -144,18 +154,20 @@ impl ChatStream {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::Role;
+    use crate::providers::ChatItem;
     use crate::providers::openai::OPENAI_COMPATIBLE;
 
     #[test]
     fn prompt_estimate_grows_with_text() {
-        let m = |c: &str| ChatMessage { role: Role::User, content: c.into() };
-        assert!(estimate_prompt_tokens(&[m("a".repeat(400).as_str())]) > estimate_prompt_tokens(&[m("hi")]));
+        use crate::providers::prompt::tests::prompt;
+        let long = [ChatItem::User("a".repeat(400))];
+        let short = [ChatItem::User("hi".into())];
+        assert!(estimate_prompt_tokens(&prompt(&long)) > estimate_prompt_tokens(&prompt(&short)));
     }
 
     #[test]
     fn decoder_keeps_chunks_before_an_error_and_stops_at_done() {
-        let mut d = ChatDecoder::new(OPENAI_COMPATIBLE.chat, 1 << 16, 10);
+        let mut d = ChatDecoder::new(OPENAI_COMPATIBLE.chat, 1 << 16, 10, 1);
         let mut out = VecDeque::new();
         let ok = "data: {\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\n\ndata: {\"choices\":[{\"delta\":{\"content\":\"\"}}]}\n\n";
         d.feed(ok.as_bytes(), &mut out).unwrap();

@@ -16,6 +16,8 @@
 //! - `stream`: the one guarded stream (lease, first-output latency, outcome, metrics,
 //!   settlement, drop) behind [`ChatStream`] ([`llm`]: SSE events → [`ChatChunk`]s) and
 //!   [`SpeechStream`] ([`tts`]: 24 kHz PCM → 48 kHz); [`stt`]: the WAV every vendor is sent.
+//! - [`prompt`]: what a chat request carries (conversation items with tool calls and results,
+//!   tools offered) and what its stream yields ([`ChatChunk`]), vendor-neutral.
 //! - [`sse`]: the incremental SSE parser; [`pcm`]: bytes → samples and 24 → 48 kHz.
 //! - [`health`]: the degraded-mode summary and `/readyz` JSON.
 //! - [`error`]: [`ProviderError`]; [`metrics`]: [`ProviderMetrics`]; [`settle`]: limiter
@@ -34,6 +36,7 @@ pub mod llm;
 pub mod metrics;
 pub mod openai;
 pub mod pcm;
+pub mod prompt;
 pub mod resilience_config;
 pub(crate) mod settle;
 pub mod sse;
@@ -46,13 +49,12 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::core::tool_calls::ToolCallDelta;
-
 pub use config::{CapabilityConfig, EndpointConfig, ProvidersConfig};
 pub use error::ProviderError;
 pub use facade::{Providers, ProvidersError};
 pub use llm::ChatStream;
 pub use metrics::{ProviderMetrics, register_metrics};
+pub use prompt::{ChatChunk, ChatEvent, ChatItem, Prompt, ToolChoice, ToolSpec};
 pub use tts::SpeechStream;
 
 /// What a provider does.
@@ -126,31 +128,6 @@ pub struct ChatMessage {
     pub role: Role,
     /// What was said.
     pub content: String,
-}
-
-/// A piece of a streamed chat answer, whatever the vendor.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ChatChunk {
-    /// Text to speak (never empty).
-    Text(String),
-    /// A piece of a tool call (reassembled by [`crate::core::tool_calls`]).
-    ToolCall(ToolCallDelta),
-    /// Tokens used, as the provider reported them.
-    Usage {
-        /// Prompt tokens.
-        prompt: u32,
-        /// Completion tokens.
-        completion: u32,
-    },
-}
-
-/// What one event of a vendor's chat stream said: chunks, or the end of the answer.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ChatEvent {
-    /// A piece of the answer (an empty text delta is dropped by the stream).
-    Chunk(ChatChunk),
-    /// The answer is complete.
-    Done,
 }
 
 /// A transcription.

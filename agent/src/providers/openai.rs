@@ -1,5 +1,6 @@
 //! The OpenAI API shape — everything OpenAI-specific, and nothing else: `/chat/completions`
-//! streamed as SSE (request body, chunk parsing with text, tool-call pieces and usage),
+//! streamed as SSE (messages with tool calls and results, the `tools` array, chunk parsing
+//! with text, tool-call pieces and usage),
 //! `/audio/speech` as raw `pcm` (request, accepted content types) and
 //! `/audio/transcriptions` as multipart (request, `{"text": …}` answer).
 //!
@@ -7,12 +8,12 @@
 //! TTS servers; [`OPENAI_COMPATIBLE`] is its [`Vendor`].
 
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::adapter::{ChatAdapter, SpeechAdapter, TranscriptionAdapter, Vendor};
 use super::config::{EndpointConfig, LlmOptions, SttOptions, TtsOptions};
 use super::error::Failure;
-use super::{ChatChunk, ChatEvent, ChatMessage, Role};
+use super::prompt::{ChatChunk, ChatEvent, ChatItem, Prompt, ToolChoice, ToolSpec};
 use crate::core::tool_calls::ToolCallDelta;
 
 /// The OpenAI-compatible vendor.
@@ -40,28 +41,23 @@ impl ChatAdapter for OpenAiCompatible {
         &self,
         ep: &EndpointConfig,
         http: &reqwest::Client,
-        messages: &[ChatMessage],
+        prompt: &Prompt<'_>,
         o: &LlmOptions,
     ) -> reqwest::RequestBuilder {
-        let msgs: Vec<_> = messages
-            .iter()
-            .map(|m| {
-                let role = match m.role {
-                    Role::System => "system",
-                    Role::User => "user",
-                    Role::Assistant => "assistant",
-                };
-                json!({"role": role, "content": m.content})
-            })
-            .collect();
-        let body = json!({
+        let mut body = json!({
             "model": ep.model,
-            "messages": msgs,
+            "messages": openai_messages(prompt),
             "stream": true,
             "stream_options": {"include_usage": true},
             "max_tokens": o.max_tokens,
             "temperature": o.temperature,
         });
+        if !prompt.tools.is_empty() {
+            body["tools"] = openai_tools(prompt.tools);
+            if prompt.tool_choice == ToolChoice::None {
+                body["tool_choice"] = json!("none");
+            }
+        }
         post(ep, http, "chat/completions").header(reqwest::header::ACCEPT, "text/event-stream").json(&body)
     }
 
@@ -72,6 +68,53 @@ impl ChatAdapter for OpenAiCompatible {
     fn parse_event(&self, data: &str) -> Result<Vec<ChatEvent>, Failure> {
         parse_chunk(data)
     }
+}
+
+/// The OpenAI chat `messages` of a prompt: the system prompt, then the items; consecutive
+/// tool calls (and the text just before them) form one assistant message.
+pub fn openai_messages(prompt: &Prompt<'_>) -> Vec<Value> {
+    let mut out = Vec::with_capacity(prompt.items.len() + 1);
+    if let Some(system) = prompt.system {
+        out.push(json!({"role": "system", "content": system}));
+    }
+    for item in prompt.items {
+        match item {
+            ChatItem::System(t) => out.push(json!({"role": "system", "content": t})),
+            ChatItem::User(t) => out.push(json!({"role": "user", "content": t})),
+            ChatItem::Assistant(t) => out.push(json!({"role": "assistant", "content": t})),
+            ChatItem::ToolCall { id, name, arguments } => {
+                let call =
+                    json!({"id": id, "type": "function", "function": {"name": name, "arguments": arguments}});
+                match out.last_mut() {
+                    Some(last) if last["role"] == "assistant" && last.get("tool_calls").is_some() => {
+                        if let Some(calls) = last["tool_calls"].as_array_mut() {
+                            calls.push(call);
+                        }
+                    }
+                    Some(last) if last["role"] == "assistant" => last["tool_calls"] = json!([call]),
+                    _ => out.push(json!({"role": "assistant", "content": null, "tool_calls": [call]})),
+                }
+            }
+            ChatItem::ToolOutput { call_id, content, .. } => {
+                out.push(json!({"role": "tool", "tool_call_id": call_id, "content": content}));
+            }
+        }
+    }
+    out
+}
+
+/// The OpenAI `tools` array.
+pub fn openai_tools(tools: &[ToolSpec]) -> Value {
+    Value::Array(
+        tools
+            .iter()
+            .map(|t| {
+                json!({"type": "function", "function": {
+                    "name": t.name, "description": t.description, "parameters": t.parameters,
+                }})
+            })
+            .collect(),
+    )
 }
 
 #[derive(Deserialize)]
@@ -207,6 +250,7 @@ impl TranscriptionAdapter for OpenAiCompatible {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::prompt::tests::{call, output, prompt};
 
     fn text(t: &str) -> ChatEvent {
         ChatEvent::Chunk(ChatChunk::Text(t.into()))
@@ -268,5 +312,44 @@ mod tests {
         ] {
             assert!(matches!(t.parse_answer(ct, body), Err(Failure::Malformed(_))), "{ct} {body:?}");
         }
+    }
+
+    #[test]
+    fn tool_calls_group_into_one_assistant_message() {
+        let items = [
+            ChatItem::User("hi".into()),
+            ChatItem::Assistant("Let me check.".into()),
+            call("a"),
+            call("b"),
+            output("a"),
+            output("b"),
+            ChatItem::Assistant("Done.".into()),
+        ];
+        let m = openai_messages(&prompt(&items));
+        let roles: Vec<_> = m.iter().map(|m| m["role"].as_str().unwrap()).collect();
+        assert_eq!(roles, ["system", "user", "assistant", "tool", "tool", "assistant"]);
+        assert_eq!(m[2]["content"], "Let me check.");
+        assert_eq!(m[2]["tool_calls"].as_array().unwrap().len(), 2);
+        assert_eq!(m[3]["tool_call_id"], "a");
+        // A call with no text before it: content null.
+        let items = [ChatItem::User("hi".into()), call("a")];
+        assert_eq!(openai_messages(&prompt(&items))[2]["content"], Value::Null);
+        let p = Prompt { system: None, ..prompt(&items) };
+        assert_eq!(openai_messages(&p)[0]["role"], "user");
+    }
+
+    #[test]
+    fn tools_and_their_size_count() {
+        let spec = ToolSpec {
+            name: "f".into(),
+            description: "does f".into(),
+            parameters: json!({"type": "object"}),
+        };
+        let tools = [spec];
+        assert_eq!(openai_tools(&tools)[0]["function"]["name"], "f");
+        let items = [ChatItem::User("hi".into())];
+        let bare = prompt(&items);
+        let with = Prompt { tools: &tools, ..bare };
+        assert!(with.chars() > bare.chars());
     }
 }
