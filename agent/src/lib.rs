@@ -25,7 +25,9 @@
 //! - [`app`]: what the process runs on the async runtime; [`lifecycle`]: shutdown signal,
 //!   running jobs, drain; [`heartbeat`]: the runtime's heartbeat that liveness checks.
 //! - [`stats`]: `/stats` and the resilience readiness section, bridged to the limiter.
-//! - [`logging`]: text or JSON logs through `tracing`.
+//! - [`logging`]: text or JSON logs through `tracing`, every line through [`redact`].
+//! - [`secret`]: [`secret::Secret`], a credential that prints as `<redacted>`; [`redact`]:
+//!   credentials (configured values, JWTs, `Bearer …`, URL passwords) cut out of log lines.
 //! - [`testing`]: a harness that runs an agent turn by turn against a scripted LLM.
 #![warn(missing_docs)]
 
@@ -41,6 +43,8 @@ pub mod limits;
 pub mod livekit;
 pub mod logging;
 pub mod providers;
+pub mod redact;
+pub mod secret;
 pub mod session;
 pub mod stats;
 pub mod testing;

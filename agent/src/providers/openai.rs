@@ -31,7 +31,7 @@ pub struct OpenAiCompatible;
 fn post(ep: &EndpointConfig, http: &reqwest::Client, path: &str) -> reqwest::RequestBuilder {
     let req = http.post(format!("{}/{path}", ep.base_url));
     match &ep.api_key {
-        Some(k) => req.bearer_auth(k),
+        Some(k) => req.bearer_auth(k.expose()),
         None => req,
     }
 }

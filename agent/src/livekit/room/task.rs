@@ -11,6 +11,7 @@
 //! ICE), the task rejoins from scratch with backoff; the handle and its streams of events
 //! and audio survive it.
 
+use crate::secret::Secret;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -147,7 +148,7 @@ impl RoomTask {
     }
 
     /// Full rejoin with backoff. `Ok(None)` if we were asked to leave meanwhile.
-    async fn rejoin(&mut self, token: &str) -> Result<Option<Conn>, String> {
+    async fn rejoin(&mut self, token: &Secret) -> Result<Option<Conn>, String> {
         let mut backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(5));
         let mut last_error = String::new();
         for attempt in 1..=REJOIN_ATTEMPTS {
