@@ -1,0 +1,45 @@
+//! A slice of the local-mode accuracy benchmark (`bench-accuracy`) in the test suite: seven
+//! clean questions in two conversations (two espeak-ng voices, one follow-up that needs the
+//! history), asked by the real Python LiveKit client in real rooms, answered by the agent's
+//! voice session on the default local stack; each spoken answer transcribed back with the
+//! local Whisper must hold its expected word.
+//!
+//! The bar is the measured level minus a margin: the whole quiz answers clean questions right
+//! ~90% of the time (README), and this slice 7 of 7 in every measured run, so at least 5 of 7
+//! must be right. The expected words are single, common words ("paris", "7", "blue") that
+//! Whisper hears back reliably from hibari's voice; decoding is greedy (temperature 0), so a
+//! miss means the STT or the LLM got worse, not chance.
+#![allow(clippy::unwrap_used)] // a test: a failed unwrap is a failed test
+
+use voice_agent_tests::local_stack::accuracy::{self, Summary};
+use voice_agent_tests::local_stack::quiz::SLICE;
+use voice_agent_tests::local_stack::room;
+use voice_agent_tests::local_stack::spoken::Condition;
+
+const MIN_RIGHT: usize = 5;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spoken_questions_are_answered_right_by_the_local_stack() {
+    let rig = room::start("local-accuracy").await;
+    let turns = accuracy::run(&rig, "slice", &SLICE, |_| Condition::Clean).await;
+    for t in &turns {
+        println!(
+            "{} {:?} → heard {:?} → said {:?} → heard back {:?}",
+            if t.right { "OK" } else { "--" },
+            t.question.text,
+            t.heard_by_agent,
+            t.said,
+            t.heard_back
+        );
+    }
+    let s = Summary::of(&turns);
+    assert_eq!(s.asked, 7);
+    assert_eq!(s.latencies.len(), 7, "every question got a spoken answer: {turns:#?}");
+    assert!(
+        s.right >= MIN_RIGHT,
+        "{} of {} answers heard right (need {MIN_RIGHT}): {turns:#?}",
+        s.right,
+        s.asked
+    );
+    rig.stop().await;
+}
