@@ -5,21 +5,18 @@
 //! bring it back on the same port mid-test.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+
+use crate::net::free_port;
 
 /// A running (or deliberately stopped) redis-server.
 pub struct RedisServer {
     child: Option<Child>,
     port: u16,
     dir: PathBuf,
-}
-
-fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("binding a free loopback port");
-    l.local_addr().expect("local address").port()
 }
 
 impl RedisServer {

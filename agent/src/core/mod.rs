@@ -17,6 +17,7 @@
 //! - [`turn`]: turn-taking — endpointing, barge-in, several speakers.
 //! - [`sentences`]: the streamed LLM answer cut into sentences for TTS.
 //! - [`history`]: the conversation within a token budget; what was heard of an interrupted answer.
+//! - [`tool_calls`]: streamed tool-call deltas put back together into whole calls, bounded.
 
 pub mod breaker;
 pub mod breaker_config;
@@ -32,5 +33,6 @@ pub mod retry;
 pub mod retry_after;
 pub mod segmenter;
 pub mod sentences;
+pub mod tool_calls;
 pub mod transcript;
 pub mod turn;
