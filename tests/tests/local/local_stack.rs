@@ -141,6 +141,7 @@ async fn killed_llm_refuses_at_once_and_recovers_after_restart() {
 /// spoken answer; a question that needs no tool is answered in words.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn local_llm_calls_tools_the_openai_way() {
+    let _heavy = voice_agent_tests::serial::heavy().await;
     let stack = LocalStack::start_only(&[Engine::Llm]);
     let http = new_client();
     let base = stack.base_url(Engine::Llm);

@@ -9,8 +9,6 @@
 //! must be right. The expected words are single, common words ("paris", "7", "blue") that
 //! Whisper hears back reliably from hibari's voice; decoding is greedy (temperature 0), so a
 //! miss means the STT or the LLM got worse, not chance.
-#![allow(clippy::unwrap_used)] // a test: a failed unwrap is a failed test
-
 use voice_agent_tests::local_stack::accuracy::{self, Summary};
 use voice_agent_tests::local_stack::quiz::SLICE;
 use voice_agent_tests::local_stack::room;
@@ -20,6 +18,7 @@ const MIN_RIGHT: usize = 5;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spoken_questions_are_answered_right_by_the_local_stack() {
+    let _heavy = voice_agent_tests::serial::heavy().await;
     let rig = room::start("local-accuracy").await;
     let turns = accuracy::run(&rig, "slice", &SLICE, |_| Condition::Clean).await;
     for t in &turns {
