@@ -50,6 +50,7 @@ fn condition_name(c: Condition) -> String {
 }
 
 fn print_turn(i: usize, t: &Turn) {
+    // Each line as soon as its conversation is over (a whole run takes a while).
     println!(
         "{i:>3} {:<6} {} {:>5} ms | {:?} → agent heard {:?} | said {:?} | heard back {:?}",
         condition_name(t.condition),
@@ -96,23 +97,21 @@ async fn main() {
     );
 
     let mut runs: Vec<(String, Vec<Turn>)> = Vec::new();
+    let mut i = 0;
+    let mut show = |t: &Turn| {
+        print_turn(i, t);
+        i += 1;
+    };
     if clean {
-        let turns = accuracy::run(&rig, "clean", convs, |_| Condition::Clean).await;
+        let turns = accuracy::run(&rig, "clean", convs, |_| Condition::Clean, &mut show).await;
         runs.push(("clean".to_owned(), turns));
     }
     if noisy {
         let snr = |k: usize| Condition::Noisy { snr_db: if k.is_multiple_of(2) { 10.0 } else { 15.0 } };
-        let turns = accuracy::run(&rig, "noisy", convs, snr).await;
+        let turns = accuracy::run(&rig, "noisy", convs, snr, &mut show).await;
         runs.push(("noisy (10/15 dB SNR)".to_owned(), turns));
     }
     let load_after = load_average();
-
-    for (name, turns) in &runs {
-        println!("\n{name}:");
-        for (i, t) in turns.iter().enumerate() {
-            print_turn(i, t);
-        }
-    }
     let agent: Vec<Duration> = log
         .turns()
         .iter()

@@ -38,13 +38,15 @@ pub struct Turn {
 }
 
 /// Asks `convs` in rooms named `<name>-<i>`, each question under `condition(k)` (k counts
-/// questions across conversations), and scores every answer. A question the client never got
-/// to (an earlier one went unanswered) counts as asked and wrong.
+/// questions across conversations), and scores every answer; `on_turn` sees each scored turn
+/// as soon as its conversation is over. A question that got no answer counts as asked and
+/// wrong.
 pub async fn run(
     rig: &LocalRig,
     name: &str,
     convs: &[Conversation],
     condition: impl Fn(usize) -> Condition,
+    mut on_turn: impl FnMut(&Turn),
 ) -> Vec<Turn> {
     let mut turns = Vec::new();
     let mut k = 0;
@@ -60,7 +62,10 @@ pub async fn run(
             k += 1;
         }
         let room = format!("{name}-{ci}");
-        let result = rig.converse(&room, &paths, &["--quiet-secs", "1.0"]).await;
+        // An unanswered question (the agent heard nothing it could answer) costs a minute and
+        // counts as wrong; the conversation goes on with the next one.
+        let args = ["--quiet-secs", "1.0", "--continue-unanswered", "--answer-timeout", "60"];
+        let result = rig.converse(&room, &paths, &args).await;
         let asked = result["questions"].as_array().cloned().unwrap_or_default();
         let recorded = answer_wavs(&result);
         let agent = result["agent_identity"].as_str().unwrap_or_default().to_owned();
@@ -91,6 +96,7 @@ pub async fn run(
             }
             turn.right = answers(&turn.heard_back, q.expect);
             turn.right_text = answers(&turn.said, q.expect);
+            on_turn(&turn);
             turns.push(turn);
         }
         for p in paths.iter().chain(&recorded) {
