@@ -9,6 +9,8 @@
 //! - [`quota`]: scopes, units, windows, usage and the configured limits.
 //! - [`gcra`]: the token-bucket arithmetic; [`ledger`]: per-entity counters and the
 //!   all-or-nothing decision across scopes.
+//! - [`carry`]: the shared store's state carried into local decisions and merged back;
+//!   [`fleet`]: the number of workers sharing the limits, held against dips.
 //! - [`cost`]: the price table and cost in micro-USD; [`transcript`]: the length cap.
 //! - [`messages`]: the sentences a user hears when a limit says no.
 //! - [`retry`]: retryable statuses, full-jitter delay, retry budget.
@@ -22,7 +24,9 @@
 pub mod breaker;
 pub mod breaker_config;
 pub mod breaker_window;
+pub mod carry;
 pub mod cost;
+pub mod fleet;
 pub mod gcra;
 pub mod history;
 pub mod jitter;

@@ -3,18 +3,22 @@
 //! make all of it visible.
 //!
 //! - [`limiter`]: [`Limiter`], the facade (prices, store, metrics, spoken sentences).
-//! - [`config`]: [`LimitsConfig`] from `LIMIT_*`, `COST_*`, `PRICES`, `MSG_*`, `REDIS_*`.
+//! - [`config`]: [`LimitsConfig`] from `TRANSCRIPT_MAX_CHARS`, `LIMIT_MAX_KEYS`, `REDIS_*`;
+//!   [`quota_config`]: `LIMIT_*`, `COST_*`, `PRICES`, `MSG_*` into it.
 //! - [`store`]: [`LimitStore`] and its request/answer types.
 //! - [`memory`]: [`MemoryStore`], the single-worker default.
 //! - [`redis`]: [`RedisStore`], one `EVALSHA` per decision (`decide.lua`, `sessions.lua`,
 //!   `shared_state.lua`).
-//! - [`shared`]: [`SharedStore`], Redis behind its own breaker with local limit ÷ N fallback.
+//! - [`shared`]: [`SharedStore`], Redis behind its own breaker with a local fallback that
+//!   carries the last shared state (each local charge × N) and merges back.
 //! - [`stats`]: `/stats` and `/readyz` JSON; [`metrics`]: Prometheus series.
 
 pub mod config;
+mod keyed;
 pub mod limiter;
 pub mod memory;
 pub mod metrics;
+pub mod quota_config;
 pub mod redis;
 pub mod shared;
 pub mod stats;

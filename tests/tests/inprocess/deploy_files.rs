@@ -121,6 +121,20 @@ fn compose_has_healthchecks_and_health_gated_dependencies() {
     let ports: Vec<&str> = agent["ports"].as_sequence().unwrap().iter().filter_map(|v| v.as_str()).collect();
     assert!(ports.iter().any(|p| p.ends_with(":8080")), "{ports:?}");
 
+    // Redis keeps the shared limits across a restart: append-only file, fsync every second,
+    // on a named volume (its data directory in the image is /data).
+    let redis = &services["redis"];
+    let cmd: Vec<&str> = redis["command"].as_sequence().unwrap().iter().filter_map(|v| v.as_str()).collect();
+    let flag = |name: &str| cmd.iter().position(|a| *a == name).and_then(|i| cmd.get(i + 1)).copied();
+    assert_eq!(cmd.first().copied(), Some("redis-server"), "{cmd:?}");
+    assert_eq!(flag("--appendonly"), Some("yes"), "{cmd:?}");
+    assert_eq!(flag("--appendfsync"), Some("everysec"), "{cmd:?}");
+    let volumes: Vec<&str> =
+        redis["volumes"].as_sequence().unwrap().iter().filter_map(|v| v.as_str()).collect();
+    let data = volumes.iter().find_map(|v| v.strip_suffix(":/data")).expect("a volume on /data");
+    assert!(c["volumes"][data].is_mapping() || c["volumes"][data].is_null(), "named volume {data}");
+    assert!(c["volumes"].as_mapping().unwrap().contains_key(data), "volume {data} is declared");
+
     // The LiveKit image is the version setup builds for the tests.
     let image = services["livekit"]["image"].as_str().unwrap();
     assert_eq!(image, format!("livekit/livekit-server:{}", setup_var("LIVEKIT_VERSION")));

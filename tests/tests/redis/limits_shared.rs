@@ -12,10 +12,9 @@ use voice_agent::core::breaker::{Breaker, Reason};
 use voice_agent::core::breaker_config::BreakerConfig;
 use voice_agent::core::quota::{Quotas, Scope, Unit, Usage, Window};
 use voice_agent::limits::{
-    Decision, LimitRequest, Limiter, LimitsConfig, Mode, Now, Origin, RedisConfig, ResilienceMetrics,
-    SharedOptions,
+    Decision, LimitRequest, Limiter, Mode, Now, Origin, ResilienceMetrics, SharedOptions,
 };
-use voice_agent_tests::redis::RedisServer;
+use voice_agent_tests::redis::{RedisServer, limits_config};
 
 fn id(s: &str) -> Arc<str> {
     Arc::from(s)
@@ -35,20 +34,9 @@ fn limiter_with(
     timeout: Duration,
     metrics: ResilienceMetrics,
 ) -> Limiter {
-    let cfg = LimitsConfig {
-        quotas,
-        redis: Some(RedisConfig {
-            url: url.to_owned(),
-            key_prefix: prefix.to_owned(),
-            session_lease: Duration::from_secs(120),
-            shared: SharedOptions {
-                timeout,
-                breaker_open: Duration::from_millis(200),
-                ..SharedOptions::default()
-            },
-        }),
-        ..LimitsConfig::default()
-    };
+    let shared =
+        SharedOptions { timeout, breaker_open: Duration::from_millis(200), ..SharedOptions::default() };
+    let cfg = limits_config(url, prefix, quotas, shared);
     Limiter::new(&cfg, metrics, worker, clock::now()).expect("valid redis url")
 }
 
@@ -65,9 +53,11 @@ async fn until_shared(l: &Limiter) {
 }
 
 /// Whether (within 10 s) a decision is made in Redis again; decisions keep coming meanwhile,
-/// as they would from live sessions, so the Redis breaker gets its probes.
+/// as they would from live sessions, so the Redis breaker gets its probes, and upkeep runs
+/// as the maintenance task would (it merges what was decided locally).
 async fn decides_in_redis_again(l: &Limiter, who: &Arc<str>, room: &Arc<str>) -> bool {
     for _ in 0..200 {
+        l.maintain(Now::read()).await;
         let d = check(l, who, room, Usage::default()).await;
         if matches!(&d, Decision::Allowed { reservation, .. } if reservation.origin() == Origin::Shared) {
             return true;
@@ -347,7 +337,7 @@ async fn redis_down_degrades_within_one_decision_and_comes_back() {
     let mut text = String::new();
     prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
     assert!(text.contains(r#"limiter_mode{mode="degraded"} 1"#), "{text}");
-    // Local limits are limit ÷ N = 20 ÷ 2 = 10: never unlimited.
+    // Locally each turn counts N = 2 times against 20: 10 turns, never unlimited.
     let mut allowed = 1;
     for _ in 0..30 {
         match check(&a, &carol, &room, turn()).await {
@@ -362,7 +352,8 @@ async fn redis_down_degrades_within_one_decision_and_comes_back() {
     // Everything else keeps answering too.
     let s = a.stats(Some("carol"), None, Now::read()).await;
     assert_eq!(s.mode, "degraded");
-    assert_eq!(s.participant.unwrap().limits[0].limit, 10);
+    let carol_turns = &s.participant.unwrap().limits[0];
+    assert_eq!((carol_turns.limit, carol_turns.current), (20, 20));
     let lease = a.acquire_session(&carol, &room, Now::read()).await.unwrap();
     a.release_session(lease, Now::read()).await;
     a.share_open("llm:x", Duration::from_secs(3), Now::read()).await;
