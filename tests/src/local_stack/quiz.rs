@@ -149,7 +149,7 @@ pub const QUIZ: [Conversation; 10] = [
 ];
 
 /// The slice the test suite runs: two short conversations (7 questions, two voices) whose
-/// answers are single common words that every measured run got right, one of them a
+/// answers are single common words that both full runs of the quiz got right, one of them a
 /// follow-up that needs the history ("What is my name?").
 pub const SLICE: [Conversation; 2] = [
     Conversation {
