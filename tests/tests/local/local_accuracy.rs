@@ -13,6 +13,11 @@
 //! back reliably from hibari's voice; the LLM decodes greedily (temperature 0), so a miss means
 //! hearing or answering got worse.
 
+use voice_agent_tests::local_stack::accuracy::{self, Summary};
+use voice_agent_tests::local_stack::quiz::SLICE;
+use voice_agent_tests::local_stack::room;
+use voice_agent_tests::local_stack::spoken::Condition;
+
 const MIN_RIGHT: usize = 5;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
