@@ -10,3 +10,4 @@ export LOCAL_LLAMA_SERVER="${LOCAL_LLAMA_SERVER:-$ROOT/.tools/local/llama-server
 # LOCAL_STT_MODEL, when set, override them).
 export LOCAL_MODELS="${LOCAL_MODELS:-$ROOT/.tools/local/models}"
 export LOCAL_PYTHON="${LOCAL_PYTHON:-$ROOT/.tools/local-venv/bin/python}"
+export CHROMIUM_BIN="${CHROMIUM_BIN:-/usr/bin/chromium}"
