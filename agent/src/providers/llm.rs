@@ -63,7 +63,7 @@ pub(crate) fn request(
         .header(reqwest::header::ACCEPT, "text/event-stream")
         .json(&body);
     if let Some(k) = &ep.api_key {
-        req = req.bearer_auth(k);
+        req = req.bearer_auth(k.expose());
     }
     req
 }
