@@ -18,6 +18,7 @@
 //! - [`segmenter`]: VAD probabilities → utterances (hysteresis, min speech/silence, padding).
 //! - [`turn`]: turn-taking — endpointing, barge-in, several speakers.
 //! - [`sentences`]: the streamed LLM answer cut into sentences for TTS.
+//! - [`chat_item`]: one item of a conversation (message, tool call, tool result).
 //! - [`history`]: the conversation within a token budget; what was heard of an interrupted answer.
 //! - [`tool_calls`]: streamed tool-call deltas put back together into whole calls, bounded.
 
@@ -25,6 +26,7 @@ pub mod breaker;
 pub mod breaker_config;
 pub mod breaker_window;
 pub mod carry;
+pub mod chat_item;
 pub mod cost;
 pub mod fleet;
 pub mod gcra;
