@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use health::Health;
 
+use crate::agent::Agents;
 use crate::config::{AgentMode, Config};
 use crate::lifecycle::Lifecycle;
 use crate::limits::limiter::Limiter;
@@ -19,8 +20,8 @@ use crate::session::SessionHandler;
 use crate::session::echo::AnnouncedEcho;
 use crate::vad::{Vad, VadService};
 
-/// Runs the agent until draining completes.
-pub async fn run(config: Config, health: Health, lifecycle: Lifecycle) {
+/// Runs the worker until draining completes; voice sessions run the agents of `agents`.
+pub async fn run(config: Config, agents: Agents, health: Health, lifecycle: Lifecycle) {
     health.set_component("worker", false, format!("connecting to {}", config.livekit.url));
     health.set_component("vad", false, "loading the Silero model");
     health.with_registry(crate::vad::metrics::register_metrics);
@@ -62,7 +63,7 @@ pub async fn run(config: Config, health: Health, lifecycle: Lifecycle) {
 
     let handler: Arc<dyn JobHandler> = match config.worker.mode {
         AgentMode::Echo => Arc::new(EchoHandler::new(config.worker.echo_delay)),
-        AgentMode::Voice => voice_handler(&config, &health, limiter.clone(), resilience, vad),
+        AgentMode::Voice => voice_handler(&config, agents, &health, limiter.clone(), resilience, vad),
     };
     let status = WorkerStatus::new_handle();
     let lk = &config.livekit;
@@ -87,6 +88,7 @@ pub async fn run(config: Config, health: Health, lifecycle: Lifecycle) {
 /// that announces itself.
 fn voice_handler(
     config: &Config,
+    agents: Agents,
     health: &Health,
     limiter: Arc<Limiter>,
     resilience: crate::limits::ResilienceMetrics,
@@ -116,6 +118,7 @@ fn voice_handler(
         return echo();
     };
     Arc::new(SessionHandler::new(
+        agents,
         config.session.clone(),
         providers,
         p,

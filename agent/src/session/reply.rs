@@ -1,5 +1,11 @@
-//! One agent turn: LLM stream → sentences → TTS → the room's audio sink, with the agent's
+//! One agent turn: the agent's answer ([`crate::agent::AgentRunner::user_turn`]: its hook,
+//! then the LLM with tools) → sentences → TTS → the room's audio sink, with the agent's
 //! transcript streamed alongside — or a fixed text (greeting, notice, apology).
+//!
+//! The answer's text goes to the sentence splitter as it streams; what is said while tools
+//! run (a tool's own words, the filler) is spoken at once, after what the LLM said before
+//! its calls. The turn's tool calls and results are reported with the reply so the session
+//! remembers them. A barge-in drops the answer, and with it every running tool.
 //!
 //! Each sentence goes to TTS as soon as the splitter completes it, and its audio is queued
 //! while the next one is synthesised, so the first audio starts after the first sentence.
@@ -19,14 +25,20 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Notify, mpsc};
 
 use super::Event;
+use super::llm::SessionLlm;
 use super::outcome::Outcome;
 use super::providers::SessionProviders;
 use super::transcript::{self, TOPIC_CHAT, TOPIC_TRANSCRIPTION};
+use crate::agent::{
+    AgentRunner, ChatItem, ReplyEnd, ReplyEvent, ReplyFor, ReplyOptions, ReplySink, UserTurn,
+};
 use crate::clock;
+use crate::core::chat_item::close_unanswered;
 use crate::core::sentences::{SentenceSplitter, SplitterConfig};
 use crate::core::turn::TurnId;
+use crate::livekit::job::JobInfo;
 use crate::livekit::room::{AudioSink, TextStream, TextStreamOptions, TextStreams};
-use crate::providers::{Call, ChatMessage, ProviderError};
+use crate::providers::{Call, ProviderError};
 
 /// Fixed texts whose audio is kept at most.
 const CACHE_ENTRIES: usize = 16;
@@ -73,11 +85,31 @@ pub async fn prerender(providers: &dyn SessionProviders, cache: &PcmCache, call:
     }
 }
 
+/// The session's agent, shared by its turns (one turn uses it at a time).
+pub type SharedAgent = Arc<tokio::sync::Mutex<AgentRunner>>;
+
+/// What an agent's answer to a user turn needs.
+#[derive(Debug, Clone)]
+pub struct AgentTurn {
+    /// The agent.
+    pub agent: SharedAgent,
+    /// The conversation remembered so far, ending with the user's turn.
+    pub history: Vec<ChatItem>,
+    /// Added to the instructions for this turn (degraded service, several speakers).
+    pub extra: String,
+    /// The user's turn.
+    pub turn: UserTurn,
+    /// The job.
+    pub job: Arc<JobInfo>,
+    /// Tool loop settings.
+    pub options: Arc<ReplyOptions>,
+}
+
 /// What a turn says.
 #[derive(Debug, Clone)]
 pub enum Script {
-    /// Ask the LLM with these messages.
-    Llm(Vec<ChatMessage>),
+    /// The agent answers (hook, LLM, tools).
+    Agent(AgentTurn),
     /// Speak this text (rendered audio is cached).
     Fixed(String),
 }
@@ -129,6 +161,12 @@ pub struct Reply {
     pub tts_chars: u64,
     /// When the first audio packet went out.
     pub first_audio: Option<Instant>,
+    /// The tool calls and their results, in order, each call answered.
+    pub tools: Vec<ChatItem>,
+    /// LLM requests made (tool steps included).
+    pub steps: usize,
+    /// The agents the turn handed over to, in order.
+    pub handoffs: Vec<String>,
 }
 
 /// Runs one turn to its end (played out) or until `call.cancel` fires.
@@ -197,49 +235,55 @@ impl Voice<'_> {
                 self.reply.outcome = Outcome::Notice;
                 self.say(&text, true).await;
             }
-            Script::Llm(messages) => self.answer(&messages).await,
+            Script::Agent(turn) => self.answer(turn).await,
         }
         // The turn lasts until its audio has been played.
         self.ctx.sink.wait_played(self.reply.baseline + self.queued).await;
     }
 
-    async fn answer(&mut self, messages: &[ChatMessage]) {
-        let mut stream = match self.ctx.providers.chat(self.call, messages).await {
-            Ok(s) => s,
-            Err(e) => return self.fail(e).await,
+    async fn answer(&mut self, t: AgentTurn) {
+        let llm = SessionLlm::new(self.ctx.providers.clone(), self.call.clone());
+        let mut runner = t.agent.lock().await;
+        let mut chat = runner.chat(&t.extra, t.history);
+        let who = ReplyFor {
+            job: t.job,
+            speaker: t.turn.speaker.clone(),
+            cancel: self.call.cancel.clone(),
+            follow_up: false,
         };
-        let mut splitter = SentenceSplitter::new(self.ctx.splitter);
-        let mut sentences = Vec::new();
-        let mut broken = None;
-        while let Some(delta) = stream.next().await {
-            match delta {
-                Ok(delta) => {
-                    self.reply.text.push_str(&delta);
-                    splitter.push(&delta, &mut sentences);
-                    for s in std::mem::take(&mut sentences) {
-                        self.say(&s, false).await;
-                    }
-                }
-                Err(e) => {
-                    broken = Some(e);
-                    break;
-                }
-            }
+        let filler = t.options.filler.clone();
+        let splitter = SentenceSplitter::new(self.ctx.splitter);
+        let mut sink = Speaking { voice: self, splitter, filler };
+        let summary = runner.user_turn(&llm, &mut chat, &t.turn, &who, &t.options, &mut sink).await;
+        sink.flush().await;
+        drop(runner);
+        let stats = llm.stats();
+        self.reply.llm = stats.provider;
+        self.reply.llm_ttft = stats.first_token;
+        self.reply.steps = summary.steps;
+        if summary.steps > 0 {
+            let clamp = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+            self.reply.tokens = Some((clamp(summary.tokens.0), clamp(summary.tokens.1)));
         }
-        self.reply.llm = Some(stream.provider());
-        self.reply.llm_ttft = stream.first_token_latency();
-        self.reply.tokens = stream.usage();
-        match broken {
-            None => {
-                if let Some(rest) = splitter.finish() {
-                    self.say(&rest, false).await;
-                }
-            }
+        let answered = !self.reply.text.trim().is_empty();
+        match summary.end {
+            ReplyEnd::Interrupted => self.reply.interrupted = true,
+            // A step after tools failed: what came before was no answer.
+            ReplyEnd::Failed(e) if !answered || summary.tool_calls > 0 => self.fail(e).await,
             // Cut mid-answer: what was said stands; the unfinished sentence is dropped.
-            Some(e) if !self.reply.spoken.is_empty() || !self.text_only.is_empty() => {
-                tracing::warn!(error = %e, "LLM answer broke off");
+            ReplyEnd::Failed(e) => tracing::warn!(error = %e, "LLM answer broke off"),
+            // Tools ran (or a handoff was refused) and no words came: never silence.
+            ReplyEnd::StepLimit | ReplyEnd::Empty | ReplyEnd::HandedOff
+                if !answered && summary.tool_calls > 0 =>
+            {
+                tracing::warn!("no words after the tool calls; apologising");
+                self.fail(ProviderError::Unavailable {
+                    capability: crate::providers::Capability::Llm,
+                    detail: "no answer after tool calls".into(),
+                })
+                .await;
             }
-            Some(e) => self.fail(e).await,
+            ReplyEnd::Answered | ReplyEnd::Empty | ReplyEnd::StepLimit | ReplyEnd::HandedOff => {}
         }
     }
 
@@ -338,6 +382,7 @@ impl Voice<'_> {
     }
 
     async fn finish(mut self) -> Reply {
+        close_unanswered(&mut self.reply.tools);
         if let Some(t) = self.transcript.take() {
             let _ = t.close(if self.reply.interrupted { "interrupted" } else { "" }).await;
         }
@@ -352,5 +397,57 @@ impl Voice<'_> {
             self.reply.text = self.reply.spoken.iter().map(|(s, _)| s.as_str()).collect::<Vec<_>>().join(" ");
         }
         self.reply
+    }
+}
+
+/// The answer as it streams, spoken: text through the sentence splitter, words said while
+/// tools run at once, tool calls and results noted for the history.
+struct Speaking<'v, 'a> {
+    voice: &'v mut Voice<'a>,
+    splitter: SentenceSplitter,
+    /// The tool loop's filler (its audio is cached like a notice's).
+    filler: String,
+}
+
+impl Speaking<'_, '_> {
+    /// Speaks what the splitter still holds.
+    async fn flush(&mut self) {
+        if let Some(rest) = self.splitter.finish() {
+            self.voice.say(&rest, false).await;
+        }
+    }
+}
+
+impl ReplySink for Speaking<'_, '_> {
+    async fn on_event(&mut self, event: ReplyEvent<'_>) {
+        match event {
+            ReplyEvent::Text(delta) => {
+                self.voice.reply.text.push_str(delta);
+                let mut sentences = Vec::new();
+                self.splitter.push(delta, &mut sentences);
+                for s in sentences {
+                    self.voice.say(&s, false).await;
+                }
+            }
+            ReplyEvent::Said(sentence) => {
+                self.flush().await;
+                let cache = sentence == self.filler;
+                self.voice.say(sentence, cache).await;
+            }
+            ReplyEvent::Item(ChatItem::Assistant(_)) => {
+                // One LLM step's words are complete: speak them before any tool runs.
+                self.flush().await;
+                if !self.voice.reply.text.ends_with(char::is_whitespace) {
+                    self.voice.reply.text.push(' ');
+                }
+            }
+            ReplyEvent::Item(item @ (ChatItem::ToolCall { .. } | ChatItem::ToolOutput { .. })) => {
+                self.voice.reply.tools.push(item.clone());
+            }
+            ReplyEvent::Item(ChatItem::System(_) | ChatItem::User(_)) => {}
+            ReplyEvent::Handoff(to) => self.voice.reply.handoffs.push(to.to_owned()),
+            // Cut mid-answer: what was said stands; the unfinished sentence is dropped.
+            ReplyEvent::BrokeOff => self.splitter = SentenceSplitter::new(self.voice.ctx.splitter),
+        }
     }
 }
