@@ -28,4 +28,5 @@ mod session_leave;
 mod session_limits;
 mod session_outage;
 mod session_speakers;
+mod session_tools;
 mod session_transcripts;
