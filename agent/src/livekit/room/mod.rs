@@ -28,6 +28,7 @@ pub use api::{
 pub use attributes::AgentState;
 pub use conn::MEDIA_TIMEOUT;
 pub use preconnect::{PreConnectAudio, PreConnectError};
+pub use registry::Listen;
 pub use text_stream::{TextStream, TextStreamOptions, TextStreams};
 
 use super::audio::opus::{EncoderSettings, OpusEncoder};
@@ -48,10 +49,13 @@ pub struct JoinOptions {
     pub encoder: EncoderSettings,
     /// How much agent audio may wait in the playout queue before `play` waits.
     pub playout_capacity: Duration,
+    /// Whom to listen to: users (an agent, the default) or everyone (a participant playing a
+    /// user, e.g. a load generator).
+    pub listen: Listen,
 }
 
 impl JoinOptions {
-    /// Defaults: 32 kbit/s Opus, 5 s playout queue.
+    /// Defaults: 32 kbit/s Opus, 5 s playout queue, listening to users.
     pub fn new(url: &str, token: &str, started_at: Instant) -> Self {
         Self {
             url: url.to_owned(),
@@ -59,6 +63,7 @@ impl JoinOptions {
             started_at,
             encoder: EncoderSettings::default(),
             playout_capacity: Duration::from_secs(5),
+            listen: Listen::Users,
         }
     }
 }
@@ -90,7 +95,15 @@ pub async fn join(options: JoinOptions) -> Result<Room, JoinError> {
         leave: leave.clone(),
     };
     let playout = Playout::new(options.playout_capacity);
-    let task = task::RoomTask::new(options.url.clone(), options.started_at, wiring, playout, encoder, &join);
+    let task = task::RoomTask::new(
+        options.url.clone(),
+        options.started_at,
+        wiring,
+        playout,
+        encoder,
+        options.listen,
+        &join,
+    );
     let handle = tokio::spawn(task.run(conn));
 
     Ok(Room {

@@ -27,7 +27,7 @@ use super::conn::{Conn, ConnEvent, End, Pc};
 use super::incoming::{self, Dropped, Limits, Reassembler, Received};
 use super::outbound::Outbound;
 use super::preconnect::PreConnectAudio;
-use super::registry::{Change, Registry};
+use super::registry::{Change, Listen, Registry};
 use crate::clock;
 use crate::livekit::audio::opus::OpusEncoder;
 use crate::livekit::audio::playout::Playout;
@@ -83,6 +83,7 @@ impl RoomTask {
         wiring: Wiring,
         playout: Playout,
         encoder: OpusEncoder,
+        listen: Listen,
         join: &livekit_protocol::JoinResponse,
     ) -> Self {
         let mut task = Self {
@@ -91,7 +92,7 @@ impl RoomTask {
             events: wiring.events,
             data_rx: wiring.data_rx,
             leave: wiring.leave,
-            registry: Registry::default(),
+            registry: Registry::new(listen),
             outbound: Outbound::new(wiring.audio_rx, wiring.control, wiring.state_tx, playout, encoder),
             inbound: HashMap::new(),
             heard_audio: false,
