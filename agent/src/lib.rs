@@ -32,6 +32,7 @@ pub mod app;
 pub mod clock;
 pub mod config;
 pub mod core;
+pub mod env;
 pub mod heartbeat;
 pub mod lifecycle;
 pub mod limits;

@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use health::{Health, HealthServer, ServerOptions};
 use tokio::signal::unix::{SignalKind, signal};
-use voice_agent::config::{Config, ConfigError, load_dotenv};
+use voice_agent::config::Config;
+use voice_agent::env::{ConfigError, load_dotenv};
 use voice_agent::lifecycle::{DrainOutcome, Lifecycle};
 use voice_agent::{app, heartbeat, logging};
 

@@ -1,14 +1,13 @@
-//! Configuration: environment variables (and an optional `.env` file) → [`Config`].
+//! Configuration, the edge: environment variables (and an optional `.env` file) → [`Config`].
 //!
 //! Everything is parsed before anything binds or connects; every mistake is reported at once
 //! with the variable's name and what was expected, and `main` exits with code 64 (EX_USAGE).
-//! Each subsystem owns its settings and reads them through [`EnvReader`].
+//! Each subsystem owns a plain settings struct and reads it in its `config.rs` through
+//! [`EnvReader`]; this module puts them together and holds the process-wide settings. Nothing
+//! but the application imports it.
 
-mod dotenv;
-mod env;
-
-pub use dotenv::{DotenvError, load_dotenv};
-pub use env::{ConfigError, EnvReader};
+use crate::env::{ConfigError, EnvReader};
+use crate::logging::LogFormat;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -22,15 +21,6 @@ pub enum AgentMode {
     Voice,
     /// Play each participant's audio back after a fixed delay (media-path diagnostics).
     Echo,
-}
-
-/// Log output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    /// Human-readable lines for a terminal.
-    Text,
-    /// One JSON object per line, for log collectors.
-    Json,
 }
 
 /// LiveKit connection settings.
@@ -109,11 +99,7 @@ pub struct Config {
     pub vad: crate::vad::config::VadConfig,
     /// Rate limits, cost caps, spoken rejection texts, shared store.
     pub limits: crate::limits::config::LimitsConfig,
-    /// Circuit breaker settings per capability.
-    pub breakers: crate::core::breaker_config::BreakersConfig,
-    /// Retry delays and budget.
-    pub retry: crate::core::retry::RetryConfig,
-    /// STT, LLM and TTS endpoints (breaker and retry settings copied in).
+    /// STT, LLM and TTS endpoints, their breakers and retries.
     pub providers: crate::providers::ProvidersConfig,
     /// Voice session: prompt, greeting, turn-taking, history, notices.
     pub session: crate::session::SessionConfig,
@@ -125,6 +111,16 @@ impl Config {
         let mut env = EnvReader::new(vars);
         let config = Self::read(&mut env);
         env.finish().map(|()| config)
+    }
+
+    /// Every variable read as a floating-point number (durations in seconds included),
+    /// including those of optional groups (`REDIS_*`, `TTS_SPEED`): each must refuse `NaN` and
+    /// infinities, which is what the binary's tests try.
+    pub fn float_variables() -> Vec<String> {
+        let optional = [("REDIS_URL", "redis://127.0.0.1:6379"), ("TTS_SPEED", "1")];
+        let mut env = EnvReader::from_pairs(&optional);
+        Self::read(&mut env);
+        env.float_names().to_vec()
     }
 
     fn read(env: &mut EnvReader) -> Self {
@@ -160,26 +156,9 @@ impl Config {
         }
         let vad = crate::vad::config::VadConfig::from_env(env);
         let limits = crate::limits::config::LimitsConfig::from_env(env);
-        let breakers = crate::core::breaker_config::BreakersConfig::from_env(env);
-        let retry = crate::core::retry::RetryConfig::from_env(env);
-        let mut providers = crate::providers::ProvidersConfig::from_env(env);
-        providers.breakers = breakers.clone();
-        providers.retry = retry.clone();
+        let providers = crate::providers::ProvidersConfig::from_env(env);
         let session = crate::session::SessionConfig::from_env(env);
-        Self {
-            livekit,
-            worker,
-            health,
-            models,
-            log_format,
-            log_level,
-            vad,
-            limits,
-            breakers,
-            retry,
-            providers,
-            session,
-        }
+        Self { livekit, worker, health, models, log_format, log_level, vad, limits, providers, session }
     }
 }
 
@@ -216,6 +195,7 @@ fn read_livekit(env: &mut EnvReader) -> LiveKitConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::env::load_dotenv;
 
     fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         let mut m: HashMap<String, String> =
@@ -264,6 +244,25 @@ mod tests {
         load_dotenv(&path, &mut v).unwrap();
         assert!(v.len() > 40, "the example documents every variable");
         Config::from_vars(v).unwrap();
+    }
+
+    #[test]
+    fn every_float_setting_refuses_nan() {
+        let floats = Config::float_variables();
+        assert!(floats.len() >= 35, "{floats:?}");
+        for var in
+            ["COST_CAP_USER_USD_PER_DAY", "LOAD_THRESHOLD", "BREAKER_FAILURE_RATE", "REDIS_BREAKER_OPEN_SECS"]
+        {
+            assert!(floats.iter().any(|f| f == var), "{var} missing from {floats:?}");
+        }
+        let mut all_nan: Vec<(&str, &str)> = floats.iter().map(|f| (f.as_str(), "NaN")).collect();
+        all_nan.push(("REDIS_URL", "redis://127.0.0.1:9"));
+        let all_nan = vars(&all_nan);
+        let errs = Config::from_vars(all_nan).unwrap_err();
+        let named: Vec<&str> = errs.iter().map(|e| e.var.as_str()).collect();
+        for f in &floats {
+            assert!(named.contains(&f.as_str()), "{f}=NaN was accepted");
+        }
     }
 
     #[test]

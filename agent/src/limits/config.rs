@@ -2,11 +2,12 @@
 
 use std::time::Duration;
 
+use super::quota_config::{read_messages, read_prices, read_quotas};
 use super::shared::SharedOptions;
-use crate::config::EnvReader;
 use crate::core::cost::PriceTable;
 use crate::core::messages::Messages;
 use crate::core::quota::Quotas;
+use crate::env::EnvReader;
 
 /// Redis settings (present only when `REDIS_URL` is set).
 #[derive(Clone, PartialEq, Eq)]
@@ -66,9 +67,9 @@ impl LimitsConfig {
     /// Reads every limiter variable.
     pub fn from_env(env: &mut EnvReader) -> Self {
         let d = Self::default();
-        let quotas = Quotas::from_env(env);
-        let prices = PriceTable::from_env(env);
-        let messages = Messages::from_env(env);
+        let quotas = read_quotas(env);
+        let prices = read_prices(env);
+        let messages = read_messages(env);
         let transcript_max_chars = env.ranged("TRANSCRIPT_MAX_CHARS", d.transcript_max_chars, 1, 1_000_000);
         let max_keys = env.ranged("LIMIT_MAX_KEYS", d.max_keys, 16, 100_000_000);
         let redis = env.secret("REDIS_URL").map(|url| {
@@ -101,13 +102,9 @@ impl LimitsConfig {
 mod tests {
     use super::*;
 
-    fn reader(pairs: &[(&str, &str)]) -> EnvReader {
-        EnvReader::new(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
-    }
-
     #[test]
     fn defaults_keep_limits_in_memory() {
-        let mut env = reader(&[("REDIS_URL", "")]);
+        let mut env = EnvReader::from_pairs(&[("REDIS_URL", "")]);
         let c = LimitsConfig::from_env(&mut env);
         assert!(env.finish().is_ok());
         assert_eq!(c, LimitsConfig::default());
@@ -115,7 +112,7 @@ mod tests {
 
     #[test]
     fn redis_settings_and_errors() {
-        let mut env = reader(&[
+        let mut env = EnvReader::from_pairs(&[
             ("REDIS_URL", "redis://:pw@127.0.0.1:6390/2"),
             ("REDIS_TIMEOUT_MS", "8"),
             ("LIMIT_WORKERS", "4"),
@@ -130,7 +127,7 @@ mod tests {
         assert_eq!(c.transcript_max_chars, 500);
         assert!(!format!("{r:?}").contains("pw"));
 
-        let mut env = reader(&[
+        let mut env = EnvReader::from_pairs(&[
             ("REDIS_URL", "http://x"),
             ("REDIS_KEY_PREFIX", "a{b}"),
             ("REDIS_BREAKER_FAILURES", "0"),

@@ -5,9 +5,10 @@
 use std::time::Duration;
 
 use super::Capability;
-use crate::config::EnvReader;
+use super::resilience_config::{read_breakers, read_retry};
 use crate::core::breaker_config::BreakersConfig;
 use crate::core::retry::RetryConfig;
+use crate::env::EnvReader;
 
 /// How many fallbacks a chain may list (`<CAP>_FALLBACK_1_…` to `_3_`).
 pub const MAX_FALLBACKS: usize = 3;
@@ -86,9 +87,9 @@ pub struct ProvidersConfig {
     pub tts_options: TtsOptions,
     /// STT options.
     pub stt_options: SttOptions,
-    /// Breaker settings per capability (the application copies `Config::breakers` here).
+    /// Breaker settings per capability (`BREAKER_*`).
     pub breakers: BreakersConfig,
-    /// Retry delay and budget (the application copies `Config::retry` here).
+    /// Retry delay and budget (`RETRY_*`).
     pub retry: RetryConfig,
     /// Largest response body read whole (STT JSON) and longest SSE line (`PROVIDER_MAX_BODY_BYTES`, 1 MiB).
     pub max_body_bytes: usize,
@@ -115,7 +116,7 @@ impl Default for ProvidersConfig {
 }
 
 impl ProvidersConfig {
-    /// Reads `LLM_*`, `TTS_*`, `STT_*` and their fallbacks.
+    /// Reads `LLM_*`, `TTS_*`, `STT_*` and their fallbacks, `BREAKER_*` and `RETRY_*`.
     pub fn from_env(env: &mut EnvReader) -> Self {
         let d = Self::default();
         let llm = read_capability(env, Capability::Llm, "gpt-4o-mini", &d.llm);
@@ -130,7 +131,20 @@ impl ProvidersConfig {
         let stt_options = SttOptions { language: env.opt_string("STT_LANGUAGE") };
         let max_body_bytes = env.ranged("PROVIDER_MAX_BODY_BYTES", d.max_body_bytes, 4096, 64 << 20);
         let tts_max_audio = env.seconds("TTS_MAX_AUDIO_SECS", d.tts_max_audio, 1.0, 3600.0);
-        Self { llm, tts, stt, llm_options, tts_options, stt_options, max_body_bytes, tts_max_audio, ..d }
+        let breakers = read_breakers(env);
+        let retry = read_retry(env);
+        Self {
+            llm,
+            tts,
+            stt,
+            llm_options,
+            tts_options,
+            stt_options,
+            breakers,
+            retry,
+            max_body_bytes,
+            tts_max_audio,
+        }
     }
 
     /// The settings of one capability.
@@ -195,13 +209,9 @@ fn read_capability(
 mod tests {
     use super::*;
 
-    fn reader(pairs: &[(&str, &str)]) -> EnvReader {
-        EnvReader::new(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
-    }
-
     #[test]
     fn nothing_set_means_not_configured_with_defaults() {
-        let mut env = reader(&[]);
+        let mut env = EnvReader::from_pairs(&[]);
         let c = ProvidersConfig::from_env(&mut env);
         assert!(env.finish().is_ok());
         assert_eq!(c, ProvidersConfig::default());
@@ -215,7 +225,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let f = dir.join("key");
         std::fs::write(&f, "sk-secret-file\n").unwrap();
-        let mut env = reader(&[
+        let mut env = EnvReader::from_pairs(&[
             ("LLM_BASE_URL", "https://api.openai.com/v1/"),
             ("LLM_API_KEY", "sk-primary"),
             ("LLM_MODEL", "gpt-4o-mini"),
@@ -243,7 +253,7 @@ mod tests {
 
     #[test]
     fn every_mistake_is_named() {
-        let mut env = reader(&[
+        let mut env = EnvReader::from_pairs(&[
             ("LLM_BASE_URL", "api.openai.com"),
             ("TTS_FALLBACK_1_BASE_URL", "http://x/v1"),
             ("STT_API_KEY", "k"),

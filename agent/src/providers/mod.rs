@@ -6,7 +6,8 @@
 //! Each call passes the guard ([`guard`]): limits → breaker → deadline → ≤ 1 retry →
 //! classification, walking the chain ([`chain`]) until an endpoint serves.
 //!
-//! - [`config`]: `LLM_*`, `TTS_*`, `STT_*` and `*_FALLBACK_{1..3}_*` → [`ProvidersConfig`].
+//! - [`config`]: `LLM_*`, `TTS_*`, `STT_*` and `*_FALLBACK_{1..3}_*` → [`ProvidersConfig`];
+//!   [`resilience_config`]: `BREAKER_*` and `RETRY_*` into it.
 //! - [`facade`]: [`Providers`], the one object sessions share.
 //! - [`guard`], [`chain`], [`endpoint`]: the guard, fallback chains, per-endpoint breakers.
 //! - [`http`]: one attempt (deadline, cancellation, status → failure, rate-limit headers).
@@ -30,6 +31,7 @@ pub mod http;
 pub mod llm;
 pub mod metrics;
 pub mod pcm;
+pub mod resilience_config;
 pub(crate) mod settle;
 pub mod sse;
 pub mod stt;

@@ -10,6 +10,7 @@
 
 mod binary_e2e;
 mod binary_voice;
+mod health_fuzz;
 mod livekit_bad_input;
 mod livekit_capacity;
 mod livekit_drain;

@@ -26,7 +26,6 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::job::JobHandler;
-use crate::config::{LiveKitConfig, WorkerConfig};
 
 /// Everything the worker needs to know.
 #[derive(Clone)]
@@ -63,16 +62,17 @@ impl std::fmt::Debug for WorkerSettings {
 }
 
 impl WorkerSettings {
-    /// Settings from the parsed configuration; timing knobs get their defaults
-    /// (status every 2.5 s as livekit-agents does, reconnect backoff 0.5 s doubling to 30 s).
-    pub fn new(livekit: &LiveKitConfig, worker: &WorkerConfig) -> Self {
+    /// Settings for a server and credentials; capacity and timing knobs get their defaults
+    /// (100 jobs, load threshold 0.7, status every 2.5 s as livekit-agents does, reconnect
+    /// backoff 0.5 s doubling to 30 s).
+    pub fn new(url: &str, api_key: &str, api_secret: &str, agent_name: &str) -> Self {
         Self {
-            url: livekit.url.clone(),
-            api_key: livekit.api_key.clone(),
-            api_secret: livekit.api_secret.clone(),
-            agent_name: livekit.agent_name.clone(),
-            max_jobs: worker.max_jobs,
-            load_threshold: worker.load_threshold,
+            url: url.to_owned(),
+            api_key: api_key.to_owned(),
+            api_secret: api_secret.to_owned(),
+            agent_name: agent_name.to_owned(),
+            max_jobs: 100,
+            load_threshold: 0.7,
             status_interval: Duration::from_millis(2500),
             reconnect_base: Duration::from_millis(500),
             reconnect_max: Duration::from_secs(30),
