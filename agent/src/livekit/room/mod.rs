@@ -8,6 +8,7 @@ pub mod api;
 pub mod attributes;
 mod conn;
 pub mod incoming;
+pub mod memory;
 mod outbound;
 pub mod preconnect;
 mod publish;
@@ -77,23 +78,7 @@ pub async fn join(options: JoinOptions) -> Result<Room, JoinError> {
     let room_name = join.room.as_ref().map(|r| r.name.clone()).unwrap_or_default();
     tracing::info!(room = %room_name, identity = %local.identity, "joined room");
 
-    let (events_tx, events_rx) = mpsc::channel(256);
-    let (data_tx, data_rx) = mpsc::channel(64);
-    let (audio_tx, audio_rx) = mpsc::channel(16);
-    let (state_tx, state_rx) = watch::channel(PlaybackState::default());
-    let control = Arc::new(SinkControl::default());
-    let (attributes, attributes_rx) = Attributes::new();
-    let leave = CancellationToken::new();
-
-    let wiring = task::Wiring {
-        events: events_tx,
-        data_rx,
-        audio_rx,
-        control: control.clone(),
-        state_tx,
-        attributes: attributes_rx,
-        leave: leave.clone(),
-    };
+    let (room, wiring) = wire(room_name, local.identity);
     let playout = Playout::new(options.playout_capacity);
     let task = task::RoomTask::new(
         options.url.clone(),
@@ -104,16 +89,44 @@ pub async fn join(options: JoinOptions) -> Result<Room, JoinError> {
         options.listen,
         &join,
     );
-    let handle = tokio::spawn(task.run(conn));
+    Ok(room.served_by(tokio::spawn(task.run(conn))))
+}
 
-    Ok(Room {
-        name: room_name,
-        identity: local.identity,
+/// A [`Room`] handle and the ends of its channels for whatever serves it: the room task, or
+/// the in-memory far end ([`memory`]).
+fn wire(name: String, identity: String) -> (Room, task::Wiring) {
+    let (events_tx, events_rx) = mpsc::channel(256);
+    let (data_tx, data_rx) = mpsc::channel(64);
+    let (audio_tx, audio_rx) = mpsc::channel(16);
+    let (state_tx, state_rx) = watch::channel(PlaybackState::default());
+    let control = Arc::new(SinkControl::default());
+    let (attributes, attributes_rx) = Attributes::new();
+    let leave = CancellationToken::new();
+    let wiring = task::Wiring {
+        events: events_tx,
+        data_rx,
+        audio_rx,
+        control: control.clone(),
+        state_tx,
+        attributes: attributes_rx,
+        leave: leave.clone(),
+    };
+    let room = Room {
+        name,
+        identity,
         events: events_rx,
         sink: AudioSink { tx: audio_tx, control, state: state_rx },
         data: data_tx,
         attributes,
         leave,
-        task: Some(handle),
-    })
+        task: None,
+    };
+    (room, wiring)
+}
+
+impl Room {
+    fn served_by(mut self, task: tokio::task::JoinHandle<()>) -> Self {
+        self.task = Some(task);
+        self
+    }
 }

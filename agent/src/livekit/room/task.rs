@@ -68,6 +68,7 @@ pub(super) struct RoomTask {
     leave: CancellationToken,
     registry: Registry,
     outbound: Outbound,
+    encoder: OpusEncoder,
     inbound: HashMap<String, Inbound>,
     heard_audio: bool,
     attributes_rx: watch::Receiver<BTreeMap<String, String>>,
@@ -93,7 +94,8 @@ impl RoomTask {
             data_rx: wiring.data_rx,
             leave: wiring.leave,
             registry: Registry::new(listen),
-            outbound: Outbound::new(wiring.audio_rx, wiring.control, wiring.state_tx, playout, encoder),
+            outbound: Outbound::new(wiring.audio_rx, wiring.control, wiring.state_tx, playout),
+            encoder,
             inbound: HashMap::new(),
             heard_audio: false,
             attributes_rx: wiring.attributes,
@@ -230,7 +232,14 @@ impl RoomTask {
             if let Err(end) = result {
                 return Some(end);
             }
-            self.outbound.pump(conn);
+            let (now, encoder) = (clock::now(), &mut self.encoder);
+            self.outbound.pump(now, |frame| match &frame.encoded {
+                Some(encoded) => conn.write_audio(frame, &encoded.packet, now),
+                None => match encoder.encode(&frame.pcm) {
+                    Ok(packet) => conn.write_audio(frame, packet, now),
+                    Err(e) => tracing::warn!(error = %e, "opus encode failed"),
+                },
+            });
             if let Some(update) = self.attributes.poll_request(clock::now())
                 && let Err(end) = conn.request(&signal::update_attributes(update)).await
             {
