@@ -32,6 +32,10 @@ use crate::livekit::{API_KEY, API_SECRET};
 const LOUD_DBOV: i8 = -45;
 /// The agent has finished answering once it has been quiet this long.
 const QUIET: Duration = Duration::from_millis(700);
+/// Loud frames closer than this belong to one talk spurt.
+const SPURT_GAP: Duration = Duration::from_millis(300);
+/// Talk spurts remembered per user.
+const MAX_SPURTS: usize = 256;
 /// Longest an answer may go on before the user speaks again anyway.
 const LONGEST_ANSWER: Duration = Duration::from_secs(20);
 
@@ -86,12 +90,23 @@ pub struct Asked {
     pub speech_end: Instant,
     /// When the agent's first loud frame arrived after that, if it did in time.
     pub first_audio: Option<Instant>,
+    /// When the agent's first text on `lk.chat` arrived after that, if it did in time.
+    pub first_text: Option<Instant>,
 }
 
 impl Asked {
     /// End of speech → first agent audio, if answered.
     pub fn latency(&self) -> Option<Duration> {
         self.first_audio.map(|t| t.saturating_duration_since(self.speech_end))
+    }
+
+    /// End of speech → the first sign of the agent (audio or text), if any came.
+    pub fn first_sign(&self) -> Option<Duration> {
+        let first = match (self.first_audio, self.first_text) {
+            (Some(a), Some(t)) => Some(a.min(t)),
+            (a, t) => a.or(t),
+        };
+        first.map(|t| t.saturating_duration_since(self.speech_end))
     }
 }
 
@@ -110,20 +125,26 @@ pub struct UserReport {
     pub error: Option<String>,
 }
 
-/// The room's side of a user: the agent's arrival and its loud frames.
+/// What the room tells a user: the agent's arrival, its loud frames and its chat texts.
 struct Ears {
+    /// The agent's talk spurts (first and last loud frame), oldest first.
+    spurts: Arc<std::sync::Mutex<Vec<(Instant, Instant)>>>,
     agent: watch::Receiver<bool>,
     loud: watch::Receiver<Option<Instant>>,
+    text: watch::Receiver<Option<(Instant, String)>>,
     closed: watch::Receiver<Option<String>>,
 }
 
 /// Keeps the room's events flowing (a room whose events are not read stalls), notes the
-/// agent's track and every loud frame it sends; leaves when `leave` fires.
+/// agent's track, every loud frame it sends and its chat texts; leaves when `leave` fires.
 fn listen(mut room: room::Room, leave: CancellationToken) -> Ears {
     let (agent_tx, agent) = watch::channel(false);
     let (loud_tx, loud) = watch::channel(None);
+    let (text_tx, text) = watch::channel(None);
     let (closed_tx, closed) = watch::channel(None);
     let loud_tx = Arc::new(loud_tx);
+    let spurts: Arc<std::sync::Mutex<Vec<(Instant, Instant)>>> = Arc::default();
+    let spurts_in = spurts.clone();
     tokio::spawn(async move {
         loop {
             let event = tokio::select! {
@@ -133,14 +154,27 @@ fn listen(mut room: room::Room, leave: CancellationToken) -> Ears {
             match event {
                 Some(RoomEvent::TrackSubscribed { identity, mut audio, .. }) if identity.starts_with("agent") => {
                     agent_tx.send_replace(true);
-                    let loud_tx = loud_tx.clone();
+                    let (loud_tx, spurts) = (loud_tx.clone(), spurts_in.clone());
                     tokio::spawn(async move {
                         while let Some(f) = audio.recv().await {
                             if level::dbov(&f.samples) > LOUD_DBOV {
-                                loud_tx.send_replace(Some(clock::now()));
+                                let now = clock::now();
+                                loud_tx.send_replace(Some(now));
+                                let mut s = spurts.lock().unwrap_or_else(|e| e.into_inner());
+                                let goes_on = s.last().is_some_and(|l| now.saturating_duration_since(l.1) < SPURT_GAP);
+                                if goes_on {
+                                    if let Some(last) = s.last_mut() {
+                                        last.1 = now;
+                                    }
+                                } else if s.len() < MAX_SPURTS {
+                                    s.push((now, now));
+                                }
                             }
                         }
                     });
+                }
+                Some(RoomEvent::Chat(m)) if m.from.starts_with("agent") => {
+                    text_tx.send_replace(Some((clock::now(), m.text)));
                 }
                 Some(RoomEvent::Closed(reason)) => {
                     closed_tx.send_replace(Some(format!("{reason:?}")));
@@ -155,64 +189,102 @@ fn listen(mut room: room::Room, leave: CancellationToken) -> Ears {
         }
         room.leave().await;
     });
-    Ears { agent, loud, closed }
+    Ears { spurts, agent, loud, text, closed }
 }
 
-/// Asks `q` and waits for the answer to start and end.
-async fn ask(sink: &AudioSink, ears: &mut Ears, q: &Question, answer_timeout: Duration) -> Option<Asked> {
-    let before = sink.state().played_samples;
-    sink.play_opus(q.frames.clone()).await.ok()?;
-    sink.wait_played(before + q.speech_samples).await;
-    let speech_end = clock::now();
-    let heard = ears.loud.wait_for(|t| t.is_some_and(|t| t > speech_end));
-    let first_audio = match tokio::time::timeout(answer_timeout, heard).await {
-        Ok(Ok(t)) => *t,
-        _ => None,
-    };
-    // Let the answer finish (quiet for a while), within reason.
-    if first_audio.is_some() {
-        let give_up = clock::now() + LONGEST_ANSWER;
-        while clock::now() < give_up {
-            let last = (*ears.loud.borrow()).unwrap_or(speech_end);
-            if clock::now().saturating_duration_since(last) >= QUIET {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+/// A simulated user in a room of its own, with the agent there.
+pub struct SimUser {
+    sink: AudioSink,
+    ears: Ears,
+    _leave: tokio_util::sync::DropGuard,
+    /// When the join was accepted.
+    pub joined: Instant,
+    /// When the agent's audio track was subscribed.
+    pub agent_ready: Instant,
+}
+
+impl SimUser {
+    /// Joins `room` as `identity` and waits (up to `agent_timeout`) for the agent's audio.
+    pub async fn join(url: &str, room: &str, identity: &str, agent_timeout: Duration) -> Result<Self, String> {
+        let token =
+            room_token(API_KEY, API_SECRET, room, identity, Duration::from_secs(7200)).map_err(|e| e.to_string())?;
+        let options = JoinOptions { listen: Listen::Everyone, ..JoinOptions::new(url, &token, clock::now()) };
+        let joined_room = room::join(options).await.map_err(|e| format!("join: {e}"))?;
+        let joined = clock::now();
+        let sink = joined_room.audio_sink();
+        let leave = CancellationToken::new();
+        let mut ears = listen(joined_room, leave.clone());
+        let agent = ears.agent.wait_for(|&a| a);
+        if !matches!(tokio::time::timeout(agent_timeout, agent).await, Ok(Ok(_))) {
+            leave.cancel();
+            return Err("no agent audio track".into());
         }
+        Ok(Self { sink, ears, _leave: leave.drop_guard(), joined, agent_ready: clock::now() })
     }
-    sink.wait_idle().await;
-    Some(Asked { speech_end, first_audio })
+
+    /// Why the room ended, if it has.
+    pub fn closed(&self) -> Option<String> {
+        self.ears.closed.borrow().clone()
+    }
+
+    /// The agent's talk spurts so far (first and last loud frame), oldest first.
+    pub fn spurts(&self) -> Vec<(Instant, Instant)> {
+        self.ears.spurts.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The agent's last chat text and when it came.
+    pub fn last_text(&self) -> Option<(Instant, String)> {
+        self.ears.text.borrow().clone()
+    }
+
+    /// Asks `q`, waits (up to `answer_timeout`) for the agent's first audio or text, then for
+    /// its answer to end. `None` if the room closed meanwhile.
+    pub async fn ask(&mut self, q: &Question, answer_timeout: Duration) -> Option<Asked> {
+        let before = self.sink.state().played_samples;
+        self.sink.play_opus(q.frames.clone()).await.ok()?;
+        self.sink.wait_played(before + q.speech_samples).await;
+        let speech_end = clock::now();
+        let (mut loud, mut text) = (self.ears.loud.clone(), self.ears.text.clone());
+        let heard = loud.wait_for(|t| t.is_some_and(|t| t > speech_end));
+        let read = text.wait_for(|t| t.as_ref().is_some_and(|(t, _)| *t > speech_end));
+        let _ = tokio::time::timeout(answer_timeout, async {
+            tokio::select! {
+                _ = heard => {}
+                _ = read => {}
+            }
+        })
+        .await;
+        let after = |t: Option<Instant>| t.filter(|t| *t > speech_end);
+        let first_audio = after(*self.ears.loud.borrow());
+        let first_text = after(self.ears.text.borrow().as_ref().map(|(t, _)| *t));
+        // Let the answer finish (quiet for a while), within reason.
+        if first_audio.is_some() || first_text.is_some() {
+            let give_up = clock::now() + LONGEST_ANSWER;
+            while clock::now() < give_up {
+                let last = (*self.ears.loud.borrow()).unwrap_or(speech_end);
+                if clock::now().saturating_duration_since(last) >= QUIET {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        self.sink.wait_idle().await;
+        Some(Asked { speech_end, first_audio, first_text })
+    }
 }
 
 /// Plays one user to the end of its plan.
 pub async fn run_user(plan: UserPlan) -> UserReport {
     let mut report = UserReport { room: plan.room.clone(), ..UserReport::default() };
-    let token = match room_token(API_KEY, API_SECRET, &plan.room, &plan.identity, Duration::from_secs(7200)) {
-        Ok(t) => t,
+    let mut user = match SimUser::join(&plan.url, &plan.room, &plan.identity, plan.agent_timeout).await {
+        Ok(u) => u,
         Err(e) => {
-            report.error = Some(e.to_string());
+            report.error = Some(e);
             return report;
         }
     };
-    let options = JoinOptions { listen: Listen::Everyone, ..JoinOptions::new(&plan.url, &token, clock::now()) };
-    let room = match room::join(options).await {
-        Ok(r) => r,
-        Err(e) => {
-            report.error = Some(format!("join: {e}"));
-            return report;
-        }
-    };
-    report.joined = Some(clock::now());
-    let sink = room.audio_sink();
-    let leave = CancellationToken::new();
-    let _leave_on_drop = leave.clone().drop_guard();
-    let mut ears = listen(room, leave);
-    let agent = ears.agent.wait_for(|&a| a);
-    if !matches!(tokio::time::timeout(plan.agent_timeout, agent).await, Ok(Ok(_))) {
-        report.error = Some("no agent audio track".into());
-        return report;
-    }
-    report.agent_ready = Some(clock::now());
+    report.joined = Some(user.joined);
+    report.agent_ready = Some(user.agent_ready);
     let seed = BuildHasherDefault::<DefaultHasher>::default().hash_one(&plan.room);
     let mut jitter = Jitter::new(seed);
     let mut k = plan.first_question;
@@ -222,12 +294,12 @@ pub async fn run_user(plan: UserPlan) -> UserReport {
             break;
         }
         tokio::time::sleep(pause).await;
-        if let Some(reason) = ears.closed.borrow().clone() {
+        if let Some(reason) = user.closed() {
             report.error = Some(format!("room closed: {reason}"));
             break;
         }
         let q = &plan.questions[k % plan.questions.len()];
-        match ask(&sink, &mut ears, q, plan.answer_timeout).await {
+        match user.ask(q, plan.answer_timeout).await {
             Some(a) => report.asked.push(a),
             None => {
                 report.error = Some("the room closed while asking".into());

@@ -307,10 +307,9 @@ impl Voice<'_> {
     ) -> T {
         tokio::pin!(fut);
         loop {
-            let filler_at = self.filler_at.filter(|_| self.queued == 0);
             tokio::select! {
                 v = &mut fut => return v,
-                () = sleep_until(filler_at) => self.say_filler().await,
+                () = sleep_until(self.filler_due()) => self.say_filler().await,
                 () = sleep_until(clause_at) => {
                     clause_at = None;
                     if let Some(clause) = splitter.take_clause(MIN_CLAUSE_CHARS) {
@@ -319,6 +318,22 @@ impl Voice<'_> {
                 }
             }
         }
+    }
+
+    /// Awaits `fut` (TTS), meanwhile saying the filler when it is due.
+    async fn with_filler<T>(&mut self, fut: impl Future<Output = T>) -> T {
+        tokio::pin!(fut);
+        loop {
+            tokio::select! {
+                v = &mut fut => return v,
+                () = sleep_until(self.filler_due()) => self.say_filler().await,
+            }
+        }
+    }
+
+    /// When the filler is due: not said yet, and no audio of the answer queued.
+    fn filler_due(&self) -> Option<Instant> {
+        self.filler_at.filter(|_| self.queued == 0)
     }
 
     /// The filler, from its rendered audio only (a TTS request now would be late too). It is
@@ -330,7 +345,11 @@ impl Voice<'_> {
             tracing::debug!("the filler is not rendered yet; waiting without it");
             return;
         };
-        self.write_transcript(text).await;
+        // In the transcript only if it comes first (TTS may be slow on a sentence already
+        // written there).
+        if self.transcript.is_none() {
+            self.write_transcript(text).await;
+        }
         let n = pcm.len() as u64;
         self.reply.baseline += n;
         self.answer_base.fetch_add(n, Ordering::AcqRel);
@@ -366,11 +385,12 @@ impl Voice<'_> {
             return;
         }
         if !self.tts_down {
-            match self.ctx.providers.speak(self.call, sentence).await {
+            let ctx = self.ctx;
+            match self.with_filler(ctx.providers.speak(self.call, sentence)).await {
                 Ok(mut stream) => {
                     let mut n = 0u64;
                     let mut kept = cache.then(Vec::new);
-                    while let Some(chunk) = stream.next().await {
+                    while let Some(chunk) = self.with_filler(stream.next()).await {
                         match chunk {
                             Ok(pcm) => {
                                 n += pcm.len() as u64;
