@@ -111,8 +111,9 @@ fn run() -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    logging::init(config.log_format, &config.log_level);
+    logging::init(config.log_format, &config.log_level, &config.secrets());
     let health = Health::new(config.health.liveness_stale);
+    health.set_stats_access(config.health.stats_access());
     // Declared before the server answers, so readiness always lists what it waits for.
     health.set_component("worker", false, "starting");
     health.set_component("vad", false, "starting");

@@ -19,9 +19,9 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use voice_agent::clock;
 use voice_agent::core::jitter::Jitter;
+use voice_agent::livekit::audio::FRAME_SAMPLES;
 use voice_agent::livekit::audio::level;
 use voice_agent::livekit::audio::opus::{EncodedFrame, EncoderSettings};
-use voice_agent::livekit::audio::FRAME_SAMPLES;
 use voice_agent::livekit::room::{self, AudioSink, JoinOptions, Listen, RoomEvent};
 use voice_agent::livekit::token::room_token;
 
@@ -152,7 +152,9 @@ fn listen(mut room: room::Room, leave: CancellationToken) -> Ears {
                 _ = leave.cancelled() => break,
             };
             match event {
-                Some(RoomEvent::TrackSubscribed { identity, mut audio, .. }) if identity.starts_with("agent") => {
+                Some(RoomEvent::TrackSubscribed { identity, mut audio, .. })
+                    if identity.starts_with("agent") =>
+                {
                     agent_tx.send_replace(true);
                     let (loud_tx, spurts) = (loud_tx.clone(), spurts_in.clone());
                     tokio::spawn(async move {
@@ -161,7 +163,8 @@ fn listen(mut room: room::Room, leave: CancellationToken) -> Ears {
                                 let now = clock::now();
                                 loud_tx.send_replace(Some(now));
                                 let mut s = spurts.lock().unwrap_or_else(|e| e.into_inner());
-                                let goes_on = s.last().is_some_and(|l| now.saturating_duration_since(l.1) < SPURT_GAP);
+                                let goes_on =
+                                    s.last().is_some_and(|l| now.saturating_duration_since(l.1) < SPURT_GAP);
                                 if goes_on {
                                     if let Some(last) = s.last_mut() {
                                         last.1 = now;
@@ -205,9 +208,14 @@ pub struct SimUser {
 
 impl SimUser {
     /// Joins `room` as `identity` and waits (up to `agent_timeout`) for the agent's audio.
-    pub async fn join(url: &str, room: &str, identity: &str, agent_timeout: Duration) -> Result<Self, String> {
-        let token =
-            room_token(API_KEY, API_SECRET, room, identity, Duration::from_secs(7200)).map_err(|e| e.to_string())?;
+    pub async fn join(
+        url: &str,
+        room: &str,
+        identity: &str,
+        agent_timeout: Duration,
+    ) -> Result<Self, String> {
+        let token = room_token(API_KEY, API_SECRET, room, identity, Duration::from_secs(7200))
+            .map_err(|e| e.to_string())?;
         let options = JoinOptions { listen: Listen::Everyone, ..JoinOptions::new(url, &token, clock::now()) };
         let joined_room = room::join(options).await.map_err(|e| format!("join: {e}"))?;
         let joined = clock::now();

@@ -101,9 +101,19 @@ impl SessionConfig {
                 max_chars: env.ranged("SENTENCE_MAX_CHARS", d.splitter.max_chars, 40, 2000),
                 ..d.splitter
             },
-            thinking_notice: nonzero(env.seconds("THINKING_NOTICE_SECS", Duration::from_millis(2500), 0.0, 60.0)),
+            thinking_notice: nonzero(env.seconds(
+                "THINKING_NOTICE_SECS",
+                Duration::from_millis(2500),
+                0.0,
+                60.0,
+            )),
             thinking_filler: env.string("THINKING_FILLER", DEFAULT_THINKING_FILLER),
-            first_clause_after: nonzero(env.seconds("FIRST_CLAUSE_SECS", Duration::from_millis(500), 0.0, 60.0)),
+            first_clause_after: nonzero(env.seconds(
+                "FIRST_CLAUSE_SECS",
+                Duration::from_millis(500),
+                0.0,
+                60.0,
+            )),
         }
     }
 }

@@ -422,12 +422,13 @@ impl Session {
         }
         let cfg = &self.shared.cfg;
         let filler = cfg.thinking_notice.map(|_| &cfg.thinking_filler);
-        let texts: Vec<String> = [filler, Some(&cfg.llm_unavailable_message), Some(&cfg.stt_unavailable_message)]
-            .into_iter()
-            .flatten()
-            .filter(|t| !self.shared.cache.contains(t))
-            .cloned()
-            .collect();
+        let texts: Vec<String> =
+            [filler, Some(&cfg.llm_unavailable_message), Some(&cfg.stt_unavailable_message)]
+                .into_iter()
+                .flatten()
+                .filter(|t| !self.shared.cache.contains(t))
+                .cloned()
+                .collect();
         if texts.is_empty() {
             return;
         }

@@ -261,7 +261,8 @@ async fn an_llm_that_never_answers_gets_the_filler_then_the_apology() {
     let mut r = start(quiet(), &LimitsConfig::default());
     r.join("alice").await;
     // The stream stays silent until the turn's deadline cuts it.
-    r.providers.answer(Answer::Stalled { after: Duration::from_secs(30), error: ProviderError::DeadlineExceeded });
+    r.providers
+        .answer(Answer::Stalled { after: Duration::from_secs(30), error: ProviderError::DeadlineExceeded });
     r.say("alice", 1.0, "hello").await;
     tokio::time::sleep(Duration::from_secs(4)).await;
     let filler = crate::session::config::DEFAULT_THINKING_FILLER;
@@ -365,4 +366,47 @@ async fn cancelling_the_job_ends_the_session_and_leaves_the_room() {
     let result = within("session end", r.session).await.expect("session task");
     assert!(result.is_ok(), "{result:?}");
     assert!(r.far.agent_left());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_transcription_is_announced_to_the_speaker_and_not_remembered() {
+    let mut r = start(quiet(), &LimitsConfig::default());
+    r.join("alice").await;
+    let outage =
+        ProviderError::Unavailable { capability: crate::providers::Capability::Stt, detail: "down".into() };
+    r.providers.transcript_fails(outage);
+    assert!(r.ears.speech_started("alice", clock::now()).await);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(r.ears.speech_ended("alice", clock::now(), vec![0; 16_000]).await);
+    r.agent_said(crate::session::config::DEFAULT_STT_UNAVAILABLE).await;
+    assert!(r.providers.chat_requests().is_empty(), "nothing to answer");
+
+    r.providers.answer(Answer::text(["Now I hear you."]));
+    r.say("alice", 1.0, "can you hear me").await;
+    let messages = r.chat_request(1).await;
+    assert!(assistant_turns(&messages).is_empty(), "{messages:?}");
+    assert_eq!(user_turns(&messages), ["can you hear me"]);
+    r.end().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_last_participant_leaving_stops_the_answer_at_once() {
+    let mut r = start(quiet(), &LimitsConfig::default());
+    r.join("alice").await;
+    let long = "This answer goes on and on for a good while, far longer than anyone would wait.";
+    r.providers.answer(Answer::text([long]));
+    r.say("alice", 1.0, "tell me").await;
+    within("answer playing", r.far.wait_played(48_000)).await;
+    r.far.leave("alice").await;
+    let cut = within(
+        "answer stopped",
+        r.far.wait_text(|t| t.sender.is_empty() && t.closed.as_deref() == Some("interrupted")),
+    )
+    .await;
+    assert_eq!(cut.text, long);
+    let state = r.far.playback();
+    assert!(state.discarded_samples > 0, "the rest was dropped, not played: {state:?}");
+    assert!(state.played_samples < speech_for(long).len() as u64, "{state:?}");
+    assert!(!r.ears.listening("alice"), "nobody is listened to any more");
+    r.end().await;
 }

@@ -90,10 +90,23 @@ impl Hearing for ScriptedEars {
         events: mpsc::Sender<Event>,
     ) -> BoxFuture<'static, ()> {
         self.senders.lock().unwrap_or_else(|e| e.into_inner()).insert(who.clone(), events);
-        let senders = self.senders.clone();
+        let gone = Unlisten { senders: self.senders.clone(), who };
         Box::pin(async move {
+            // Ends with the track, or is aborted by the session; either way `gone` forgets it.
+            let _gone = gone;
             while audio.recv().await.is_some() {}
-            senders.lock().unwrap_or_else(|e| e.into_inner()).remove(&who);
         })
+    }
+}
+
+/// Forgets a participant's sender when their listening task ends or is aborted.
+struct Unlisten {
+    senders: Arc<Mutex<HashMap<Arc<str>, mpsc::Sender<Event>>>>,
+    who: Arc<str>,
+}
+
+impl Drop for Unlisten {
+    fn drop(&mut self) {
+        self.senders.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.who);
     }
 }

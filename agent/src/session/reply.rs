@@ -247,10 +247,11 @@ impl Voice<'_> {
     async fn answer(&mut self, messages: &[ChatMessage]) {
         let ctx = self.ctx;
         let mut splitter = SentenceSplitter::new(ctx.splitter);
-        let mut stream = match self.waiting(ctx.providers.chat(self.call, messages), &mut splitter, None).await {
-            Ok(s) => s,
-            Err(e) => return self.fail(e).await,
-        };
+        let mut stream =
+            match self.waiting(ctx.providers.chat(self.call, messages), &mut splitter, None).await {
+                Ok(s) => s,
+                Err(e) => return self.fail(e).await,
+            };
         let mut sentences = Vec::new();
         let mut broken = None;
         let mut first_token: Option<Instant> = None;

@@ -299,7 +299,9 @@ async fn main() {
     });
     let questions = Arc::new(QUESTIONS.iter().map(|q| Question::render(q)).collect::<Vec<_>>());
     println!("machine: {} cores, load average {}", num_cpus(), load_average());
-    println!("| conversations | answered | agent p50 / p95 | client p50 / p95 | agent CPU per conversation | RSS per conversation | generator / server CPU |");
+    println!(
+        "| conversations | answered | agent p50 / p95 | client p50 / p95 | agent CPU per conversation | RSS per conversation | generator / server CPU |"
+    );
     println!("|---|---|---|---|---|---|---|");
     for n in rooms {
         run(&server, &fake, &questions, n, secs).await;

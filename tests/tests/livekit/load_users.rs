@@ -20,7 +20,9 @@ async fn simulated_users_each_hear_every_question_answered() {
         r.chat_chunks = vec!["It is noon.".into()];
     });
     let questions = Arc::new(vec![Question::render("What time is it?"), Question::render("How are you?")]);
-    assert!(questions.iter().all(|q| q.speech_samples > 0 && q.frames.len() * 960 >= q.speech_samples as usize));
+    assert!(
+        questions.iter().all(|q| q.speech_samples > 0 && q.frames.len() * 960 >= q.speech_samples as usize)
+    );
     let until = clock::now() + Duration::from_secs(25);
     let users: Vec<_> = (0..3)
         .map(|i| {
@@ -45,7 +47,8 @@ async fn simulated_users_each_hear_every_question_answered() {
         assert!(ready >= joined);
         assert!(report.asked.len() >= 2, "{}: only {} questions asked", report.room, report.asked.len());
         for a in &report.asked {
-            let heard = a.first_audio.unwrap_or_else(|| panic!("{}: a question went unanswered", report.room));
+            let heard =
+                a.first_audio.unwrap_or_else(|| panic!("{}: a question went unanswered", report.room));
             assert!(heard > a.speech_end, "agent audio counted before the question ended");
         }
         asked += report.asked.len();

@@ -30,9 +30,7 @@ async fn rig(name: &str, opts: VoiceOptions) -> VoiceRig {
 async fn user(rig: &VoiceRig, room: &str) -> SimUser {
     let user = SimUser::join(&rig.server.url(), room, "sim", Duration::from_secs(30)).await.expect("joined");
     let rendered = rig.fake.wait_for(|f| {
-        f.requests_to(Endpoint::Speech)
-            .iter()
-            .any(|r| r.json.as_ref().is_some_and(|j| j["input"] == FILLER))
+        f.requests_to(Endpoint::Speech).iter().any(|r| r.json.as_ref().is_some_and(|j| j["input"] == FILLER))
     });
     assert!(rendered.await, "the filler was never rendered");
     user
@@ -45,7 +43,9 @@ fn last_chat_messages(rig: &VoiceRig) -> Vec<(String, String)> {
         .as_array()
         .into_iter()
         .flatten()
-        .map(|m| (m["role"].as_str().unwrap_or("").to_owned(), m["content"].as_str().unwrap_or("").to_owned()))
+        .map(|m| {
+            (m["role"].as_str().unwrap_or("").to_owned(), m["content"].as_str().unwrap_or("").to_owned())
+        })
         .collect()
 }
 

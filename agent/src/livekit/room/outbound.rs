@@ -104,8 +104,8 @@ impl Outbound {
 
     /// Publishes the counters for the sink's handles.
     pub fn publish_state(&self) {
-        let queued =
-            self.playout.queued_samples() as u64 + self.pending.as_ref().map_or(0, |c| c.payload.samples() as u64);
+        let queued = self.playout.queued_samples() as u64
+            + self.pending.as_ref().map_or(0, |c| c.payload.samples() as u64);
         let state = PlaybackState {
             played_samples: self.playout.played_samples(),
             queued_samples: queued,
