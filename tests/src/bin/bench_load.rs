@@ -15,8 +15,10 @@
 //!   window over the idle process, ÷ N); this process's and the server's CPU, and the machine's
 //!   load average, so a saturated machine shows.
 //!
-//!     cargo build --release -p voice-agent-tests --bins
-//!     target/release/bench-load [SECS [ROOMS...]]          (defaults: 60; 25 50 100 150)
+//! ```text
+//! cargo build --release -p voice-agent-tests --bins
+//! target/release/bench-load [SECS [ROOMS...]]          (defaults: 60; 25 50 100 150)
+//! ```
 //!
 //! The agent gets the environment of this process on top of the bench's settings (e.g.
 //! `LOAD_THRESHOLD=1` to keep taking jobs past the default 0.7 of the machine's cores).
@@ -119,9 +121,9 @@ fn start_agent(server: &LiveKitServer, fake: &FakeOpenAi, rooms: usize) -> Agent
     for cap in ["LLM", "TTS", "STT"] {
         cmd.env(format!("{cap}_BASE_URL"), fake.base_url()).env(format!("{cap}_API_KEY"), "sk-bench");
     }
-    let mut child = cmd.spawn().expect("start the agent binary");
-    let pid = child.id();
-    let stderr = child.stderr.take().expect("piped stderr");
+    let mut process = Process(cmd.spawn().expect("start the agent binary"));
+    let pid = process.0.id();
+    let stderr = process.0.stderr.take().expect("piped stderr");
     let turns: Arc<Mutex<Vec<(Instant, f64)>>> = Arc::default();
     let complaints: Arc<Mutex<Vec<String>>> = Arc::default();
     let (t, c) = (turns.clone(), complaints.clone());
@@ -142,7 +144,7 @@ fn start_agent(server: &LiveKitServer, fake: &FakeOpenAi, rooms: usize) -> Agent
     });
     for _ in 0..600 {
         if get(port, "/readyz").0 == 200 {
-            return Agent { process: Process(child), pid, port, turns, complaints };
+            return Agent { process, pid, port, turns, complaints };
         }
         std::thread::sleep(Duration::from_millis(100));
     }
