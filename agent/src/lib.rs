@@ -15,6 +15,8 @@
 //!   → deadline → one retry), fallback chains, streamed SSE and PCM, degraded-mode summary.
 //! - [`session`]: the voice session — turn-taking, barge-in, LLM → sentences → TTS, transcripts,
 //!   degraded mode; announced echo mode when no provider is configured.
+//! - [`smart_turn`]: semantic end of turn: Smart Turn v3.2 (ort) on Whisper log-mel features
+//!   computed in Rust, batched across sessions on its own thread.
 //! - [`stats`]: `/stats` and the resilience readiness section, bridged to the limiter.
 //! - [`vad`]: Silero VAD through ONNX Runtime: model loading, 48→16 kHz resampling,
 //!   per-stream windows and state, batched inference across streams.
@@ -33,5 +35,6 @@ pub mod livekit;
 pub mod logging;
 pub mod providers;
 pub mod session;
+pub mod smart_turn;
 pub mod stats;
 pub mod vad;
