@@ -27,6 +27,7 @@ pub async fn run(config: Config, health: Health, lifecycle: Lifecycle) {
     health.with_registry(crate::livekit::metrics::register_metrics);
     let resilience = health.with_registry(crate::limits::metrics::register_metrics);
     health.with_registry(crate::session::register_metrics);
+    health.with_registry(crate::tools::register_metrics);
     let worker_id = format!("{}-{}", hostname(), std::process::id());
     let limiter = match Limiter::new(&config.limits, resilience.clone(), &worker_id, crate::clock::now()) {
         Ok(l) => Arc::new(l),

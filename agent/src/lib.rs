@@ -1,6 +1,9 @@
 //! voice-agent: a LiveKit voice-agent worker.
 //!
 //! # Layout
+//! - [`agent`]: agents as code — [`agent::Agent`] (instructions, greeting, tools, hooks), the
+//!   conversation with tool calls, the LLM seam and the tool loop.
+//! - [`testing`]: a harness that runs an agent turn by turn against a scripted LLM.
 //! - [`clock`]: the one place that reads time; everything else gets `now` passed in.
 //! - [`config`]: environment (+ `.env`) → [`config::Config`], every error at once.
 //! - [`logging`]: text or JSON logs through `tracing`.
@@ -17,6 +20,8 @@
 //!   degraded mode; announced echo mode when no provider is configured.
 //! - [`smart_turn`]: semantic end of turn: Smart Turn v3.2 (ort) on Whisper log-mel features
 //!   computed in Rust, batched across sessions on its own thread.
+//! - [`tools`]: function tools the LLM can call — typed arguments with derived JSON schemas,
+//!   a context, parallel runs with time limits, panics caught, metrics.
 //! - [`stats`]: `/stats` and the resilience readiness section, bridged to the limiter.
 //! - [`vad`]: Silero VAD through ONNX Runtime: model loading, 48→16 kHz resampling,
 //!   per-stream windows and state, batched inference across streams.
@@ -24,6 +29,7 @@
 //!   WebRTC, Opus), the job-handler seam and echo mode.
 #![warn(missing_docs)]
 
+pub mod agent;
 pub mod app;
 pub mod clock;
 pub mod config;
@@ -37,4 +43,6 @@ pub mod providers;
 pub mod session;
 pub mod smart_turn;
 pub mod stats;
+pub mod testing;
+pub mod tools;
 pub mod vad;

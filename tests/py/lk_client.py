@@ -32,6 +32,13 @@ Subcommands (all print one JSON object on stdout, logs go to stderr):
                and waits for DIR/go-<i> before asking question i > 0, so a test can act
                between turns (kill a provider, restart it).
 
+  frontend     --room NAME
+               what a LiveKit front end does besides talking: join, publish a microphone, watch
+               the agent's attributes (lk.agent.state), send a typed message on lk.chat, the
+               same in the legacy chat packet (and one marked ignoreLegacy), a --big-text-bytes
+               text stream, a text stream that never ends, and --preconnect-secs of a 24 kHz
+               tone as pre-connect audio; stays --hold seconds; reports the attribute history.
+
   converse-many --room PREFIX --rooms N --say Q.wav …
                converse in N rooms at once from one process (rooms PREFIX-0 …, created
                here); {"rooms": [one converse result per room]}.
@@ -489,11 +496,78 @@ async def converse(args) -> dict:
             "spurts": spurts, "texts": texts, "answer_wavs": answer_wavs}
 
 
+async def frontend(args) -> dict:
+    room = rtc.Room()
+    loop = asyncio.get_running_loop()
+    agent_seen: asyncio.Future = loop.create_future()
+    history: list = []  # (t, attributes) of the agent, as they change
+
+    def note_agent(participant):
+        if participant.identity.startswith(args.agent_prefix):
+            history.append({"t": time.monotonic(), "attributes": dict(participant.attributes)})
+            if not agent_seen.done():
+                agent_seen.set_result(participant)
+
+    room.on("participant_connected", note_agent)
+    room.on("participant_attributes_changed", lambda changed, p: note_agent(p))
+    await room.connect(args.url, user_token(args), rtc.RoomOptions(auto_subscribe=True))
+    for p in room.remote_participants.values():
+        note_agent(p)
+    source = rtc.AudioSource(SAMPLE_RATE, 1, queue_size_ms=100)
+    track = rtc.LocalAudioTrack.create_audio_track("mic", source)
+    pub = await room.local_participant.publish_track(
+        track, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE))
+    agent = await asyncio.wait_for(agent_seen, args.agent_timeout)
+    kind = rtc.ParticipantKind.Name(agent.kind)
+    await asyncio.sleep(args.lead_in)
+    lp = room.local_participant
+    sent = []
+    if args.preconnect_secs > 0:
+        rate = 24_000
+        n = int(rate * args.preconnect_secs)
+        tone = (6000 * np.sin(2 * np.pi * 440 * np.arange(n) / rate)).astype(np.int16)
+        writer = await lp.stream_bytes(
+            "preconnect-buffer", mime_type="audio/pcm", topic="lk.agent.pre-connect-audio-buffer",
+            destination_identities=[agent.identity],
+            attributes={"trackId": pub.sid, "sampleRate": str(rate), "channels": "1"})
+        data = tone.tobytes()
+        for i in range(0, len(data), 15_000):
+            await writer.write(data[i:i + 15_000])
+        await writer.aclose()
+        sent.append("preconnect")
+    await lp.send_text(args.text, topic="lk.chat")
+    sent.append("text")
+    legacy = {"id": "legacy-1", "timestamp": int(time.time() * 1000), "message": "legacy " + args.text}
+    await lp.publish_data(json.dumps(legacy).encode(), reliable=True, topic="lk-chat-topic")
+    legacy_dup = dict(legacy, id="legacy-2", message="ignored duplicate", ignoreLegacy=True)
+    await lp.publish_data(json.dumps(legacy_dup).encode(), reliable=True, topic="lk-chat-topic")
+    sent.append("legacy")
+    # Let the agent react (its state may walk through a turn) before the large streams.
+    t_sent = time.monotonic()
+    deadline = t_sent + args.settle
+    while time.monotonic() < deadline:
+        after = [h["attributes"].get("lk.agent.state") for h in history if h["t"] > t_sent]
+        if "speaking" in after and after[-1] == "listening":
+            break
+        await asyncio.sleep(0.05)
+    if args.big_text_bytes > 0:
+        await lp.send_text("y" * args.big_text_bytes, topic="lk.chat")
+        sent.append("big")
+    if args.never_ending:
+        writer = await lp.stream_text(topic="lk.chat")
+        await writer.write("this stream never ends")
+        sent.append("never-ending")
+    await asyncio.sleep(args.hold)
+    await room.disconnect()
+    return {"agent_identity": agent.identity, "agent_kind": kind, "attributes": history,
+            "track_sid": pub.sid, "sent": sent}
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("command", choices=["create-room", "delete-room", "list-participants",
                                        "remove-participant", "scenario", "echo", "converse",
-                                       "converse-many"])
+                                       "converse-many", "frontend"])
     p.add_argument("--url", required=True)
     p.add_argument("--api-key", required=True)
     p.add_argument("--api-secret", required=True)
@@ -525,12 +599,19 @@ def main():
     p.add_argument("--record-answers", default=None, help="converse: write PREFIX-<i>.wav per answer")
     p.add_argument("--handshake", default=None, help="converse: a directory for answered-<i> / go-<i>")
     p.add_argument("--handshake-timeout", type=float, default=600.0)
+    p.add_argument("--text", default="hello from the keyboard", help="frontend: the typed message")
+    p.add_argument("--big-text-bytes", type=int, default=0, help="frontend: a text stream this long")
+    p.add_argument("--never-ending", action="store_true", help="frontend: a text stream left open")
+    p.add_argument("--preconnect-secs", type=float, default=0.0, help="frontend: pre-connect audio")
+    p.add_argument("--hold", type=float, default=3.0, help="frontend: seconds to stay after sending")
+    p.add_argument("--settle", type=float, default=10.0,
+                   help="frontend: longest wait for the agent to go speaking → listening after the typed message")
     args = p.parse_args()
 
     handlers = {"create-room": create_room, "delete-room": delete_room,
                 "list-participants": list_participants, "remove-participant": remove_participant,
                 "scenario": scenario, "echo": echo, "converse": converse,
-                "converse-many": converse_many}
+                "converse-many": converse_many, "frontend": frontend}
     if args.command == "echo" and not (args.wav and args.out):
         p.error("echo needs --wav and --out")
     result = asyncio.run(handlers[args.command](args))

@@ -1,18 +1,48 @@
-//! The shipped `voice-agent` binary run as a child process, and plain HTTP GETs to its health
-//! server: what an orchestrator sees.
+//! The agent binary run as a child process, and plain HTTP GETs to its health server: what an
+//! orchestrator sees.
+//!
+//! The binary is `agent-under-test`: the agent's own `main.rs` built as a target of this crate
+//! (see `Cargo.toml`), so cargo rebuilds it with every test run and a test never runs a stale
+//! build. [`command`] starts it the way an operator would, with no `.env` file and the models
+//! that `scripts/setup` installed.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::Child;
+use std::process::{Child, Command};
 use std::time::Duration;
 
-/// `target/<profile>/voice-agent`, next to the running test's own `deps/` directory.
+use crate::livekit::workspace_root;
+
+/// `target/<profile>/agent-under-test`, next to the running test's own `deps/` directory.
 pub fn path() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    let bin = exe.parent().and_then(|deps| deps.parent()).expect("target dir").join("voice-agent");
-    assert!(bin.exists(), "{} not built: run `cargo build --workspace` (scripts/test does)", bin.display());
+    let bin = exe.parent().and_then(|deps| deps.parent()).expect("target dir").join("agent-under-test");
+    assert!(bin.exists(), "{} not built: run the tests through `cargo test`", bin.display());
     bin
+}
+
+/// The binary with `ENV_FILE` pointing nowhere (no `.env` is read) and the VAD runtime and
+/// model from `models/`; the rest of the environment is inherited.
+pub fn command() -> Command {
+    let mut c = Command::new(path());
+    with_models(&mut c);
+    c
+}
+
+/// [`command`] with an otherwise empty environment (only `PATH`): exactly what a test sets.
+pub fn clean_command() -> Command {
+    let mut c = Command::new(path());
+    c.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+    with_models(&mut c);
+    c
+}
+
+fn with_models(c: &mut Command) {
+    let models = workspace_root().join("models");
+    c.env("ENV_FILE", "/nonexistent/.env")
+        .env("ORT_DYLIB_PATH", models.join("libonnxruntime.so.1.31.1"))
+        .env("VAD_MODEL_PATH", models.join("silero_vad.onnx"));
 }
 
 /// `GET path` on 127.0.0.1:`port` → (status, body); (0, "") when nothing answers.
@@ -26,6 +56,17 @@ pub fn get(port: u16, path: &str) -> (u16, String) {
     let _ = s.read_to_string(&mut text);
     let code = text.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
     (code, text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default())
+}
+
+/// Polls `GET /healthz` until the health server answers (at most 10 s); panics if it never does.
+pub fn wait_for_health(port: u16) {
+    for _ in 0..200 {
+        if get(port, "/healthz").0 != 0 {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("health server never came up on port {port}");
 }
 
 /// A child process killed (and reaped) when dropped, so a failed test leaves nothing behind.

@@ -1,6 +1,6 @@
 //! Helpers for integration tests against real components started by the tests themselves.
 //!
-//! - [`binary`]: the shipped binary as a child process, and GETs to its health server.
+//! - [`binary`]: the agent binary as a child process, and GETs to its health server.
 //! - [`fake_openai`]: a fake OpenAI-compatible provider (chat SSE, speech PCM, transcriptions)
 //!   with scripted faults, a request log and connection counters.
 //! - [`redis`]: a redis-server on a free port that a test can stop and restart.
@@ -8,9 +8,13 @@
 //!   ports, with kill/restart per engine and the agent's env for them.
 //! - [`livekit`]: a livekit-server on free ports, the real Python LiveKit client, a scripted
 //!   fake peer, test speech and its comparison, our worker run in-process.
+//! - [`net`]: free loopback ports.
+//! - [`serial`]: one heavy end-to-end test at a time inside a test binary.
 
 pub mod binary;
 pub mod fake_openai;
 pub mod livekit;
 pub mod local_stack;
+pub mod net;
 pub mod redis;
+pub mod serial;

@@ -1,25 +1,29 @@
 //! A real `redis-server` on a free loopback port, for integration tests.
 //!
-//! Started without persistence (`--save '' --appendonly no`; `DEBUG` allowed from loopback so a
-//! test can stall it) in a scratch directory, killed on drop; [`RedisServer::stop`] and [`RedisServer::restart`] let a test take it away and
-//! bring it back on the same port mid-test.
+//! Started without persistence (`--save '' --appendonly no`), or with the append-only file as
+//! the shipped compose file runs it ([`RedisServer::start_persistent`]: `--appendonly yes
+//! --appendfsync everysec`), in a scratch directory (`DEBUG` allowed from loopback so a test can
+//! stall it), killed on drop. [`RedisServer::stop`] (SIGKILL) and [`RedisServer::restart`] take
+//! it away and bring it back on the same port mid-test — empty, or from its append-only file;
+//! [`RedisServer::pause`] and [`RedisServer::resume`] (SIGSTOP/SIGCONT) stall it.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+
+use voice_agent::core::quota::Quotas;
+use voice_agent::limits::{LimitsConfig, RedisConfig, SharedOptions};
+
+use crate::net::free_port;
 
 /// A running (or deliberately stopped) redis-server.
 pub struct RedisServer {
     child: Option<Child>,
     port: u16,
     dir: PathBuf,
-}
-
-fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("binding a free loopback port");
-    l.local_addr().expect("local address").port()
+    persistent: bool,
 }
 
 impl RedisServer {
@@ -27,12 +31,40 @@ impl RedisServer {
     ///
     /// Panics (failing the test) if `redis-server` is not installed: run `scripts/setup`.
     pub fn start() -> Self {
+        Self::start_with(false)
+    }
+
+    /// Like [`RedisServer::start`], with the append-only file on (`appendfsync everysec`): a
+    /// restart comes back with what was written up to about a second before the kill.
+    pub fn start_persistent() -> Self {
+        Self::start_with(true)
+    }
+
+    fn start_with(persistent: bool) -> Self {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("va-redis-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("creating a scratch directory for redis-server");
-        let mut s = Self { child: None, port, dir };
+        let mut s = Self { child: None, port, dir, persistent };
         s.restart();
         s
+    }
+
+    /// Stops the process where it stands (SIGSTOP): connections stay open, nothing answers.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a paused server run on (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, sig: &str) {
+        if let Some(child) = &self.child {
+            let ok =
+                Command::new("kill").args([sig, &child.id().to_string()]).status().is_ok_and(|s| s.success());
+            assert!(ok, "kill {sig} redis-server failed");
+        }
     }
 
     /// The port it listens on.
@@ -53,22 +85,19 @@ impl RedisServer {
         }
     }
 
-    /// Starts it again on the same port (after [`RedisServer::stop`]) and waits for PING.
+    /// Starts it again on the same port (after [`RedisServer::stop`]) and waits for PING:
+    /// empty, or (persistent) loaded from its append-only file.
     pub fn restart(&mut self) {
         self.stop();
+        let aof: &[&str] = if self.persistent {
+            &["--appendonly", "yes", "--appendfsync", "everysec"]
+        } else {
+            &["--appendonly", "no"]
+        };
         let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &self.port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--enable-debug-command",
-                "local",
-            ])
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+            .args(aof)
+            .args(["--enable-debug-command", "local"])
             .arg("--dir")
             .arg(&self.dir)
             .stdout(Stdio::null())
@@ -97,5 +126,20 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Limiter settings for one worker sharing limits in the Redis at `url` under key prefix
+/// `prefix` (session leases of 120 s).
+pub fn limits_config(url: &str, prefix: &str, quotas: Quotas, shared: SharedOptions) -> LimitsConfig {
+    LimitsConfig {
+        quotas,
+        redis: Some(RedisConfig {
+            url: url.to_owned(),
+            key_prefix: prefix.to_owned(),
+            session_lease: Duration::from_secs(120),
+            shared,
+        }),
+        ..LimitsConfig::default()
     }
 }

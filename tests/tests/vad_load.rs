@@ -3,6 +3,7 @@
 //!
 //! One test, in order, because ONNX Runtime can be loaded only once per process.
 
+#[path = "inprocess/vad_common.rs"]
 mod vad_common;
 
 use std::path::{Path, PathBuf};

@@ -67,11 +67,14 @@ impl CostWarnings {
 /// One entity's counters. Small and `Copy`, so a decision can stage changes on copies.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Ledger {
-    tat: [[u64; 2]; RATE_UNITS],
-    day: u32,
-    day_used: [u64; RATE_UNITS],
+    pub(super) tat: [[u64; 2]; RATE_UNITS],
+    pub(super) day: u32,
+    pub(super) day_used: [u64; RATE_UNITS],
     /// Concurrent sessions held.
     pub sessions: u64,
+    /// Amounts admitted here that the shared store has not counted yet (only the local
+    /// fallback of a shared store keeps these; see [`super::carry`]).
+    pub(super) unshared: [i64; RATE_UNITS],
 }
 
 /// One limit's state for `/stats`.
@@ -90,16 +93,18 @@ pub struct LimitView {
 }
 
 impl Ledger {
-    fn roll(&mut self, day: u32) {
+    pub(super) fn roll(&mut self, day: u32) {
         if self.day != day {
             self.day = day;
             self.day_used = [0; RATE_UNITS];
         }
     }
 
-    /// Nothing worth keeping: buckets full, nothing counted today, no session held.
+    /// Nothing worth keeping: buckets full, nothing counted today, no session held, nothing
+    /// waiting to be shared.
     pub fn is_idle(&self, at: &At) -> bool {
         self.sessions == 0
+            && self.unshared == [0; RATE_UNITS]
             && self.tat.iter().flatten().all(|&t| t <= at.now_ns)
             && (self.day != at.day || self.day_used.iter().all(|&u| u == 0))
     }
@@ -266,11 +271,20 @@ pub fn admit(
     usage: &Usage,
     at: &At,
 ) -> Result<CostWarnings, Rejection> {
-    let amounts = usage.amounts();
+    admit_amounts(q, &mut ledgers, &usage.amounts(), at)
+}
+
+/// [`admit`] on raw amounts, leaving the ledgers with the caller.
+pub(super) fn admit_amounts(
+    q: &Quotas,
+    ledgers: &mut Ledgers<'_>,
+    amounts: &[u64; RATE_UNITS],
+    at: &At,
+) -> Result<CostWarnings, Rejection> {
     let mut worst: Option<Rejection> = None;
     for (scope, l) in Scope::ALL.into_iter().zip(ledgers.iter_mut()) {
         let Some(l) = l else { continue };
-        let r = l.charge::<false>(q, scope, &amounts, at);
+        let r = l.charge::<false>(q, scope, amounts, at);
         if r.is_some_and(|r| worst.is_none_or(|w| r.retry_after > w.retry_after)) {
             worst = r;
         }
@@ -279,13 +293,13 @@ pub fn admit(
         return Err(r);
     }
     let priced = amounts[Unit::CostMicroUsd as usize] > 0;
-    let before = if priced { costs(&ledgers, at) } else { [0; 3] };
+    let before = if priced { costs(ledgers, at) } else { [0; 3] };
     for (scope, l) in Scope::ALL.into_iter().zip(ledgers.iter_mut()) {
         if let Some(l) = l {
-            l.charge::<true>(q, scope, &amounts, at);
+            l.charge::<true>(q, scope, amounts, at);
         }
     }
-    Ok(if priced { warnings(q, before, costs(&ledgers, at)) } else { CostWarnings::default() })
+    Ok(if priced { warnings(q, before, costs(ledgers, at)) } else { CostWarnings::default() })
 }
 
 /// Settles a reservation made on `reserved_day` with the real usage.
@@ -297,17 +311,32 @@ pub fn settle(
     reserved_day: u32,
     at: &At,
 ) -> CostWarnings {
+    settle_delta(q, &mut ledgers, &delta(reserved, actual), reserved_day, at)
+}
+
+/// `actual − reserved` per unit.
+pub(super) fn delta(reserved: &Usage, actual: &Usage) -> [i64; RATE_UNITS] {
     let (r, a) = (reserved.amounts(), actual.amounts());
-    let delta: [i64; RATE_UNITS] = std::array::from_fn(|i| {
+    std::array::from_fn(|i| {
         (i128::from(a[i]) - i128::from(r[i])).clamp(i64::MIN.into(), i64::MAX.into()) as i64
-    });
-    let before = costs(&ledgers, at);
+    })
+}
+
+/// [`settle`] by a precomputed delta, leaving the ledgers with the caller.
+pub(super) fn settle_delta(
+    q: &Quotas,
+    ledgers: &mut Ledgers<'_>,
+    delta: &[i64; RATE_UNITS],
+    reserved_day: u32,
+    at: &At,
+) -> CostWarnings {
+    let before = costs(ledgers, at);
     for (scope, l) in Scope::ALL.into_iter().zip(ledgers.iter_mut()) {
         if let Some(l) = l {
-            l.adjust(q, scope, &delta, reserved_day, at);
+            l.adjust(q, scope, delta, reserved_day, at);
         }
     }
-    warnings(q, before, costs(&ledgers, at))
+    warnings(q, before, costs(ledgers, at))
 }
 
 /// Takes one concurrent-session slot in every scope, or none.

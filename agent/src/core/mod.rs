@@ -9,6 +9,8 @@
 //! - [`quota`]: scopes, units, windows, usage and the configured limits.
 //! - [`gcra`]: the token-bucket arithmetic; [`ledger`]: per-entity counters and the
 //!   all-or-nothing decision across scopes.
+//! - [`carry`]: the shared store's state carried into local decisions and merged back;
+//!   [`fleet`]: the number of workers sharing the limits, held against dips.
 //! - [`cost`]: the price table and cost in micro-USD; [`transcript`]: the length cap.
 //! - [`messages`]: the sentences a user hears when a limit says no.
 //! - [`retry`]: retryable statuses, full-jitter delay, retry budget.
@@ -17,11 +19,14 @@
 //! - [`turn`]: turn-taking — endpointing, barge-in, several speakers.
 //! - [`sentences`]: the streamed LLM answer cut into sentences for TTS.
 //! - [`history`]: the conversation within a token budget; what was heard of an interrupted answer.
+//! - [`tool_calls`]: streamed tool-call deltas put back together into whole calls, bounded.
 
 pub mod breaker;
 pub mod breaker_config;
 pub mod breaker_window;
+pub mod carry;
 pub mod cost;
+pub mod fleet;
 pub mod gcra;
 pub mod history;
 pub mod jitter;
@@ -32,5 +37,6 @@ pub mod retry;
 pub mod retry_after;
 pub mod segmenter;
 pub mod sentences;
+pub mod tool_calls;
 pub mod transcript;
 pub mod turn;

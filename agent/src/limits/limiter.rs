@@ -65,7 +65,13 @@ impl Limiter {
             Some(r) => {
                 let redis =
                     RedisStore::new(&r.url, &r.key_prefix, cfg.quotas.clone(), worker_id, r.session_lease)?;
-                Backend::Shared(Box::new(SharedStore::new(redis, local, r.shared.clone(), now)))
+                Backend::Shared(Box::new(SharedStore::new(
+                    redis,
+                    local,
+                    r.shared.clone(),
+                    metrics.clone(),
+                    now,
+                )))
             }
         };
         let limiter = Self {
@@ -195,6 +201,14 @@ impl Limiter {
         }
     }
 
+    /// The number of workers this one shares the limits with (N; 1 without Redis).
+    pub fn workers(&self) -> u64 {
+        match &self.backend {
+            Backend::Memory(_) => 1,
+            Backend::Shared(s) => s.workers(),
+        }
+    }
+
     /// Periodic upkeep — call every few seconds (see [`Limiter::spawn_maintenance`]).
     pub async fn maintain(&self, now: Now) {
         match &self.backend {
@@ -206,15 +220,24 @@ impl Limiter {
         self.observe_mode();
     }
 
-    /// Runs [`Limiter::maintain`] every `every` until the task is aborted.
+    /// Runs [`Limiter::maintain`] every `every` — sooner while Redis is away or local
+    /// decisions wait to be merged, and at once when the shared store asks — until the task is
+    /// aborted.
     pub fn spawn_maintenance(self: &Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
         let this = Arc::clone(self);
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
-                tick.tick().await;
                 this.maintain(Now::read()).await;
+                match &this.backend {
+                    Backend::Memory(_) => tokio::time::sleep(every).await,
+                    Backend::Shared(s) => {
+                        let wait = s.upkeep_within(every);
+                        tokio::select! {
+                            _ = tokio::time::sleep(wait) => {}
+                            _ = s.wake().notified() => {}
+                        }
+                    }
+                }
             }
         })
     }

@@ -5,103 +5,39 @@
 //! deadlock) and runs the sans-IO [`crate::core::ledger`] logic on them. The maps are capped
 //! (`LIMIT_MAX_KEYS`): a full shard is pruned first, and if it is still full the request is
 //! refused — memory stays bounded and nothing is ever let through unlimited.
+//!
+//! As the fallback of a shared store it also *carries* ([`crate::core::carry`]): it keeps
+//! the shared store's state of every entity it decided in Redis ([`MemoryStore::observe`]),
+//! charges local decisions `weight` (N) times against the full limits, writes them down as
+//! unshared, and hands out what to merge back ([`MemoryStore::sync_entries`]).
 
 use std::collections::HashMap;
-use std::hash::BuildHasher;
 
-use hashbrown::HashTable;
-use hashbrown::hash_table::Entry;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
+use super::keyed::Keyed;
 use super::lock;
 use super::stats::{ScopeStats, Stats};
 use super::store::{Decision, LimitStore, Mode, Now, Origin, Request, Reservation, SessionLease};
+use crate::core::carry;
 use crate::core::ledger::{self, At, CostWarnings, Ledger, Ledgers, Rejection};
 use crate::core::quota::{Quotas, Scope, Unit, Usage, Window};
 
-const SHARDS: usize = 16;
 /// Bound on remembered shared-open breakers (names come from configuration, so few).
 const MAX_OPEN_BREAKERS: usize = 256;
-
-/// A fast seeded hash (identities are short strings; SipHash would dominate a decision).
-type Hasher = foldhash::fast::RandomState;
-/// A hash table keyed by identity; the hash is computed once per decision and used both to
-/// pick the shard and to find the entry.
-type Map = HashTable<(Arc<str>, Ledger)>;
-type Shard = Mutex<Map>;
-
-struct Keyed {
-    shards: [Shard; SHARDS],
-    hasher: Hasher,
-    cap_per_shard: usize,
-}
-
-impl Keyed {
-    fn new(max_keys: usize) -> Self {
-        Self {
-            shards: std::array::from_fn(|_| Mutex::new(Map::new())),
-            hasher: Hasher::default(),
-            cap_per_shard: max_keys.div_ceil(SHARDS).max(1),
-        }
-    }
-
-    fn hash(&self, key: &str) -> u64 {
-        self.hasher.hash_one(key)
-    }
-
-    fn shard(&self, hash: u64) -> &Shard {
-        // The low bits pick the bucket inside the table; use high bits for the shard.
-        &self.shards[(hash >> 59) as usize % SHARDS]
-    }
-
-    fn get(&self, key: &str) -> Option<Ledger> {
-        let h = self.hash(key);
-        lock(self.shard(h)).find(h, |(k, _)| **k == *key).map(|(_, l)| *l)
-    }
-
-    fn len(&self) -> usize {
-        self.shards.iter().map(|s| lock(s).len()).sum()
-    }
-
-    fn prune(&self, at: &At) -> usize {
-        self.shards.iter().map(|s| self.prune_map(&mut lock(s), at)).sum()
-    }
-
-    fn prune_map(&self, map: &mut Map, at: &At) -> usize {
-        let before = map.len();
-        map.retain(|(_, l)| !l.is_idle(at));
-        if map.capacity() > 64 && map.len() < map.capacity() / 4 {
-            map.shrink_to_fit(|(k, _)| self.hasher.hash_one(&**k));
-        }
-        before - map.len()
-    }
-
-    /// The ledger for `key` (hash `h`), created if missing; `None` if the shard is full even
-    /// after pruning.
-    fn entry<'m>(&self, map: &'m mut Map, h: u64, key: &Arc<str>, at: &At) -> Option<&'m mut Ledger> {
-        if map.len() >= self.cap_per_shard && map.find(h, |(k, _)| **k == **key).is_none() {
-            self.prune_map(map, at);
-            if map.len() >= self.cap_per_shard {
-                return None;
-            }
-        }
-        let rehash = |(k, _): &(Arc<str>, Ledger)| self.hasher.hash_one(&**k);
-        let slot = match map.entry(h, |(k, _)| **k == **key, rehash) {
-            Entry::Occupied(o) => o.into_mut(),
-            Entry::Vacant(v) => v.insert((key.clone(), Ledger::default())).into_mut(),
-        };
-        Some(&mut slot.1)
-    }
-}
 
 /// Limits counted in this process.
 pub struct MemoryStore {
     base: Quotas,
-    /// Divisor applied to `base` (the number of live workers while degraded); 1 normally.
-    divisor: AtomicU64,
+    /// How many times a local decision charges each unit (N, the number of live workers, for
+    /// the fallback of a shared store); 1 normally.
+    weight: AtomicU64,
+    /// Concurrent-session caps ÷ the weight (sessions are not carried).
     scaled: RwLock<Arc<Quotas>>,
+    /// Whether this is a shared store's fallback (carries state, writes down unshared charges).
+    carry: bool,
     participants: Keyed,
     rooms: Keyed,
     global: Mutex<Ledger>,
@@ -117,7 +53,8 @@ impl MemoryStore {
         Self {
             scaled: RwLock::new(Arc::new(quotas.clone())),
             base: quotas,
-            divisor: AtomicU64::new(1),
+            weight: AtomicU64::new(1),
+            carry: false,
             participants: Keyed::new(max_keys),
             rooms: Keyed::new(max_keys),
             global: Mutex::new(Ledger::default()),
@@ -127,22 +64,40 @@ impl MemoryStore {
         }
     }
 
-    /// Divides every limit by `n` (≥ 1) from now on: the share of one of `n` workers.
-    pub fn set_divisor(&self, n: u64) {
+    /// Makes this the fallback of a shared store: it carries the shared state it is shown and
+    /// writes down the charges the shared store has not counted.
+    pub fn carrying(mut self) -> Self {
+        self.carry = true;
+        self
+    }
+
+    /// Charges every local decision `n` (≥ 1) times from now on, and caps concurrent
+    /// sessions at limit ÷ `n`: the share of one of `n` workers.
+    pub fn set_weight(&self, n: u64) {
         let n = n.max(1);
-        if self.divisor.swap(n, Ordering::Relaxed) != n {
+        if self.weight.swap(n, Ordering::Relaxed) != n {
             *self.scaled.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(self.base.divided(n));
         }
     }
 
-    /// The quotas in force (the configured ones ÷ the divisor).
-    pub fn quotas(&self) -> Arc<Quotas> {
-        self.scaled.read().unwrap_or_else(PoisonError::into_inner).clone()
+    /// The weight of a local decision (N).
+    pub fn weight(&self) -> u64 {
+        self.weight.load(Ordering::Relaxed)
     }
 
-    /// Runs `f` with the quotas in force; the normal (undivided) path touches no lock.
-    fn with_quotas<R>(&self, f: impl FnOnce(&Quotas) -> R) -> R {
-        if self.divisor.load(Ordering::Relaxed) == 1 { f(&self.base) } else { f(&self.quotas()) }
+    /// The configured quotas (a local decision is charged [`MemoryStore::weight`] times
+    /// against these).
+    pub fn quotas(&self) -> &Quotas {
+        &self.base
+    }
+
+    /// The session caps in force (÷ the weight).
+    fn session_quotas<R>(&self, f: impl FnOnce(&Quotas) -> R) -> R {
+        if self.weight() == 1 {
+            f(&self.base)
+        } else {
+            f(&self.scaled.read().unwrap_or_else(PoisonError::into_inner))
+        }
     }
 
     fn at(&self, now: Now) -> At {
@@ -180,9 +135,15 @@ impl MemoryStore {
     /// The synchronous decision (the async trait method wraps this).
     pub fn check_now(&self, req: Request<'_>, now: Now) -> Decision {
         let at = self.at(now);
-        let result = self.with_quotas(|q| {
+        let q = &self.base;
+        let result = if self.carry {
+            let w = self.weight();
+            self.with_ledgers(q, req.participant, req.room, &at, |l| {
+                carry::admit_carried(q, l, &req.usage, w, &at)
+            })
+        } else {
             self.with_ledgers(q, req.participant, req.room, &at, |l| ledger::admit(q, l, &req.usage, &at))
-        });
+        };
         match result {
             Some(Ok(warnings)) => Decision::Allowed {
                 reservation: Reservation {
@@ -202,10 +163,14 @@ impl MemoryStore {
     /// Synchronous settle.
     pub fn settle_now(&self, res: &Reservation, actual: &Usage, now: Now) -> CostWarnings {
         let at = self.at(now);
-        self.with_quotas(|q| {
-            self.with_ledgers(q, &res.participant, &res.room, &at, |l| {
+        let q = &self.base;
+        let w = self.weight();
+        self.with_ledgers(q, &res.participant, &res.room, &at, |l| {
+            if self.carry {
+                carry::settle_carried(q, l, &res.reserved, actual, res.day, w, &at)
+            } else {
                 ledger::settle(q, l, &res.reserved, actual, res.day, &at)
-            })
+            }
         })
         .unwrap_or_default()
     }
@@ -224,8 +189,10 @@ impl MemoryStore {
             window: Window::Concurrent,
             retry_after: Duration::ZERO,
         };
-        self.with_quotas(|q| self.with_ledgers(q, participant, room, &at, |l| ledger::acquire_session(q, l)))
-            .unwrap_or(Err(full))?;
+        self.session_quotas(|q| {
+            self.with_ledgers(q, participant, room, &at, |l| ledger::acquire_session(q, l))
+        })
+        .unwrap_or(Err(full))?;
         Ok(SessionLease {
             participant: participant.clone(),
             room: room.clone(),
@@ -237,7 +204,7 @@ impl MemoryStore {
     /// Synchronous session release.
     pub fn release_session_now(&self, lease: &SessionLease, now: Now) {
         let at = self.at(now);
-        self.with_quotas(|q| {
+        self.session_quotas(|q| {
             self.with_ledgers(q, &lease.participant, &lease.room, &at, ledger::release_session)
         });
     }
@@ -279,10 +246,10 @@ impl MemoryStore {
     /// Synchronous stats.
     pub fn stats_now(&self, participant: Option<&str>, room: Option<&str>, now: Now, mode: Mode) -> Stats {
         let at = self.at(now);
-        let q = self.quotas();
+        let q = &self.base;
         let one = |keyed: &Keyed, id: &str, scope: Scope| {
             let l = keyed.get(id).unwrap_or_default();
-            ScopeStats::new(Some(id), &q, scope, &l.view(&q, scope, &at), l.cost_today(&at))
+            ScopeStats::new(Some(id), q, scope, &l.view(q, scope, &at), l.cost_today(&at))
         };
         let g = *lock(&self.global);
         Stats {
@@ -291,9 +258,9 @@ impl MemoryStore {
             room: room.map(|r| one(&self.rooms, r, Scope::Room)),
             global: ScopeStats::new(
                 None,
-                &q,
+                q,
                 Scope::Global,
-                &g.view(&q, Scope::Global, &at),
+                &g.view(q, Scope::Global, &at),
                 g.cost_today(&at),
             ),
         }
@@ -344,6 +311,10 @@ impl LimitStore for MemoryStore {
         Mode::Local
     }
 }
+
+#[path = "memory_carry.rs"]
+mod carrying;
+pub use carrying::SyncEntry;
 
 #[cfg(test)]
 #[path = "memory_tests.rs"]

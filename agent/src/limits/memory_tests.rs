@@ -2,6 +2,8 @@
 
 use super::*;
 use crate::clock;
+use crate::core::carry::Seen;
+use crate::limits::keyed::SHARDS;
 
 const JAN1: u64 = 1_704_067_200;
 
@@ -129,15 +131,54 @@ fn shared_open_is_remembered_and_expires() {
 }
 
 #[test]
-fn divisor_scales_limits_without_turning_them_off() {
+fn weight_charges_each_local_decision_n_times_without_turning_limits_off() {
     let t0 = clock::now();
-    let store = MemoryStore::new(Quotas::default(), 100, t0);
-    store.set_divisor(4);
+    let store = MemoryStore::new(Quotas::default(), 100, t0).carrying();
+    store.set_weight(4);
     let (p, r) = (id("p"), id("r"));
     let passed = (0..30)
         .filter(|_| matches!(store.check_now(turn(&p, &r), now_at(t0, 0)), Decision::Allowed { .. }))
         .count();
+    // 20/min charged 4 times a turn: the share of one of 4 workers.
     assert_eq!(passed, 5);
-    store.set_divisor(0);
+    // Concurrent sessions are capped at 3 ÷ 4 → 1.
+    let lease = store.acquire_session_now(&p, &r, now_at(t0, 0)).unwrap();
+    assert!(store.acquire_session_now(&p, &r, now_at(t0, 0)).is_err());
+    store.release_session_now(&lease, now_at(t0, 0));
+    store.set_weight(0);
+    assert_eq!(store.weight(), 1);
     assert_eq!(store.quotas().limit(Scope::Participant, Unit::Turns, Window::Minute), 20);
+}
+
+#[test]
+fn a_carrying_store_starts_from_the_shared_copy_and_hands_back_what_it_charged() {
+    let t0 = clock::now();
+    let store = MemoryStore::new(Quotas::default(), 100, t0).carrying();
+    store.set_weight(2);
+    let (p, r) = (id("p"), id("r"));
+    let now = now_at(t0, 0);
+    let day = (JAN1 / 86_400) as u32;
+    // Redis said: p has 16 of 20 turns this minute in use (48 s ahead), 90 of 100 today.
+    let seen = [
+        (Scope::Participant, Seen { unit: Unit::Turns, window: Window::Minute, value: 48_000_000 }),
+        (Scope::Participant, Seen { unit: Unit::Turns, window: Window::Day, value: 90 }),
+    ];
+    store.observe(&p, &r, day, &seen, now);
+    // 4 left for the fleet of 2: this worker gets 2.
+    let passed =
+        (0..10).filter(|_| matches!(store.check_now(turn(&p, &r), now), Decision::Allowed { .. })).count();
+    assert_eq!(passed, 2);
+    let (d, entries) = store.sync_entries(false, now);
+    assert_eq!(d, day);
+    let mine: Vec<_> = entries.iter().filter(|e| e.scope == Scope::Participant).collect();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0].sent[Unit::Turns as usize], 2);
+    let day_rule = mine[0].rules.iter().find(|r| r.window == Window::Day).unwrap();
+    assert_eq!((day_rule.floor, day_rule.unshared), (90, 2));
+    // The global ledger charged the same turns.
+    assert!(entries.iter().any(|e| e.scope == Scope::Global && e.sent[0] == 2));
+    store.mark_shared(&entries);
+    assert!(store.sync_entries(false, now).1.is_empty());
+    // Everything remembered is still there for a restore.
+    assert_eq!(store.sync_entries(true, now).1.len(), 2);
 }

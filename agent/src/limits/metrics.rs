@@ -48,6 +48,11 @@ struct ScopeLabel {
     scope: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MergeLabel {
+    how: &'static str,
+}
+
 /// Handles to the resilience series; cheap to clone (shared counters).
 #[derive(Clone, Debug, Default)]
 pub struct ResilienceMetrics {
@@ -57,6 +62,8 @@ pub struct ResilienceMetrics {
     limiter_mode: Family<ModeLabel, Gauge>,
     limiter_rejections: Family<RejectionLabels, Counter>,
     cost_warnings: Family<ScopeLabel, Counter>,
+    store_resets: Counter,
+    merged_keys: Family<MergeLabel, Counter>,
 }
 
 /// Registers every series in `registry` and returns the handles that update them.
@@ -75,6 +82,16 @@ pub fn register_metrics(registry: &mut Registry) -> ResilienceMetrics {
         "cost_cap_warnings",
         "Daily spend crossed the warning share of a cap",
         m.cost_warnings.clone(),
+    );
+    registry.register(
+        "limiter_store_resets",
+        "Redis came back without the shared limits (restarted empty); restored from this worker's view",
+        m.store_resets.clone(),
+    );
+    registry.register(
+        "limiter_merged_keys",
+        "Limit keys merged into Redis from this worker (flush: after local decisions; restore: after a reset)",
+        m.merged_keys.clone(),
     );
     m
 }
@@ -122,6 +139,17 @@ impl ResilienceMetrics {
             .inc();
     }
 
+    /// Redis came back without the shared limits.
+    pub fn store_reset(&self) {
+        self.store_resets.inc();
+    }
+
+    /// `n` keys were merged into Redis (`restore`: after a reset; otherwise a flush).
+    pub fn merged_keys(&self, n: usize, restore: bool) {
+        let how = if restore { "restore" } else { "flush" };
+        self.merged_keys.get_or_create(&MergeLabel { how }).inc_by(n as u64);
+    }
+
     /// Spend crossed the warning share.
     pub fn cost_warnings(&self, w: CostWarnings) {
         for scope in w.scopes() {
@@ -153,6 +181,8 @@ mod tests {
             retry_after: Duration::ZERO,
         });
         m.cost_warnings(CostWarnings(0b101));
+        m.store_reset();
+        m.merged_keys(3, true);
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
         for line in [
@@ -163,6 +193,8 @@ mod tests {
             r#"limiter_mode{mode="shared"} 0"#,
             r#"limiter_rejections_total{scope="participant",unit="turns",window="minute"} 1"#,
             r#"cost_cap_warnings_total{scope="global"} 1"#,
+            "limiter_store_resets_total 1",
+            r#"limiter_merged_keys_total{how="restore"} 3"#,
         ] {
             assert!(text.contains(line), "missing {line} in\n{text}");
         }

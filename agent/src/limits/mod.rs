@@ -8,10 +8,12 @@
 //! - [`memory`]: [`MemoryStore`], the single-worker default.
 //! - [`redis`]: [`RedisStore`], one `EVALSHA` per decision (`decide.lua`, `sessions.lua`,
 //!   `shared_state.lua`).
-//! - [`shared`]: [`SharedStore`], Redis behind its own breaker with local limit ÷ N fallback.
+//! - [`shared`]: [`SharedStore`], Redis behind its own breaker with a local fallback that
+//!   carries the last shared state (each local charge × N) and merges back.
 //! - [`stats`]: `/stats` and `/readyz` JSON; [`metrics`]: Prometheus series.
 
 pub mod config;
+mod keyed;
 pub mod limiter;
 pub mod memory;
 pub mod metrics;

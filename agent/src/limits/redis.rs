@@ -4,8 +4,13 @@
 //!
 //! Keys (all under one hash tag, so one Cluster slot): `{P}:p:<identity>`, `{P}:r:<room>`,
 //! `{P}:g` (hashes of GCRA TATs and day counters), `{P}:s:…` (session lease sets),
-//! `{P}:workers` (live workers), `{P}:b:<breaker>` (shared open-until after a 429), where `P`
-//! is `REDIS_KEY_PREFIX`. Every key carries a PX expiry.
+//! `{P}:workers` (live workers), `{P}:b:<breaker>` (shared open-until after a 429),
+//! `{P}:gen` (the generation: present while Redis holds the workers' state), where `P` is
+//! `REDIS_KEY_PREFIX`. Every key carries a PX expiry.
+//!
+//! Decisions and settles name the generation the worker knows; when Redis has another one (it
+//! restarted empty) the script does nothing and says so ([`Answer::Lost`]), and the worker
+//! merges what it knows ([`RedisStore::merge`]) before deciding there again.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -15,10 +20,33 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, RedisError, Script};
 
 use super::lock;
-use super::stats::{ScopeStats, Stats};
-use super::store::{Decision, Mode, Origin, Reservation, SessionLease};
-use crate::core::ledger::{CostWarnings, LimitView, Rejection};
+use super::store::{Decision, Origin, Reservation, SessionLease};
+use crate::core::carry::Seen;
+use crate::core::ledger::{CostWarnings, Rejection};
 use crate::core::quota::{Quotas, Scope, Unit, Usage, Window};
+
+/// How long the generation key lives without a heartbeat: longer than any counter it vouches
+/// for (day counters expire a minute after midnight).
+const GENERATION_TTL_MS: u64 = 2 * 86_400_000;
+
+/// What Redis left behind for each limit a call touched: the worker's copy.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Observed {
+    /// Redis's UTC day.
+    pub day: u32,
+    /// Per limit, by scope.
+    pub seen: Vec<(Scope, Seen)>,
+}
+
+/// The answer to a decision or settle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer<T> {
+    /// Done in Redis; what it left behind.
+    Done(T, Observed),
+    /// Redis does not hold this worker's generation (it restarted empty, or this worker has
+    /// not merged since): nothing was done.
+    Lost,
+}
 
 /// Why a Redis operation did not produce an answer.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +70,20 @@ struct Conn {
     manager: Mutex<Option<ConnectionManager>>,
     connecting: AtomicBool,
     scripts: [Script; 3],
+}
+
+/// The reply of `decide.lua` for a check or settle, split.
+enum Reply<'r> {
+    Done { head: [i64; 3], values: &'r [i64] },
+    Lost,
+}
+
+fn reply(r: &[i64]) -> Result<Reply<'_>> {
+    match r {
+        [2] => Ok(Reply::Lost),
+        [a, b, c, values @ ..] => Ok(Reply::Done { head: [*a, *b, *c], values }),
+        _ => Err(bad(r)),
+    }
 }
 
 impl Conn {
@@ -93,6 +135,8 @@ pub struct RedisStore {
     worker_id: String,
     lease_ttl: Duration,
     next_lease: AtomicU64,
+    /// The generation this worker has merged into (0: none yet).
+    generation: AtomicU64,
 }
 
 impl RedisStore {
@@ -121,7 +165,18 @@ impl RedisStore {
             worker_id: worker_id.to_owned(),
             lease_ttl,
             next_lease: AtomicU64::new(1),
+            generation: AtomicU64::new(0),
         })
+    }
+
+    /// This worker's name among the live ones.
+    pub fn worker_id(&self) -> &str {
+        &self.worker_id
+    }
+
+    /// The generation this worker has merged into (0: none yet).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Relaxed)
     }
 
     /// Starts connecting now (otherwise the first call does).
@@ -139,6 +194,18 @@ impl RedisStore {
 
     fn entity_keys(&self, participant: &str, room: &str) -> [String; 3] {
         [self.key("p", participant), self.key("r", room), format!("{{{}}}:g", self.prefix)]
+    }
+
+    fn entity_key(&self, scope: Scope, id: &str) -> String {
+        match scope {
+            Scope::Participant => self.key("p", id),
+            Scope::Room => self.key("r", id),
+            Scope::Global => format!("{{{}}}:g", self.prefix),
+        }
+    }
+
+    fn generation_key(&self) -> String {
+        format!("{{{}}}:gen", self.prefix)
     }
 
     fn session_keys(&self, participant: &str, room: &str) -> [String; 3] {
@@ -165,58 +232,83 @@ impl RedisStore {
         (rules, args)
     }
 
-    async fn eval(&self, keys: &[String; 3], head: [i64; 3], mode: &str, args: &[i64]) -> Result<Vec<i64>> {
+    async fn eval(&self, keys: &[String], head: [i64; 3], mode: &str, args: &[i64]) -> Result<Vec<i64>> {
         let mut c = self.conn.get()?;
         let mut inv = self.decide().prepare_invoke();
-        inv.key(&keys[0]).key(&keys[1]).key(&keys[2]).arg(mode).arg(head[1]).arg(head[2]).arg(args);
+        for k in keys {
+            inv.key(k);
+        }
+        inv.key(self.generation_key()).arg(mode).arg(head[1]).arg(head[2]).arg(self.generation().to_string());
+        inv.arg(args);
         Ok(inv.invoke_async(&mut c).await?)
     }
 
+    fn observed(rules: &[Rule], day: i64, values: &[i64]) -> Observed {
+        let seen = rules
+            .iter()
+            .zip(values)
+            .map(|(r, &v)| {
+                (r.scope, Seen { unit: r.unit, window: r.window, value: u64::try_from(v).unwrap_or(0) })
+            })
+            .collect();
+        Observed { day: u32::try_from(day).unwrap_or(0), seen }
+    }
+
     /// One decision: all scopes, atomically, nothing written unless everything passes.
-    pub async fn check(&self, participant: &Arc<str>, room: &Arc<str>, usage: &Usage) -> Result<Decision> {
+    pub async fn check(
+        &self,
+        participant: &Arc<str>,
+        room: &Arc<str>,
+        usage: &Usage,
+    ) -> Result<Answer<Decision>> {
         let amounts = usage.amounts();
         let (rules, args) = self.rules(&Scope::ALL, false, |u| clamp_i64(amounts[u as usize]));
         let keys = self.entity_keys(participant, room);
-        let reply = self.eval(&keys, [0, self.quotas.warn_permille as i64, 0], "check", &args).await?;
-        match reply.as_slice() {
-            [1, day, warn] => Ok(Decision::Allowed {
+        let raw = self.eval(&keys, [0, self.quotas.warn_permille as i64, 0], "check", &args).await?;
+        let Reply::Done { head, values } = reply(&raw)? else { return Ok(Answer::Lost) };
+        let decision = match head {
+            [1, day, warn] => Decision::Allowed {
                 reservation: Reservation {
                     participant: participant.clone(),
                     room: room.clone(),
                     reserved: *usage,
-                    day: u32::try_from(*day).unwrap_or(0),
+                    day: u32::try_from(day).unwrap_or(0),
                     origin: Origin::Shared,
                 },
-                warnings: CostWarnings(*warn as u8),
-            }),
+                warnings: CostWarnings(warn as u8),
+            },
             [0, rule, wait_us] => {
-                let r =
-                    usize::try_from(*rule - 1).ok().and_then(|i| rules.get(i)).ok_or_else(|| bad(&reply))?;
-                let retry_after = Duration::from_micros(u64::try_from(*wait_us).unwrap_or(0));
-                Ok(Decision::Rejected(Rejection {
-                    scope: r.scope,
-                    unit: r.unit,
-                    window: r.window,
-                    retry_after,
-                }))
+                let r = usize::try_from(rule - 1).ok().and_then(|i| rules.get(i)).ok_or_else(|| bad(&raw))?;
+                let retry_after = Duration::from_micros(u64::try_from(wait_us).unwrap_or(0));
+                Decision::Rejected(Rejection { scope: r.scope, unit: r.unit, window: r.window, retry_after })
             }
-            _ => Err(bad(&reply)),
-        }
+            _ => return Err(bad(&raw)),
+        };
+        // A rejection carries the state as it was; its day is the reservation day of none.
+        let day = match &decision {
+            Decision::Allowed { reservation, .. } => i64::from(reservation.day),
+            Decision::Rejected(_) => -1,
+        };
+        Ok(Answer::Done(decision, Self::observed(&rules, day, values)))
     }
 
     /// Settles a reservation made here with the real usage.
-    pub async fn settle(&self, res: &Reservation, actual: &Usage) -> Result<CostWarnings> {
+    pub async fn settle(&self, res: &Reservation, actual: &Usage) -> Result<Answer<CostWarnings>> {
         let (r, a) = (res.reserved.amounts(), actual.amounts());
         let delta = |u: Unit| clamp_i64(a[u as usize]).saturating_sub(clamp_i64(r[u as usize]));
-        let (_, args) = self.rules(&Scope::ALL, false, delta);
+        let (rules, args) = self.rules(&Scope::ALL, false, delta);
         if args.is_empty() {
-            return Ok(CostWarnings::default());
+            return Ok(Answer::Done(CostWarnings::default(), Observed::default()));
         }
         let keys = self.entity_keys(&res.participant, &res.room);
         let head = [0, self.quotas.warn_permille as i64, i64::from(res.day)];
-        match self.eval(&keys, head, "settle", &args).await?.as_slice() {
-            [1, _, warn] => Ok(CostWarnings(*warn as u8)),
-            other => Err(bad(other)),
+        let raw = self.eval(&keys, head, "settle", &args).await?;
+        match reply(&raw)? {
+            Reply::Done { head: [1, day, warn], values } => {
+                Ok(Answer::Done(CostWarnings(warn as u8), Self::observed(&rules, day, values)))
+            }
+            Reply::Lost => Ok(Answer::Lost),
+            Reply::Done { .. } => Err(bad(&raw)),
         }
     }
 
@@ -280,16 +372,25 @@ impl RedisStore {
         self.sessions(&keys, "renew", &self.lease_name(lease.id)).await.map(drop)
     }
 
-    /// Marks this worker alive for `ttl`; returns the number of live workers.
-    pub async fn heartbeat(&self, ttl: Duration) -> Result<u64> {
+    /// Puts a held slot back after Redis lost its data (no limit check: it is held).
+    pub async fn restore_session(&self, lease: &SessionLease) -> Result<()> {
+        let keys = self.session_keys(&lease.participant, &lease.room);
+        self.sessions(&keys, "restore", &self.lease_name(lease.id)).await.map(drop)
+    }
+
+    /// Marks this worker alive for `ttl`; returns the number of live workers and the
+    /// generation Redis holds (0: none, it lost its data or never had any).
+    pub async fn heartbeat(&self, ttl: Duration) -> Result<(u64, u64)> {
         let mut c = self.conn.get()?;
         let mut inv = self.conn.scripts[2].prepare_invoke();
         inv.key(format!("{{{}}}:workers", self.prefix))
+            .key(self.generation_key())
             .arg("heartbeat")
             .arg(&self.worker_id)
-            .arg(ttl.as_millis() as u64);
-        let n: i64 = inv.invoke_async(&mut c).await?;
-        Ok(u64::try_from(n).unwrap_or(1).max(1))
+            .arg(ttl.as_millis() as u64)
+            .arg(GENERATION_TTL_MS);
+        let (n, generation): (i64, String) = inv.invoke_async(&mut c).await?;
+        Ok((u64::try_from(n).unwrap_or(1).max(1), generation.parse().unwrap_or(0)))
     }
 
     /// Shares "breaker `name` stays open for `wait`" with every worker.
@@ -307,58 +408,6 @@ impl RedisStore {
         let ms: i64 = redis::cmd("PTTL").arg(self.key("b", name)).query_async(&mut c).await?;
         Ok((ms > 0).then(|| Duration::from_millis(ms as u64)))
     }
-
-    /// Current, limit and remaining for the asked scopes, on Redis's clock.
-    pub async fn stats(&self, participant: Option<&str>, room: Option<&str>, mode: Mode) -> Result<Stats> {
-        let (p, r) = (participant.unwrap_or(""), room.unwrap_or(""));
-        let mut scopes = vec![Scope::Global];
-        scopes.extend(participant.map(|_| Scope::Participant));
-        scopes.extend(room.map(|_| Scope::Room));
-        let (rules, args) = self.rules(&scopes, true, |_| 0);
-        let keys = self.entity_keys(p, r);
-        let reply = self.eval(&keys, [0, 0, 0], "view", &args).await?;
-        if reply.len() != rules.len() + 1 {
-            return Err(bad(&reply));
-        }
-        let sessions = self.sessions(&self.session_keys(p, r), "view", "").await?;
-        let scope_stats = |scope: Scope, id: Option<&str>| {
-            let mut views: Vec<LimitView> = rules
-                .iter()
-                .zip(&reply[1..])
-                .filter(|(rule, _)| rule.scope == scope)
-                .map(|(rule, &cur)| {
-                    let limit = self.quotas.limit(scope, rule.unit, rule.window);
-                    let current = u64::try_from(cur).unwrap_or(0);
-                    LimitView {
-                        unit: rule.unit,
-                        window: rule.window,
-                        current,
-                        limit,
-                        remaining: limit.saturating_sub(current),
-                    }
-                })
-                .collect();
-            let cost = views.iter().find(|v| v.unit == Unit::CostMicroUsd).map_or(0, |v| v.current);
-            let limit = self.quotas.session_limit(scope);
-            if limit > 0 {
-                let current = sessions.get(scope as usize).map_or(0, |&n| u64::try_from(n).unwrap_or(0));
-                views.push(LimitView {
-                    unit: Unit::Sessions,
-                    window: Window::Concurrent,
-                    current,
-                    limit,
-                    remaining: limit.saturating_sub(current),
-                });
-            }
-            ScopeStats::new(id, &self.quotas, scope, &views, cost)
-        };
-        Ok(Stats {
-            mode: mode.as_str(),
-            participant: participant.map(|p| scope_stats(Scope::Participant, Some(p))),
-            room: room.map(|r| scope_stats(Scope::Room, Some(r))),
-            global: scope_stats(Scope::Global, None),
-        })
-    }
 }
 
 fn clamp_i64(v: u64) -> i64 {
@@ -368,3 +417,9 @@ fn clamp_i64(v: u64) -> i64 {
 fn bad(reply: &[i64]) -> RedisStoreError {
     RedisStoreError::Reply(format!("{reply:?}"))
 }
+
+#[path = "redis_sync.rs"]
+mod sync;
+
+#[path = "redis_stats.rs"]
+mod stats;

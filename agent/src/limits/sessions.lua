@@ -2,11 +2,12 @@
 -- scored by their expiry (ms, Redis clock), so a crashed worker's leases lapse by themselves.
 --
 -- KEYS[1..3]  participant, room and global sets
--- ARGV[1]     "acquire" | "release" | "renew" | "view"
+-- ARGV[1]     "acquire" | "release" | "renew" | "restore" | "view" (restore: put a held lease
+--             back after Redis lost its data, without checking limits)
 -- ARGV[2]     lease id
 -- ARGV[3]     lease time to live, ms
 -- ARGV[4..6]  limits per key (0 = no limit)
--- acquire -> {1} or {0, key_index};  release/renew -> {1};  view -> {count_1, count_2, count_3}
+-- acquire -> {1} or {0, key_index};  release/renew/restore -> {1};  view -> {count_1, count_2, count_3}
 
 local mode = ARGV[1]
 local t = redis.call('TIME')

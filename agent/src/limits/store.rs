@@ -106,7 +106,8 @@ pub enum Mode {
     Local,
     /// In Redis, shared by all workers.
     Shared,
-    /// Redis configured but unreachable or slow: local limits of limit ÷ N workers.
+    /// Redis configured but unreachable, slow, or being merged into after it lost its data:
+    /// local decisions from the last shared state, each charge × N workers.
     Degraded,
 }
 

@@ -6,6 +6,7 @@
 //! `Err` marks the job JS_FAILED. A panic inside a handler is caught by the worker and also
 //! fails only that job.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Instant;
@@ -21,10 +22,60 @@ pub struct JobInfo {
     pub id: String,
     /// Room name.
     pub room: String,
-    /// Dispatch metadata (free text set by whoever created the dispatch).
+    /// Dispatch metadata (free text set by whoever created the dispatch, e.g. the
+    /// `metadata` of `CreateDispatch`).
     pub metadata: String,
     /// Our participant identity in the room.
     pub identity: String,
+    /// The participant the job was dispatched for (participant jobs), if any.
+    pub participant: Option<JobParticipant>,
+}
+
+/// The participant a job was dispatched for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobParticipant {
+    /// Identity.
+    pub identity: String,
+    /// Display name.
+    pub name: String,
+    /// Attributes (`lk.*` and the application's own).
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// Dispatch metadata that is not the JSON the agent expects.
+#[derive(Debug, thiserror::Error)]
+#[error("job metadata is not the expected JSON: {0}")]
+pub struct MetadataError(#[from] serde_json::Error);
+
+impl JobInfo {
+    /// The dispatch metadata as text (empty when none was given).
+    pub fn metadata(&self) -> &str {
+        &self.metadata
+    }
+
+    /// The dispatch metadata parsed as JSON into `T`.
+    ///
+    /// ```
+    /// use voice_agent::livekit::job::JobInfo;
+    /// #[derive(serde::Deserialize)]
+    /// struct Meta { branch: String }
+    /// let job = JobInfo { metadata: r#"{"branch": "Harbour Street"}"#.into(), ..JobInfo::default() };
+    /// assert_eq!(job.metadata_as::<Meta>().unwrap().branch, "Harbour Street");
+    /// assert!(JobInfo::default().metadata_as::<Meta>().is_err());
+    /// ```
+    pub fn metadata_as<T: serde::de::DeserializeOwned>(&self) -> Result<T, MetadataError> {
+        Ok(serde_json::from_str(&self.metadata)?)
+    }
+
+    /// The room's name.
+    pub fn room(&self) -> &str {
+        &self.room
+    }
+
+    /// An attribute of the participant the job was dispatched for.
+    pub fn participant_attribute(&self, key: &str) -> Option<&str> {
+        self.participant.as_ref()?.attributes.get(key).map(String::as_str)
+    }
 }
 
 /// Everything a handler needs.

@@ -50,6 +50,10 @@ pub struct Metrics {
     pub data_in: Counter,
     /// Data packets sent.
     pub data_out: Counter,
+    /// Incoming data streams dropped, by reason (too_many, too_large, timed_out, aborted).
+    pub streams_dropped: Family<ReasonLabel, Counter>,
+    /// Attribute updates (`lk.agent.state`) the server refused or did not answer.
+    pub attribute_retries: Counter,
 }
 
 impl Metrics {
@@ -74,6 +78,8 @@ impl Metrics {
             frames_dropped: Counter::default(),
             data_in: Counter::default(),
             data_out: Counter::default(),
+            streams_dropped: Family::default(),
+            attribute_retries: Counter::default(),
         }
     }
 }
@@ -104,6 +110,12 @@ pub fn register_metrics(registry: &mut Registry) {
     r.register("audio_frames_dropped", "Decoded frames dropped: consumer too slow", m.frames_dropped);
     r.register("data_packets_in", "Data packets received", m.data_in);
     r.register("data_packets_out", "Data packets sent", m.data_out);
+    r.register("data_streams_dropped", "Incoming data streams dropped, by reason", m.streams_dropped);
+    r.register(
+        "attribute_retries",
+        "Attribute updates refused or unanswered (then retried)",
+        m.attribute_retries,
+    );
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@ use serde_json::{Value, json};
 
 use super::behavior::{Behavior, Endpoint, Replies, RetryHint};
 use super::http::{Closed, Conn};
+use super::script::ChatReply;
 use super::state::State;
 
 /// What the client asked for that shapes the answer.
@@ -11,6 +12,8 @@ pub struct Ask {
     pub endpoint: Endpoint,
     /// Chat: `stream_options.include_usage` was set.
     pub include_usage: bool,
+    /// Chat: the content of the request's last `tool` message.
+    pub last_tool_result: Option<String>,
 }
 
 pub async fn answer(
@@ -97,16 +100,18 @@ fn sse(v: &Value) -> Vec<u8> {
     format!("data: {v}\n\n").into_bytes()
 }
 
-fn chat_events(ask: &Ask, r: &Replies) -> Vec<Vec<u8>> {
+/// The SSE events of a chat answer: the scripted one if queued, else the configured text.
+fn chat_events(ask: &Ask, r: &Replies, scripted: Option<ChatReply>) -> Vec<Vec<u8>> {
     let chunk = |delta: Value, finish: Value| {
         json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0, "model": "fake",
                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
     };
+    let reply = scripted.unwrap_or_else(|| ChatReply { text: r.chat_chunks.clone(), ..ChatReply::default() });
     let mut ev = vec![sse(&chunk(json!({"role": "assistant", "content": ""}), Value::Null))];
-    for c in &r.chat_chunks {
-        ev.push(sse(&chunk(json!({"content": c}), Value::Null)));
+    for delta in reply.deltas(ask.last_tool_result.as_deref()) {
+        ev.push(sse(&chunk(delta, Value::Null)));
     }
-    ev.push(sse(&chunk(json!({}), json!("stop"))));
+    ev.push(sse(&chunk(json!({}), json!(reply.finish_reason()))));
     if ask.include_usage {
         let (p, c) = r.chat_usage;
         ev.push(sse(&json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "choices": [],
@@ -121,9 +126,9 @@ fn pcm_bytes(pcm: &[i16]) -> Vec<u8> {
 }
 
 /// Body pieces of a normal answer, and where the "last" piece starts for `HoldBeforeLast`.
-fn pieces(ask: &Ask, r: &Replies) -> Vec<Vec<u8>> {
+fn pieces(ask: &Ask, state: &State, r: &Replies) -> Vec<Vec<u8>> {
     match ask.endpoint {
-        Endpoint::Chat => chat_events(ask, r),
+        Endpoint::Chat => chat_events(ask, r, state.next_chat()),
         Endpoint::Speech => {
             pcm_bytes(&r.speech_pcm).chunks(r.speech_chunk_bytes.max(1)).map(<[u8]>::to_vec).collect()
         }
@@ -132,7 +137,7 @@ fn pieces(ask: &Ask, r: &Replies) -> Vec<Vec<u8>> {
 }
 
 async fn normal(conn: &mut Conn, state: &State, ask: &Ask, r: &Replies, flow: Flow) -> Result<(), Closed> {
-    let pieces = pieces(ask, r);
+    let pieces = pieces(ask, state, r);
     if ask.endpoint == Endpoint::Transcriptions {
         let body = pieces.concat();
         if flow.cut {

@@ -20,6 +20,12 @@
 //! # }
 //! ```
 //!
+//! Chat answers can be scripted per request ([`FakeOpenAi::push_chat`] with a [`ChatReply`]):
+//! text, streamed `tool_calls` (arguments cut into fragments, parallel calls interleaved,
+//! `finish_reason: "tool_calls"`), or text using the request's last tool result
+//! ([`LAST_TOOL_RESULT`]). Each logged request keeps its JSON, with helpers for the `tools`
+//! offered and the `messages` sent ([`LoggedRequest::tool_names`], [`LoggedRequest::messages_of`]).
+//!
 //! Behaviours come from a FIFO queue per endpoint ([`FakeOpenAi::push`]), else that endpoint's
 //! default ([`FakeOpenAi::set_default`]). [`Behavior::HoldBeforeLast`] holds the final piece of
 //! a body until [`FakeOpenAi::release`], so a test can prove the client yields data early
@@ -31,6 +37,7 @@ mod behavior;
 mod handlers;
 mod http;
 mod multipart;
+mod script;
 mod state;
 
 use std::net::SocketAddr;
@@ -42,6 +49,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use behavior::{Behavior, Endpoint, Replies, RetryHint, tone};
 pub use multipart::FormPart;
+pub use script::{ChatReply, LAST_TOOL_RESULT, ScriptedCall};
 pub use state::LoggedRequest;
 
 use handlers::Ask;
@@ -102,9 +110,17 @@ impl FakeOpenAi {
         self.state.set_default(endpoint, b);
     }
 
-    /// Clears every queue and sets every default back to [`Behavior::Normal`].
+    /// Queues a scripted answer for the next chat request that is answered normally (also
+    /// slowly, held or cut; not by an error status): text, streamed tool calls, or both.
+    pub fn push_chat(&self, reply: ChatReply) {
+        self.state.push_chat(reply);
+    }
+
+    /// Clears every queue (scripted chat answers too) and sets every default back to
+    /// [`Behavior::Normal`].
     pub fn heal(&self) {
         self.state.clear_queues();
+        self.state.clear_chat_script();
         for e in Endpoint::ALL {
             self.state.set_default(e, Behavior::Normal);
         }
@@ -197,11 +213,12 @@ async fn serve(mut conn: Conn, state: &State) {
             .and_then(|j| j.pointer("/stream_options/include_usage"))
             .and_then(serde_json::Value::as_bool)
             .unwrap_or(false);
+        let last_tool_result = logged.json.as_ref().and_then(script::last_tool_result);
         let _active = state.count(Counter::Active);
         state.log(logged);
         let answered = match endpoint {
             Some(endpoint) => {
-                let ask = Ask { endpoint, include_usage };
+                let ask = Ask { endpoint, include_usage, last_tool_result };
                 handlers::answer(&mut conn, state, &ask, &behavior, &state.replies()).await
             }
             None => {

@@ -9,6 +9,7 @@ use tokio::sync::{Semaphore, watch};
 
 use super::behavior::{Behavior, Endpoint, Replies};
 use super::multipart::FormPart;
+use super::script::ChatReply;
 
 /// One request as the fake saw it.
 #[derive(Debug, Clone)]
@@ -40,6 +41,34 @@ impl LoggedRequest {
         self.form.iter().find(|p| p.name == name).map(FormPart::text)
     }
 
+    /// Chat: the request's `tools` array (empty when it sent none).
+    pub fn tools(&self) -> Vec<Value> {
+        self.json.as_ref().and_then(|j| j.get("tools")).and_then(Value::as_array).cloned().unwrap_or_default()
+    }
+
+    /// Chat: the names of the tools offered.
+    pub fn tool_names(&self) -> Vec<String> {
+        self.tools()
+            .iter()
+            .filter_map(|t| t.pointer("/function/name").and_then(Value::as_str).map(str::to_owned))
+            .collect()
+    }
+
+    /// Chat: the request's `messages`.
+    pub fn messages(&self) -> Vec<Value> {
+        self.json
+            .as_ref()
+            .and_then(|j| j.get("messages"))
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Chat: the messages with this `role` (`system`, `user`, `assistant`, `tool`).
+    pub fn messages_of(&self, role: &str) -> Vec<Value> {
+        self.messages().into_iter().filter(|m| m.get("role").and_then(Value::as_str) == Some(role)).collect()
+    }
+
     /// The `model` of the JSON body or the form.
     pub fn model(&self) -> Option<String> {
         self.json
@@ -60,6 +89,7 @@ pub struct State {
     queues: Mutex<[VecDeque<Behavior>; 3]>,
     defaults: Mutex<[Behavior; 3]>,
     replies: Mutex<Replies>,
+    chat_script: Mutex<VecDeque<ChatReply>>,
     log: Mutex<Vec<LoggedRequest>>,
     open: AtomicUsize,
     active: AtomicUsize,
@@ -74,6 +104,7 @@ impl Default for State {
             queues: Mutex::new(Default::default()),
             defaults: Mutex::new([Behavior::Normal, Behavior::Normal, Behavior::Normal]),
             replies: Mutex::new(Replies::default()),
+            chat_script: Mutex::new(VecDeque::new()),
             log: Mutex::new(Vec::new()),
             open: AtomicUsize::new(0),
             active: AtomicUsize::new(0),
@@ -117,6 +148,19 @@ impl State {
 
     pub fn edit_replies(&self, f: impl FnOnce(&mut Replies)) {
         f(&mut lock(&self.replies));
+    }
+
+    pub fn push_chat(&self, reply: ChatReply) {
+        lock(&self.chat_script).push_back(reply);
+    }
+
+    /// The next scripted chat answer, if any.
+    pub fn next_chat(&self) -> Option<ChatReply> {
+        lock(&self.chat_script).pop_front()
+    }
+
+    pub fn clear_chat_script(&self) {
+        lock(&self.chat_script).clear();
     }
 
     pub fn log(&self, r: LoggedRequest) {

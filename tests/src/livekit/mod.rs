@@ -12,11 +12,13 @@ pub mod voice;
 pub mod wav;
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
+
+use crate::net::{free_port, free_udp_port};
 
 /// API key the test servers accept.
 pub const API_KEY: &str = "devkey";
@@ -57,7 +59,7 @@ impl LiveKitServer {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("voice-agent-lk-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("scratch dir");
-        let (port, rtc_tcp_port, rtc_udp_port) = (free_tcp_port(), free_tcp_port(), free_udp_port());
+        let (port, rtc_tcp_port, rtc_udp_port) = (free_port(), free_port(), free_udp_port());
         let config = format!(
             "port: {port}\n\
              bind_addresses: [\"127.0.0.1\"]\n\
@@ -155,14 +157,6 @@ fn http_ok(port: u16) -> bool {
     }
     let mut buf = [0u8; 64];
     matches!(s.read(&mut buf), Ok(n) if n > 12 && buf[..n].starts_with(b"HTTP/1.") && &buf[9..12] == b"200")
-}
-
-fn free_tcp_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free tcp port")
-}
-
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0").and_then(|s| s.local_addr()).map(|a| a.port()).expect("free udp port")
 }
 
 /// Routes the agent's logs to the test output (shown for failing tests).

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use prometheus_client::registry::Registry;
@@ -66,7 +67,10 @@ pub struct VoiceRig {
 
 /// Speech rendered by espeak-ng at `rate` Hz, mono s16.
 pub fn speech_pcm(text: &str, rate: u32) -> Vec<i16> {
-    let dir = std::env::temp_dir().join(format!("voice-agent-tts-{}", std::process::id()));
+    // One directory per call: several tests of one binary may render speech at once.
+    static CALLS: AtomicU32 = AtomicU32::new(0);
+    let n = CALLS.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("voice-agent-tts-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("scratch dir");
     let (wav, raw) = (dir.join("espeak.wav"), dir.join(format!("speech-{rate}.raw")));
     let ok = Command::new("espeak-ng")

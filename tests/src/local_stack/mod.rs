@@ -18,11 +18,11 @@ pub mod room;
 pub mod turn_log;
 
 use std::io::Cursor;
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 use crate::livekit::workspace_root;
+use crate::net::free_port;
 
 /// One engine of the stack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,11 +63,6 @@ pub struct LocalStack {
     ports: [u16; 3],
     dir: PathBuf,
     script: PathBuf,
-}
-
-fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("binding a free loopback port");
-    l.local_addr().expect("local address").port()
 }
 
 fn index(e: Engine) -> usize {

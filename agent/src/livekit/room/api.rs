@@ -1,7 +1,9 @@
 //! The room as the rest of the agent sees it: events with per-participant audio streams in,
 //! an audio sink out (with stop-now and a count of what was actually played), and data
-//! packets both ways. Nothing here knows about WebRTC.
+//! packets both ways, typed chat messages and pre-connect audio in, our participant
+//! attributes out. Nothing here knows about WebRTC.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -9,6 +11,8 @@ use std::time::Duration;
 use tokio::sync::{Notify, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
+use super::attributes::{ATTR_AGENT_STATE, AgentState};
+use super::preconnect::PreConnectAudio;
 use super::text_stream::TextStreams;
 pub use crate::livekit::audio::AudioFrame;
 use crate::livekit::audio::SAMPLE_RATE;
@@ -40,6 +44,17 @@ pub struct DataMessage {
     pub topic: Option<String>,
     /// Payload bytes.
     pub payload: Vec<u8>,
+}
+
+/// A typed message from a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatMessage {
+    /// Sender identity.
+    pub from: String,
+    /// The text (bounded: see [`super::incoming::Limits`]).
+    pub text: String,
+    /// The sender sent more than was kept.
+    pub truncated: bool,
 }
 
 /// Why the room ended for us.
@@ -93,8 +108,13 @@ pub enum RoomEvent {
         /// New state.
         muted: bool,
     },
-    /// A data packet arrived.
+    /// A data packet arrived (from a user; chat packets arrive as [`RoomEvent::Chat`]).
     Data(DataMessage),
+    /// A user typed a message: a text stream on `lk.chat`, or a legacy chat packet.
+    Chat(ChatMessage),
+    /// A user's front end sent what it recorded before the agent joined (decode it off the
+    /// room's loop with [`PreConnectAudio::decode`]).
+    PreConnectAudio(PreConnectAudio),
     /// The connection was rebuilt after a server request or a network failure; tracks are
     /// re-subscribed (new `TrackSubscribed` events follow).
     Reconnected,
@@ -206,6 +226,42 @@ pub(crate) enum OutgoingPacket {
     Stream { sender: String, value: Box<livekit_protocol::data_packet::Value> },
 }
 
+/// Our participant's attributes (cheap to clone). Setting one never waits: the room sends
+/// the newest values to the server, one request at a time, and retries until it confirms
+/// them (also after a reconnect).
+#[derive(Debug, Clone)]
+pub struct Attributes {
+    pub(crate) tx: Arc<watch::Sender<BTreeMap<String, String>>>,
+}
+
+impl Attributes {
+    pub(crate) fn new() -> (Self, watch::Receiver<BTreeMap<String, String>>) {
+        let (tx, rx) = watch::channel(BTreeMap::new());
+        (Self { tx: Arc::new(tx) }, rx)
+    }
+
+    /// Sets `key` to `value`.
+    pub fn set(&self, key: &str, value: &str) {
+        self.tx.send_if_modified(|m| {
+            if m.get(key).is_some_and(|v| v == value) {
+                return false;
+            }
+            m.insert(key.to_owned(), value.to_owned());
+            true
+        });
+    }
+
+    /// Sets `lk.agent.state`.
+    pub fn set_agent_state(&self, state: AgentState) {
+        self.set(ATTR_AGENT_STATE, state.as_str());
+    }
+
+    /// The value last set for `key`.
+    pub fn get(&self, key: &str) -> Option<String> {
+        self.tx.borrow().get(key).cloned()
+    }
+}
+
 /// A joined room.
 #[derive(Debug)]
 pub struct Room {
@@ -214,6 +270,7 @@ pub struct Room {
     pub(crate) events: mpsc::Receiver<RoomEvent>,
     pub(crate) sink: AudioSink,
     pub(crate) data: mpsc::Sender<OutgoingData>,
+    pub(crate) attributes: Attributes,
     pub(crate) leave: CancellationToken,
     pub(crate) task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -248,6 +305,11 @@ impl Room {
     ) -> Result<(), RoomClosed> {
         let packet = OutgoingPacket::User { topic: topic.map(str::to_owned), payload };
         self.data.send(OutgoingData { packet, destinations }).await.map_err(|_| RoomClosed)
+    }
+
+    /// Our participant attributes (clone it into tasks), e.g. `lk.agent.state`.
+    pub fn attributes(&self) -> Attributes {
+        self.attributes.clone()
     }
 
     /// The room's LiveKit text streams (clone it into tasks); see [`super::text_stream`].

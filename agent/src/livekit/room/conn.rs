@@ -18,7 +18,7 @@ use str0m::media::MediaData;
 use str0m::{Event, IceConnectionState};
 
 use super::api::{DataMessage, OutgoingData};
-use super::publish::{Publication, decode_data};
+use super::publish::{Inbound, Publication, decode_data};
 use crate::clock;
 use crate::livekit::audio::playout::OutFrame;
 use crate::livekit::peer::{self, Peer, sdp};
@@ -41,6 +41,20 @@ pub enum ConnEvent {
     Media(Box<MediaData>),
     /// A user data packet.
     Data(DataMessage),
+    /// A data-stream packet (header, chunk or trailer) from `from`.
+    Stream {
+        /// Sender identity.
+        from: String,
+        /// The packet.
+        value: Box<proto::data_packet::Value>,
+    },
+    /// The server answered request `request_id` (`ok` or refused).
+    Response {
+        /// The request's id.
+        request_id: u32,
+        /// Accepted.
+        ok: bool,
+    },
 }
 
 /// Why a connection ended.
@@ -146,8 +160,12 @@ impl Conn {
                 let sent = pong.last_ping_timestamp;
                 self.rtt_ms = (clock::unix_now().as_millis() as i64 - sent).clamp(0, 60_000);
             }
-            Resp::RequestResponse(r) if r.reason != proto::request_response::Reason::Ok as i32 => {
-                tracing::warn!(reason = r.reason, message = %r.message, "server refused a request");
+            Resp::RequestResponse(r) => {
+                let ok = r.reason == proto::request_response::Reason::Ok as i32;
+                if !ok {
+                    tracing::warn!(reason = r.reason, message = %r.message, "server refused a request");
+                }
+                out.push(ConnEvent::Response { request_id: r.request_id, ok });
             }
             other => tracing::trace!(message = signal::message_name(&other), "signal message ignored"),
         }
@@ -270,6 +288,11 @@ impl Conn {
         self.signal.close().await;
     }
 
+    /// Sends a signalling request (e.g. attribute updates).
+    pub async fn request(&mut self, msg: &proto::SignalRequest) -> Result<(), End> {
+        self.send(msg).await
+    }
+
     async fn send(&mut self, msg: &proto::SignalRequest) -> Result<(), End> {
         self.signal.send(msg).await.map_err(|e| End::Reconnect(format!("signalling send failed: {e}")))
     }
@@ -279,11 +302,7 @@ impl Conn {
         for event in self.sub.take_events() {
             match event {
                 Event::MediaData(d) => out.push(ConnEvent::Media(Box::new(d))),
-                Event::ChannelData(d) => {
-                    if let Some(msg) = decode_data(&d.data) {
-                        out.push(ConnEvent::Data(msg));
-                    }
-                }
+                Event::ChannelData(d) => out.extend(decode_data(&d.data).map(inbound)),
                 Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
                     return Err(End::Reconnect("subscriber connection lost".into()));
                 }
@@ -297,11 +316,7 @@ impl Conn {
                     tracing::debug!(%label, "publisher data channel open");
                     self.publication.channel_open(id, &mut self.publ);
                 }
-                Event::ChannelData(d) => {
-                    if let Some(msg) = decode_data(&d.data) {
-                        out.push(ConnEvent::Data(msg));
-                    }
-                }
+                Event::ChannelData(d) => out.extend(decode_data(&d.data).map(inbound)),
                 Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
                     return Err(End::Reconnect("publisher connection lost".into()));
                 }
@@ -309,6 +324,13 @@ impl Conn {
             }
         }
         Ok(())
+    }
+}
+
+fn inbound(packet: Inbound) -> ConnEvent {
+    match packet {
+        Inbound::User(msg) => ConnEvent::Data(msg),
+        Inbound::Stream { from, value } => ConnEvent::Stream { from, value },
     }
 }
 

@@ -1,12 +1,15 @@
-//! The room participant: join with a token, receive every remote microphone as PCM, publish
-//! the agent's voice, exchange data packets.
+//! The room participant: join with a token, receive every user's microphone as PCM, publish
+//! the agent's voice, exchange data packets and text streams, keep our attributes set.
 //!
 //! [`join`] connects (signalling handshake) and spawns the room's task; the returned
 //! [`Room`] is the whole interface the rest of the agent uses (see [`api`]).
 
 pub mod api;
+pub mod attributes;
 mod conn;
+pub mod incoming;
 mod outbound;
+pub mod preconnect;
 mod publish;
 pub mod registry;
 mod task;
@@ -19,9 +22,12 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 pub use api::{
-    AudioFrame, AudioSink, AudioStream, CloseReason, DataMessage, PlaybackState, Room, RoomClosed, RoomEvent,
+    Attributes, AudioFrame, AudioSink, AudioStream, ChatMessage, CloseReason, DataMessage, PlaybackState,
+    Room, RoomClosed, RoomEvent,
 };
+pub use attributes::AgentState;
 pub use conn::MEDIA_TIMEOUT;
+pub use preconnect::{PreConnectAudio, PreConnectError};
 pub use text_stream::{TextStream, TextStreamOptions, TextStreams};
 
 use super::audio::opus::{EncoderSettings, OpusEncoder};
@@ -71,6 +77,7 @@ pub async fn join(options: JoinOptions) -> Result<Room, JoinError> {
     let (audio_tx, audio_rx) = mpsc::channel(16);
     let (state_tx, state_rx) = watch::channel(PlaybackState::default());
     let control = Arc::new(SinkControl::default());
+    let (attributes, attributes_rx) = Attributes::new();
     let leave = CancellationToken::new();
 
     let wiring = task::Wiring {
@@ -79,6 +86,7 @@ pub async fn join(options: JoinOptions) -> Result<Room, JoinError> {
         audio_rx,
         control: control.clone(),
         state_tx,
+        attributes: attributes_rx,
         leave: leave.clone(),
     };
     let playout = Playout::new(options.playout_capacity);
@@ -91,6 +99,7 @@ pub async fn join(options: JoinOptions) -> Result<Room, JoinError> {
         events: events_rx,
         sink: AudioSink { tx: audio_tx, control, state: state_rx },
         data: data_tx,
+        attributes,
         leave,
         task: Some(handle),
     })

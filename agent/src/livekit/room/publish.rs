@@ -196,18 +196,32 @@ fn encode_data(data: OutgoingData) -> Vec<u8> {
     .encode_to_vec()
 }
 
-/// A user packet from a data channel; other packet kinds (transcriptions, RPC…) are not
-/// ours to handle and malformed ones are logged and skipped.
-pub fn decode_data(bytes: &[u8]) -> Option<DataMessage> {
+/// A data packet we act on.
+#[derive(Debug)]
+pub enum Inbound {
+    /// A user packet.
+    User(DataMessage),
+    /// A piece of a data stream from `from`. Boxed: the protocol value is large.
+    Stream { from: String, value: Box<proto::data_packet::Value> },
+}
+
+/// A user packet or a data-stream packet from a data channel; other packet kinds
+/// (transcriptions, RPC…) are not ours to handle and malformed ones are logged and skipped.
+pub fn decode_data(bytes: &[u8]) -> Option<Inbound> {
+    use proto::data_packet::Value;
     match proto::DataPacket::decode(bytes) {
         Ok(packet) => match packet.value {
-            Some(proto::data_packet::Value::User(user)) => {
+            Some(Value::User(user)) => {
                 metrics().data_in.inc();
-                Some(DataMessage {
+                Some(Inbound::User(DataMessage {
                     from: packet.participant_identity,
                     topic: user.topic,
                     payload: user.payload,
-                })
+                }))
+            }
+            Some(value @ (Value::StreamHeader(_) | Value::StreamChunk(_) | Value::StreamTrailer(_))) => {
+                metrics().data_in.inc();
+                Some(Inbound::Stream { from: packet.participant_identity, value: Box::new(value) })
             }
             _ => None,
         },
@@ -230,8 +244,20 @@ mod tests {
         });
         let packet = proto::DataPacket::decode(bytes.as_slice()).unwrap();
         assert_eq!(packet.destination_identities, ["u2"]);
-        let msg = decode_data(&bytes).unwrap();
+        let Some(Inbound::User(msg)) = decode_data(&bytes) else { panic!("not a user packet") };
         assert_eq!((msg.topic.as_deref(), msg.payload.as_slice()), (Some("t"), &b"hi"[..]));
+        let chunk = proto::data_packet::Value::StreamChunk(proto::data_stream::Chunk {
+            stream_id: "s".into(),
+            ..Default::default()
+        });
+        let bytes = encode_data(OutgoingData {
+            packet: OutgoingPacket::Stream { sender: "ann".into(), value: Box::new(chunk) },
+            destinations: vec![],
+        });
+        let Some(Inbound::Stream { from, value }) = decode_data(&bytes) else {
+            panic!("not a stream packet")
+        };
+        assert!(from == "ann" && matches!(*value, proto::data_packet::Value::StreamChunk(_)));
         assert!(decode_data(&[0xff, 0xff, 0xff]).is_none());
         assert!(decode_data(&proto::DataPacket::default().encode_to_vec()).is_none());
     }

@@ -5,8 +5,13 @@
 //! *should* be subscribed (an active audio m-line whose track belongs to a known remote
 //! participant) with what *is*, and returns the differences as [`Change`]s for the room to
 //! turn into events, decoders and streams.
+//!
+//! Only participants a user can be are tracked ([`is_user_kind`]: standard clients, SIP
+//! callers, ingress streams, connectors). Agents (another voice agent in the room) and egress
+//! recorders are ignored: no events, no decoded audio, no data from them — two agents that
+//! listened to each other would answer each other forever.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use livekit_protocol as proto;
 
@@ -54,6 +59,13 @@ pub enum Change {
     },
 }
 
+/// Whether participants of this kind (`ParticipantInfo.kind`) are users the agent serves:
+/// STANDARD, SIP, INGRESS and CONNECTOR. AGENT, EGRESS, BRIDGE and unknown kinds are not.
+pub fn is_user_kind(kind: i32) -> bool {
+    use proto::participant_info::Kind;
+    matches!(Kind::try_from(kind), Ok(Kind::Standard | Kind::Sip | Kind::Ingress | Kind::Connector))
+}
+
 #[derive(Debug, Clone)]
 struct Participant {
     identity: String,
@@ -69,6 +81,8 @@ pub struct Registry {
     participants: HashMap<String, Participant>,
     offered: HashMap<String, String>,
     subscribed: HashMap<String, (String, String)>,
+    /// Sids of participants present but not listened to, so each is logged once.
+    ignored: HashSet<String>,
 }
 
 impl Registry {
@@ -85,6 +99,7 @@ impl Registry {
                 changes.push(Change::Left { identity: p.identity });
             }
         }
+        self.ignored.retain(|sid| present.contains(&sid.as_str()));
         // A snapshot is authoritative: reset versions so it is not ignored as stale.
         for p in self.participants.values_mut() {
             p.version = 0;
@@ -103,6 +118,15 @@ impl Registry {
             if info.state == proto::participant_info::State::Disconnected as i32 {
                 if let Some(p) = self.participants.remove(&info.sid) {
                     changes.push(Change::Left { identity: p.identity });
+                }
+                self.ignored.remove(&info.sid);
+                continue;
+            }
+            if !is_user_kind(info.kind) {
+                if self.ignored.insert(info.sid.clone()) {
+                    let kind = proto::participant_info::Kind::try_from(info.kind)
+                        .map_or("unknown", |k| k.as_str_name());
+                    tracing::info!(identity = %info.identity, kind, "not listening to a participant of this kind");
                 }
                 continue;
             }
@@ -157,9 +181,14 @@ impl Registry {
         self.subscribed.get(mid).map(|(t, i)| (t.as_str(), i.as_str()))
     }
 
-    /// Identities of the remote participants.
+    /// Identities of the remote participants the agent serves (users, not other agents).
     pub fn identities(&self) -> impl Iterator<Item = &str> {
         self.participants.values().map(|p| p.identity.as_str())
+    }
+
+    /// Whether `identity` is a user the agent serves (data from anyone else is dropped).
+    pub fn is_user(&self, identity: &str) -> bool {
+        self.participants.values().any(|p| p.identity == identity)
     }
 
     fn owner_of_audio(&self, track_sid: &str) -> Option<&str> {
@@ -301,6 +330,42 @@ mod tests {
         assert!(matches!(&ch[0], Change::Unsubscribe { .. }));
         assert_eq!(ch[1], Change::Left { identity: "u".into() });
         assert_eq!(r.identities().count(), 0);
+    }
+
+    #[test]
+    fn agents_and_egress_are_not_listened_to() {
+        use proto::participant_info::Kind;
+        let mut r = Registry::default();
+        let with_kind = |sid: &str, id: &str, track: &str, kind: Kind| proto::ParticipantInfo {
+            kind: kind as i32,
+            ..participant(sid, id, &[(track, false)])
+        };
+        let ch = r.snapshot(
+            "PA_me",
+            &[
+                with_kind("PA_a", "agent-2", "TR_a", Kind::Agent),
+                with_kind("PA_e", "recorder", "TR_e", Kind::Egress),
+                with_kind("PA_s", "caller", "TR_s", Kind::Sip),
+            ],
+        );
+        assert_eq!(ch, vec![Change::Joined { identity: "caller".into(), name: "".into() }]);
+        let ch = r.set_offered(offered(&[("0", "TR_a"), ("1", "TR_e"), ("2", "TR_s")]));
+        assert_eq!(
+            ch,
+            vec![Change::Subscribe { mid: "2".into(), track_sid: "TR_s".into(), identity: "caller".into() }]
+        );
+        assert!(r.is_user("caller") && !r.is_user("agent-2") && !r.is_user("recorder"));
+        for kind in [Kind::Standard, Kind::Sip, Kind::Ingress, Kind::Connector] {
+            assert!(is_user_kind(kind as i32), "{kind:?}");
+        }
+        for kind in [Kind::Agent, Kind::Egress, Kind::Bridge] {
+            assert!(!is_user_kind(kind as i32), "{kind:?}");
+        }
+        assert!(!is_user_kind(99));
+        // An agent leaving is no event either.
+        let mut gone = with_kind("PA_a", "agent-2", "TR_a", Kind::Agent);
+        gone.state = proto::participant_info::State::Disconnected as i32;
+        assert!(r.update(&[gone]).is_empty());
     }
 
     #[test]

@@ -1,15 +1,17 @@
 //! The room's event loop: one tokio task per joined room.
 //!
 //! It owns the connection, the participant registry, one Opus decoder per subscribed track,
-//! the playout queue with its encoder, and the channels to the [`Room`](super::Room) handle.
-//! Everything is driven from one `select!`, so there are no locks: signalling messages,
-//! datagrams of both PeerConnections, agent audio, data to send, stop requests and timers.
+//! the playout queue with its encoder, incoming data streams being reassembled, our attributes
+//! being synced, and the channels to the [`Room`](super::Room) handle. Everything is driven
+//! from one `select!`, so there are no locks: signalling messages, datagrams of both
+//! PeerConnections, agent audio, data to send, attribute changes, stop requests and timers.
+//! Data from anyone but a user the registry serves (another agent, say) is dropped here.
 //!
 //! When the connection ends with a reconnect request (server `Leave`, dead keepalive, lost
 //! ICE), the task rejoins from scratch with backoff; the handle and its streams of events
 //! and audio survive it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,10 +19,14 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::api::{
-    AudioChunk, AudioFrame, AudioStream, CloseReason, OutgoingData, PlaybackState, RoomEvent, SinkControl,
+    AudioChunk, AudioFrame, AudioStream, ChatMessage, CloseReason, DataMessage, OutgoingData, PlaybackState,
+    RoomEvent, SinkControl,
 };
+use super::attributes::AttributeSync;
 use super::conn::{Conn, ConnEvent, End, Pc};
+use super::incoming::{self, Dropped, Limits, Reassembler, Received};
 use super::outbound::Outbound;
+use super::preconnect::PreConnectAudio;
 use super::registry::{Change, Registry};
 use crate::clock;
 use crate::livekit::audio::opus::OpusEncoder;
@@ -29,6 +35,7 @@ use crate::livekit::audio::receive::TrackDecoder;
 use crate::livekit::backoff::Backoff;
 use crate::livekit::metrics::metrics;
 use crate::livekit::peer::MAX_DATAGRAM;
+use crate::livekit::signal;
 
 /// Decoded frames buffered per remote track before the oldest are dropped (1 s).
 const STREAM_BUFFER: usize = 50;
@@ -48,6 +55,7 @@ pub(super) struct Wiring {
     pub audio_rx: mpsc::Receiver<AudioChunk>,
     pub control: Arc<SinkControl>,
     pub state_tx: watch::Sender<PlaybackState>,
+    pub attributes: watch::Receiver<BTreeMap<String, String>>,
     pub leave: CancellationToken,
 }
 
@@ -62,6 +70,9 @@ pub(super) struct RoomTask {
     outbound: Outbound,
     inbound: HashMap<String, Inbound>,
     heard_audio: bool,
+    attributes_rx: watch::Receiver<BTreeMap<String, String>>,
+    attributes: AttributeSync,
+    streams: Reassembler,
 }
 
 impl RoomTask {
@@ -84,6 +95,9 @@ impl RoomTask {
             outbound: Outbound::new(wiring.audio_rx, wiring.control, wiring.state_tx, playout, encoder),
             inbound: HashMap::new(),
             heard_audio: false,
+            attributes_rx: wiring.attributes,
+            attributes: AttributeSync::new(),
+            streams: Reassembler::new(Limits::default()),
         };
         let local = join.participant.as_ref().map(|p| p.sid.as_str()).unwrap_or_default();
         let changes = task.registry.snapshot(local, &join.other_participants);
@@ -142,6 +156,8 @@ impl RoomTask {
             metrics().room_reconnects.inc();
             match Conn::open(&self.url, token).await {
                 Ok((conn, join)) => {
+                    // A new participant on the server: our attributes go out again.
+                    self.attributes.reset();
                     let local = join.participant.as_ref().map(|p| p.sid.clone()).unwrap_or_default();
                     let changes = self.registry.snapshot(&local, &join.other_participants);
                     self.apply(changes);
@@ -166,8 +182,8 @@ impl RoomTask {
         loop {
             let now = clock::now();
             let mut deadline = conn.deadline();
-            if let Some(d) = self.outbound.deadline(now) {
-                deadline = deadline.min(d);
+            for d in [self.outbound.deadline(now), self.attributes.deadline(), self.streams.deadline()] {
+                deadline = d.map_or(deadline, |d| deadline.min(d));
             }
             let can_take_audio = self.outbound.can_take();
             let result = tokio::select! {
@@ -201,7 +217,11 @@ impl RoomTask {
                     conn.send_data(data);
                     Ok(())
                 }
-                _ = tokio::time::sleep_until(deadline.into()) => conn.on_timer(clock::now(), &mut out).await,
+                Ok(()) = self.attributes_rx.changed() => {
+                    self.attributes.want(&self.attributes_rx.borrow_and_update());
+                    Ok(())
+                }
+                _ = tokio::time::sleep_until(deadline.into()) => self.on_timer(conn, &mut out).await,
             };
             for event in out.drain(..) {
                 self.on_conn_event(event);
@@ -210,7 +230,24 @@ impl RoomTask {
                 return Some(end);
             }
             self.outbound.pump(conn);
+            if let Some(update) = self.attributes.poll_request(clock::now())
+                && let Err(end) = conn.request(&signal::update_attributes(update)).await
+            {
+                return Some(end);
+            }
         }
+    }
+
+    async fn on_timer(&mut self, conn: &mut Conn, out: &mut Vec<ConnEvent>) -> Result<(), End> {
+        let now = clock::now();
+        if self.attributes.handle_timeout(now) {
+            metrics().attribute_retries.inc();
+            tracing::warn!("the server did not confirm our attributes in time; retrying");
+        }
+        for _ in 0..self.streams.handle_timeout(now) {
+            metrics().streams_dropped.get_or_create(&[("reason", Dropped::TimedOut.as_str())]).inc();
+        }
+        conn.on_timer(now, out).await
     }
 
     fn on_conn_event(&mut self, event: ConnEvent) {
@@ -224,7 +261,59 @@ impl RoomTask {
                 self.apply(changes);
             }
             ConnEvent::Media(data) => self.on_media(&data),
-            ConnEvent::Data(msg) => self.emit(RoomEvent::Data(msg)),
+            ConnEvent::Data(msg) => self.on_data(msg),
+            ConnEvent::Stream { from, value } => self.on_stream(from, *value),
+            ConnEvent::Response { request_id, ok } => {
+                if self.attributes.on_response(request_id, ok, clock::now()) && !ok {
+                    metrics().attribute_retries.inc();
+                }
+            }
+        }
+    }
+
+    /// A user packet: legacy chat becomes a chat message; others pass on. Packets from
+    /// participants we do not serve (other agents) are dropped; the server's own pass.
+    fn on_data(&mut self, msg: DataMessage) {
+        if !msg.from.is_empty() && !self.registry.is_user(&msg.from) {
+            return;
+        }
+        if msg.topic.as_deref() == Some(incoming::legacy::TOPIC) {
+            if let Some(text) = incoming::legacy::parse(&msg.payload) {
+                self.emit(RoomEvent::Chat(ChatMessage { from: msg.from, text, truncated: false }));
+            }
+            return;
+        }
+        self.emit(RoomEvent::Data(msg));
+    }
+
+    /// A data-stream packet from a user.
+    fn on_stream(&mut self, from: String, value: livekit_protocol::data_packet::Value) {
+        use livekit_protocol::data_packet::Value;
+        if !self.registry.is_user(&from) {
+            return;
+        }
+        let now = clock::now();
+        let result = match value {
+            Value::StreamHeader(h) => self.streams.header(&from, h, now),
+            Value::StreamChunk(c) => self.streams.chunk(&from, c).map(Err),
+            Value::StreamTrailer(t) => self.streams.trailer(&from, t),
+            _ => None,
+        };
+        match result {
+            None => {}
+            Some(Err(dropped)) => {
+                metrics().streams_dropped.get_or_create(&[("reason", dropped.as_str())]).inc();
+                tracing::info!(%from, reason = dropped.as_str(), "incoming data stream dropped");
+            }
+            Some(Ok(Received::Text { from, text, truncated, .. })) => {
+                self.emit(RoomEvent::Chat(ChatMessage { from, text, truncated }));
+            }
+            Some(Ok(Received::Bytes { from, mime_type, attributes, bytes, .. })) => {
+                match PreConnectAudio::new(from, &mime_type, &attributes, bytes, now) {
+                    Ok(audio) => self.emit(RoomEvent::PreConnectAudio(audio)),
+                    Err(e) => tracing::warn!(error = %e, "pre-connect audio ignored"),
+                }
+            }
         }
     }
 
@@ -235,7 +324,10 @@ impl RoomTask {
                 Change::Joined { identity, name } => {
                     self.emit(RoomEvent::ParticipantJoined { identity, name })
                 }
-                Change::Left { identity } => self.emit(RoomEvent::ParticipantLeft { identity }),
+                Change::Left { identity } => {
+                    self.streams.forget(&identity);
+                    self.emit(RoomEvent::ParticipantLeft { identity });
+                }
                 Change::Muted { identity, track_sid, muted } => {
                     self.emit(RoomEvent::TrackMuted { identity, track_sid, muted });
                 }

@@ -133,6 +133,12 @@ pub fn add_audio_track(cid: &str, name: &str) -> proto::SignalRequest {
     }))
 }
 
+/// Sets some of our participant attributes (the server merges them and answers with a
+/// `RequestResponse` carrying `request_id`).
+pub fn update_attributes(update: proto::UpdateParticipantMetadata) -> proto::SignalRequest {
+    request(Req::UpdateMetadata(update))
+}
+
 /// Keepalive ping.
 pub fn ping(timestamp_ms: i64, rtt_ms: i64) -> proto::SignalRequest {
     request(Req::PingReq(proto::Ping { timestamp: timestamp_ms, rtt: rtt_ms }))

@@ -22,7 +22,7 @@ use super::load::{LoadMeter, process_cpu_time};
 use super::{Registration, WorkerControl, WorkerSettings, WorkerStatusHandle};
 use crate::clock;
 use crate::livekit::backoff::Backoff;
-use crate::livekit::job::{JobHandler, JobInfo};
+use crate::livekit::job::{JobHandler, JobInfo, JobParticipant};
 use crate::livekit::metrics::metrics;
 use crate::livekit::token::{endpoint, worker_token};
 use crate::livekit::ws::{ProtoSocket, WsError};
@@ -233,6 +233,7 @@ impl Worker {
             available,
             participant_identity: participant_identity(&job.id),
             participant_name: self.participant_name(),
+            participant_attributes: self.participant_attributes(),
             ..Default::default()
         };
         self.send(WorkerMsg::Availability(response)).await;
@@ -260,6 +261,11 @@ impl Worker {
             room: job.room.as_ref().map(|r| r.name.clone()).unwrap_or_default(),
             metadata: job.metadata.clone(),
             identity: participant_identity(&job.id),
+            participant: job.participant.as_ref().map(|p| JobParticipant {
+                identity: p.identity.clone(),
+                name: p.name.clone(),
+                attributes: p.attributes.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            }),
         };
         let cancel = CancellationToken::new();
         self.jobs.insert(job.id.clone(), cancel.clone());
@@ -348,6 +354,21 @@ impl Worker {
     fn publish_counts(&self) {
         self.status.set_running(self.jobs.len());
         metrics().jobs_running.set(self.jobs.len() as i64);
+    }
+
+    /// Attributes our participant starts with (they go into the job's token): front ends see
+    /// `lk.agent.state = initializing` from the moment we join, and `lk.agent.name` when the
+    /// worker has a name.
+    fn participant_attributes(&self) -> std::collections::HashMap<String, String> {
+        use crate::livekit::room::attributes::{ATTR_AGENT_NAME, ATTR_AGENT_STATE, AgentState};
+        let mut attributes = std::collections::HashMap::from([(
+            ATTR_AGENT_STATE.to_owned(),
+            AgentState::Initializing.as_str().to_owned(),
+        )]);
+        if !self.settings.agent_name.is_empty() {
+            attributes.insert(ATTR_AGENT_NAME.to_owned(), self.settings.agent_name.clone());
+        }
+        attributes
     }
 
     fn participant_name(&self) -> String {

@@ -1,0 +1,104 @@
+//! The `voice-agent` binary as an operator sees it: bad config, health, healthcheck, SIGTERM.
+#![allow(clippy::unwrap_used)] // a test: a failed unwrap is a failed test
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use voice_agent_tests::binary::{self, Process, get, wait_for_health};
+use voice_agent_tests::net::free_port;
+
+/// The binary with only what a test sets: LiveKit pointing at a port nothing listens on.
+fn agent(envs: &[(&str, &str)]) -> Command {
+    let mut c = binary::clean_command();
+    c.env("LIVEKIT_URL", "ws://127.0.0.1:9") // nothing listens there
+        .env("LIVEKIT_API_KEY", "devkey")
+        .env("LIVEKIT_API_SECRET", "secret");
+    for (k, v) in envs {
+        c.env(k, v);
+    }
+    c
+}
+
+fn status_of(port: u16, path: &str) -> Option<u16> {
+    let addr = format!("127.0.0.1:{port}").parse().unwrap();
+    health::probe::get_status(addr, path, Duration::from_secs(2)).ok()
+}
+
+fn get_body(port: u16, path: &str) -> String {
+    get(port, path).1
+}
+
+#[test]
+fn bad_config_lists_every_error_and_exits_64() {
+    let out =
+        agent(&[("MAX_JOBS", "many"), ("LOG_FORMAT", "xml"), ("LIVEKIT_API_SECRET", "")]).output().unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for var in ["MAX_JOBS", "LOG_FORMAT", "LIVEKIT_API_SECRET"] {
+        assert!(err.contains(var), "stderr should name {var}: {err}");
+    }
+    assert!(err.contains("3 configuration error(s)"), "{err}");
+}
+
+#[test]
+fn unknown_command_is_a_usage_error() {
+    let out = agent(&[]).arg("dance").output().unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("usage: voice-agent"));
+}
+
+#[test]
+fn serves_health_and_drains_on_sigterm() {
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = Process(
+        agent(&[("HEALTH_ADDR", &addr), ("DRAIN_TIMEOUT_SECS", "5"), ("LOG_FORMAT", "json")])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for_health(port);
+    assert_eq!(status_of(port, "/healthz"), Some(200));
+    assert_eq!(status_of(port, "/readyz"), Some(503), "not registered with LiveKit");
+    // The VAD model loads in the background; readiness shows it per component.
+    let mut vad_ready = false;
+    for _ in 0..100 {
+        let body = get_body(port, "/readyz");
+        let v: serde_json::Value = serde_json::from_str(&body).expect("readiness JSON");
+        assert_eq!(v["components"]["worker"]["ready"], false);
+        if v["components"]["vad"]["ready"] == true {
+            vad_ready = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(vad_ready, "VAD model never loaded (run scripts/setup)");
+    let ready: serde_json::Value = serde_json::from_str(&get_body(port, "/readyz")).unwrap();
+    assert_eq!(ready["resilience"]["limiter_mode"], "local", "{ready}");
+    let stats: serde_json::Value = serde_json::from_str(&get_body(port, "/stats?identity=alice")).unwrap();
+    assert_eq!(stats["participant"]["id"], "alice", "{stats}");
+    assert!(stats["global"]["limits"].as_array().is_some_and(|l| !l.is_empty()), "{stats}");
+    assert_eq!(status_of(port, "/stats?colour=red"), Some(400));
+
+    let hc = agent(&[("HEALTH_ADDR", &addr)]).arg("healthcheck").status().unwrap();
+    assert!(hc.success(), "healthcheck against a live agent");
+
+    assert_eq!(child.terminate(Duration::from_secs(15)), Some(0), "exits 0 within the drain timeout");
+
+    let mut logs = String::new();
+    child.0.stderr.take().unwrap().read_to_string(&mut logs).unwrap();
+    let first = logs.lines().next().unwrap_or("");
+    let v: serde_json::Value = serde_json::from_str(first).expect("JSON log lines");
+    assert!(v.get("level").is_some(), "{first}");
+    assert!(logs.contains("draining"), "{logs}");
+    assert!(!logs.contains("\"secret\""), "the API secret must never be logged");
+}
+
+#[test]
+fn healthcheck_fails_when_nothing_listens() {
+    let addr = format!("127.0.0.1:{}", free_port());
+    let out = agent(&[("HEALTH_ADDR", &addr)]).arg("healthcheck").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot reach"));
+}
