@@ -10,3 +10,4 @@ export LOCAL_LLAMA_SERVER="${LOCAL_LLAMA_SERVER:-$ROOT/.tools/local/llama-server
 export LOCAL_LLM_MODEL="${LOCAL_LLM_MODEL:-$ROOT/.tools/local/models/llm.gguf}"
 export LOCAL_STT_MODEL="${LOCAL_STT_MODEL:-$ROOT/.tools/local/models/whisper-tiny.en}"
 export LOCAL_PYTHON="${LOCAL_PYTHON:-$ROOT/.tools/local-venv/bin/python}"
+export CHROMIUM_BIN="${CHROMIUM_BIN:-/usr/bin/chromium}"

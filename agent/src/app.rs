@@ -65,7 +65,12 @@ pub async fn run(config: Config, health: Health, lifecycle: Lifecycle) {
         AgentMode::Voice => voice_handler(&config, &health, limiter.clone(), resilience, vad),
     };
     let status = WorkerStatus::new_handle();
-    let settings = WorkerSettings::new(&config.livekit, &config.worker);
+    let lk = &config.livekit;
+    let settings = WorkerSettings {
+        max_jobs: config.worker.max_jobs,
+        load_threshold: config.worker.load_threshold,
+        ..WorkerSettings::new(&lk.url, &lk.api_key, lk.api_secret.expose(), &lk.agent_name)
+    };
     let mirror = tokio::spawn(mirror_worker_status(status.clone(), health.clone()));
     let control = WorkerControl {
         draining: lifecycle.draining.clone(),

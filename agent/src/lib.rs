@@ -6,7 +6,10 @@
 //! - [`testing`]: a harness that runs an agent turn by turn against a scripted LLM.
 //! - [`clock`]: the one place that reads time; everything else gets `now` passed in.
 //! - [`config`]: environment (+ `.env`) → [`config::Config`], every error at once.
-//! - [`logging`]: text or JSON logs through `tracing`.
+//! - [`logging`]: text or JSON logs through `tracing`, every line through [`redact`].
+//! - [`secret`]: [`secret::Secret`], a credential that prints as `<redacted>`.
+//! - [`redact`]: credentials (configured values, JWTs, `Bearer …`, URL passwords) cut out of
+//!   log lines.
 //! - [`lifecycle`]: shutdown signal, running jobs, drain.
 //! - [`heartbeat`]: the runtime's heartbeat that liveness checks.
 //! - [`app`]: what the process runs on the async runtime.
@@ -34,12 +37,15 @@ pub mod app;
 pub mod clock;
 pub mod config;
 pub mod core;
+pub mod env;
 pub mod heartbeat;
 pub mod lifecycle;
 pub mod limits;
 pub mod livekit;
 pub mod logging;
 pub mod providers;
+pub mod redact;
+pub mod secret;
 pub mod session;
 pub mod smart_turn;
 pub mod stats;

@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use health::{Health, HealthServer, ServerOptions};
 use tokio::signal::unix::{SignalKind, signal};
-use voice_agent::config::{Config, ConfigError, load_dotenv};
+use voice_agent::config::Config;
+use voice_agent::env::{ConfigError, load_dotenv};
 use voice_agent::lifecycle::{DrainOutcome, Lifecycle};
 use voice_agent::{app, heartbeat, logging};
 
@@ -110,7 +111,7 @@ fn run() -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    logging::init(config.log_format, &config.log_level);
+    logging::init(config.log_format, &config.log_level, &config.secrets());
     let health = Health::new(config.health.liveness_stale);
     // Declared before the server answers, so readiness always lists what it waits for.
     health.set_component("worker", false, "starting");

@@ -7,8 +7,9 @@
 //! | `/metrics` | OpenMetrics text: registry + process metrics |
 //! | `/stats` | JSON usage/limit snapshot (`?identity=…&room=…`), when the agent provides one |
 //!
-//! `HEAD` answers like `GET` without a body; other methods get 405; unknown paths 404;
-//! requests with a body or an over-long target get 400.
+//! `HEAD` answers like `GET` without a body; other methods get 405; unknown paths 404.
+//! Requests with a body, over-long targets and malformed heads never get here: the server
+//! refuses them from their head ([`crate::head`]).
 
 use serde_json::json;
 
@@ -36,27 +37,36 @@ pub struct Reply {
     pub content_type: &'static str,
     /// Body (dropped for HEAD by the server).
     pub body: String,
-    /// Whether to add `Allow: GET, HEAD` (405 replies).
-    pub allow: bool,
+    /// Extra headers (`Allow` on 405, `WWW-Authenticate` on 401).
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl Reply {
-    fn json(status: u16, body: serde_json::Value) -> Self {
-        Self { status, content_type: content_type::JSON, body: format!("{body}\n"), allow: false }
+    /// A JSON reply.
+    pub fn json(status: u16, body: serde_json::Value) -> Self {
+        Self { status, content_type: content_type::JSON, body: format!("{body}\n"), headers: Vec::new() }
     }
 
-    fn text(status: u16, body: &str) -> Self {
-        Self { status, content_type: content_type::TEXT, body: format!("{body}\n"), allow: false }
+    /// A one-line plain text reply.
+    pub fn text(status: u16, body: &str) -> Self {
+        Self { status, content_type: content_type::TEXT, body: format!("{body}\n"), headers: Vec::new() }
     }
 }
 
-/// Answers one request. `body_len` is the declared body length (0 when none).
-pub fn route(health: &Health, method: &str, target: &str, body_len: usize) -> Reply {
+/// Liveness paths: answered from an atomic, never queued behind other requests.
+pub fn is_liveness(path: &str) -> bool {
+    matches!(path, "/" | "/healthz" | "/livez")
+}
+
+/// Probe paths (liveness and readiness): served before `/metrics` and `/stats`.
+pub fn is_probe(path: &str) -> bool {
+    is_liveness(path) || path == "/readyz"
+}
+
+/// Answers one request: `target` is the path with its query; `authorization` the header.
+pub fn route(health: &Health, method: &str, target: &str, authorization: Option<&str>) -> Reply {
     if target.len() > MAX_TARGET_LEN {
-        return Reply::text(400, "request target too long");
-    }
-    if body_len > 0 {
-        return Reply::text(400, "requests to this server carry no body");
+        return Reply::text(414, "request target too long");
     }
     let path = target.split(['?', '#']).next().unwrap_or("");
     let known = matches!(path, "/" | "/healthz" | "/livez" | "/readyz" | "/metrics" | "/stats");
@@ -65,9 +75,10 @@ pub fn route(health: &Health, method: &str, target: &str, body_len: usize) -> Re
     }
     if method != "GET" && method != "HEAD" {
         let mut r = Reply::text(405, "method not allowed");
-        r.allow = true;
+        r.headers.push(("Allow", "GET, HEAD".into()));
         return r;
     }
+    let _ = authorization;
     match path {
         "/readyz" => readiness(health),
         "/metrics" => metrics(health),
@@ -110,11 +121,12 @@ fn metrics(health: &Health) -> Reply {
     out.push_str(&format!("runtime_heartbeat_age_seconds {:.3}\n", l.heartbeat_age.as_secs_f64()));
     out.push_str("# HELP agent_ready Whether the agent is ready (1) or not (0).\n# TYPE agent_ready gauge\n");
     out.push_str(&format!("agent_ready {}\n", u8::from(health.is_ready())));
+    health.server_counters().encode(&mut out);
     if let Some(p) = crate::process::read() {
         crate::process::encode(&mut out, &p);
     }
     out.push_str("# EOF\n");
-    Reply { status: 200, content_type: content_type::METRICS, body: out, allow: false }
+    Reply { status: 200, content_type: content_type::METRICS, body: out, headers: Vec::new() }
 }
 
 #[cfg(test)]
@@ -132,7 +144,7 @@ mod tests {
     fn liveness_paths() {
         let h = ready_health();
         for p in ["/", "/healthz", "/livez", "/healthz?x=1"] {
-            let r = route(&h, "GET", p, 0);
+            let r = route(&h, "GET", p, None);
             assert_eq!(r.status, 200, "{p}");
             assert!(r.body.contains("\"status\":\"ok\""));
         }
@@ -142,13 +154,13 @@ mod tests {
     fn readiness_reports_components_and_sections() {
         let h = ready_health();
         h.add_section("limiter", Box::new(|| json!({"mode": "local"})));
-        let r = route(&h, "GET", "/readyz", 0);
+        let r = route(&h, "GET", "/readyz", None);
         assert_eq!(r.status, 200);
         let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
         assert_eq!(v["components"]["worker"]["detail"], "registered");
         assert_eq!(v["limiter"]["mode"], "local");
         h.start_draining();
-        let r = route(&h, "GET", "/readyz", 0);
+        let r = route(&h, "GET", "/readyz", None);
         assert_eq!(r.status, 503);
         assert!(r.body.contains("\"draining\":true"));
     }
@@ -156,18 +168,17 @@ mod tests {
     #[test]
     fn errors() {
         let h = ready_health();
-        assert_eq!(route(&h, "GET", "/nope", 0).status, 404);
-        let r = route(&h, "POST", "/healthz", 0);
-        assert_eq!((r.status, r.allow), (405, true));
-        assert_eq!(route(&h, "DELETE", "/metrics", 0).status, 405);
-        assert_eq!(route(&h, "GET", "/healthz", 10).status, 400);
-        assert_eq!(route(&h, "GET", &format!("/{}", "a".repeat(3000)), 0).status, 400);
+        assert_eq!(route(&h, "GET", "/nope", None).status, 404);
+        let r = route(&h, "POST", "/healthz", None);
+        assert_eq!((r.status, r.headers), (405, vec![("Allow", "GET, HEAD".to_owned())]));
+        assert_eq!(route(&h, "DELETE", "/metrics", None).status, 405);
+        assert_eq!(route(&h, "GET", &format!("/{}", "a".repeat(3000)), None).status, 414);
     }
 
     #[test]
     fn metrics_are_openmetrics() {
         let h = ready_health();
-        let r = route(&h, "GET", "/metrics", 0);
+        let r = route(&h, "GET", "/metrics", None);
         assert_eq!(r.status, 200);
         assert!(r.body.ends_with("# EOF\n"));
         assert!(r.body.contains("agent_ready 1\n"));
@@ -177,9 +188,9 @@ mod tests {
     #[test]
     fn stats_without_source_is_503() {
         let h = ready_health();
-        assert_eq!(route(&h, "GET", "/stats", 0).status, 503);
+        assert_eq!(route(&h, "GET", "/stats", None).status, 503);
         h.set_stats(Box::new(|q| (200, json!({"query": q}))));
-        let r = route(&h, "GET", "/stats?identity=alice", 0);
+        let r = route(&h, "GET", "/stats?identity=alice", None);
         assert_eq!(r.status, 200);
         assert!(r.body.contains("\"query\":\"identity=alice\""), "{}", r.body);
     }

@@ -13,6 +13,7 @@ use prometheus_client::registry::Registry;
 use serde::Serialize;
 
 use crate::clock::mono_ms;
+use crate::counters::ServerCounters;
 
 /// A JSON producer for a readiness section.
 pub type JsonSource = Box<dyn Fn() -> serde_json::Value + Send + Sync>;
@@ -37,6 +38,7 @@ struct Inner {
     sections: RwLock<Vec<(String, JsonSource)>>,
     stats: RwLock<Option<StatsSource>>,
     registry: RwLock<Registry>,
+    server: ServerCounters,
 }
 
 /// Shared health state. Cheap to clone.
@@ -66,6 +68,7 @@ impl Health {
             sections: RwLock::default(),
             stats: RwLock::default(),
             registry: RwLock::new(Registry::default()),
+            server: ServerCounters::default(),
         };
         Self { inner: Arc::new(inner) }
     }
@@ -132,6 +135,11 @@ impl Health {
     /// Evaluates `/stats` for a query string, if a producer is set.
     pub fn stats(&self, query: &str) -> Option<(u16, serde_json::Value)> {
         self.inner.stats.read().unwrap_or_else(PoisonError::into_inner).as_ref().map(|f| f(query))
+    }
+
+    /// The health server's own counters (restarts, refusals, evictions).
+    pub fn server_counters(&self) -> &ServerCounters {
+        &self.inner.server
     }
 
     /// Registers metrics: `health.with_registry(|r| r.register("name", "help", metric.clone()))`.

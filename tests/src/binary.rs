@@ -1,5 +1,5 @@
 //! The agent binary run as a child process, and plain HTTP GETs to its health server: what an
-//! orchestrator sees.
+//! orchestrator sees; its threads, memory and descriptors from `/proc`.
 //!
 //! The binary is `agent-under-test`: the agent's own `main.rs` built as a target of this crate
 //! (see `Cargo.toml`), so cargo rebuilds it with every test run and a test never runs a stale
@@ -34,6 +34,14 @@ pub fn command() -> Command {
 pub fn clean_command() -> Command {
     let mut c = Command::new(path());
     c.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+    with_models(&mut c);
+    c
+}
+
+/// [`command`] run under `ulimit -n nofile` (through `sh`): the agent with few descriptors.
+pub fn command_with_nofile(nofile: u32) -> Command {
+    let mut c = Command::new("sh");
+    c.arg("-c").arg(format!("ulimit -n {nofile} && exec \"$0\" \"$@\"")).arg(path());
     with_models(&mut c);
     c
 }
@@ -95,4 +103,36 @@ impl Process {
         }
         None
     }
+}
+
+/// Threads and resident memory of a process, from `/proc/<pid>/status`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProcStatus {
+    /// OS threads.
+    pub threads: u64,
+    /// Resident set size, KiB.
+    pub rss_kb: u64,
+    /// Threads whose name starts with `health-` (the health server's own).
+    pub health_threads: u64,
+    /// Open file descriptors.
+    pub fds: u64,
+}
+
+/// Reads [`ProcStatus`] of `pid`; `None` once the process is gone.
+pub fn proc_status(pid: u32) -> Option<ProcStatus> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |key: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+    };
+    let health_threads = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()?
+        .filter_map(|t| t.ok())
+        .filter_map(|t| std::fs::read_to_string(t.path().join("comm")).ok())
+        .filter(|name| name.starts_with("health-"))
+        .count() as u64;
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count() as u64).unwrap_or(0);
+    Some(ProcStatus { threads: field("Threads:")?, rss_kb: field("VmRSS:")?, health_threads, fds })
 }

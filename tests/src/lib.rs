@@ -1,6 +1,7 @@
 //! Helpers for integration tests against real components started by the tests themselves.
 //!
-//! - [`binary`]: the agent binary as a child process, and GETs to its health server.
+//! - [`binary`]: the agent binary as a child process, GETs to its health server, its `/proc`.
+//! - [`hostile`]: hostile and honest HTTP clients for the health port (fuzz test, benchmark).
 //! - [`fake_openai`]: a fake OpenAI-compatible provider (chat SSE, speech PCM, transcriptions)
 //!   with scripted faults, a request log and connection counters.
 //! - [`redis`]: a redis-server on a free port that a test can stop and restart.
@@ -13,6 +14,7 @@
 
 pub mod binary;
 pub mod fake_openai;
+pub mod hostile;
 pub mod livekit;
 pub mod local_stack;
 pub mod net;

@@ -1,50 +1,16 @@
 //! [`ChatContext`]: the conversation an agent's LLM sees — instructions, messages, tool calls
 //! and their results — which hooks may read and edit, kept within a token budget.
 
-use serde_json::{Value, json};
-
 use crate::core::history::estimate_tokens;
+pub use crate::providers::ChatItem;
+use crate::providers::{Prompt, ToolChoice, ToolSpec};
 
-/// One item of the conversation.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ChatItem {
-    /// An extra instruction (e.g. facts a hook looked up for this turn).
-    System(String),
-    /// What a user said (with several speakers: prefixed with the speaker's name).
-    User(String),
-    /// What the agent said (after a barge-in: what was heard of it).
-    Assistant(String),
-    /// A tool call the LLM made.
-    ToolCall {
-        /// The call's id.
-        id: String,
-        /// The tool.
-        name: String,
-        /// The arguments' JSON text.
-        arguments: String,
-    },
-    /// A tool call's result.
-    ToolOutput {
-        /// The call it answers.
-        call_id: String,
-        /// The tool.
-        name: String,
-        /// What the LLM reads.
-        content: String,
-        /// Whether it is an error.
-        is_error: bool,
-    },
-}
-
-impl ChatItem {
-    fn tokens(&self) -> usize {
-        4 + match self {
-            ChatItem::System(t) | ChatItem::User(t) | ChatItem::Assistant(t) => estimate_tokens(t),
-            ChatItem::ToolCall { name, arguments, .. } => {
-                estimate_tokens(name) + estimate_tokens(arguments) + 8
-            }
-            ChatItem::ToolOutput { content, .. } => estimate_tokens(content) + 8,
-        }
+/// Estimated tokens of one item.
+fn tokens(item: &ChatItem) -> usize {
+    4 + match item {
+        ChatItem::System(t) | ChatItem::User(t) | ChatItem::Assistant(t) => estimate_tokens(t),
+        ChatItem::ToolCall { name, arguments, .. } => estimate_tokens(name) + estimate_tokens(arguments) + 8,
+        ChatItem::ToolOutput { content, .. } => estimate_tokens(content) + 8,
     }
 }
 
@@ -57,9 +23,7 @@ impl ChatItem {
 /// chat.push(ChatItem::User("A table for two?".into()));
 /// chat.push(ChatItem::System("Tonight only the terrace is free.".into()));
 /// assert_eq!(chat.last_user_text(), Some("A table for two?"));
-/// let messages = chat.to_openai();
-/// assert_eq!(messages[0]["role"], "system");
-/// assert_eq!(messages.len(), 3);
+/// assert_eq!(chat.items().len(), 2);
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChatContext {
@@ -108,7 +72,7 @@ impl ChatContext {
 
     /// Estimated tokens of the items (instructions not counted).
     pub fn tokens(&self) -> usize {
-        self.items.iter().map(ChatItem::tokens).sum()
+        self.items.iter().map(tokens).sum()
     }
 
     /// Forgets the oldest turns until the items fit `max_tokens`, cutting only before a user
@@ -126,73 +90,35 @@ impl ChatContext {
             else {
                 return;
             };
-            total -= self.items.drain(..cut).map(|i| i.tokens()).sum::<usize>();
+            total -= self.items.drain(..cut).map(|i| tokens(&i)).sum::<usize>();
         }
     }
 
-    /// The OpenAI chat `messages`: the system prompt, then the items; consecutive tool calls
-    /// (and the text before them) form one assistant message.
-    pub fn to_openai(&self) -> Vec<Value> {
-        let mut out = vec![json!({"role": "system", "content": self.instructions})];
-        for item in &self.items {
-            match item {
-                ChatItem::System(t) => out.push(json!({"role": "system", "content": t})),
-                ChatItem::User(t) => out.push(json!({"role": "user", "content": t})),
-                ChatItem::Assistant(t) => out.push(json!({"role": "assistant", "content": t})),
-                ChatItem::ToolCall { id, name, arguments } => {
-                    let call = json!({"id": id, "type": "function", "function": {"name": name, "arguments": arguments}});
-                    match out.last_mut() {
-                        Some(last) if last["role"] == "assistant" && last.get("tool_calls").is_some() => {
-                            if let Some(calls) = last["tool_calls"].as_array_mut() {
-                                calls.push(call);
-                            }
-                        }
-                        Some(last) if last["role"] == "assistant" => last["tool_calls"] = json!([call]),
-                        _ => out.push(json!({"role": "assistant", "content": null, "tool_calls": [call]})),
-                    }
-                }
-                ChatItem::ToolOutput { call_id, content, .. } => {
-                    out.push(json!({"role": "tool", "tool_call_id": call_id, "content": content}));
-                }
-            }
-        }
-        out
+    /// The request content: instructions, items, these tools.
+    pub fn prompt<'a>(
+        &'a self,
+        tools: &'a [ToolSpec],
+        tool_choice: ToolChoice,
+        follow_up: bool,
+    ) -> Prompt<'a> {
+        Prompt { system: Some(&self.instructions), items: &self.items, tools, tool_choice, follow_up }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn call(id: &str) -> ChatItem {
-        ChatItem::ToolCall { id: id.into(), name: "f".into(), arguments: "{}".into() }
-    }
-
-    fn output(id: &str) -> ChatItem {
-        ChatItem::ToolOutput { call_id: id.into(), name: "f".into(), content: "ok".into(), is_error: false }
-    }
+    use crate::providers::prompt::tests::{call, output};
 
     #[test]
-    fn tool_calls_group_into_one_assistant_message() {
+    fn the_prompt_carries_instructions_items_and_tools() {
         let mut c = ChatContext::new("be brief");
         c.push(ChatItem::User("hi".into()));
-        c.push(ChatItem::Assistant("Let me check.".into()));
-        c.push(call("a"));
-        c.push(call("b"));
-        c.push(output("a"));
-        c.push(output("b"));
-        c.push(ChatItem::Assistant("Done.".into()));
-        let m = c.to_openai();
-        let roles: Vec<_> = m.iter().map(|m| m["role"].as_str().unwrap()).collect();
-        assert_eq!(roles, ["system", "user", "assistant", "tool", "tool", "assistant"]);
-        assert_eq!(m[2]["content"], "Let me check.");
-        assert_eq!(m[2]["tool_calls"].as_array().unwrap().len(), 2);
-        assert_eq!(m[3]["tool_call_id"], "a");
-        // A call with no text before it: content null.
-        let mut c = ChatContext::new("x");
-        c.push(ChatItem::User("hi".into()));
-        c.push(call("a"));
-        assert_eq!(c.to_openai()[2]["content"], Value::Null);
+        let p = c.prompt(&[], ToolChoice::None, true);
+        assert_eq!(
+            (p.system, p.items.len(), p.tool_choice, p.follow_up),
+            (Some("be brief"), 1, ToolChoice::None, true)
+        );
     }
 
     #[test]

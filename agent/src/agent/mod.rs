@@ -62,7 +62,8 @@
 //! ```
 //!
 //! - [`chat`]: [`ChatContext`] and [`ChatItem`] — the conversation with tool calls.
-//! - [`model`]: [`ChatModel`], the LLM seam (guarded providers, or a scripted LLM in tests).
+//! - [`model`]: [`ChatModel`], the LLM seam: [`GuardedLlm`] (the guarded providers), or a
+//!   scripted LLM in tests.
 //! - [`respond`](mod@respond): one answer with tools — steps, parallel calls, filler,
 //!   barge-in.
 
@@ -74,7 +75,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 pub use chat::{ChatContext, ChatItem};
-pub use model::{ChatChunk, ChatChunks, ChatModel, ChatRequest, ToolChoice};
+pub use model::{ChatChunk, ChatChunks, ChatModel, ChatRequest, GuardedLlm, ToolChoice};
 pub use respond::{ReplyEnd, ReplyEvent, ReplyFor, ReplyOptions, ReplySink, ReplySummary, respond};
 
 pub use crate::livekit::job::{JobInfo, JobParticipant};

@@ -131,7 +131,7 @@ where
     loop {
         let tool_choice = if tool_steps < opts.max_tool_steps { ToolChoice::Auto } else { ToolChoice::None };
         summary.steps += 1;
-        let request = ChatRequest { chat, tools, tool_choice };
+        let request = ChatRequest { chat, tools, tool_choice, follow_up: summary.steps > 1 };
         let mut stream = tokio::select! {
             biased;
             () = cancel.cancelled() => return summary.ending(ReplyEnd::Interrupted),

@@ -1,14 +1,14 @@
-//! Configuration: environment variables (and an optional `.env` file) → [`Config`].
+//! Configuration, the edge: environment variables (and an optional `.env` file) → [`Config`].
 //!
 //! Everything is parsed before anything binds or connects; every mistake is reported at once
 //! with the variable's name and what was expected, and `main` exits with code 64 (EX_USAGE).
-//! Each subsystem owns its settings and reads them through [`EnvReader`].
+//! Each subsystem owns a plain settings struct and reads it in its `config.rs` through
+//! [`EnvReader`]; this module puts them together and holds the process-wide settings. Nothing
+//! but the application imports it.
 
-mod dotenv;
-mod env;
-
-pub use dotenv::{DotenvError, load_dotenv};
-pub use env::{ConfigError, EnvReader};
+use crate::env::{ConfigError, EnvReader};
+use crate::logging::LogFormat;
+use crate::secret::Secret;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -24,37 +24,17 @@ pub enum AgentMode {
     Echo,
 }
 
-/// Log output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    /// Human-readable lines for a terminal.
-    Text,
-    /// One JSON object per line, for log collectors.
-    Json,
-}
-
 /// LiveKit connection settings.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct LiveKitConfig {
     /// Server URL, `ws://` or `wss://` (`http(s)://` is accepted and converted).
     pub url: String,
-    /// API key.
+    /// API key (an identifier: it is in every token's `iss` claim).
     pub api_key: String,
     /// API secret (never logged).
-    pub api_secret: String,
+    pub api_secret: Secret,
     /// Agent name; empty means automatic dispatch to every new room.
     pub agent_name: String,
-}
-
-impl std::fmt::Debug for LiveKitConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LiveKitConfig")
-            .field("url", &self.url)
-            .field("api_key", &self.api_key)
-            .field("api_secret", &"<redacted>")
-            .field("agent_name", &self.agent_name)
-            .finish()
-    }
 }
 
 /// Worker capacity and lifecycle settings.
@@ -109,11 +89,7 @@ pub struct Config {
     pub vad: crate::vad::config::VadConfig,
     /// Rate limits, cost caps, spoken rejection texts, shared store.
     pub limits: crate::limits::config::LimitsConfig,
-    /// Circuit breaker settings per capability.
-    pub breakers: crate::core::breaker_config::BreakersConfig,
-    /// Retry delays and budget.
-    pub retry: crate::core::retry::RetryConfig,
-    /// STT, LLM and TTS endpoints (breaker and retry settings copied in).
+    /// STT, LLM and TTS endpoints, their breakers and retries.
     pub providers: crate::providers::ProvidersConfig,
     /// Voice session: prompt, greeting, turn-taking, history, notices.
     pub session: crate::session::SessionConfig,
@@ -125,6 +101,16 @@ impl Config {
         let mut env = EnvReader::new(vars);
         let config = Self::read(&mut env);
         env.finish().map(|()| config)
+    }
+
+    /// Every variable read as a floating-point number (durations in seconds included),
+    /// including those of optional groups (`REDIS_*`, `TTS_SPEED`): each must refuse `NaN` and
+    /// infinities, which is what the binary's tests try.
+    pub fn float_variables() -> Vec<String> {
+        let optional = [("REDIS_URL", "redis://127.0.0.1:6379"), ("TTS_SPEED", "1")];
+        let mut env = EnvReader::from_pairs(&optional);
+        Self::read(&mut env);
+        env.float_names().to_vec()
     }
 
     fn read(env: &mut EnvReader) -> Self {
@@ -160,27 +146,31 @@ impl Config {
         }
         let vad = crate::vad::config::VadConfig::from_env(env);
         let limits = crate::limits::config::LimitsConfig::from_env(env);
-        let breakers = crate::core::breaker_config::BreakersConfig::from_env(env);
-        let retry = crate::core::retry::RetryConfig::from_env(env);
-        let mut providers = crate::providers::ProvidersConfig::from_env(env);
-        providers.breakers = breakers.clone();
-        providers.retry = retry.clone();
+        let providers = crate::providers::ProvidersConfig::from_env(env);
         let session = crate::session::SessionConfig::from_env(env);
-        Self {
-            livekit,
-            worker,
-            health,
-            models,
-            log_format,
-            log_level,
-            vad,
-            limits,
-            breakers,
-            retry,
-            providers,
-            session,
-        }
+        Self { livekit, worker, health, models, log_format, log_level, vad, limits, providers, session }
     }
+
+    /// Every credential in the configuration, for the log redactor: the LiveKit secret,
+    /// provider API keys, the Redis URL and its password.
+    pub fn secrets(&self) -> Vec<String> {
+        let mut out = vec![self.livekit.api_secret.expose().to_owned()];
+        out.extend(self.providers.api_keys().map(|k| k.expose().to_owned()));
+        if let Some(redis) = &self.limits.redis {
+            let url = redis.url.expose();
+            out.push(url.to_owned());
+            out.extend(url_password(url).map(str::to_owned));
+        }
+        out
+    }
+}
+
+/// The password in `scheme://user:password@host…`, if any.
+fn url_password(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let userinfo = authority.rsplit_once('@')?.0;
+    userinfo.split_once(':').map(|(_, p)| p).filter(|p| !p.is_empty())
 }
 
 fn read_mode(env: &mut EnvReader) -> AgentMode {
@@ -207,7 +197,7 @@ fn read_livekit(env: &mut EnvReader) -> LiveKitConfig {
     }
     LiveKitConfig {
         url: url.trim_end_matches('/').to_owned(),
-        api_key: api_key.unwrap_or_default(),
+        api_key: api_key.map(|k| k.expose().to_owned()).unwrap_or_default(),
         api_secret: api_secret.unwrap_or_default(),
         agent_name: env.string("LIVEKIT_AGENT_NAME", ""),
     }
@@ -216,6 +206,7 @@ fn read_livekit(env: &mut EnvReader) -> LiveKitConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::env::load_dotenv;
 
     fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         let mut m: HashMap<String, String> =
@@ -267,6 +258,25 @@ mod tests {
     }
 
     #[test]
+    fn every_float_setting_refuses_nan() {
+        let floats = Config::float_variables();
+        assert!(floats.len() >= 35, "{floats:?}");
+        for var in
+            ["COST_CAP_USER_USD_PER_DAY", "LOAD_THRESHOLD", "BREAKER_FAILURE_RATE", "REDIS_BREAKER_OPEN_SECS"]
+        {
+            assert!(floats.iter().any(|f| f == var), "{var} missing from {floats:?}");
+        }
+        let mut all_nan: Vec<(&str, &str)> = floats.iter().map(|f| (f.as_str(), "NaN")).collect();
+        all_nan.push(("REDIS_URL", "redis://127.0.0.1:9"));
+        let all_nan = vars(&all_nan);
+        let errs = Config::from_vars(all_nan).unwrap_err();
+        let named: Vec<&str> = errs.iter().map(|e| e.var.as_str()).collect();
+        for f in &floats {
+            assert!(named.contains(&f.as_str()), "{f}=NaN was accepted");
+        }
+    }
+
+    #[test]
     fn all_errors_at_once() {
         let mut v = vars(&[("MAX_JOBS", "x"), ("LOG_FORMAT", "xml"), ("HEALTH_ADDR", "nope")]);
         v.remove("LIVEKIT_API_SECRET");
@@ -282,5 +292,36 @@ mod tests {
         assert_eq!(c.livekit.url, "wss://lk.example");
         assert!(!format!("{:?}", c.livekit).contains("secret\""));
         assert!(format!("{:?}", c.livekit).contains("<redacted>"));
+    }
+
+    #[test]
+    fn secrets_are_listed_for_the_redactor_and_never_echoed_in_errors() {
+        let v = vars(&[
+            ("REDIS_URL", "rediss://:CANARY-redis-pw@redis.example:6380/0"),
+            ("LLM_BASE_URL", "http://127.0.0.1:9/v1"),
+            ("LLM_API_KEY", "sk-canary-llm"),
+            ("MAX_JOBS", "x"),
+        ]);
+        // rediss:// is refused (redis:// only), and the error does not quote the URL.
+        let errs = Config::from_vars(v.clone()).unwrap_err();
+        let text: String = errs.iter().map(|e| format!("{e}\n")).collect();
+        assert!(text.contains("REDIS_URL") && !text.contains("CANARY"), "{text}");
+        let mut ok = v;
+        ok.insert("REDIS_URL".into(), "redis://:CANARY-redis-pw@127.0.0.1:6380/0".into());
+        ok.remove("MAX_JOBS");
+        let c = Config::from_vars(ok).unwrap();
+        let secrets = c.secrets();
+        for s in ["secret", "sk-canary-llm", "CANARY-redis-pw", "redis://:CANARY-redis-pw@127.0.0.1:6380/0"] {
+            assert!(secrets.iter().any(|x| x == s), "{s} missing from the redactor's list");
+        }
+        assert!(!format!("{c:?}").contains("CANARY") && !format!("{c:?}").contains("sk-canary"));
+    }
+
+    #[test]
+    fn passwords_in_urls() {
+        assert_eq!(url_password("redis://:pw@h:1/0"), Some("pw"));
+        assert_eq!(url_password("rediss://user:p%40ss@h"), Some("p%40ss"));
+        assert_eq!(url_password("redis://h:6379"), None);
+        assert_eq!(url_password("redis://user@h"), None);
     }
 }

@@ -11,7 +11,6 @@ use std::collections::HashMap;
 use serde::Deserialize;
 
 use super::quota::Usage;
-use crate::config::EnvReader;
 
 /// One model's prices, as configured (USD).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize)]
@@ -118,16 +117,6 @@ impl PriceTable {
         Ok(())
     }
 
-    /// The built-in table merged with `PRICES` (JSON, see [`PriceTable::merge_json`]).
-    pub fn from_env(env: &mut EnvReader) -> Self {
-        let mut t = Self::default();
-        let merged = env.opt_string("PRICES").map(|json| t.merge_json(&json));
-        if let Some(Err(e)) = merged {
-            env.error("PRICES", format!("JSON like {{\"gpt-4o-mini\":{{\"input_per_mtok\":0.15}}}} ({e})"));
-        }
-        t
-    }
-
     /// Whether `model` has its own entry (otherwise the `"*"` fallback prices it).
     pub fn knows(&self, model: &str) -> bool {
         self.models.contains_key(model)
@@ -180,15 +169,6 @@ mod tests {
         assert!(t.merge_json("[1,2]").is_err());
         // A failed merge changes nothing.
         assert!(!t.knows("x"));
-    }
-
-    #[test]
-    fn from_env_reports_bad_json() {
-        let vars = [("PRICES".to_string(), "{not json".to_string())].into_iter().collect();
-        let mut env = EnvReader::new(vars);
-        let t = PriceTable::from_env(&mut env);
-        assert_eq!(t, PriceTable::default());
-        assert_eq!(env.finish().unwrap_err()[0].var, "PRICES");
     }
 
     #[test]

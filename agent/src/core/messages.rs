@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use super::ledger::Rejection;
 use super::quota::{Scope, Unit, Window};
-use crate::config::EnvReader;
 
 /// Waits up to this long count as "a moment" in the short rate-limit sentence.
 const SHORT_WAIT: Duration = Duration::from_secs(10);
@@ -46,19 +45,6 @@ impl Default for Messages {
 }
 
 impl Messages {
-    /// Reads the `MSG_*` variables (each optional).
-    pub fn from_env(env: &mut EnvReader) -> Self {
-        let d = Self::default();
-        Self {
-            rate: env.string("MSG_RATE_LIMITED", &d.rate),
-            rate_long: env.string("MSG_RATE_LIMITED_LONG", &d.rate_long),
-            busy: env.string("MSG_BUSY", &d.busy),
-            daily: env.string("MSG_DAILY_LIMIT", &d.daily),
-            budget: env.string("MSG_BUDGET", &d.budget),
-            sessions: env.string("MSG_SESSIONS", &d.sessions),
-        }
-    }
-
     /// The sentence for `r`.
     pub fn sentence(&self, r: &Rejection) -> String {
         let template = match (r.unit, r.window, r.scope) {
@@ -137,16 +123,5 @@ mod tests {
             "I'm handling a lot of conversations right now — please try again in about 30 seconds."
         );
         assert!(s(rej(Scope::Participant, Unit::Sessions, Window::Concurrent, 0.0)).contains("close one"));
-    }
-
-    #[test]
-    fn texts_are_configurable() {
-        let vars = [("MSG_DAILY_LIMIT", "Genug für heute; weiter {when}.")]
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let m = Messages::from_env(&mut EnvReader::new(vars));
-        let r = rej(Scope::Participant, Unit::Turns, Window::Day, 10.0);
-        assert_eq!(m.sentence(&r), "Genug für heute; weiter at midnight UTC.");
     }
 }

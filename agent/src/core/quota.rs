@@ -8,7 +8,6 @@
 use std::time::Duration;
 
 use super::gcra::Rate;
-use crate::config::EnvReader;
 
 /// Who a limit applies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -251,92 +250,11 @@ impl Quotas {
         q.refresh();
         q
     }
-
-    /// Reads `LIMIT_*` and `COST_CAP_*`: `LIMIT_[ROOM_|GLOBAL_]{TURNS,LLM_TOKENS,TTS_CHARS,
-    /// STT_SECONDS}_PER_{MIN,HOUR,DAY}` (no scope prefix = per participant),
-    /// `LIMIT_[ROOM_|GLOBAL_]SESSIONS`, `COST_CAP_{USER,ROOM,GLOBAL}_USD_PER_DAY`,
-    /// `COST_WARN_FRACTION`.
-    pub fn from_env(env: &mut EnvReader) -> Self {
-        let mut q = Self::default();
-        let prefixes = [(Scope::Participant, ""), (Scope::Room, "ROOM_"), (Scope::Global, "GLOBAL_")];
-        let units = [
-            (Unit::Turns, "TURNS", 1),
-            (Unit::LlmTokens, "LLM_TOKENS", 1),
-            (Unit::TtsChars, "TTS_CHARS", 1),
-            (Unit::SttMillis, "STT_SECONDS", 1000),
-        ];
-        let windows = [(Window::Minute, "MIN"), (Window::Hour, "HOUR"), (Window::Day, "DAY")];
-        for (scope, sp) in prefixes {
-            for (unit, un, scale) in units {
-                for (window, wn) in windows {
-                    let name = format!("LIMIT_{sp}{un}_PER_{wn}");
-                    let default = q.limit(scope, unit, window) / scale;
-                    let v: u64 = env.ranged(&name, default, 0, 1_000_000_000_000);
-                    q.set(scope, unit, window, v.saturating_mul(scale));
-                }
-            }
-            let name = format!("LIMIT_{sp}SESSIONS");
-            q.sessions[scope as usize] = env.ranged(&name, q.sessions[scope as usize], 0, 1_000_000);
-            let who = if scope == Scope::Participant { "USER" } else { &sp[..sp.len() - 1] };
-            let name = format!("COST_CAP_{who}_USD_PER_DAY");
-            let default = q.limit(scope, Unit::CostMicroUsd, Window::Day) as f64 / 1e6;
-            let usd = env.ranged(&name, default, 0.0, 1e9);
-            q.set(scope, Unit::CostMicroUsd, Window::Day, (usd * 1e6).round() as u64);
-        }
-        let warn: f64 = env.ranged("COST_WARN_FRACTION", 0.8, 0.0, 1.0);
-        q.warn_permille = (warn * 1000.0).round() as u64;
-        q.refresh();
-        q
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn reader(pairs: &[(&str, &str)]) -> EnvReader {
-        EnvReader::new(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
-    }
-
-    #[test]
-    fn seed_defaults() {
-        let mut env = reader(&[]);
-        let q = Quotas::from_env(&mut env);
-        assert!(env.finish().is_ok());
-        assert_eq!(q, Quotas::default());
-        assert_eq!(q.limit(Scope::Participant, Unit::Turns, Window::Minute), 20);
-        assert_eq!(q.limit(Scope::Participant, Unit::Turns, Window::Day), 100);
-        assert_eq!(q.limit(Scope::Global, Unit::Turns, Window::Minute), 200);
-        assert_eq!(q.limit(Scope::Participant, Unit::CostMicroUsd, Window::Day), 5_000_000);
-        assert_eq!(q.limit(Scope::Global, Unit::CostMicroUsd, Window::Day), 100_000_000);
-        assert_eq!(q.limit(Scope::Room, Unit::Turns, Window::Minute), 0);
-        assert_eq!(q.warn_permille, 800);
-    }
-
-    #[test]
-    fn every_knob_is_read() {
-        let mut env = reader(&[
-            ("LIMIT_TURNS_PER_MIN", "5"),
-            ("LIMIT_ROOM_TTS_CHARS_PER_HOUR", "9000"),
-            ("LIMIT_GLOBAL_STT_SECONDS_PER_DAY", "3600"),
-            ("LIMIT_GLOBAL_SESSIONS", "50"),
-            ("COST_CAP_USER_USD_PER_DAY", "0.25"),
-            ("COST_CAP_ROOM_USD_PER_DAY", "2"),
-            ("COST_WARN_FRACTION", "0.9"),
-            ("LIMIT_LLM_TOKENS_PER_MIN", "-3"),
-        ]);
-        let q = Quotas::from_env(&mut env);
-        assert_eq!(q.limit(Scope::Participant, Unit::Turns, Window::Minute), 5);
-        assert_eq!(q.limit(Scope::Room, Unit::TtsChars, Window::Hour), 9000);
-        assert_eq!(q.limit(Scope::Global, Unit::SttMillis, Window::Day), 3_600_000);
-        assert_eq!(q.session_limit(Scope::Global), 50);
-        assert_eq!(q.limit(Scope::Participant, Unit::CostMicroUsd, Window::Day), 250_000);
-        assert_eq!(q.limit(Scope::Room, Unit::CostMicroUsd, Window::Day), 2_000_000);
-        assert_eq!(q.warn_permille, 900);
-        let errs = env.finish().unwrap_err();
-        assert_eq!(errs.len(), 1);
-        assert_eq!(errs[0].var, "LIMIT_LLM_TOKENS_PER_MIN");
-    }
 
     #[test]
     fn divided_never_reaches_zero_or_unlimited() {

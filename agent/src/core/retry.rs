@@ -9,9 +9,8 @@
 use std::time::{Duration, Instant};
 
 use super::jitter::Jitter;
-use crate::config::EnvReader;
 
-/// Retry settings.
+/// Retry settings (read from `RETRY_*` by `providers::resilience_config`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetryConfig {
     /// Shortest delay before the retry (`RETRY_MIN_DELAY_MS`, 50 ms).
@@ -34,25 +33,6 @@ impl Default for RetryConfig {
             ratio: 0.1,
             per_sec: 1.0,
             max_tokens: 10,
-        }
-    }
-}
-
-impl RetryConfig {
-    /// Reads the `RETRY_*` variables.
-    pub fn from_env(env: &mut EnvReader) -> Self {
-        let d = Self::default();
-        let min_ms: u64 = env.ranged("RETRY_MIN_DELAY_MS", 50, 0, 60_000);
-        let max_ms: u64 = env.ranged("RETRY_MAX_DELAY_MS", 500, 0, 60_000);
-        if max_ms < min_ms {
-            env.error("RETRY_MAX_DELAY_MS", "at least RETRY_MIN_DELAY_MS");
-        }
-        Self {
-            min_delay: Duration::from_millis(min_ms),
-            max_delay: Duration::from_millis(max_ms.max(min_ms)),
-            ratio: env.ranged("RETRY_BUDGET_RATIO", d.ratio, 0.0, 1.0),
-            per_sec: env.ranged("RETRY_BUDGET_PER_SEC", d.per_sec, 0.0, 1000.0),
-            max_tokens: env.ranged("RETRY_BUDGET_MAX", d.max_tokens, 1, 100_000),
         }
     }
 }
@@ -162,18 +142,5 @@ mod tests {
             let d = b.delay(&cfg);
             assert!(d >= Duration::from_millis(50) && d <= Duration::from_millis(500));
         }
-    }
-
-    #[test]
-    fn config_errors() {
-        let vars = [("RETRY_MIN_DELAY_MS", "600"), ("RETRY_BUDGET_RATIO", "2")]
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let mut env = EnvReader::new(vars);
-        let c = RetryConfig::from_env(&mut env);
-        assert_eq!(c.max_delay, Duration::from_millis(600));
-        let names: Vec<_> = env.finish().unwrap_err().into_iter().map(|e| e.var).collect();
-        assert_eq!(names, ["RETRY_MAX_DELAY_MS", "RETRY_BUDGET_RATIO"]);
     }
 }

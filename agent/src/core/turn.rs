@@ -76,6 +76,17 @@ pub enum Transcript {
     },
 }
 
+/// Why the agent speaks a fixed text ([`Command::Say`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SayReason {
+    /// The greeting when the first participant can hear it.
+    Greeting,
+    /// A limit refused the participant (e.g. no session slot left).
+    Limited,
+    /// A failure notice (e.g. nothing could be transcribed).
+    Notice,
+}
+
 /// What the session must do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -104,6 +115,10 @@ pub enum Command {
         turn: TurnId,
         /// The text.
         text: String,
+        /// Why the agent says it.
+        reason: SayReason,
+        /// The participant it is meant for (limits and accounting); `None`: the room.
+        who: Option<Arc<str>>,
         /// The end of the speech it answers, if any.
         speech_ended: Option<Instant>,
     },
@@ -286,13 +301,20 @@ impl TurnMachine {
         self.try_answer(now);
     }
 
-    /// Speaks `text` as an agent turn if the room is quiet (a greeting); `None` otherwise.
-    pub fn say(&mut self, text: &str) -> Option<TurnId> {
+    /// Speaks `text` for `reason` (to `who`, if meant for one participant) as an agent turn
+    /// if the room is quiet; `None` otherwise.
+    pub fn say(&mut self, text: &str, reason: SayReason, who: Option<Arc<str>>) -> Option<TurnId> {
         if self.agent.is_some() || !self.speaking.is_empty() || !self.parts.is_empty() {
             return None;
         }
         let turn = self.start_turn();
-        self.commands.push_back(Command::Say { turn, text: text.to_owned(), speech_ended: None });
+        self.commands.push_back(Command::Say {
+            turn,
+            text: text.to_owned(),
+            reason,
+            who,
+            speech_ended: None,
+        });
         Some(turn)
     }
 
@@ -349,16 +371,17 @@ impl TurnMachine {
                 Some(Transcript::Text(text)) if is_meaningful(&text) => {
                     said.push(Said { who: p.who, text: text.trim().to_owned() })
                 }
-                Some(Transcript::Failed { notice: Some(n) }) => notice = Some(n),
+                Some(Transcript::Failed { notice: Some(n) }) => notice = Some((n, p.who)),
                 _ => {}
             }
         }
         if !said.is_empty() {
             let turn = self.start_turn();
             self.commands.push_back(Command::Respond { turn, said, speech_ended: end });
-        } else if let Some(text) = notice {
+        } else if let Some((text, who)) = notice {
             let turn = self.start_turn();
-            self.commands.push_back(Command::Say { turn, text, speech_ended: Some(end) });
+            let (reason, who) = (SayReason::Notice, Some(who));
+            self.commands.push_back(Command::Say { turn, text, reason, who, speech_ended: Some(end) });
         }
     }
 }

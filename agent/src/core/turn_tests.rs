@@ -253,8 +253,10 @@ fn noise_transcripts_are_ignored_and_stt_failure_is_spoken() {
     let notice = "I can't hear you right now.".to_owned();
     r.m.transcribed(p, Transcript::Failed { notice: Some(notice.clone()) }, r.at(3600));
     match r.commands().as_slice() {
-        [Command::Say { text, speech_ended, .. }] => {
+        [Command::Say { text, reason, who, speech_ended, .. }] => {
             assert_eq!(text, &notice);
+            assert_eq!(*reason, SayReason::Notice);
+            assert_eq!(who.as_deref(), Some("alice"), "the notice is for the one who spoke");
             assert_eq!(*speech_ended, Some(r.at(3000)));
         }
         other => panic!("{other:?}"),
@@ -316,13 +318,22 @@ fn anyone_can_interrupt_and_leaving_unblocks_the_answer() {
 fn greeting_only_in_a_quiet_room_and_it_can_be_interrupted() {
     let mut r = Rig::new();
     let alice = id("alice");
-    let turn = r.m.say("Hello!").expect("quiet room");
-    assert_eq!(r.commands(), [Command::Say { turn, text: "Hello!".into(), speech_ended: None }]);
-    assert_eq!(r.m.say("again"), None, "the agent is already speaking");
+    let turn = r.m.say("Hello!", SayReason::Greeting, None).expect("quiet room");
+    assert_eq!(
+        r.commands(),
+        [Command::Say {
+            turn,
+            text: "Hello!".into(),
+            reason: SayReason::Greeting,
+            who: None,
+            speech_ended: None
+        }]
+    );
+    assert_eq!(r.m.say("again", SayReason::Greeting, None), None, "the agent is already speaking");
     r.m.speech_started(&alice, r.at(0), r.at(60));
     r.advance(500);
     assert_eq!(r.commands(), [Command::Interrupt { turn }]);
-    assert_eq!(r.m.say("Hello!"), None, "someone is speaking");
+    assert_eq!(r.m.say("Hello!", SayReason::Greeting, None), None, "someone is speaking");
 }
 
 #[test]

@@ -2,34 +2,25 @@
 
 use std::time::Duration;
 
+use super::quota_config::{read_messages, read_prices, read_quotas};
 use super::shared::SharedOptions;
-use crate::config::EnvReader;
 use crate::core::cost::PriceTable;
 use crate::core::messages::Messages;
 use crate::core::quota::Quotas;
+use crate::env::EnvReader;
+use crate::secret::Secret;
 
 /// Redis settings (present only when `REDIS_URL` is set).
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedisConfig {
     /// `redis://[:password@]host:port[/db]` (`REDIS_URL`, or `REDIS_URL_FILE`; never logged).
-    pub url: String,
+    pub url: Secret,
     /// Hash tag and prefix of every key (`REDIS_KEY_PREFIX`, `va`).
     pub key_prefix: String,
     /// Session lease time to live; the heartbeat renews held leases (`SESSION_LEASE_SECS`, 120 s).
     pub session_lease: Duration,
     /// Timeouts, Redis breaker, worker count.
     pub shared: SharedOptions,
-}
-
-impl std::fmt::Debug for RedisConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisConfig")
-            .field("url", &"<redacted>")
-            .field("key_prefix", &self.key_prefix)
-            .field("session_lease", &self.session_lease)
-            .field("shared", &self.shared)
-            .finish()
-    }
 }
 
 /// Everything the limiter needs.
@@ -66,13 +57,13 @@ impl LimitsConfig {
     /// Reads every limiter variable.
     pub fn from_env(env: &mut EnvReader) -> Self {
         let d = Self::default();
-        let quotas = Quotas::from_env(env);
-        let prices = PriceTable::from_env(env);
-        let messages = Messages::from_env(env);
+        let quotas = read_quotas(env);
+        let prices = read_prices(env);
+        let messages = read_messages(env);
         let transcript_max_chars = env.ranged("TRANSCRIPT_MAX_CHARS", d.transcript_max_chars, 1, 1_000_000);
         let max_keys = env.ranged("LIMIT_MAX_KEYS", d.max_keys, 16, 100_000_000);
         let redis = env.secret("REDIS_URL").map(|url| {
-            if !url.starts_with("redis://") || redis::Client::open(url.as_str()).is_err() {
+            if !url.expose().starts_with("redis://") || redis::Client::open(url.expose()).is_err() {
                 env.error("REDIS_URL", "a URL like redis://127.0.0.1:6379 (or empty for in-memory limits)");
             }
             let s = SharedOptions::default();
@@ -101,13 +92,9 @@ impl LimitsConfig {
 mod tests {
     use super::*;
 
-    fn reader(pairs: &[(&str, &str)]) -> EnvReader {
-        EnvReader::new(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
-    }
-
     #[test]
     fn defaults_keep_limits_in_memory() {
-        let mut env = reader(&[("REDIS_URL", "")]);
+        let mut env = EnvReader::from_pairs(&[("REDIS_URL", "")]);
         let c = LimitsConfig::from_env(&mut env);
         assert!(env.finish().is_ok());
         assert_eq!(c, LimitsConfig::default());
@@ -115,7 +102,7 @@ mod tests {
 
     #[test]
     fn redis_settings_and_errors() {
-        let mut env = reader(&[
+        let mut env = EnvReader::from_pairs(&[
             ("REDIS_URL", "redis://:pw@127.0.0.1:6390/2"),
             ("REDIS_TIMEOUT_MS", "8"),
             ("LIMIT_WORKERS", "4"),
@@ -130,7 +117,7 @@ mod tests {
         assert_eq!(c.transcript_max_chars, 500);
         assert!(!format!("{r:?}").contains("pw"));
 
-        let mut env = reader(&[
+        let mut env = EnvReader::from_pairs(&[
             ("REDIS_URL", "http://x"),
             ("REDIS_KEY_PREFIX", "a{b}"),
             ("REDIS_BREAKER_FAILURES", "0"),

@@ -3,7 +3,8 @@
 //! make all of it visible.
 //!
 //! - [`limiter`]: [`Limiter`], the facade (prices, store, metrics, spoken sentences).
-//! - [`config`]: [`LimitsConfig`] from `LIMIT_*`, `COST_*`, `PRICES`, `MSG_*`, `REDIS_*`.
+//! - [`config`]: [`LimitsConfig`] from `TRANSCRIPT_MAX_CHARS`, `LIMIT_MAX_KEYS`, `REDIS_*`;
+//!   [`quota_config`]: `LIMIT_*`, `COST_*`, `PRICES`, `MSG_*` into it.
 //! - [`store`]: [`LimitStore`] and its request/answer types.
 //! - [`memory`]: [`MemoryStore`], the single-worker default.
 //! - [`redis`]: [`RedisStore`], one `EVALSHA` per decision (`decide.lua`, `sessions.lua`,
@@ -17,6 +18,7 @@ mod keyed;
 pub mod limiter;
 pub mod memory;
 pub mod metrics;
+pub mod quota_config;
 pub mod redis;
 pub mod shared;
 pub mod stats;

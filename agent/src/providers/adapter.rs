@@ -12,21 +12,22 @@
 use super::config::{EndpointConfig, LlmOptions, SttOptions, TtsOptions};
 use super::error::Failure;
 use super::llm::{self, ChunkEvent};
-use super::{ChatMessage, stt, tts};
+use super::prompt::Prompt;
+use super::{stt, tts};
 
 /// Streamed chat completions.
 pub trait ChatAdapter: Send + Sync {
-    /// The streaming request for `messages`.
+    /// The streaming request for `prompt` (messages, tool calls and results, tools offered).
     fn request(
         &self,
         ep: &EndpointConfig,
         http: &reqwest::Client,
-        messages: &[ChatMessage],
+        prompt: &Prompt<'_>,
         opts: &LlmOptions,
     ) -> reqwest::RequestBuilder;
     /// Whether a successful answer with this content type is the event stream.
     fn accepts(&self, content_type: &str) -> bool;
-    /// One server-sent event's data → text deltas, usage, end of answer.
+    /// One server-sent event's data → text and tool-call deltas, usage, end of answer.
     fn parse_event(&self, data: &str) -> Result<Vec<ChunkEvent>, Failure>;
 }
 
@@ -86,10 +87,10 @@ impl ChatAdapter for OpenAiCompatible {
         &self,
         ep: &EndpointConfig,
         http: &reqwest::Client,
-        messages: &[ChatMessage],
+        prompt: &Prompt<'_>,
         opts: &LlmOptions,
     ) -> reqwest::RequestBuilder {
-        llm::request(ep, http, messages, opts)
+        llm::request(ep, http, prompt, opts)
     }
 
     fn accepts(&self, content_type: &str) -> bool {

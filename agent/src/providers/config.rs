@@ -5,32 +5,24 @@
 use std::time::Duration;
 
 use super::Capability;
-use crate::config::EnvReader;
+use super::resilience_config::{read_breakers, read_retry};
 use crate::core::breaker_config::BreakersConfig;
 use crate::core::retry::RetryConfig;
+use crate::env::EnvReader;
+use crate::secret::Secret;
 
 /// How many fallbacks a chain may list (`<CAP>_FALLBACK_1_…` to `_3_`).
 pub const MAX_FALLBACKS: usize = 3;
 
 /// One endpoint of a chain.
-#[derive(Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct EndpointConfig {
     /// Base URL up to and including `/v1`, e.g. `https://api.openai.com/v1`.
     pub base_url: String,
     /// Bearer key; `None` sends no `Authorization` header (local servers).
-    pub api_key: Option<String>,
+    pub api_key: Option<Secret>,
     /// Model name sent with each request (also prices it).
     pub model: String,
-}
-
-impl std::fmt::Debug for EndpointConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EndpointConfig")
-            .field("base_url", &self.base_url)
-            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
-            .field("model", &self.model)
-            .finish()
-    }
 }
 
 /// One capability's settings.
@@ -86,9 +78,9 @@ pub struct ProvidersConfig {
     pub tts_options: TtsOptions,
     /// STT options.
     pub stt_options: SttOptions,
-    /// Breaker settings per capability (the application copies `Config::breakers` here).
+    /// Breaker settings per capability (`BREAKER_*`).
     pub breakers: BreakersConfig,
-    /// Retry delay and budget (the application copies `Config::retry` here).
+    /// Retry delay and budget (`RETRY_*`).
     pub retry: RetryConfig,
     /// Largest response body read whole (STT JSON) and longest SSE line (`PROVIDER_MAX_BODY_BYTES`, 1 MiB).
     pub max_body_bytes: usize,
@@ -115,7 +107,14 @@ impl Default for ProvidersConfig {
 }
 
 impl ProvidersConfig {
-    /// Reads `LLM_*`, `TTS_*`, `STT_*` and their fallbacks.
+    /// The API key of every endpoint of every capability.
+    pub fn api_keys(&self) -> impl Iterator<Item = &Secret> {
+        [&self.llm, &self.tts, &self.stt]
+            .into_iter()
+            .flat_map(|c| c.endpoints.iter().filter_map(|e| e.api_key.as_ref()))
+    }
+
+    /// Reads `LLM_*`, `TTS_*`, `STT_*` and their fallbacks, `BREAKER_*` and `RETRY_*`.
     pub fn from_env(env: &mut EnvReader) -> Self {
         let d = Self::default();
         let llm = read_capability(env, Capability::Llm, "gpt-4o-mini", &d.llm);
@@ -130,7 +129,20 @@ impl ProvidersConfig {
         let stt_options = SttOptions { language: env.opt_string("STT_LANGUAGE") };
         let max_body_bytes = env.ranged("PROVIDER_MAX_BODY_BYTES", d.max_body_bytes, 4096, 64 << 20);
         let tts_max_audio = env.seconds("TTS_MAX_AUDIO_SECS", d.tts_max_audio, 1.0, 3600.0);
-        Self { llm, tts, stt, llm_options, tts_options, stt_options, max_body_bytes, tts_max_audio, ..d }
+        let breakers = read_breakers(env);
+        let retry = read_retry(env);
+        Self {
+            llm,
+            tts,
+            stt,
+            llm_options,
+            tts_options,
+            stt_options,
+            breakers,
+            retry,
+            max_body_bytes,
+            tts_max_audio,
+        }
     }
 
     /// The settings of one capability.
@@ -195,13 +207,9 @@ fn read_capability(
 mod tests {
     use super::*;
 
-    fn reader(pairs: &[(&str, &str)]) -> EnvReader {
-        EnvReader::new(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
-    }
-
     #[test]
     fn nothing_set_means_not_configured_with_defaults() {
-        let mut env = reader(&[]);
+        let mut env = EnvReader::from_pairs(&[]);
         let c = ProvidersConfig::from_env(&mut env);
         assert!(env.finish().is_ok());
         assert_eq!(c, ProvidersConfig::default());
@@ -215,7 +223,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let f = dir.join("key");
         std::fs::write(&f, "sk-secret-file\n").unwrap();
-        let mut env = reader(&[
+        let mut env = EnvReader::from_pairs(&[
             ("LLM_BASE_URL", "https://api.openai.com/v1/"),
             ("LLM_API_KEY", "sk-primary"),
             ("LLM_MODEL", "gpt-4o-mini"),
@@ -232,7 +240,7 @@ mod tests {
         let e = &c.llm.endpoints;
         assert_eq!(e.len(), 3);
         assert_eq!(e[0].base_url, "https://api.openai.com/v1");
-        assert_eq!(e[1].api_key.as_deref(), Some("sk-secret-file"));
+        assert_eq!(e[1].api_key.as_ref().map(Secret::expose), Some("sk-secret-file"));
         assert_eq!(e[2].model, "gpt-4o-mini", "a fallback inherits the primary's model");
         assert_eq!(c.stt.endpoints[0].model, "whisper-1");
         assert_eq!(c.stt_options.language.as_deref(), Some("en"));
@@ -243,7 +251,7 @@ mod tests {
 
     #[test]
     fn every_mistake_is_named() {
-        let mut env = reader(&[
+        let mut env = EnvReader::from_pairs(&[
             ("LLM_BASE_URL", "api.openai.com"),
             ("TTS_FALLBACK_1_BASE_URL", "http://x/v1"),
             ("STT_API_KEY", "k"),

@@ -9,6 +9,7 @@ use super::error::ProviderError;
 use super::guard::Guard;
 use super::llm::{ChatParts, ChatStream, estimate_prompt_tokens};
 use super::metrics::ProviderMetrics;
+use super::prompt::{ChatItem, Prompt, ToolChoice};
 use super::tts::{SpeechParts, SpeechStream};
 use super::{Call, Capability, ChatMessage, ProvidersConfig, Transcription, health, http, stt};
 use crate::clock;
@@ -142,11 +143,26 @@ impl Providers {
         }
     }
 
-    /// Starts a streamed chat answer.
+    /// Starts a streamed chat answer to plain messages (no tools).
     pub async fn chat(&self, call: &Call, messages: &[ChatMessage]) -> Result<ChatStream, ProviderError> {
-        let prompt_estimate = estimate_prompt_tokens(messages);
+        let items: Vec<ChatItem> = messages.iter().map(ChatItem::from).collect();
+        let prompt = Prompt {
+            system: None,
+            items: &items,
+            tools: &[],
+            tool_choice: ToolChoice::Auto,
+            follow_up: false,
+        };
+        self.chat_prompt(call, &prompt).await
+    }
+
+    /// Starts a streamed chat answer to a prompt with tools, tool calls and results: read it
+    /// with [`ChatStream::next_chunk`]. A follow-up step of a turn is charged its tokens
+    /// but not another turn.
+    pub async fn chat_prompt(&self, call: &Call, prompt: &Prompt<'_>) -> Result<ChatStream, ProviderError> {
+        let prompt_estimate = estimate_prompt_tokens(prompt);
         let usage = Usage {
-            turns: 1,
+            turns: u64::from(!prompt.follow_up),
             input_tokens: prompt_estimate,
             output_tokens: u64::from(self.cfg.llm_options.max_tokens),
             ..Usage::default()
@@ -154,7 +170,7 @@ impl Providers {
         let admitted = self.guard.admit(&self.llm, call, usage).await?;
         let opts = &self.cfg.llm_options;
         let build =
-            |ep: &super::endpoint::Endpoint| ep.vendor.chat.request(&ep.cfg, &self.http, messages, opts);
+            |ep: &super::endpoint::Endpoint| ep.vendor.chat.request(&ep.cfg, &self.http, prompt, opts);
         let opened = self.guard.open(&self.llm, call, &build).await?;
         let vendor = opened.lease.endpoint().vendor;
         let opened =
@@ -169,6 +185,7 @@ impl Providers {
             idle: self.llm.cfg.timeout,
             slow: self.llm.cfg.slow,
             prompt_estimate,
+            turns: usage.turns,
             max_line: self.cfg.max_body_bytes,
         }))
     }

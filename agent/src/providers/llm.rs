@@ -1,6 +1,8 @@
-//! Chat completions, streamed: the OpenAI-compatible request and [`ChatStream`], which turns
-//! SSE chunks into text deltas as they arrive, measures time to first token, reads the final
-//! usage, and reports the call's outcome to the breaker and its usage to the limiter.
+//! Chat completions, streamed: the OpenAI-compatible request (messages, and `tools` with
+//! their calls and results when the prompt has them) and [`ChatStream`], which turns SSE
+//! chunks into text and tool-call deltas as they arrive, measures time to first token, reads
+//! the final usage, and reports the call's outcome to the breaker and its usage to the
+//! limiter.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -13,58 +15,55 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+use super::Capability;
 use super::adapter::ChatAdapter;
 use super::config::EndpointConfig;
 use super::config::LlmOptions;
 use super::endpoint::Lease;
 use super::error::{Failure, ProviderError};
 use super::guard::Guard;
+use super::prompt::{ChatChunk, Prompt, ToolChoice, openai_messages, openai_tools};
 use super::settle::Settlement;
 use super::sse::SseParser;
-use super::{Capability, ChatMessage, Role};
 use crate::clock;
 use crate::core::breaker::Outcome;
 use crate::core::quota::Usage;
+use crate::core::tool_calls::ToolCallDelta;
 use crate::providers::http::error_chain;
 
-/// A rough prompt-token estimate for the up-front reservation: ~4 characters a token plus a
-/// few tokens of framing per message (settled with the real count afterwards).
-pub(crate) fn estimate_prompt_tokens(messages: &[ChatMessage]) -> u64 {
-    messages.iter().map(|m| m.content.chars().count() as u64 / 4 + 4).sum::<u64>() + 3
+/// A rough prompt-token estimate for the up-front reservation: ~4 characters a token plus
+/// framing per message and tool (settled with the real count afterwards).
+pub(crate) fn estimate_prompt_tokens(prompt: &Prompt<'_>) -> u64 {
+    prompt.chars() as u64 / 4 + 3
 }
 
 /// The request body.
 pub(crate) fn request(
     ep: &EndpointConfig,
     http: &reqwest::Client,
-    messages: &[ChatMessage],
+    prompt: &Prompt<'_>,
     o: &LlmOptions,
 ) -> reqwest::RequestBuilder {
-    let msgs: Vec<_> = messages
-        .iter()
-        .map(|m| {
-            let role = match m.role {
-                Role::System => "system",
-                Role::User => "user",
-                Role::Assistant => "assistant",
-            };
-            json!({"role": role, "content": m.content})
-        })
-        .collect();
-    let body = json!({
+    let mut body = json!({
         "model": ep.model,
-        "messages": msgs,
+        "messages": openai_messages(prompt),
         "stream": true,
         "stream_options": {"include_usage": true},
         "max_tokens": o.max_tokens,
         "temperature": o.temperature,
     });
+    if !prompt.tools.is_empty() {
+        body["tools"] = openai_tools(prompt.tools);
+        if prompt.tool_choice == ToolChoice::None {
+            body["tool_choice"] = json!("none");
+        }
+    }
     let mut req = http
         .post(format!("{}/chat/completions", ep.base_url))
         .header(reqwest::header::ACCEPT, "text/event-stream")
         .json(&body);
     if let Some(k) = &ep.api_key {
-        req = req.bearer_auth(k);
+        req = req.bearer_auth(k.expose());
     }
     req
 }
@@ -89,6 +88,8 @@ struct Choice {
 struct Delta {
     #[serde(default)]
     content: Option<String>,
+    #[serde(default)]
+    tool_calls: Option<Vec<ToolCallDelta>>,
 }
 
 #[derive(Deserialize)]
@@ -104,6 +105,8 @@ struct UsageJson {
 pub enum ChunkEvent {
     /// Text (possibly empty).
     Delta(String),
+    /// Pieces of tool calls.
+    ToolCalls(Vec<ToolCallDelta>),
     /// The usage chunk.
     Usage(u32, u32),
     /// `[DONE]`.
@@ -121,8 +124,13 @@ pub fn parse_chunk(data: &str) -> Result<Vec<ChunkEvent>, Failure> {
         return Err(Failure::Cut(format!("provider error mid-stream: {msg}")));
     }
     let mut out = Vec::with_capacity(2);
-    if let Some(text) = c.choices.into_iter().next().and_then(|ch| ch.delta).and_then(|d| d.content) {
-        out.push(ChunkEvent::Delta(text));
+    if let Some(delta) = c.choices.into_iter().next().and_then(|ch| ch.delta) {
+        if let Some(text) = delta.content {
+            out.push(ChunkEvent::Delta(text));
+        }
+        if let Some(calls) = delta.tool_calls.filter(|c| !c.is_empty()) {
+            out.push(ChunkEvent::ToolCalls(calls));
+        }
     }
     if let Some(u) = c.usage {
         out.push(ChunkEvent::Usage(u.prompt_tokens, u.completion_tokens));
@@ -135,7 +143,7 @@ pub fn parse_chunk(data: &str) -> Result<Vec<ChunkEvent>, Failure> {
 pub struct ChatStream {
     body: Option<BoxStream<'static, reqwest::Result<Bytes>>>,
     parser: SseParser,
-    pending: VecDeque<String>,
+    pending: VecDeque<ChatChunk>,
     lease: Option<Lease>,
     provider: Arc<str>,
     model: String,
@@ -149,6 +157,8 @@ pub struct ChatStream {
     first_token: Option<Duration>,
     usage: Option<(u32, u32)>,
     prompt_estimate: u64,
+    /// Turns charged: 1, or 0 for a follow-up step of a turn.
+    turns: u64,
     out_chars: u64,
     done: bool,
 }
@@ -163,6 +173,7 @@ pub(crate) struct ChatParts {
     pub idle: Duration,
     pub slow: Duration,
     pub prompt_estimate: u64,
+    pub turns: u64,
     pub max_line: usize,
 }
 
@@ -186,6 +197,7 @@ impl ChatStream {
             first_token: None,
             usage: None,
             prompt_estimate: p.prompt_estimate,
+            turns: p.turns,
             out_chars: 0,
             done: false,
         }
@@ -206,8 +218,21 @@ impl ChatStream {
         self.usage
     }
 
-    /// The next text delta; `None` once the answer is complete (or after an error).
+    /// The next text delta (tool calls are skipped: use [`ChatStream::next_chunk`] when
+    /// tools were offered); `None` once the answer is complete (or after an error).
     pub async fn next(&mut self) -> Option<Result<String, ProviderError>> {
+        loop {
+            match self.next_chunk().await? {
+                Ok(ChatChunk::Text(t)) => return Some(Ok(t)),
+                Ok(_) => {}
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+
+    /// The next text or tool-call delta; `None` once the answer is complete (or after an
+    /// error). Usage is read with [`ChatStream::usage`] at the end.
+    pub async fn next_chunk(&mut self) -> Option<Result<ChatChunk, ProviderError>> {
         loop {
             if let Some(d) = self.pending.pop_front() {
                 return Some(Ok(d));
@@ -250,17 +275,32 @@ impl ChatStream {
         }
     }
 
+    fn first_output(&mut self) {
+        if self.first_token.is_none() {
+            let d = clock::now().saturating_duration_since(self.started);
+            self.first_token = Some(d);
+            self.guard.metrics.first_byte(Capability::Llm, &self.provider, d);
+        }
+    }
+
     async fn on_event(&mut self, e: ChunkEvent) {
         match e {
             ChunkEvent::Delta(t) if t.is_empty() => {}
             ChunkEvent::Delta(t) => {
-                if self.first_token.is_none() {
-                    let d = clock::now().saturating_duration_since(self.started);
-                    self.first_token = Some(d);
-                    self.guard.metrics.first_byte(Capability::Llm, &self.provider, d);
-                }
+                self.first_output();
                 self.out_chars += t.chars().count() as u64;
-                self.pending.push_back(t);
+                self.pending.push_back(ChatChunk::Text(t));
+            }
+            ChunkEvent::ToolCalls(calls) => {
+                self.first_output();
+                for c in calls {
+                    let f = c.function.as_ref();
+                    let n = f.map_or(0, |f| {
+                        f.name.as_deref().map_or(0, str::len) + f.arguments.as_deref().map_or(0, str::len)
+                    });
+                    self.out_chars += n as u64;
+                    self.pending.push_back(ChatChunk::ToolCall(c));
+                }
             }
             ChunkEvent::Usage(p, c) => self.usage = Some((p, c)),
             ChunkEvent::Done => self.succeed().await,
@@ -272,7 +312,7 @@ impl ChatStream {
             Some((p, c)) => (u64::from(p), u64::from(c)),
             None => (self.prompt_estimate, self.out_chars.div_ceil(4)),
         };
-        Usage { turns: 1, input_tokens: input, output_tokens: output, ..Usage::default() }
+        Usage { turns: self.turns, input_tokens: input, output_tokens: output, ..Usage::default() }
     }
 
     async fn succeed(&mut self) {
@@ -337,7 +377,29 @@ mod tests {
 
     #[test]
     fn prompt_estimate_grows_with_text() {
-        let m = |c: &str| ChatMessage { role: Role::User, content: c.into() };
-        assert!(estimate_prompt_tokens(&[m("a".repeat(400).as_str())]) > estimate_prompt_tokens(&[m("hi")]));
+        use super::super::prompt::ChatItem;
+        let p = |items: &[ChatItem]| {
+            estimate_prompt_tokens(&Prompt {
+                system: None,
+                items,
+                tools: &[],
+                tool_choice: ToolChoice::Auto,
+                follow_up: false,
+            })
+        };
+        assert!(p(&[ChatItem::User("a".repeat(400))]) > p(&[ChatItem::User("hi".into())]));
+    }
+
+    #[test]
+    fn tool_call_deltas_are_read() {
+        let d = r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"id":"c1","type":"function","function":{"name":"f","arguments":"{\"a\""}}]}}]}"#;
+        let ev = parse_chunk(d).unwrap();
+        let ChunkEvent::ToolCalls(calls) = &ev[0] else { panic!("{ev:?}") };
+        assert_eq!(calls[0].id.as_deref(), Some("c1"));
+        assert_eq!(calls[0].function.as_ref().unwrap().arguments.as_deref(), Some("{\"a\""));
+        let both = r#"{"choices":[{"delta":{"content":"Let me check.","tool_calls":[{"index":0,"function":{"arguments":"}"}}]}}]}"#;
+        assert_eq!(parse_chunk(both).unwrap().len(), 2);
+        assert_eq!(parse_chunk(r#"{"choices":[{"delta":{"tool_calls":[]}}]}"#).unwrap(), vec![]);
+        assert!(parse_chunk(r#"{"choices":[{"delta":{"tool_calls":[{"index":"x"}]}}]}"#).is_err());
     }
 }

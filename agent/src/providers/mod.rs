@@ -6,13 +6,16 @@
 //! Each call passes the guard ([`guard`]): limits → breaker → deadline → ≤ 1 retry →
 //! classification, walking the chain ([`chain`]) until an endpoint serves.
 //!
-//! - [`config`]: `LLM_*`, `TTS_*`, `STT_*` and `*_FALLBACK_{1..3}_*` → [`ProvidersConfig`].
+//! - [`config`]: `LLM_*`, `TTS_*`, `STT_*` and `*_FALLBACK_{1..3}_*` → [`ProvidersConfig`];
+//!   [`resilience_config`]: `BREAKER_*` and `RETRY_*` into it.
 //! - [`facade`]: [`Providers`], the one object sessions share.
 //! - [`guard`], [`chain`], [`endpoint`]: the guard, fallback chains, per-endpoint breakers.
 //! - [`http`]: one attempt (deadline, cancellation, status → failure, rate-limit headers).
 //! - [`adapter`]: one trait per capability for what differs between vendors (request, answer
 //!   decoding), chosen per endpoint; [`llm`], [`tts`], [`stt`]: the OpenAI-compatible protocol
 //!   behind the one vendor so far, and the shared [`ChatStream`]/[`SpeechStream`].
+//! - [`prompt`]: what a chat request carries (conversation items with tool calls and results,
+//!   tools offered) and what its stream yields ([`ChatChunk`]), vendor-neutral.
 //! - [`sse`]: the incremental SSE parser; [`pcm`]: bytes → samples and 24 → 48 kHz.
 //! - [`health`]: the degraded-mode summary and `/readyz` JSON.
 //! - [`error`]: [`ProviderError`]; [`metrics`]: [`ProviderMetrics`]; [`settle`]: limiter
@@ -30,6 +33,8 @@ pub mod http;
 pub mod llm;
 pub mod metrics;
 pub mod pcm;
+pub mod prompt;
+pub mod resilience_config;
 pub(crate) mod settle;
 pub mod sse;
 pub mod stt;
@@ -45,6 +50,7 @@ pub use error::ProviderError;
 pub use facade::{Providers, ProvidersError};
 pub use llm::ChatStream;
 pub use metrics::{ProviderMetrics, register_metrics};
+pub use prompt::{ChatChunk, ChatItem, Prompt, ToolChoice, ToolSpec};
 pub use tts::SpeechStream;
 
 /// What a provider does.

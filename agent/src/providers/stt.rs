@@ -56,7 +56,7 @@ pub(crate) fn request(
     }
     let mut req = http.post(format!("{}/audio/transcriptions", ep.base_url)).multipart(form);
     if let Some(k) = &ep.api_key {
-        req = req.bearer_auth(k);
+        req = req.bearer_auth(k.expose());
     }
     req
 }

@@ -44,7 +44,7 @@ pub(crate) fn request(
     }
     let mut req = http.post(format!("{}/audio/speech", ep.base_url)).json(&body);
     if let Some(k) = &ep.api_key {
-        req = req.bearer_auth(k);
+        req = req.bearer_auth(k.expose());
     }
     req
 }

@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use crate::config::EnvReader;
 use crate::core::sentences::SplitterConfig;
 use crate::core::turn::TurnConfig;
+use crate::env::EnvReader;
 
 /// Default system prompt: short spoken answers (the text is read aloud).
 pub const DEFAULT_SYSTEM_PROMPT: &str = "You are a friendly voice assistant in a live audio call. \
@@ -95,7 +95,7 @@ mod tests {
     use super::*;
 
     fn read(pairs: &[(&str, &str)]) -> (SessionConfig, Vec<String>) {
-        let mut env = EnvReader::new(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
+        let mut env = EnvReader::from_pairs(pairs);
         let c = SessionConfig::from_env(&mut env);
         (c, env.errors().iter().map(|e| e.var.clone()).collect())
     }

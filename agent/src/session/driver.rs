@@ -1,4 +1,9 @@
 //! The session loop of one job: room events and task reports in, turn-machine commands out.
+//!
+//! It reads time only through [`clock::now`] and sleeps on tokio's timers, so on paused time
+//! (`tokio::time::pause`) a test drives it through whole conversations in milliseconds; see
+//! `driver_tests.rs`, which runs it on an in-memory room
+//! ([`crate::livekit::room::memory`]) with scripted providers and ears.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -8,19 +13,18 @@ use tokio::sync::mpsc;
 use tokio::task::{AbortHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
+use super::accounting::{self, TurnFacts};
 use super::metrics::{metrics, observe};
+use super::outcome::{Outcome, TurnKind};
 use super::reply::{self, Reply, ReplyCtx, Script};
+use super::transcript::{self, TOPIC_CHAT, TOPIC_TRANSCRIPTION};
 use super::{Event, Shared};
 use crate::clock;
 use crate::core::history::{History, Speaker, heard_text, is_meaningful};
-use crate::core::quota::Usage;
-use crate::core::turn::{Command, PartId, Said, Transcript, TurnId, TurnMachine};
+use crate::core::turn::{Command, PartId, Said, SayReason, Transcript, TurnId, TurnMachine};
 use crate::limits::{Now, SessionLease};
-use crate::livekit::job::{JobContext, JobError};
-use crate::livekit::room::text_stream::{
-    ATTR_FINAL, ATTR_SEGMENT_ID, ATTR_TRACK_ID, TOPIC_CHAT, TOPIC_TRANSCRIPTION,
-};
-use crate::livekit::room::{AudioSink, CloseReason, RoomEvent, TextStreamOptions, TextStreams};
+use crate::livekit::job::JobError;
+use crate::livekit::room::{AudioSink, CloseReason, Room, RoomEvent, TextStreamOptions, TextStreams};
 use crate::providers::{Call, Capability, ChatMessage, ProviderError, Role};
 
 /// A participant the session serves.
@@ -34,7 +38,7 @@ struct Member {
 /// What the loop remembers about a running agent turn.
 struct TurnInfo {
     cancel: CancellationToken,
-    kind: &'static str,
+    kind: TurnKind,
     who: Arc<str>,
     speech_ended: Option<Instant>,
     stt: Option<Duration>,
@@ -60,46 +64,45 @@ struct Session {
     greeted: bool,
     /// Slowest STT latency of the utterances waiting for the next answer.
     pending_stt: Option<Duration>,
-    /// Who spoke the utterances waiting (for limits of a notice turn).
-    last_speaker: Option<Arc<str>>,
     segments: u64,
-    /// Outcome label of the next `Say` (greeting, limited; else notice).
-    pending_kind: Option<&'static str>,
     /// Audio of the utterances waiting, milliseconds (prices STT).
     pending_audio_ms: u64,
 }
 
-/// Runs one job.
-pub(super) async fn run(shared: Arc<Shared>, mut ctx: JobContext) -> Result<(), JobError> {
+/// Runs one session in `room` until it closes or `cancel` fires, then leaves the room.
+pub(super) async fn run(
+    shared: Arc<Shared>,
+    mut room: Room,
+    cancel: CancellationToken,
+    job: &str,
+) -> Result<(), JobError> {
     let (events, mut inbox) = mpsc::channel(256);
     let mut s = Session {
         machine: TurnMachine::new(shared.cfg.turn),
         history: History::new(shared.cfg.history_max_tokens),
-        room: Arc::from(ctx.room.name()),
-        agent: Arc::from(ctx.room.identity()),
+        room: Arc::from(room.name()),
+        agent: Arc::from(room.identity()),
         members: HashMap::new(),
         turns: HashMap::new(),
         tasks: JoinSet::new(),
         events,
-        sink: ctx.room.audio_sink(),
-        text: ctx.room.text_streams(),
-        cancel: ctx.cancel.child_token(),
+        sink: room.audio_sink(),
+        text: room.text_streams(),
+        cancel: cancel.child_token(),
         greeted: false,
         pending_stt: None,
-        last_speaker: None,
         segments: 0,
-        pending_kind: None,
         pending_audio_ms: 0,
         shared,
     };
     metrics().sessions.inc();
-    tracing::info!(room = %s.room, job = %ctx.job.id, "voice session started");
+    tracing::info!(room = %s.room, job, "voice session started");
     s.prerender();
     let result = loop {
         let wake = s.machine.poll_timeout();
         tokio::select! {
-            () = ctx.cancel.cancelled() => break Ok(()),
-            event = ctx.room.next_event() => match event {
+            () = cancel.cancelled() => break Ok(()),
+            event = room.next_event() => match event {
                 None => break Ok(()),
                 Some(RoomEvent::Closed(CloseReason::Failed(why))) => break Err(JobError(why)),
                 Some(RoomEvent::Closed(reason)) => {
@@ -115,7 +118,7 @@ pub(super) async fn run(shared: Arc<Shared>, mut ctx: JobContext) -> Result<(), 
         s.execute().await;
     };
     s.end().await;
-    ctx.room.leave().await;
+    room.leave().await;
     result
 }
 
@@ -134,8 +137,7 @@ impl Session {
                 if !self.members.contains_key(&who) && !self.admit(&who).await {
                     return;
                 }
-                let stream = self.shared.vad.stream(self.shared.segmenter.clone());
-                let task = super::listen::listen(who.clone(), audio, stream, self.events.clone());
+                let task = self.shared.hearing.listen(who.clone(), audio, self.events.clone());
                 let handle = self.tasks.spawn(task);
                 let member = self.members.entry(who).or_default();
                 if let Some(old) = member.listener.replace(handle) {
@@ -166,10 +168,7 @@ impl Session {
             Err(rejection) => {
                 let sentence = self.shared.limiter.sentence(&rejection);
                 tracing::info!(participant = %who, "session limit reached; not listening");
-                if self.machine.say(&sentence).is_some() {
-                    self.last_speaker = Some(who.clone());
-                    self.pending_kind = Some("limited");
-                } else {
+                if self.machine.say(&sentence, SayReason::Limited, Some(who.clone())).is_none() {
                     let _ = self.text.send(TOPIC_CHAT, &sentence, TextStreamOptions::default()).await;
                 }
                 false
@@ -182,10 +181,9 @@ impl Session {
             return;
         }
         self.greeted = true;
-        if let Some(text) = self.shared.cfg.greeting.clone()
-            && self.machine.say(&text).is_some()
-        {
-            self.pending_kind = Some("greeting");
+        if let Some(text) = self.shared.cfg.greeting.clone() {
+            // Not said if someone already speaks: they are answered instead.
+            let _ = self.machine.say(&text, SayReason::Greeting, None);
         }
     }
 
@@ -215,7 +213,6 @@ impl Session {
         match event {
             Event::SpeechStarted { who, start } => self.machine.speech_started(&who, start, now),
             Event::SpeechEnded { who, end, pcm } => {
-                self.last_speaker = Some(who.clone());
                 self.pending_audio_ms += pcm.len() as u64 / 16;
                 self.machine.speech_ended(&who, pcm, end, now);
             }
@@ -249,10 +246,9 @@ impl Session {
             match cmd {
                 Command::Transcribe { part, who, pcm } => self.transcribe(part, who, pcm),
                 Command::Respond { turn, said, speech_ended } => self.respond(turn, said, speech_ended),
-                Command::Say { turn, text, speech_ended } => {
-                    let kind = self.pending_kind.take().unwrap_or("notice");
-                    let who = self.last_speaker.clone().unwrap_or_else(|| self.agent.clone());
-                    self.start_turn(turn, Script::Fixed(text), who, kind, speech_ended);
+                Command::Say { turn, text, reason, who, speech_ended } => {
+                    let who = who.unwrap_or_else(|| self.agent.clone());
+                    self.start_turn(turn, Script::Fixed(text), who, TurnKind::Say(reason), speech_ended);
                 }
                 Command::Interrupt { turn } => {
                     metrics().interruptions.inc();
@@ -310,7 +306,7 @@ impl Session {
             content: e.text.clone(),
         }));
         let who = said.first().map_or_else(|| self.agent.clone(), |s| s.who.clone());
-        self.start_turn(turn, Script::Llm(messages), who, "answered", Some(speech_ended));
+        self.start_turn(turn, Script::Llm(messages), who, TurnKind::Answer, Some(speech_ended));
     }
 
     fn start_turn(
@@ -318,7 +314,7 @@ impl Session {
         turn: TurnId,
         script: Script,
         who: Arc<str>,
-        kind: &'static str,
+        kind: TurnKind,
         speech_ended: Option<Instant>,
     ) {
         let call = self.call(&who);
@@ -333,7 +329,7 @@ impl Session {
         };
         self.turns.insert(turn, info);
         self.segments += 1;
-        let segment = format!("SG_{}_{}", self.agent, self.segments);
+        let segment = transcript::agent_segment(&self.agent, self.segments);
         let ctx = self.reply_ctx();
         let events = self.events.clone();
         self.tasks.spawn(async move {
@@ -350,88 +346,27 @@ impl Session {
             None => reply.text.clone(),
         };
         // Notices and apologies are not part of the conversation; answers and the greeting are.
-        let remembered = match info.kind {
-            "answered" => matches!(reply.outcome, "answered" | "text_only"),
-            "greeting" => true,
-            _ => false,
-        };
-        if remembered {
+        if Outcome::remembered(info.kind, reply.outcome) {
             self.history.push_agent(&heard);
         }
-        self.account(&info, &reply, &heard);
+        let facts = TurnFacts {
+            room: &self.room,
+            who: &info.who,
+            speech_ended: info.speech_ended,
+            stt: info.stt,
+            audio_ms: info.audio_ms,
+            outcome: Outcome::of_turn(info.kind, reply.outcome, reply.interrupted),
+        };
+        accounting::account(self.shared.limiter.prices(), &self.shared.models, &facts, &reply, &heard);
         self.machine.agent_done(reply.turn, now);
-    }
-
-    /// Metrics and the one log line of a turn.
-    fn account(&self, info: &TurnInfo, reply: &Reply, heard: &str) {
-        let m = metrics();
-        let outcome = if reply.interrupted {
-            "interrupted"
-        } else if info.kind != "answered" && reply.outcome == "notice" {
-            info.kind
-        } else {
-            reply.outcome
-        };
-        m.turn(outcome);
-        let response = match (info.speech_ended, reply.first_audio) {
-            (Some(end), Some(first)) => Some(first.saturating_duration_since(end)),
-            _ => None,
-        };
-        if let Some(d) = response {
-            observe(&m.response, d);
-        }
-        if let Some(d) = reply.llm_ttft {
-            observe(&m.llm_ttft, d);
-        }
-        if let Some(d) = reply.tts_ttfb {
-            observe(&m.tts_ttfb, d);
-        }
-        let (prompt, completion) = reply.tokens.map_or((0, 0), |(p, c)| (u64::from(p), u64::from(c)));
-        m.prompt_tokens.inc_by(prompt);
-        m.completion_tokens.inc_by(completion);
-        m.tts_characters.inc_by(reply.tts_chars);
-        let prices = self.shared.limiter.prices();
-        let llm_model = reply.llm.as_deref().and_then(|n| n.rsplit('/').next()).unwrap_or_default();
-        let stt_millis = info.audio_ms;
-        let cost = prices
-            .cost(llm_model, &Usage { input_tokens: prompt, output_tokens: completion, ..Usage::default() })
-            + prices.cost(&self.shared.tts_model, &Usage { tts_chars: reply.tts_chars, ..Usage::default() })
-            + prices.cost(&self.shared.stt_model, &Usage { stt_millis, ..Usage::default() });
-        m.cost_micro_usd.inc_by(cost);
-        let ms = |d: Option<Duration>| d.map(|d| d.as_millis() as u64);
-        tracing::info!(
-            room = %self.room,
-            participant = %info.who,
-            turn = reply.turn,
-            outcome,
-            response_ms = ms(response),
-            stt_ms = ms(info.stt),
-            llm_ttft_ms = ms(reply.llm_ttft),
-            tts_ttfb_ms = ms(reply.tts_ttfb),
-            llm = reply.llm.as_deref().unwrap_or(""),
-            prompt_tokens = prompt,
-            completion_tokens = completion,
-            tts_chars = reply.tts_chars,
-            sentences = reply.spoken.len(),
-            heard_chars = heard.chars().count(),
-            cost_micro_usd = cost,
-            "turn"
-        );
     }
 
     async fn publish_user_transcript(&mut self, who: &Arc<str>, text: &str, part: PartId) {
         if !is_meaningful(text) {
             return;
         }
-        let mut attributes: HashMap<String, String> = [
-            (ATTR_SEGMENT_ID.to_owned(), format!("SG_{who}_{part}")),
-            (ATTR_FINAL.to_owned(), "true".to_owned()),
-        ]
-        .into();
-        if let Some(sid) = self.members.get(who).and_then(|m| m.track_sid.clone()) {
-            attributes.insert(ATTR_TRACK_ID.to_owned(), sid);
-        }
-        let options = TextStreamOptions { attributes, sender: who.to_string(), generated: true };
+        let track = self.members.get(who).and_then(|m| m.track_sid.as_deref());
+        let options = transcript::user_options(who, part, track);
         let _ = self.text.send(TOPIC_TRANSCRIPTION, text, options).await;
     }
 
@@ -473,7 +408,7 @@ impl Session {
         }
         let call = self.call(&self.agent.clone());
         let (providers, cache) = (self.shared.providers.clone(), self.shared.cache.clone());
-        self.tasks.spawn(async move { reply::prerender(&providers, &cache, &call, &texts).await });
+        self.tasks.spawn(async move { reply::prerender(providers.as_ref(), &cache, &call, &texts).await });
     }
 
     /// Ends every task and gives the session slots back.

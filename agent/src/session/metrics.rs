@@ -14,8 +14,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-/// Label of the turn counter: `outcome` ∈ {answered, interrupted, apology, text_only,
-/// limited, notice, greeting, failed}.
+/// Label of the turn counter: `outcome` is an [`Outcome::label`](super::Outcome::label)
+/// (answered, interrupted, apology, text_only, limited, notice, greeting).
 pub type OutcomeLabel = [(&'static str, &'static str); 1];
 
 /// All session metrics.

@@ -9,31 +9,60 @@
 //! and end with it.
 //!
 //! - [`config`]: [`SessionConfig`] (`SYSTEM_PROMPT`, `GREETING`, `ENDPOINTING_DELAY_SECS`, …).
+//! - [`outcome`]: turn kinds and outcomes ([`TurnKind`], [`Outcome`]).
+//! - [`accounting`]: metrics, cost and the log line of a finished turn.
+//! - [`transcript`]: LiveKit transcript formatting (topics, segment ids, attributes).
 //! - [`metrics`]: per-turn histograms and counters (`voice_*`).
 //! - [`echo`]: the announced echo mode used when no provider is configured.
+//!
+//! Seams, for tests and for code built on the session:
+//! - [`providers`]: [`SessionProviders`], what the session asks of STT/LLM/TTS; the guarded
+//!   [`Providers`] implement it, and so does [`scripted::ScriptedProviders`] (in-process).
+//! - [`hearing`]: [`Hearing`], a track in and speech events out; [`hearing::VadHearing`] is the
+//!   VAD, [`hearing::ScriptedEars`] lets a test speak for a participant.
+//! - The room: [`Room`](crate::livekit::room::Room) is a handle over channels;
+//!   [`crate::livekit::room::memory::pair`] gives an in-memory room and its far end.
+//! - [`Session`]: a session built from these parts, run on any room.
+//!
+//! All time goes through [`crate::clock::now`] (tokio's clock), so a session runs on paused
+//! time in tests.
 //!
 //! Transcripts of both sides go out as LiveKit text streams on `lk.transcription`; text
 //! replies (TTS down, limits) also on `lk.chat`.
 
+pub mod accounting;
 pub mod config;
 mod driver;
 pub mod echo;
+pub mod hearing;
 pub mod listen;
 pub mod metrics;
+pub mod outcome;
+pub mod providers;
 pub mod reply;
+pub mod scripted;
+pub mod transcript;
+
+#[cfg(test)]
+mod driver_tests;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use config::SessionConfig;
+pub use hearing::Hearing;
 pub use metrics::register_metrics;
+pub use outcome::{Outcome, TurnKind};
+pub use providers::SessionProviders;
 
 use crate::core::segmenter::SegmenterConfig;
 use crate::core::turn::{PartId, Transcript, TurnId};
 use crate::limits::Limiter;
-use crate::livekit::job::{JobContext, JobFuture, JobHandler};
+use crate::livekit::job::{JobContext, JobError, JobFuture, JobHandler};
+use crate::livekit::room::Room;
 use crate::providers::{Providers, ProvidersConfig};
 use crate::vad::VadService;
+use tokio_util::sync::CancellationToken;
 
 /// What tasks tell the session loop.
 #[derive(Debug)]
@@ -77,26 +106,83 @@ pub enum Event {
 /// What every session of a worker shares.
 pub(crate) struct Shared {
     cfg: SessionConfig,
-    providers: Arc<Providers>,
+    providers: Arc<dyn SessionProviders>,
     limiter: Arc<Limiter>,
-    vad: VadService,
-    segmenter: SegmenterConfig,
+    hearing: Arc<dyn Hearing>,
     cache: Arc<reply::PcmCache>,
     /// Models of the primary TTS and STT endpoints (to price usage).
-    tts_model: String,
-    stt_model: String,
+    models: accounting::Models,
 }
 
-/// The voice-mode job handler.
+/// A voice session made of its parts: providers, ears, limits and settings. Cheap to clone;
+/// every session run from it shares the rendered-notice cache.
+///
+/// ```
+/// # use std::sync::Arc;
+/// use voice_agent::session::{Session, SessionConfig};
+/// use voice_agent::session::hearing::ScriptedEars;
+/// use voice_agent::session::scripted::ScriptedProviders;
+/// # fn limiter() -> Arc<voice_agent::limits::Limiter> {
+/// #     let mut registry = prometheus_client::registry::Registry::default();
+/// #     let metrics = voice_agent::limits::register_metrics(&mut registry);
+/// #     let cfg = voice_agent::limits::LimitsConfig::default();
+/// #     Arc::new(voice_agent::limits::Limiter::new(&cfg, metrics, "doc", voice_agent::clock::now()).unwrap())
+/// # }
+/// let session = Session::new(
+///     SessionConfig::default(),
+///     Arc::new(ScriptedProviders::new()),
+///     Arc::new(ScriptedEars::new()),
+///     limiter(),
+/// );
+/// // `session.run(room, cancel)` serves a room until it closes or `cancel` fires.
+/// # drop(session);
+/// ```
 #[derive(Clone)]
-pub struct SessionHandler {
+pub struct Session {
     shared: Arc<Shared>,
 }
 
-impl std::fmt::Debug for SessionHandler {
+impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SessionHandler").finish_non_exhaustive()
+        f.debug_struct("Session").finish_non_exhaustive()
     }
+}
+
+impl Session {
+    /// A session that asks `providers`, hears through `hearing`, and counts against `limiter`.
+    pub fn new(
+        cfg: SessionConfig,
+        providers: Arc<dyn SessionProviders>,
+        hearing: Arc<dyn Hearing>,
+        limiter: Arc<Limiter>,
+    ) -> Self {
+        Self::priced(cfg, providers, hearing, limiter, accounting::Models::default())
+    }
+
+    /// [`Session::new`], pricing TTS and STT usage as `models`.
+    pub fn priced(
+        cfg: SessionConfig,
+        providers: Arc<dyn SessionProviders>,
+        hearing: Arc<dyn Hearing>,
+        limiter: Arc<Limiter>,
+        models: accounting::Models,
+    ) -> Self {
+        let shared = Shared { cfg, providers, limiter, hearing, cache: Arc::default(), models };
+        Self { shared: Arc::new(shared) }
+    }
+
+    /// Serves `room` until it closes or `cancel` fires; then ends every task, gives the
+    /// session slots back and leaves the room.
+    pub async fn run(&self, room: Room, cancel: CancellationToken) -> Result<(), JobError> {
+        driver::run(self.shared.clone(), room, cancel, "").await
+    }
+}
+
+/// The voice-mode job handler: a [`Session`] on the real providers and the VAD, run in each
+/// job's room.
+#[derive(Clone, Debug)]
+pub struct SessionHandler {
+    session: Session,
 }
 
 impl SessionHandler {
@@ -112,23 +198,15 @@ impl SessionHandler {
         let model = |c: &crate::providers::CapabilityConfig| {
             c.endpoints.first().map(|e| e.model.clone()).unwrap_or_default()
         };
-        Self {
-            shared: Arc::new(Shared {
-                cfg,
-                providers,
-                limiter,
-                vad,
-                segmenter,
-                cache: Arc::default(),
-                tts_model: model(&providers_cfg.tts),
-                stt_model: model(&providers_cfg.stt),
-            }),
-        }
+        let models = accounting::Models { tts: model(&providers_cfg.tts), stt: model(&providers_cfg.stt) };
+        let hearing = Arc::new(hearing::VadHearing { vad, segmenter });
+        Self { session: Session::priced(cfg, providers, hearing, limiter, models) }
     }
 }
 
 impl JobHandler for SessionHandler {
     fn run(&self, ctx: JobContext) -> JobFuture {
-        Box::pin(driver::run(self.shared.clone(), ctx))
+        let shared = self.session.shared.clone();
+        Box::pin(async move { driver::run(shared, ctx.room, ctx.cancel, &ctx.job.id).await })
     }
 }

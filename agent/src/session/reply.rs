@@ -8,21 +8,25 @@
 //! their PCM cached, so notices stay audible when TTS is down later.
 //!
 //! The turn is cancelled by its [`Call`]'s token (barge-in, participant gone): what was
-//! queued is then reported so the session can record what the user actually heard.
+//! queued is then reported so the session can record what the user actually heard. The
+//! moment the first audio packet leaves is watched inside the turn's own task (no task of
+//! its own), so the session's `JoinSet` holds everything.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 
 use super::Event;
+use super::outcome::Outcome;
+use super::providers::SessionProviders;
+use super::transcript::{self, TOPIC_CHAT, TOPIC_TRANSCRIPTION};
 use crate::clock;
 use crate::core::sentences::{SentenceSplitter, SplitterConfig};
 use crate::core::turn::TurnId;
-use crate::livekit::room::text_stream::{ATTR_FINAL, ATTR_SEGMENT_ID, TOPIC_CHAT, TOPIC_TRANSCRIPTION};
 use crate::livekit::room::{AudioSink, TextStream, TextStreamOptions, TextStreams};
-use crate::providers::{Call, ChatMessage, ProviderError, Providers};
+use crate::providers::{Call, ChatMessage, ProviderError};
 
 /// Fixed texts whose audio is kept at most.
 const CACHE_ENTRIES: usize = 16;
@@ -55,7 +59,7 @@ impl PcmCache {
 }
 
 /// Renders `texts` into the cache (best effort: a failure leaves them to be rendered on use).
-pub async fn prerender(providers: &Providers, cache: &PcmCache, call: &Call, texts: &[String]) {
+pub async fn prerender(providers: &dyn SessionProviders, cache: &PcmCache, call: &Call, texts: &[String]) {
     for text in texts {
         let Ok(mut stream) = providers.speak(call, text).await else { return };
         let mut pcm = Vec::new();
@@ -82,7 +86,7 @@ pub enum Script {
 #[derive(Clone)]
 pub struct ReplyCtx {
     /// Providers.
-    pub providers: Arc<Providers>,
+    pub providers: Arc<dyn SessionProviders>,
     /// The room's voice.
     pub sink: AudioSink,
     /// The room's text streams.
@@ -102,8 +106,9 @@ pub struct ReplyCtx {
 pub struct Reply {
     /// The turn.
     pub turn: TurnId,
-    /// `answered`, `apology`, `limited`, `text_only`, `notice`, `failed`.
-    pub outcome: &'static str,
+    /// How it went, as far as the turn itself can tell (`Answered`, `Apology`, `Limited`,
+    /// `TextOnly`, `Notice`); the session adds interruptions and the reason of fixed texts.
+    pub outcome: Outcome,
     /// Each sentence played with its audio length (48 kHz samples).
     pub spoken: Vec<(String, u64)>,
     /// Everything the agent meant to say.
@@ -129,22 +134,45 @@ pub struct Reply {
 /// Runs one turn to its end (played out) or until `call.cancel` fires.
 pub async fn run(ctx: ReplyCtx, turn: TurnId, script: Script, call: Call, segment: String) -> Reply {
     let baseline = ctx.sink.state().played_samples;
+    let audio_queued = Notify::new();
     let mut voice = Voice {
         ctx: &ctx,
         call: &call,
-        reply: Reply { turn, baseline, outcome: "answered", ..Reply::default() },
+        reply: Reply { turn, baseline, outcome: Outcome::Answered, ..Reply::default() },
         segment,
         transcript: None,
         text_only: Vec::new(),
         tts_down: false,
         queued: 0,
-        first_audio: Arc::new(Mutex::new(None)),
+        audio_queued: &audio_queued,
     };
-    let cancelled = tokio::select! {
-        () = call.cancel.cancelled() => true,
-        () = voice.perform(script) => false,
+    // Notes when the first packet actually leaves (the playout may still be busy).
+    let first_audio = async {
+        audio_queued.notified().await;
+        ctx.sink.wait_played(baseline + 1).await;
+        let at = clock::now();
+        let _ = ctx.events.send(Event::AudioStarted { turn }).await;
+        at
     };
+    tokio::pin!(first_audio);
+    let mut first = None;
+    let cancelled = {
+        let performed = voice.perform(script);
+        tokio::pin!(performed);
+        loop {
+            tokio::select! {
+                () = call.cancel.cancelled() => break true,
+                () = &mut performed => break false,
+                at = &mut first_audio, if first.is_none() => first = Some(at),
+            }
+        }
+    };
+    if !cancelled && first.is_none() && voice.queued > 0 {
+        // Played out: the first packet has left; take its moment.
+        first = Some((&mut first_audio).await);
+    }
     voice.reply.interrupted |= cancelled;
+    voice.reply.first_audio = first;
     voice.finish().await
 }
 
@@ -158,14 +186,15 @@ struct Voice<'a> {
     text_only: Vec<String>,
     tts_down: bool,
     queued: u64,
-    first_audio: Arc<Mutex<Option<Instant>>>,
+    /// Signalled when the first audio of the turn is queued.
+    audio_queued: &'a Notify,
 }
 
 impl Voice<'_> {
     async fn perform(&mut self, script: Script) {
         match script {
             Script::Fixed(text) => {
-                self.reply.outcome = "notice";
+                self.reply.outcome = Outcome::Notice;
                 self.say(&text, true).await;
             }
             Script::Llm(messages) => self.answer(&messages).await,
@@ -197,7 +226,7 @@ impl Voice<'_> {
                 }
             }
         }
-        self.reply.llm = Some(stream.provider().clone());
+        self.reply.llm = Some(stream.provider());
         self.reply.llm_ttft = stream.first_token_latency();
         self.reply.tokens = stream.usage();
         match broken {
@@ -219,12 +248,12 @@ impl Voice<'_> {
         match e {
             ProviderError::Cancelled => self.reply.interrupted = true,
             ProviderError::Limited { sentence, .. } => {
-                self.reply.outcome = "limited";
+                self.reply.outcome = Outcome::Limited;
                 self.say(&sentence, true).await;
             }
             e => {
                 tracing::warn!(error = %e, "no LLM answer; apologising");
-                self.reply.outcome = "apology";
+                self.reply.outcome = Outcome::Apology;
                 let text = self.ctx.llm_unavailable.clone();
                 self.say(&text, true).await;
             }
@@ -291,20 +320,7 @@ impl Voice<'_> {
             return;
         }
         if self.queued == 0 {
-            // Note when the first packet actually leaves (the playout may still be busy).
-            let (sink, events, cancel) =
-                (self.ctx.sink.clone(), self.ctx.events.clone(), self.call.cancel.clone());
-            let (target, turn, first) = (self.reply.baseline + 1, self.reply.turn, self.first_audio.clone());
-            tokio::spawn(async move {
-                tokio::select! {
-                    () = cancel.cancelled() => {}
-                    _ = sink.wait_played(target) => {
-                        let at = clock::now();
-                        *first.lock().unwrap_or_else(|e| e.into_inner()) = Some(at);
-                        let _ = events.send(Event::AudioStarted { turn }).await;
-                    }
-                }
-            });
+            self.audio_queued.notify_one();
         }
         self.queued += pcm.len() as u64;
         // A closed room ends the session anyway.
@@ -313,19 +329,11 @@ impl Voice<'_> {
 
     async fn write_transcript(&mut self, sentence: &str) {
         if self.transcript.is_none() {
-            let options = TextStreamOptions {
-                attributes: [
-                    (ATTR_SEGMENT_ID.to_owned(), self.segment.clone()),
-                    (ATTR_FINAL.to_owned(), "true".to_owned()),
-                ]
-                .into(),
-                ..TextStreamOptions::default()
-            };
+            let options = transcript::agent_options(&self.segment);
             self.transcript = self.ctx.text.open(TOPIC_TRANSCRIPTION, options).await.ok();
         }
         if let Some(t) = self.transcript.as_mut() {
-            let piece = if t.is_empty() { sentence.to_owned() } else { format!(" {sentence}") };
-            let _ = t.write(&piece).await;
+            let _ = t.write(&transcript::piece(sentence, t.is_empty())).await;
         }
     }
 
@@ -334,8 +342,8 @@ impl Voice<'_> {
             let _ = t.close(if self.reply.interrupted { "interrupted" } else { "" }).await;
         }
         if !self.text_only.is_empty() && !self.reply.interrupted {
-            if self.reply.spoken.is_empty() && self.reply.outcome == "answered" {
-                self.reply.outcome = "text_only";
+            if self.reply.spoken.is_empty() && self.reply.outcome == Outcome::Answered {
+                self.reply.outcome = Outcome::TextOnly;
             }
             let text = self.text_only.join(" ");
             let _ = self.ctx.text.send(TOPIC_CHAT, &text, TextStreamOptions::default()).await;
@@ -343,7 +351,6 @@ impl Voice<'_> {
         if self.reply.text.is_empty() {
             self.reply.text = self.reply.spoken.iter().map(|(s, _)| s.as_str()).collect::<Vec<_>>().join(" ");
         }
-        self.reply.first_audio = *self.first_audio.lock().unwrap_or_else(|e| e.into_inner());
         self.reply
     }
 }

@@ -3,9 +3,11 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::tool::Tool;
+use crate::providers::ToolSpec;
+use crate::providers::prompt::openai_tools;
 
 /// A mistake in a tool set, found by [`ToolSet::validate`] before a session starts.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -40,6 +42,7 @@ pub enum ToolSetError {
 #[derive(Clone, Default)]
 pub struct ToolSet {
     tools: Vec<Arc<dyn Tool>>,
+    specs: Vec<ToolSpec>,
     by_name: BTreeMap<String, usize>,
 }
 
@@ -65,6 +68,11 @@ impl ToolSet {
     /// [`ToolSet::validate`]; calls go to the first.
     pub fn add(&mut self, tool: Arc<dyn Tool>) {
         self.by_name.entry(tool.name().to_owned()).or_insert(self.tools.len());
+        self.specs.push(ToolSpec {
+            name: tool.name().to_owned(),
+            description: tool.description().to_owned(),
+            parameters: tool.parameters().clone(),
+        });
         self.tools.push(tool);
     }
 
@@ -112,17 +120,13 @@ impl ToolSet {
         if errors.is_empty() { Ok(()) } else { Err(errors) }
     }
 
+    /// The tools as the LLM is told about them.
+    pub fn specs(&self) -> &[ToolSpec] {
+        &self.specs
+    }
+
     /// The request's `tools` array (OpenAI chat completions format).
     pub fn to_openai(&self) -> Value {
-        Value::Array(
-            self.tools
-                .iter()
-                .map(|t| {
-                    json!({"type": "function", "function": {
-                        "name": t.name(), "description": t.description(), "parameters": t.parameters(),
-                    }})
-                })
-                .collect(),
-        )
+        openai_tools(&self.specs)
     }
 }

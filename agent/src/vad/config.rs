@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use crate::config::EnvReader;
 use crate::core::segmenter::SegmenterConfig;
+use crate::env::EnvReader;
 
 /// Everything the VAD can be tuned with (model paths are in `config::ModelConfig`).
 #[derive(Debug, Clone, PartialEq)]
@@ -67,7 +67,7 @@ mod tests {
     use super::*;
 
     fn read(pairs: &[(&str, &str)]) -> (VadConfig, Vec<String>) {
-        let mut env = EnvReader::new(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
+        let mut env = EnvReader::from_pairs(pairs);
         let c = VadConfig::from_env(&mut env);
         (c, env.errors().iter().map(|e| e.var.clone()).collect())
     }

@@ -6,6 +6,7 @@
 //! be killed and restarted on the same ports to test reconnects.
 
 pub mod agent;
+pub mod browser;
 pub mod client;
 pub mod fake;
 pub mod voice;

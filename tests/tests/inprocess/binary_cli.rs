@@ -41,6 +41,58 @@ fn bad_config_lists_every_error_and_exits_64() {
     assert!(err.contains("3 configuration error(s)"), "{err}");
 }
 
+/// Issue: `v < min || v > max` is false for NaN, so `COST_CAP_USER_USD_PER_DAY=NaN` once said
+/// "configuration ok" and turned the cap off. Every float setting, alone, with `NaN`, `inf` and
+/// `-inf`; then all at once, each named.
+#[test]
+fn every_float_setting_refuses_nan_and_infinity() {
+    let floats = voice_agent::config::Config::float_variables();
+    assert!(floats.iter().any(|f| f == "COST_CAP_USER_USD_PER_DAY"), "{floats:?}");
+    let redis = ("REDIS_URL", "redis://127.0.0.1:9"); // read, never connected to by check-config
+    let ok = agent(&[redis]).arg("check-config").output().unwrap();
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    for var in &floats {
+        for bad in ["NaN", "inf", "-inf"] {
+            let out = agent(&[redis, ("TTS_SPEED", "1"), (var, bad)]).arg("check-config").output().unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(64), "{var}={bad} was accepted: {err}");
+            assert!(err.contains(&format!("{var}=\"{bad}\"")), "{var}={bad} not named: {err}");
+            assert!(err.contains("1 configuration error(s)"), "{var}={bad}: {err}");
+        }
+    }
+    let mut all: Vec<(&str, &str)> = floats.iter().map(|f| (f.as_str(), "NaN")).collect();
+    all.push(redis);
+    let out = agent(&all).arg("check-config").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(64));
+    assert!(err.contains(&format!("{} configuration error(s)", floats.len())), "{err}");
+    for var in &floats {
+        assert!(err.contains(&format!("{var}=\"NaN\"")), "{var} not named: {err}");
+    }
+}
+
+/// Issue: `REDIS_URL=rediss://:PASSWORD@…` with a config error was echoed with its password.
+/// Every credential variable, wrong in a way that is reported, is named without its value.
+#[test]
+fn config_errors_never_echo_credentials() {
+    let out = agent(&[
+        ("REDIS_URL", "rediss://:CANARY-redis-pw@redis.example:6380"), // rediss:// is refused
+        ("LLM_API_KEY", "sk-CANARY-llm"),                              // a key without a base URL
+        ("LIVEKIT_API_SECRET_FILE", "/nonexistent/CANARY-file"),
+        ("MAX_JOBS", "many"),
+    ])
+    .env_remove("LIVEKIT_API_SECRET")
+    .arg("check-config")
+    .output()
+    .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(64), "{err}");
+    for var in ["REDIS_URL", "LLM_BASE_URL", "MAX_JOBS=\"many\""] {
+        assert!(err.contains(var), "{var} not named: {err}");
+    }
+    assert!(!err.contains("CANARY-redis-pw") && !err.contains("sk-CANARY"), "a credential was echoed: {err}");
+}
+
 #[test]
 fn unknown_command_is_a_usage_error() {
     let out = agent(&[]).arg("dance").output().unwrap();

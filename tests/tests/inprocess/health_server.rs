@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use health::{Health, HealthServer, ServerOptions};
 
-fn start(health: &Health, io_timeout: Duration) -> HealthServer {
-    let opts = ServerOptions { io_timeout, workers: 2 };
+fn start(health: &Health, request_timeout: Duration) -> HealthServer {
+    let opts = ServerOptions { request_timeout, ..ServerOptions::default() };
     HealthServer::start("127.0.0.1:0".parse().unwrap(), health.clone(), opts).unwrap()
 }
 
@@ -72,7 +72,7 @@ fn status_codes_and_bodies() {
 }
 
 #[test]
-fn head_405_404_400() {
+fn head_405_404_413_414_400() {
     let h = ready_health();
     let server = start(&h, Duration::from_secs(5));
     let a = server.addr();
@@ -88,9 +88,11 @@ fn head_405_404_400() {
     assert_eq!(get(a, "GET", "/secret").0, 404);
 
     let long = format!("/{}", "x".repeat(4000));
-    assert_eq!(get(a, "GET", &long).0, 400);
+    assert_eq!(get(a, "GET", &long).0, 414);
     let with_body = b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello";
-    assert_eq!(raw(a, with_body).0, 400);
+    let (code, text) = raw(a, with_body);
+    assert_eq!(code, 413);
+    assert!(text.contains("Connection: close"), "{text}");
     assert_eq!(raw(a, b"\x16\x03\x01garbage that is not http\r\n\r\n").0, 400);
     // After all that, still healthy.
     assert_eq!(get(a, "GET", "/healthz").0, 200);
@@ -121,9 +123,37 @@ fn idle_and_slow_clients_are_cut_off_and_do_not_block_others() {
         let text = String::from_utf8_lossy(&buf);
         assert!(text.is_empty() || text.starts_with("HTTP/1.1 408"), "{text}");
     }
-    // Idle for longer than the timeout: the accept loop restarts and still serves.
+    // Idle for longer than the timeout: still serves.
     std::thread::sleep(Duration::from_millis(800));
     assert_eq!(get(a, "GET", "/readyz").0, 200);
+}
+
+#[test]
+fn a_slowloris_is_cut_at_the_request_deadline_not_per_read() {
+    let h = ready_health();
+    let server = start(&h, Duration::from_secs(1));
+    let mut s = TcpStream::connect(server.addr()).unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nX-Slow: ").unwrap();
+    // A byte every 100 ms never lets a per-read timeout fire; the request deadline does.
+    let mut cut = false;
+    for _ in 0..100 {
+        std::thread::sleep(Duration::from_millis(100));
+        if s.write_all(b"a").is_err() {
+            cut = true;
+            break;
+        }
+        s.set_nonblocking(true).unwrap();
+        let mut buf = [0u8; 256];
+        let r = s.read(&mut buf);
+        s.set_nonblocking(false).unwrap();
+        if let Ok(n) = r {
+            assert!(n == 0 || buf.starts_with(b"HTTP/1.1 408"), "{:?}", String::from_utf8_lossy(&buf[..n]));
+            cut = true;
+            break;
+        }
+    }
+    assert!(cut, "a client sending a byte every 100 ms was never cut off");
+    assert_eq!(get(server.addr(), "GET", "/healthz").0, 200);
 }
 
 #[test]
@@ -204,4 +234,52 @@ fn wedged_runtime_fails_liveness_but_the_server_keeps_answering() {
     assert!(saw_stale, "liveness never went 503 while the runtime was wedged");
     assert_eq!(get(a, "GET", "/readyz").0, 200, "readiness is separate from liveness");
     handle.join().unwrap();
+}
+
+#[test]
+fn connection_close_is_honoured_and_pipelined_requests_answered_in_order() {
+    let h = ready_health();
+    let server = start(&h, Duration::from_secs(5));
+    let mut s = TcpStream::connect(server.addr()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    // Three requests in one write; the last asks to close.
+    s.write_all(
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /readyz HTTP/1.1\r\nHost: x\r\n\r\n\
+          GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).expect("the server closes after the Connection: close request");
+    let text = String::from_utf8_lossy(&out);
+    let statuses: Vec<&str> = text.match_indices("HTTP/1.1 ").map(|(i, _)| &text[i + 9..i + 12]).collect();
+    assert_eq!(statuses, ["200", "200", "404"], "{text}");
+    assert!(text.contains("\"status\":\"ok\"") && text.contains("\"ready\":true"));
+    assert!(text.ends_with("not found; try /healthz, /readyz, /metrics or /stats\n"));
+}
+
+#[test]
+fn over_the_connection_cap_the_longest_waiting_is_closed_and_probes_still_answered() {
+    let h = ready_health();
+    let opts = ServerOptions { max_connections: 4, ..ServerOptions::default() };
+    let server = HealthServer::start("127.0.0.1:0".parse().unwrap(), h.clone(), opts).unwrap();
+    let a = server.addr();
+    let idle: Vec<TcpStream> = (0..12).map(|_| TcpStream::connect(a).unwrap()).collect();
+    for _ in 0..5 {
+        assert_eq!(get(a, "GET", "/healthz").0, 200);
+    }
+    // The oldest idle connections were closed to make room (well before their deadline).
+    let (code, metrics) = get(a, "GET", "/metrics");
+    assert_eq!(code, 200);
+    let evicted = metric(&metrics, "health_server_connections_evicted_total");
+    assert!(evicted >= 8.0, "{metrics}");
+    let mut first = &idle[0];
+    first.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    assert_eq!(first.read(&mut [0u8; 16]).unwrap(), 0, "the oldest idle connection was closed");
+}
+
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{name} missing"))
 }

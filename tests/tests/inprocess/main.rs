@@ -5,6 +5,7 @@
 //!
 //! `cargo test -p voice-agent-tests --test inprocess`
 
+mod agent_tools;
 mod binary_cli;
 mod deploy_files;
 mod health_server;

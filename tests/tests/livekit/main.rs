@@ -10,6 +10,7 @@
 
 mod binary_e2e;
 mod binary_voice;
+mod health_fuzz;
 mod livekit_bad_input;
 mod livekit_capacity;
 mod livekit_drain;
@@ -19,6 +20,7 @@ mod livekit_protocol;
 mod livekit_restart;
 mod livekit_room_events;
 mod livekit_sink;
+mod log_canary;
 mod session_barge_in;
 mod session_conversation;
 mod session_degraded;

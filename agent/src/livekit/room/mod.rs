@@ -8,6 +8,7 @@ pub mod api;
 pub mod attributes;
 mod conn;
 pub mod incoming;
+pub mod memory;
 mod outbound;
 pub mod preconnect;
 mod publish;
@@ -15,6 +16,7 @@ pub mod registry;
 mod task;
 pub mod text_stream;
 
+use crate::secret::Secret;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -40,8 +42,8 @@ use api::SinkControl;
 pub struct JoinOptions {
     /// Server base URL (`ws://…` / `wss://…`).
     pub url: String,
-    /// Room-join token (from the JobAssignment).
-    pub token: String,
+    /// Room-join token (from the JobAssignment); prints as `<redacted>`.
+    pub token: Secret,
     /// When the job was assigned, for the join-time metric.
     pub started_at: Instant,
     /// Opus encoder settings for our track.
@@ -52,10 +54,10 @@ pub struct JoinOptions {
 
 impl JoinOptions {
     /// Defaults: 32 kbit/s Opus, 5 s playout queue.
-    pub fn new(url: &str, token: &str, started_at: Instant) -> Self {
+    pub fn new(url: &str, token: impl Into<Secret>, started_at: Instant) -> Self {
         Self {
             url: url.to_owned(),
-            token: token.to_owned(),
+            token: token.into(),
             started_at,
             encoder: EncoderSettings::default(),
             playout_capacity: Duration::from_secs(5),
@@ -72,6 +74,15 @@ pub async fn join(options: JoinOptions) -> Result<Room, JoinError> {
     let room_name = join.room.as_ref().map(|r| r.name.clone()).unwrap_or_default();
     tracing::info!(room = %room_name, identity = %local.identity, "joined room");
 
+    let (room, wiring) = wire(room_name, local.identity);
+    let playout = Playout::new(options.playout_capacity);
+    let task = task::RoomTask::new(options.url.clone(), options.started_at, wiring, playout, encoder, &join);
+    Ok(room.served_by(tokio::spawn(task.run(conn))))
+}
+
+/// A [`Room`] handle and the ends of its channels for whatever serves it: the room task, or
+/// the in-memory far end ([`memory`]).
+fn wire(name: String, identity: String) -> (Room, task::Wiring) {
     let (events_tx, events_rx) = mpsc::channel(256);
     let (data_tx, data_rx) = mpsc::channel(64);
     let (audio_tx, audio_rx) = mpsc::channel(16);
@@ -79,7 +90,6 @@ pub async fn join(options: JoinOptions) -> Result<Room, JoinError> {
     let control = Arc::new(SinkControl::default());
     let (attributes, attributes_rx) = Attributes::new();
     let leave = CancellationToken::new();
-
     let wiring = task::Wiring {
         events: events_tx,
         data_rx,
@@ -89,18 +99,22 @@ pub async fn join(options: JoinOptions) -> Result<Room, JoinError> {
         attributes: attributes_rx,
         leave: leave.clone(),
     };
-    let playout = Playout::new(options.playout_capacity);
-    let task = task::RoomTask::new(options.url.clone(), options.started_at, wiring, playout, encoder, &join);
-    let handle = tokio::spawn(task.run(conn));
-
-    Ok(Room {
-        name: room_name,
-        identity: local.identity,
+    let room = Room {
+        name,
+        identity,
         events: events_rx,
         sink: AudioSink { tx: audio_tx, control, state: state_rx },
         data: data_tx,
         attributes,
         leave,
-        task: Some(handle),
-    })
+        task: None,
+    };
+    (room, wiring)
+}
+
+impl Room {
+    fn served_by(mut self, task: tokio::task::JoinHandle<()>) -> Self {
+        self.task = Some(task);
+        self
+    }
 }

@@ -1,7 +1,8 @@
-//! The room task's half of the [`AudioSink`](super::AudioSink): agent PCM arriving over a
-//! channel goes into the playout queue (with backpressure), comes out paced, is encoded and
-//! written to the publisher PeerConnection. Stop requests drop everything queued or in
-//! flight; every change is published as [`PlaybackState`] for the sink's handles.
+//! The far half of the [`AudioSink`](super::AudioSink): agent PCM arriving over a channel goes
+//! into the playout queue (with backpressure) and comes out paced, frame by frame, to whoever
+//! sends it on (the room task encodes and writes it to the publisher PeerConnection; the
+//! in-memory room just counts it). Stop requests drop everything queued or in flight; every
+//! change is published as [`PlaybackState`] for the sink's handles.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -10,10 +11,7 @@ use std::time::Instant;
 use tokio::sync::{mpsc, watch};
 
 use super::api::{AudioChunk, PlaybackState, SinkControl};
-use super::conn::Conn;
-use crate::clock;
-use crate::livekit::audio::opus::OpusEncoder;
-use crate::livekit::audio::playout::Playout;
+use crate::livekit::audio::playout::{OutFrame, Playout};
 
 /// Outgoing agent audio.
 pub(super) struct Outbound {
@@ -23,7 +21,6 @@ pub(super) struct Outbound {
     pub control: Arc<SinkControl>,
     state_tx: watch::Sender<PlaybackState>,
     playout: Playout,
-    encoder: OpusEncoder,
     /// A chunk (or its rest) that did not fit the playout queue yet.
     pending: Option<AudioChunk>,
     stops_done: u64,
@@ -36,9 +33,8 @@ impl Outbound {
         control: Arc<SinkControl>,
         state_tx: watch::Sender<PlaybackState>,
         playout: Playout,
-        encoder: OpusEncoder,
     ) -> Self {
-        Self { audio_rx, control, state_tx, playout, encoder, pending: None, stops_done: 0, discarded: 0 }
+        Self { audio_rx, control, state_tx, playout, pending: None, stops_done: 0, discarded: 0 }
     }
 
     /// When the next frame is due, if any.
@@ -72,16 +68,12 @@ impl Outbound {
         self.publish_state();
     }
 
-    /// Sends every frame that is due.
-    pub fn pump(&mut self, conn: &mut Conn) {
-        let now = clock::now();
+    /// Hands every frame due at `now` to `send`.
+    pub fn pump(&mut self, now: Instant, mut send: impl FnMut(&OutFrame)) {
         let mut sent = false;
         while let Some(frame) = self.playout.poll(now) {
             sent = true;
-            match self.encoder.encode(&frame.pcm) {
-                Ok(packet) => conn.write_audio(&frame, packet, now),
-                Err(e) => tracing::warn!(error = %e, "opus encode failed"),
-            }
+            send(&frame);
         }
         if sent {
             self.fill();

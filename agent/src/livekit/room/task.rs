@@ -11,6 +11,7 @@
 //! ICE), the task rejoins from scratch with backoff; the handle and its streams of events
 //! and audio survive it.
 
+use crate::secret::Secret;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -68,6 +69,7 @@ pub(super) struct RoomTask {
     leave: CancellationToken,
     registry: Registry,
     outbound: Outbound,
+    encoder: OpusEncoder,
     inbound: HashMap<String, Inbound>,
     heard_audio: bool,
     attributes_rx: watch::Receiver<BTreeMap<String, String>>,
@@ -92,7 +94,8 @@ impl RoomTask {
             data_rx: wiring.data_rx,
             leave: wiring.leave,
             registry: Registry::default(),
-            outbound: Outbound::new(wiring.audio_rx, wiring.control, wiring.state_tx, playout, encoder),
+            outbound: Outbound::new(wiring.audio_rx, wiring.control, wiring.state_tx, playout),
+            encoder,
             inbound: HashMap::new(),
             heard_audio: false,
             attributes_rx: wiring.attributes,
@@ -144,7 +147,7 @@ impl RoomTask {
     }
 
     /// Full rejoin with backoff. `Ok(None)` if we were asked to leave meanwhile.
-    async fn rejoin(&mut self, token: &str) -> Result<Option<Conn>, String> {
+    async fn rejoin(&mut self, token: &Secret) -> Result<Option<Conn>, String> {
         let mut backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(5));
         let mut last_error = String::new();
         for attempt in 1..=REJOIN_ATTEMPTS {
@@ -229,7 +232,11 @@ impl RoomTask {
             if let Err(end) = result {
                 return Some(end);
             }
-            self.outbound.pump(conn);
+            let (now, encoder) = (clock::now(), &mut self.encoder);
+            self.outbound.pump(now, |frame| match encoder.encode(&frame.pcm) {
+                Ok(packet) => conn.write_audio(frame, packet, now),
+                Err(e) => tracing::warn!(error = %e, "opus encode failed"),
+            });
             if let Some(update) = self.attributes.poll_request(clock::now())
                 && let Err(end) = conn.request(&signal::update_attributes(update)).await
             {

@@ -17,6 +17,7 @@ mod core;
 mod job;
 pub mod load;
 
+use crate::secret::Secret;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -26,7 +27,6 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::job::JobHandler;
-use crate::config::{LiveKitConfig, WorkerConfig};
 
 /// Everything the worker needs to know.
 #[derive(Clone)]
@@ -35,8 +35,8 @@ pub struct WorkerSettings {
     pub url: String,
     /// API key.
     pub api_key: String,
-    /// API secret.
-    pub api_secret: String,
+    /// API secret (prints as `<redacted>`).
+    pub api_secret: Secret,
     /// Agent name; empty = automatic dispatch to every new room.
     pub agent_name: String,
     /// Hard cap on concurrent jobs.
@@ -63,16 +63,17 @@ impl std::fmt::Debug for WorkerSettings {
 }
 
 impl WorkerSettings {
-    /// Settings from the parsed configuration; timing knobs get their defaults
-    /// (status every 2.5 s as livekit-agents does, reconnect backoff 0.5 s doubling to 30 s).
-    pub fn new(livekit: &LiveKitConfig, worker: &WorkerConfig) -> Self {
+    /// Settings for a server and credentials; capacity and timing knobs get their defaults
+    /// (100 jobs, load threshold 0.7, status every 2.5 s as livekit-agents does, reconnect
+    /// backoff 0.5 s doubling to 30 s).
+    pub fn new(url: &str, api_key: &str, api_secret: &str, agent_name: &str) -> Self {
         Self {
-            url: livekit.url.clone(),
-            api_key: livekit.api_key.clone(),
-            api_secret: livekit.api_secret.clone(),
-            agent_name: livekit.agent_name.clone(),
-            max_jobs: worker.max_jobs,
-            load_threshold: worker.load_threshold,
+            url: url.to_owned(),
+            api_key: api_key.to_owned(),
+            api_secret: Secret::from(api_secret),
+            agent_name: agent_name.to_owned(),
+            max_jobs: 100,
+            load_threshold: 0.7,
             status_interval: Duration::from_millis(2500),
             reconnect_base: Duration::from_millis(500),
             reconnect_max: Duration::from_secs(30),

@@ -1,0 +1,231 @@
+//! What a chat request carries, vendor-neutral: the conversation as [`ChatItem`]s (messages,
+//! tool calls, tool results), the tools offered ([`ToolSpec`]) and whether they may be called
+//! ([`ToolChoice`]) — one [`Prompt`]. And what comes back: [`ChatChunk`]s (text, tool-call
+//! deltas, usage). Each vendor's adapter turns a prompt into its wire format.
+
+use serde_json::{Value, json};
+
+use super::{ChatMessage, Role};
+use crate::core::tool_calls::ToolCallDelta;
+
+/// One item of a conversation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChatItem {
+    /// An instruction (e.g. facts a hook looked up for this turn).
+    System(String),
+    /// What a user said (with several speakers: prefixed with the speaker's name).
+    User(String),
+    /// What the agent said (after a barge-in: what was heard of it).
+    Assistant(String),
+    /// A tool call the LLM made.
+    ToolCall {
+        /// The call's id.
+        id: String,
+        /// The tool.
+        name: String,
+        /// The arguments' JSON text.
+        arguments: String,
+    },
+    /// A tool call's result.
+    ToolOutput {
+        /// The call it answers.
+        call_id: String,
+        /// The tool.
+        name: String,
+        /// What the LLM reads.
+        content: String,
+        /// Whether it is an error.
+        is_error: bool,
+    },
+}
+
+impl From<&ChatMessage> for ChatItem {
+    fn from(m: &ChatMessage) -> Self {
+        match m.role {
+            Role::System => ChatItem::System(m.content.clone()),
+            Role::User => ChatItem::User(m.content.clone()),
+            Role::Assistant => ChatItem::Assistant(m.content.clone()),
+        }
+    }
+}
+
+/// A tool as the LLM is told about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolSpec {
+    /// Its name.
+    pub name: String,
+    /// What it does.
+    pub description: String,
+    /// JSON schema of its arguments.
+    pub parameters: Value,
+}
+
+/// Whether the model may call tools in this request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ToolChoice {
+    /// The model decides (tools are offered).
+    Auto,
+    /// Answer in words (tools are still described, so earlier calls make sense).
+    None,
+}
+
+/// One chat request's content.
+#[derive(Debug, Clone, Copy)]
+pub struct Prompt<'a> {
+    /// The system prompt, if any (sent first).
+    pub system: Option<&'a str>,
+    /// The conversation, oldest first.
+    pub items: &'a [ChatItem],
+    /// Tools offered (empty: none).
+    pub tools: &'a [ToolSpec],
+    /// Whether tools may be called.
+    pub tool_choice: ToolChoice,
+    /// A later step of the same turn (after tool results): its tokens count against limits
+    /// and cost caps, but it is not another turn.
+    pub follow_up: bool,
+}
+
+impl Prompt<'_> {
+    /// Every text of the prompt, for the token estimate.
+    pub(crate) fn chars(&self) -> usize {
+        let items: usize = self
+            .items
+            .iter()
+            .map(|i| match i {
+                ChatItem::System(t) | ChatItem::User(t) | ChatItem::Assistant(t) => t.chars().count() + 16,
+                ChatItem::ToolCall { name, arguments, .. } => name.len() + arguments.chars().count() + 48,
+                ChatItem::ToolOutput { content, .. } => content.chars().count() + 32,
+            })
+            .sum();
+        let tools: usize =
+            self.tools.iter().map(|t| t.description.len() + t.parameters.to_string().len() + 32).sum();
+        self.system.map_or(0, |s| s.chars().count() + 16) + items + tools
+    }
+}
+
+/// A piece of a streamed answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChatChunk {
+    /// Text to speak.
+    Text(String),
+    /// A piece of a tool call.
+    ToolCall(ToolCallDelta),
+    /// Tokens used, as the provider reported them.
+    Usage {
+        /// Prompt tokens.
+        prompt: u32,
+        /// Completion tokens.
+        completion: u32,
+    },
+}
+
+/// The OpenAI chat `messages` of a prompt: the system prompt, then the items; consecutive
+/// tool calls (and the text just before them) form one assistant message.
+pub fn openai_messages(prompt: &Prompt<'_>) -> Vec<Value> {
+    let mut out = Vec::with_capacity(prompt.items.len() + 1);
+    if let Some(system) = prompt.system {
+        out.push(json!({"role": "system", "content": system}));
+    }
+    for item in prompt.items {
+        match item {
+            ChatItem::System(t) => out.push(json!({"role": "system", "content": t})),
+            ChatItem::User(t) => out.push(json!({"role": "user", "content": t})),
+            ChatItem::Assistant(t) => out.push(json!({"role": "assistant", "content": t})),
+            ChatItem::ToolCall { id, name, arguments } => {
+                let call =
+                    json!({"id": id, "type": "function", "function": {"name": name, "arguments": arguments}});
+                match out.last_mut() {
+                    Some(last) if last["role"] == "assistant" && last.get("tool_calls").is_some() => {
+                        if let Some(calls) = last["tool_calls"].as_array_mut() {
+                            calls.push(call);
+                        }
+                    }
+                    Some(last) if last["role"] == "assistant" => last["tool_calls"] = json!([call]),
+                    _ => out.push(json!({"role": "assistant", "content": null, "tool_calls": [call]})),
+                }
+            }
+            ChatItem::ToolOutput { call_id, content, .. } => {
+                out.push(json!({"role": "tool", "tool_call_id": call_id, "content": content}));
+            }
+        }
+    }
+    out
+}
+
+/// The OpenAI `tools` array.
+pub fn openai_tools(tools: &[ToolSpec]) -> Value {
+    Value::Array(
+        tools
+            .iter()
+            .map(|t| {
+                json!({"type": "function", "function": {
+                    "name": t.name, "description": t.description, "parameters": t.parameters,
+                }})
+            })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A tool call item (for tests here and of the agent's chat).
+    pub(crate) fn call(id: &str) -> ChatItem {
+        ChatItem::ToolCall { id: id.into(), name: "f".into(), arguments: "{}".into() }
+    }
+
+    /// A tool result item.
+    pub(crate) fn output(id: &str) -> ChatItem {
+        ChatItem::ToolOutput { call_id: id.into(), name: "f".into(), content: "ok".into(), is_error: false }
+    }
+
+    fn prompt(items: &[ChatItem]) -> Prompt<'_> {
+        Prompt {
+            system: Some("be brief"),
+            items,
+            tools: &[],
+            tool_choice: ToolChoice::Auto,
+            follow_up: false,
+        }
+    }
+
+    #[test]
+    fn tool_calls_group_into_one_assistant_message() {
+        let items = [
+            ChatItem::User("hi".into()),
+            ChatItem::Assistant("Let me check.".into()),
+            call("a"),
+            call("b"),
+            output("a"),
+            output("b"),
+            ChatItem::Assistant("Done.".into()),
+        ];
+        let m = openai_messages(&prompt(&items));
+        let roles: Vec<_> = m.iter().map(|m| m["role"].as_str().unwrap()).collect();
+        assert_eq!(roles, ["system", "user", "assistant", "tool", "tool", "assistant"]);
+        assert_eq!(m[2]["content"], "Let me check.");
+        assert_eq!(m[2]["tool_calls"].as_array().unwrap().len(), 2);
+        assert_eq!(m[3]["tool_call_id"], "a");
+        // A call with no text before it: content null.
+        let items = [ChatItem::User("hi".into()), call("a")];
+        assert_eq!(openai_messages(&prompt(&items))[2]["content"], Value::Null);
+        let p = Prompt { system: None, ..prompt(&items) };
+        assert_eq!(openai_messages(&p)[0]["role"], "user");
+    }
+
+    #[test]
+    fn tools_and_their_size_count() {
+        let spec = ToolSpec {
+            name: "f".into(),
+            description: "does f".into(),
+            parameters: json!({"type": "object"}),
+        };
+        let tools = [spec];
+        assert_eq!(openai_tools(&tools)[0]["function"]["name"], "f");
+        let items = [ChatItem::User("hi".into())];
+        let bare = prompt(&items);
+        let with = Prompt { tools: &tools, ..bare };
+        assert!(with.chars() > bare.chars());
+    }
+}

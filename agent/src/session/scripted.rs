@@ -1,0 +1,232 @@
+//! Scripted providers: an in-process [`SessionProviders`] for tests of the session and of
+//! agent logic. No sockets, no threads: answers come from a script, delays are tokio sleeps
+//! (so paused time runs them in no real time), and every request is logged for assertions.
+//!
+//! ```
+//! use voice_agent::session::scripted::{ScriptedProviders, Answer};
+//! let p = ScriptedProviders::new();
+//! p.transcript("what time is it");
+//! p.answer(Answer::text(["It is ", "noon."]));
+//! assert!(p.chat_requests().is_empty());
+//! ```
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use futures_util::future::BoxFuture;
+
+use super::providers::{ChatSource, SessionProviders, SpeechSource};
+use crate::providers::{Call, Capability, ChatMessage, ProviderError, Transcription};
+
+/// PCM samples (48 kHz) rendered per character of text: 60 ms, like a brisk speaker.
+pub const SAMPLES_PER_CHAR: usize = 2_880;
+/// Samples per chunk of scripted speech (20 ms).
+const CHUNK: usize = 960;
+
+/// One scripted LLM answer.
+#[derive(Debug, Clone)]
+pub enum Answer {
+    /// Streams these deltas, `gap` apart (the first one after `gap` too).
+    Deltas {
+        /// The text deltas.
+        deltas: Vec<String>,
+        /// Time before each delta.
+        gap: Duration,
+    },
+    /// The request fails (e.g. every endpoint down → the session apologises).
+    Fail(ProviderError),
+}
+
+impl Answer {
+    /// An answer streamed in these deltas with no delay.
+    pub fn text<S: Into<String>>(deltas: impl IntoIterator<Item = S>) -> Self {
+        Self::Deltas { deltas: deltas.into_iter().map(Into::into).collect(), gap: Duration::ZERO }
+    }
+
+    /// An answer streamed in these deltas, `gap` apart.
+    pub fn paced<S: Into<String>>(deltas: impl IntoIterator<Item = S>, gap: Duration) -> Self {
+        Self::Deltas { deltas: deltas.into_iter().map(Into::into).collect(), gap }
+    }
+
+    /// Every LLM endpoint is down.
+    pub fn unavailable() -> Self {
+        Self::Fail(ProviderError::Unavailable {
+            capability: Capability::Llm,
+            detail: "scripted outage".into(),
+        })
+    }
+}
+
+#[derive(Debug, Default)]
+struct Script {
+    transcripts: VecDeque<Result<String, ProviderError>>,
+    answers: VecDeque<Answer>,
+    tts_down: bool,
+    degraded: Option<String>,
+    chats: Vec<Vec<ChatMessage>>,
+    spoken: Vec<String>,
+}
+
+/// Providers that follow a script; cheap to clone (one shared script).
+#[derive(Debug, Clone, Default)]
+pub struct ScriptedProviders {
+    script: Arc<Mutex<Script>>,
+}
+
+impl ScriptedProviders {
+    /// No answers scripted yet: transcriptions are empty, chats fail as unavailable.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Script> {
+        self.script.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The next transcription returns `text`.
+    pub fn transcript(&self, text: &str) {
+        self.lock().transcripts.push_back(Ok(text.to_owned()));
+    }
+
+    /// The next transcription fails with `e`.
+    pub fn transcript_fails(&self, e: ProviderError) {
+        self.lock().transcripts.push_back(Err(e));
+    }
+
+    /// The next chat request gets `answer`.
+    pub fn answer(&self, answer: Answer) {
+        self.lock().answers.push_back(answer);
+    }
+
+    /// TTS down (`true`: every speak request fails as unavailable) or back up.
+    pub fn set_tts_down(&self, down: bool) {
+        self.lock().tts_down = down;
+    }
+
+    /// What [`SessionProviders::degraded_summary`] says.
+    pub fn set_degraded(&self, summary: Option<&str>) {
+        self.lock().degraded = summary.map(str::to_owned);
+    }
+
+    /// The messages of every chat request so far, in order.
+    pub fn chat_requests(&self) -> Vec<Vec<ChatMessage>> {
+        self.lock().chats.clone()
+    }
+
+    /// Every text sent to TTS so far, in order.
+    pub fn spoken(&self) -> Vec<String> {
+        self.lock().spoken.clone()
+    }
+}
+
+/// `text` as scripted speech: [`SAMPLES_PER_CHAR`] samples per character, never silent.
+pub fn speech_for(text: &str) -> Vec<i16> {
+    vec![1_000; text.chars().count() * SAMPLES_PER_CHAR]
+}
+
+struct ScriptedChat {
+    deltas: VecDeque<String>,
+    gap: Duration,
+    first: Option<Duration>,
+}
+
+impl ChatSource for ScriptedChat {
+    fn next(&mut self) -> BoxFuture<'_, Option<Result<String, ProviderError>>> {
+        Box::pin(async move {
+            let delta = self.deltas.pop_front()?;
+            tokio::time::sleep(self.gap).await;
+            self.first.get_or_insert(self.gap);
+            Some(Ok(delta))
+        })
+    }
+    fn provider(&self) -> Arc<str> {
+        Arc::from("scripted")
+    }
+    fn first_token_latency(&self) -> Option<Duration> {
+        self.first
+    }
+    fn usage(&self) -> Option<(u32, u32)> {
+        None
+    }
+}
+
+struct ScriptedSpeech {
+    pcm: VecDeque<Vec<i16>>,
+}
+
+impl SpeechSource for ScriptedSpeech {
+    fn next(&mut self) -> BoxFuture<'_, Option<Result<Vec<i16>, ProviderError>>> {
+        Box::pin(async move { self.pcm.pop_front().map(Ok) })
+    }
+    fn first_byte_latency(&self) -> Option<Duration> {
+        Some(Duration::ZERO)
+    }
+}
+
+impl SessionProviders for ScriptedProviders {
+    fn transcribe<'a>(
+        &'a self,
+        _call: &'a Call,
+        _pcm: &'a [i16],
+    ) -> BoxFuture<'a, Result<Transcription, ProviderError>> {
+        let next = self.lock().transcripts.pop_front().unwrap_or_else(|| Ok(String::new()));
+        Box::pin(async move {
+            let text = next?;
+            Ok(Transcription { text, provider: Arc::from("scripted"), latency: Duration::ZERO })
+        })
+    }
+
+    fn chat<'a>(
+        &'a self,
+        _call: &'a Call,
+        messages: &'a [ChatMessage],
+    ) -> BoxFuture<'a, Result<Box<dyn ChatSource>, ProviderError>> {
+        let answer = {
+            let mut s = self.lock();
+            s.chats.push(messages.to_vec());
+            s.answers.pop_front().unwrap_or_else(Answer::unavailable)
+        };
+        Box::pin(async move {
+            match answer {
+                Answer::Deltas { deltas, gap } => {
+                    Ok(Box::new(ScriptedChat { deltas: deltas.into(), gap, first: None })
+                        as Box<dyn ChatSource>)
+                }
+                Answer::Fail(e) => Err(e),
+            }
+        })
+    }
+
+    fn speak<'a>(
+        &'a self,
+        _call: &'a Call,
+        text: &'a str,
+    ) -> BoxFuture<'a, Result<Box<dyn SpeechSource>, ProviderError>> {
+        let down = {
+            let mut s = self.lock();
+            if !s.tts_down {
+                s.spoken.push(text.to_owned());
+            }
+            s.tts_down
+        };
+        Box::pin(async move {
+            if down {
+                return Err(ProviderError::Unavailable {
+                    capability: Capability::Tts,
+                    detail: "scripted outage".into(),
+                });
+            }
+            let pcm = speech_for(text).chunks(CHUNK).map(<[i16]>::to_vec).collect();
+            Ok(Box::new(ScriptedSpeech { pcm }) as Box<dyn SpeechSource>)
+        })
+    }
+
+    fn is_available(&self, cap: Capability, _now: Instant) -> bool {
+        cap != Capability::Tts || !self.lock().tts_down
+    }
+
+    fn degraded_summary(&self, _now: Instant) -> Option<String> {
+        self.lock().degraded.clone()
+    }
+}
