@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use crate::config::EnvReader;
+use crate::env::EnvReader;
 
 /// How the end of a user's turn is decided (`TURN_DETECTION`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
