@@ -17,7 +17,8 @@ use str0m::change::SdpOffer;
 use str0m::media::MediaData;
 use str0m::{Event, IceConnectionState};
 
-use super::api::{DataMessage, OutgoingData};
+use super::api::DataMessage;
+use super::outgoing::OutgoingData;
 use super::publish::{Inbound, Publication, decode_data};
 use crate::clock;
 use crate::livekit::audio::playout::OutFrame;

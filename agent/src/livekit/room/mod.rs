@@ -10,6 +10,7 @@ mod conn;
 pub mod incoming;
 pub mod memory;
 mod outbound;
+pub mod outgoing;
 pub mod preconnect;
 mod publish;
 pub mod registry;
@@ -25,10 +26,11 @@ use tokio_util::sync::CancellationToken;
 
 pub use api::{
     Attributes, AudioFrame, AudioSink, AudioStream, ChatMessage, CloseReason, DataMessage, PlaybackState,
-    Room, RoomClosed, RoomEvent,
+    Room, RoomEvent,
 };
 pub use attributes::AgentState;
 pub use conn::MEDIA_TIMEOUT;
+pub use outgoing::RoomClosed;
 pub use preconnect::{PreConnectAudio, PreConnectError};
 pub use text_stream::{TextStream, TextStreamOptions, TextStreams};
 

@@ -20,13 +20,14 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::api::{
-    AudioChunk, AudioFrame, AudioStream, ChatMessage, CloseReason, DataMessage, OutgoingData, PlaybackState,
-    RoomEvent, SinkControl,
+    AudioChunk, AudioFrame, AudioStream, ChatMessage, CloseReason, DataMessage, PlaybackState, RoomEvent,
+    SinkControl,
 };
 use super::attributes::AttributeSync;
 use super::conn::{Conn, ConnEvent, End, Pc};
 use super::incoming::{self, Dropped, Limits, Reassembler, Received};
 use super::outbound::Outbound;
+use super::outgoing::OutgoingData;
 use super::preconnect::PreConnectAudio;
 use super::registry::{Change, Registry};
 use crate::clock;

@@ -13,7 +13,7 @@
 //!   registers again; running jobs stay in their rooms meanwhile.
 
 pub mod capacity;
-mod core;
+mod event_loop;
 mod job;
 pub mod load;
 
@@ -184,5 +184,5 @@ pub async fn run_worker(
     status: WorkerStatusHandle,
     control: WorkerControl,
 ) {
-    core::Worker::new(settings, handler, status).run(control).await;
+    event_loop::Worker::new(settings, handler, status).run(control).await;
 }
