@@ -43,6 +43,7 @@ pub mod llm;
 pub mod metrics;
 pub mod outcome;
 pub mod providers;
+pub mod relay;
 pub mod reply;
 pub mod scripted;
 pub mod transcript;

@@ -3,9 +3,10 @@
 //! transcript streamed alongside — or a fixed text (greeting, notice, apology).
 //!
 //! The answer's text goes to the sentence splitter as it streams; what is said while tools
-//! run (a tool's own words, the filler) is spoken at once, after what the LLM said before
-//! its calls. The turn's tool calls and results are reported with the reply so the session
-//! remembers them. A barge-in drops the answer, and with it every running tool.
+//! run (a tool's own words, the tool filler) is spoken at once, after what the LLM said before
+//! its calls. The runner's future runs beside the voice, its events relayed
+//! ([`super::relay`]). The turn's tool calls and results are reported with the reply so the
+//! session remembers them. A barge-in drops the answer, and with it every running tool.
 //!
 //! Each sentence goes to TTS as soon as the splitter completes it, and its audio is queued
 //! while the next one is synthesised, so the first audio starts after the first sentence.
@@ -13,12 +14,21 @@
 //! the text goes out on `lk.chat` (and the transcript). Fixed texts are rendered once and
 //! their PCM cached, so notices stay audible when TTS is down later.
 //!
+//! Never silent while waiting: if no answer audio has started by the turn's filler time
+//! (`THINKING_NOTICE_SECS` after the user's speech ended), the pre-rendered filler ("One
+//! moment.") is played once and the answer still awaited; it is not the answer (no
+//! first-audio report, so the agent stays "thinking", and it is left out of what the user
+//! heard of the answer). A slow LLM that has sent words but no whole sentence
+//! `FIRST_CLAUSE_SECS` after its first token has its first clause spoken already.
+//!
 //! The turn is cancelled by its [`Call`]'s token (barge-in, participant gone): what was
 //! queued is then reported so the session can record what the user actually heard. The
 //! moment the first audio packet leaves is watched inside the turn's own task (no task of
 //! its own), so the session's `JoinSet` holds everything.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -28,18 +38,19 @@ use super::Event;
 use super::llm::SessionLlm;
 use super::outcome::Outcome;
 use super::providers::SessionProviders;
+use super::relay::{Heard, RELAY_QUEUE, Relay};
 use super::transcript::{self, TOPIC_CHAT, TOPIC_TRANSCRIPTION};
-use crate::agent::{
-    AgentRunner, ChatItem, ReplyEnd, ReplyEvent, ReplyFor, ReplyOptions, ReplySink, UserTurn,
-};
+use crate::agent::{AgentRunner, ChatItem, ReplyEnd, ReplyFor, ReplyOptions, ReplySummary, UserTurn};
 use crate::clock;
 use crate::core::chat_item::close_unanswered;
 use crate::core::sentences::{SentenceSplitter, SplitterConfig};
 use crate::core::turn::TurnId;
 use crate::livekit::job::JobInfo;
 use crate::livekit::room::{AudioSink, TextStream, TextStreamOptions, TextStreams};
-use crate::providers::{Call, ProviderError};
+use crate::providers::{Call, Capability, ProviderError};
 
+/// A first clause shorter than this (characters) is not spoken on its own.
+const MIN_CLAUSE_CHARS: usize = 12;
 /// Fixed texts whose audio is kept at most.
 const CACHE_ENTRIES: usize = 16;
 /// Longest audio kept per fixed text (48 kHz samples: 30 s).
@@ -129,6 +140,10 @@ pub struct ReplyCtx {
     pub splitter: SplitterConfig,
     /// Spoken when no LLM can answer.
     pub llm_unavailable: String,
+    /// Said (from rendered audio only) when an answer is slow to start.
+    pub filler: Option<String>,
+    /// A slow LLM's first clause is spoken this long after its first token.
+    pub first_clause_after: Option<Duration>,
     /// Where to report the first audio.
     pub events: mpsc::Sender<Event>,
 }
@@ -161,6 +176,8 @@ pub struct Reply {
     pub tts_chars: u64,
     /// When the first audio packet went out.
     pub first_audio: Option<Instant>,
+    /// The filler was said before the answer.
+    pub filler: bool,
     /// The tool calls and their results, in order, each call answered.
     pub tools: Vec<ChatItem>,
     /// LLM requests made (tool steps included).
@@ -169,10 +186,20 @@ pub struct Reply {
     pub handoffs: Vec<String>,
 }
 
-/// Runs one turn to its end (played out) or until `call.cancel` fires.
-pub async fn run(ctx: ReplyCtx, turn: TurnId, script: Script, call: Call, segment: String) -> Reply {
+/// Runs one turn to its end (played out) or until `call.cancel` fires. An answer still without
+/// audio at `filler_at` gets the filler.
+pub async fn run(
+    ctx: ReplyCtx,
+    turn: TurnId,
+    script: Script,
+    call: Call,
+    segment: String,
+    filler_at: Option<Instant>,
+) -> Reply {
     let baseline = ctx.sink.state().played_samples;
     let audio_queued = Notify::new();
+    // Where the answer's own audio starts in the sink (after a filler, if one is said).
+    let answer_base = AtomicU64::new(baseline);
     let mut voice = Voice {
         ctx: &ctx,
         call: &call,
@@ -183,11 +210,13 @@ pub async fn run(ctx: ReplyCtx, turn: TurnId, script: Script, call: Call, segmen
         tts_down: false,
         queued: 0,
         audio_queued: &audio_queued,
+        answer_base: &answer_base,
+        filler_at: filler_at.filter(|_| ctx.filler.is_some()),
     };
     // Notes when the first packet actually leaves (the playout may still be busy).
     let first_audio = async {
         audio_queued.notified().await;
-        ctx.sink.wait_played(baseline + 1).await;
+        ctx.sink.wait_played(answer_base.load(Ordering::Acquire) + 1).await;
         let at = clock::now();
         let _ = ctx.events.send(Event::AudioStarted { turn }).await;
         at
@@ -214,6 +243,14 @@ pub async fn run(ctx: ReplyCtx, turn: TurnId, script: Script, call: Call, segmen
     voice.finish().await
 }
 
+/// Sleeps until `at`, or forever.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// A turn in progress.
 struct Voice<'a> {
     ctx: &'a ReplyCtx,
@@ -226,6 +263,10 @@ struct Voice<'a> {
     queued: u64,
     /// Signalled when the first audio of the turn is queued.
     audio_queued: &'a Notify,
+    /// Played-samples mark where the answer's audio starts (moved on by a filler).
+    answer_base: &'a AtomicU64,
+    /// When the filler is due, until it is said or the answer has audio.
+    filler_at: Option<Instant>,
 }
 
 impl Voice<'_> {
@@ -242,7 +283,8 @@ impl Voice<'_> {
     }
 
     async fn answer(&mut self, t: AgentTurn) {
-        let llm = SessionLlm::new(self.ctx.providers.clone(), self.call.clone());
+        let ctx = self.ctx;
+        let llm = SessionLlm::new(ctx.providers.clone(), self.call.clone());
         let mut runner = t.agent.lock().await;
         let mut chat = runner.chat(&t.extra, t.history);
         let who = ReplyFor {
@@ -251,15 +293,90 @@ impl Voice<'_> {
             cancel: self.call.cancel.clone(),
             follow_up: false,
         };
-        let filler = t.options.filler.clone();
-        let splitter = SentenceSplitter::new(self.ctx.splitter);
-        let mut sink = Speaking { voice: self, splitter, filler };
-        let summary = runner.user_turn(&llm, &mut chat, &t.turn, &who, &t.options, &mut sink).await;
-        sink.flush().await;
-        drop(runner);
+        let (relay, mut heard) = mpsc::channel(RELAY_QUEUE);
+        let (model, chat, turn, options) = (&llm, &mut chat, &t.turn, t.options.as_ref());
+        // The relay ends with the runner's future, and with it the events.
+        let run = async move { runner.user_turn(model, chat, turn, &who, options, &mut Relay(relay)).await };
+        tokio::pin!(run);
+        let mut splitter = SentenceSplitter::new(ctx.splitter);
+        let mut first_token: Option<Instant> = None;
+        let mut clause_at = None;
+        let mut summary = None;
+        loop {
+            tokio::select! {
+                biased;
+                event = heard.recv() => match event {
+                    Some(event) => {
+                        let text = matches!(event, Heard::Text(_));
+                        self.hear(event, &mut splitter, &t.options.filler).await;
+                        if text {
+                            let first = *first_token.get_or_insert_with(clock::now);
+                            clause_at = ctx.first_clause_after.filter(|_| self.said_nothing()).map(|after| first + after);
+                        }
+                    }
+                    None => break,
+                },
+                done = &mut run, if summary.is_none() => summary = Some(done),
+                () = sleep_until(self.filler_due()) => self.say_filler().await,
+                () = sleep_until(clause_at) => {
+                    clause_at = None;
+                    if let Some(clause) = splitter.take_clause(MIN_CLAUSE_CHARS) {
+                        self.say(&clause, false).await;
+                    }
+                }
+            }
+        }
+        if let Some(rest) = splitter.finish() {
+            self.say(&rest, false).await;
+        }
         let stats = llm.stats();
         self.reply.llm = stats.provider;
         self.reply.llm_ttft = stats.first_token;
+        match summary {
+            Some(summary) => self.answered(summary).await,
+            None => self.reply.interrupted = true,
+        }
+    }
+
+    /// One event of the answer: text to the splitter (sentences spoken as they complete),
+    /// words said while tools run spoken at once, tool calls and results noted.
+    async fn hear(&mut self, event: Heard, splitter: &mut SentenceSplitter, tool_filler: &str) {
+        match event {
+            Heard::Text(delta) => {
+                self.reply.text.push_str(&delta);
+                let mut sentences = Vec::new();
+                splitter.push(&delta, &mut sentences);
+                for s in sentences {
+                    self.say(&s, false).await;
+                }
+            }
+            Heard::Said(sentence) => {
+                if let Some(rest) = splitter.finish() {
+                    self.say(&rest, false).await;
+                }
+                self.say(&sentence, sentence == tool_filler).await;
+            }
+            Heard::Item(ChatItem::Assistant(_)) => {
+                // One LLM step's words are complete: speak them before any tool runs.
+                if let Some(rest) = splitter.finish() {
+                    self.say(&rest, false).await;
+                }
+                if !self.reply.text.ends_with(char::is_whitespace) {
+                    self.reply.text.push(' ');
+                }
+            }
+            Heard::Item(item @ (ChatItem::ToolCall { .. } | ChatItem::ToolOutput { .. })) => {
+                self.reply.tools.push(item)
+            }
+            Heard::Item(ChatItem::System(_) | ChatItem::User(_)) => {}
+            Heard::Handoff(to) => self.reply.handoffs.push(to),
+            // Cut mid-answer: what was said stands; the unfinished sentence is dropped.
+            Heard::BrokeOff => *splitter = SentenceSplitter::new(self.ctx.splitter),
+        }
+    }
+
+    /// How the answer ended: its cost noted; never silence (an apology when no words came).
+    async fn answered(&mut self, summary: ReplySummary) {
         self.reply.steps = summary.steps;
         if summary.steps > 0 {
             let clamp = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
@@ -277,14 +394,54 @@ impl Voice<'_> {
                 if !answered && summary.tool_calls > 0 =>
             {
                 tracing::warn!("no words after the tool calls; apologising");
-                self.fail(ProviderError::Unavailable {
-                    capability: crate::providers::Capability::Llm,
-                    detail: "no answer after tool calls".into(),
-                })
-                .await;
+                let detail = "no answer after tool calls".into();
+                self.fail(ProviderError::Unavailable { capability: Capability::Llm, detail }).await;
             }
             ReplyEnd::Answered | ReplyEnd::Empty | ReplyEnd::StepLimit | ReplyEnd::HandedOff => {}
         }
+    }
+
+    /// Nothing of the answer said yet (no audio queued, no text waiting).
+    fn said_nothing(&self) -> bool {
+        self.queued == 0 && self.reply.spoken.is_empty() && self.text_only.is_empty()
+    }
+
+    /// Awaits `fut` (TTS), meanwhile saying the filler when it is due.
+    async fn with_filler<T>(&mut self, fut: impl Future<Output = T>) -> T {
+        tokio::pin!(fut);
+        loop {
+            tokio::select! {
+                v = &mut fut => return v,
+                () = sleep_until(self.filler_due()) => self.say_filler().await,
+            }
+        }
+    }
+
+    /// When the filler is due: not said yet, and no audio of the answer queued.
+    fn filler_due(&self) -> Option<Instant> {
+        self.filler_at.filter(|_| self.queued == 0)
+    }
+
+    /// The filler, from its rendered audio only (a TTS request now would be late too). It is
+    /// not the answer: it moves the answer's start on, and does not count as first audio.
+    async fn say_filler(&mut self) {
+        self.filler_at = None;
+        let Some(text) = self.ctx.filler.as_deref() else { return };
+        let Some(pcm) = self.ctx.cache.get(text) else {
+            tracing::debug!("the filler is not rendered yet; waiting without it");
+            return;
+        };
+        // In the transcript only if it comes first (TTS may be slow on a sentence already
+        // written there).
+        if self.transcript.is_none() {
+            self.write_transcript(text).await;
+        }
+        let n = pcm.len() as u64;
+        self.reply.baseline += n;
+        self.answer_base.fetch_add(n, Ordering::AcqRel);
+        self.reply.filler = true;
+        super::metrics::metrics().fillers.inc();
+        let _ = self.ctx.sink.play(pcm.as_ref().clone()).await;
     }
 
     /// No answer: say why, never nothing.
@@ -314,11 +471,12 @@ impl Voice<'_> {
             return;
         }
         if !self.tts_down {
-            match self.ctx.providers.speak(self.call, sentence).await {
+            let ctx = self.ctx;
+            match self.with_filler(ctx.providers.speak(self.call, sentence)).await {
                 Ok(mut stream) => {
                     let mut n = 0u64;
                     let mut kept = cache.then(Vec::new);
-                    while let Some(chunk) = stream.next().await {
+                    while let Some(chunk) = self.with_filler(stream.next()).await {
                         match chunk {
                             Ok(pcm) => {
                                 n += pcm.len() as u64;
@@ -397,57 +555,5 @@ impl Voice<'_> {
             self.reply.text = self.reply.spoken.iter().map(|(s, _)| s.as_str()).collect::<Vec<_>>().join(" ");
         }
         self.reply
-    }
-}
-
-/// The answer as it streams, spoken: text through the sentence splitter, words said while
-/// tools run at once, tool calls and results noted for the history.
-struct Speaking<'v, 'a> {
-    voice: &'v mut Voice<'a>,
-    splitter: SentenceSplitter,
-    /// The tool loop's filler (its audio is cached like a notice's).
-    filler: String,
-}
-
-impl Speaking<'_, '_> {
-    /// Speaks what the splitter still holds.
-    async fn flush(&mut self) {
-        if let Some(rest) = self.splitter.finish() {
-            self.voice.say(&rest, false).await;
-        }
-    }
-}
-
-impl ReplySink for Speaking<'_, '_> {
-    async fn on_event(&mut self, event: ReplyEvent<'_>) {
-        match event {
-            ReplyEvent::Text(delta) => {
-                self.voice.reply.text.push_str(delta);
-                let mut sentences = Vec::new();
-                self.splitter.push(delta, &mut sentences);
-                for s in sentences {
-                    self.voice.say(&s, false).await;
-                }
-            }
-            ReplyEvent::Said(sentence) => {
-                self.flush().await;
-                let cache = sentence == self.filler;
-                self.voice.say(sentence, cache).await;
-            }
-            ReplyEvent::Item(ChatItem::Assistant(_)) => {
-                // One LLM step's words are complete: speak them before any tool runs.
-                self.flush().await;
-                if !self.voice.reply.text.ends_with(char::is_whitespace) {
-                    self.voice.reply.text.push(' ');
-                }
-            }
-            ReplyEvent::Item(item @ (ChatItem::ToolCall { .. } | ChatItem::ToolOutput { .. })) => {
-                self.voice.reply.tools.push(item.clone());
-            }
-            ReplyEvent::Item(ChatItem::System(_) | ChatItem::User(_)) => {}
-            ReplyEvent::Handoff(to) => self.voice.reply.handoffs.push(to.to_owned()),
-            // Cut mid-answer: what was said stands; the unfinished sentence is dropped.
-            ReplyEvent::BrokeOff => self.splitter = SentenceSplitter::new(self.voice.ctx.splitter),
-        }
     }
 }

@@ -41,6 +41,8 @@ pub struct VoiceOptions {
     /// The worker's agent name (empty: dispatched to every new room; named: only by an
     /// explicit dispatch, which may carry metadata).
     pub agent_name: String,
+    /// Attempt timeout of every provider (`<CAP>_TIMEOUT_SECS`; the default 10 s if unset).
+    pub provider_timeout: Option<Duration>,
 }
 
 impl Default for VoiceOptions {
@@ -54,6 +56,7 @@ impl Default for VoiceOptions {
             segmenter: VadConfig::default().segmenter,
             agents: None,
             agent_name: String::new(),
+            provider_timeout: None,
         }
     }
 }
@@ -157,6 +160,11 @@ pub async fn start(name: &str, opts: VoiceOptions) -> VoiceRig {
     fake.edit_replies(|r| r.speech_pcm = speech);
     let mut cfg = providers_config(&fake, fallback.as_ref());
     cfg.breakers = opts.breakers;
+    if let Some(t) = opts.provider_timeout {
+        for cap in [&mut cfg.llm, &mut cfg.tts, &mut cfg.stt] {
+            cap.timeout = t;
+        }
+    }
     let (handler, providers) = handler(&cfg, opts.session, &opts.limits, opts.segmenter, opts.agents);
     let handler = Arc::new(handler);
     let settings = agent::settings(&server.url(), opts.max_jobs);
