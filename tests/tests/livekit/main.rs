@@ -29,3 +29,4 @@ mod session_limits;
 mod session_outage;
 mod session_speakers;
 mod session_transcripts;
+mod session_turns;
