@@ -40,6 +40,8 @@ pub struct VoiceOptions {
     /// Sessions ask Smart Turn (the real model) at each pause, when `session.turn.smart` is
     /// set ([`VoiceOptions::smart`]).
     pub end_of_turn: bool,
+    /// Attempt timeout of every provider (`<CAP>_TIMEOUT_SECS`; the default 10 s if unset).
+    pub provider_timeout: Option<Duration>,
 }
 
 impl Default for VoiceOptions {
@@ -52,6 +54,7 @@ impl Default for VoiceOptions {
             max_jobs: 10,
             segmenter: VadConfig::default().segmenter,
             end_of_turn: false,
+            provider_timeout: None,
         }
     }
 }
@@ -172,6 +175,11 @@ pub async fn start(name: &str, opts: VoiceOptions) -> VoiceRig {
     fake.edit_replies(|r| r.speech_pcm = speech);
     let mut cfg = providers_config(&fake, fallback.as_ref());
     cfg.breakers = opts.breakers;
+    if let Some(t) = opts.provider_timeout {
+        for cap in [&mut cfg.llm, &mut cfg.tts, &mut cfg.stt] {
+            cap.timeout = t;
+        }
+    }
     let (mut handler, providers) = handler(&cfg, opts.session, &opts.limits, opts.segmenter);
     if opts.end_of_turn {
         handler = handler.with_end_of_turn(Arc::new(turn_detector()));
