@@ -12,7 +12,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::driver_tests::{quiet, start_with, within};
+use super::driver_tests::{quiet, start_agent, within};
 use super::scripted::Answer;
 use super::transcript::TOPIC_TRANSCRIPTION;
 use crate::agent::{Agent, Agents, DEFAULT_FILLER, PromptAgent};
@@ -108,7 +108,7 @@ fn tool_items(items: &[ChatItem]) -> Vec<&ChatItem> {
 #[tokio::test(start_paused = true)]
 async fn a_tool_turn_covers_the_wait_and_answers_with_the_result() {
     let agent = Forecaster::new(Duration::from_secs(2));
-    let mut r = start_with(quiet(), &LimitsConfig::default(), Some(agent.agents()));
+    let mut r = start_agent(quiet(), &LimitsConfig::default(), agent.agents());
     r.join("alice").await;
     r.providers.answer(Answer::tool_call("check_weather", json!({"city": "Paris"})));
     r.providers.answer(Answer::text(["It is sunny ", "and 22 degrees in Paris."]));
@@ -153,7 +153,7 @@ async fn a_tool_turn_covers_the_wait_and_answers_with_the_result() {
 #[tokio::test(start_paused = true)]
 async fn a_barge_in_during_a_tool_stops_it_and_the_history_says_so() {
     let agent = Forecaster::new(Duration::from_secs(60));
-    let mut r = start_with(quiet(), &LimitsConfig::default(), Some(agent.agents()));
+    let mut r = start_agent(quiet(), &LimitsConfig::default(), agent.agents());
     r.join("alice").await;
     r.providers.answer(Answer::tool_call("check_weather", json!({"city": "Oslo"})));
     r.say("alice", 1.0, "what is the weather in Oslo").await;
@@ -181,7 +181,7 @@ async fn a_barge_in_during_a_tool_stops_it_and_the_history_says_so() {
 #[tokio::test(start_paused = true)]
 async fn a_tool_hands_the_call_to_another_agent() {
     let agent = Forecaster::new(Duration::ZERO);
-    let mut r = start_with(quiet(), &LimitsConfig::default(), Some(agent.agents()));
+    let mut r = start_agent(quiet(), &LimitsConfig::default(), agent.agents());
     r.join("alice").await;
     r.providers.answer(Answer::tool_call("transfer_to_billing", json!({})));
     r.say("alice", 1.0, "I have a question about my bill").await;

@@ -78,6 +78,8 @@ struct Session {
     segments: u64,
     /// Audio of the utterances waiting, milliseconds (prices STT).
     pending_audio_ms: u64,
+    /// The end-of-turn question in flight (a newer pause withdraws it).
+    predicting: Option<AbortHandle>,
 }
 
 /// Runs one session in `room` until it closes or `cancel` fires, then leaves the room.
@@ -97,13 +99,17 @@ pub(super) async fn run(
     };
     runner.enter().await;
     let (events, mut inbox) = mpsc::channel(256);
+    let mut turn = shared.cfg.turn;
+    if shared.end_of_turn.is_none() {
+        turn.smart = None;
+    }
     let mut s = Session {
         greeting: runner.greeting(),
         filler: (!runner.tools().is_empty() && shared.cfg.tool_loop.filler_after.is_some())
             .then(|| shared.cfg.tool_loop.filler.clone()),
         agent_runner: Arc::new(tokio::sync::Mutex::new(runner)),
         job: Arc::new(job),
-        machine: TurnMachine::new(shared.cfg.turn),
+        machine: TurnMachine::new(turn),
         history: History::new(shared.cfg.history_max_tokens),
         room: Arc::from(room.name()),
         agent: Arc::from(room.identity()),
@@ -118,6 +124,7 @@ pub(super) async fn run(
         pending_stt: None,
         segments: 0,
         pending_audio_ms: 0,
+        predicting: None,
         shared,
     };
     metrics().sessions.inc();
@@ -241,6 +248,7 @@ impl Session {
                 self.pending_audio_ms += pcm.len() as u64 / 16;
                 self.machine.speech_ended(&who, pcm, end, now);
             }
+            Event::EndOfTurn { part, probability } => self.machine.end_of_turn(part, probability, now),
             Event::Transcribed { part, who, result, stt } => {
                 if let Some(d) = stt {
                     observe(&metrics().stt, d);
@@ -270,6 +278,7 @@ impl Session {
         while let Some(cmd) = self.machine.poll_command() {
             match cmd {
                 Command::Transcribe { part, who, pcm } => self.transcribe(part, who, pcm),
+                Command::Predict { part, who, pcm } => self.predict(part, who, pcm),
                 Command::Respond { turn, said, speech_ended } => self.respond(turn, said, speech_ended),
                 Command::Say { turn, text, reason, who, speech_ended } => {
                     let who = who.unwrap_or_else(|| self.agent.clone());
@@ -307,6 +316,31 @@ impl Session {
             };
             let _ = events.send(Event::Transcribed { part, who, result, stt }).await;
         });
+    }
+
+    /// Asks the end-of-turn model about the pause after `part`; a failure is reported as no
+    /// probability (the machine then waits the VAD delay).
+    fn predict(&mut self, part: PartId, who: Arc<str>, pcm: Vec<i16>) {
+        let Some(model) = self.shared.end_of_turn.clone() else { return };
+        if let Some(old) = self.predicting.take() {
+            old.abort();
+        }
+        let events = self.events.clone();
+        let asked = clock::now();
+        self.predicting = Some(self.tasks.spawn(async move {
+            let probability = match model.predict(pcm).await {
+                Ok(p) => {
+                    let ms = clock::now().saturating_duration_since(asked).as_millis() as u64;
+                    tracing::debug!(participant = %who, p, ms, "end-of-turn verdict");
+                    Some(p)
+                }
+                Err(e) => {
+                    tracing::debug!(participant = %who, error = %e, "no end-of-turn verdict");
+                    None
+                }
+            };
+            let _ = events.send(Event::EndOfTurn { part, probability }).await;
+        }));
     }
 
     fn respond(&mut self, turn: TurnId, said: Vec<Said>, speech_ended: Instant) {

@@ -53,14 +53,37 @@ fn start(cfg: SessionConfig, limits: &LimitsConfig) -> Rig {
     start_with(cfg, limits, None)
 }
 
-/// A session in an in-memory room; its agent made by `agents` (default: the settings' prompt).
-pub(super) fn start_with(cfg: SessionConfig, limits: &LimitsConfig, agents: Option<Agents>) -> Rig {
+/// [`start`] with an end-of-turn model.
+pub(super) fn start_with(
+    cfg: SessionConfig,
+    limits: &LimitsConfig,
+    model: Option<Arc<dyn super::EndOfTurn>>,
+) -> Rig {
+    start_full(cfg, limits, None, model)
+}
+
+/// [`start`] with the agents of `agents` in place of the settings' prompt.
+pub(super) fn start_agent(cfg: SessionConfig, limits: &LimitsConfig, agents: Agents) -> Rig {
+    start_full(cfg, limits, Some(agents), None)
+}
+
+/// A session in an in-memory room, with its agents (default: the settings' prompt) and
+/// end-of-turn model.
+fn start_full(
+    cfg: SessionConfig,
+    limits: &LimitsConfig,
+    agents: Option<Agents>,
+    model: Option<Arc<dyn super::EndOfTurn>>,
+) -> Rig {
     let (room, far) = memory::pair("room", AGENT);
     let providers = ScriptedProviders::new();
     let ears = ScriptedEars::new();
     let mut session = Session::new(cfg, Arc::new(providers.clone()), Arc::new(ears.clone()), limiter(limits));
     if let Some(agents) = agents {
         session = session.with_agents(agents);
+    }
+    if let Some(model) = model {
+        session = session.with_end_of_turn(model);
     }
     let cancel = CancellationToken::new();
     let run = session.clone();
@@ -419,3 +442,6 @@ async fn the_last_participant_leaving_stops_the_answer_at_once() {
     assert!(!r.ears.listening("alice"), "nobody is listened to any more");
     r.end().await;
 }
+
+#[path = "driver_turn_tests.rs"]
+mod end_of_turn;

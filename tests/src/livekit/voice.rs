@@ -11,11 +11,14 @@ use prometheus_client::registry::Registry;
 use voice_agent::agent::{Agents, PromptAgent};
 use voice_agent::clock;
 use voice_agent::core::breaker_config::BreakersConfig;
+use voice_agent::core::endpoint::SmartEndpointing;
 use voice_agent::core::segmenter::SegmenterConfig;
 use voice_agent::limits::{Limiter, LimitsConfig};
 use voice_agent::livekit::worker::WorkerSettings;
 use voice_agent::providers::{EndpointConfig, Providers, ProvidersConfig};
 use voice_agent::session::{SessionConfig, SessionHandler};
+use voice_agent::smart_turn::config::SMART_VAD_MIN_SILENCE;
+use voice_agent::smart_turn::{SmartTurn, TurnDetector};
 use voice_agent::vad::{Vad, VadConfig, VadService};
 
 use super::agent::{self, RunningWorker};
@@ -41,6 +44,9 @@ pub struct VoiceOptions {
     /// The worker's agent name (empty: dispatched to every new room; named: only by an
     /// explicit dispatch, which may carry metadata).
     pub agent_name: String,
+    /// Sessions ask Smart Turn (the real model) at each pause, when `session.turn.smart` is
+    /// set ([`VoiceOptions::smart`]).
+    pub end_of_turn: bool,
     /// Attempt timeout of every provider (`<CAP>_TIMEOUT_SECS`; the default 10 s if unset).
     pub provider_timeout: Option<Duration>,
 }
@@ -56,9 +62,33 @@ impl Default for VoiceOptions {
             segmenter: VadConfig::default().segmenter,
             agents: None,
             agent_name: String::new(),
+            end_of_turn: false,
             provider_timeout: None,
         }
     }
+}
+
+impl VoiceOptions {
+    /// The application's defaults with `TURN_DETECTION=smart`: Smart Turn's endpointing and
+    /// the VAD's shorter silence wait that goes with it.
+    pub fn smart() -> Self {
+        let mut opts = Self::default();
+        opts.session.turn.smart = Some(SmartEndpointing::default());
+        opts.segmenter.min_silence = SMART_VAD_MIN_SILENCE;
+        opts.end_of_turn = true;
+        opts
+    }
+}
+
+/// The Smart Turn service on the real model (loaded once per process).
+pub fn turn_detector() -> TurnDetector {
+    let model = SmartTurn::load(
+        &tool("models/libonnxruntime.so.1.31.1"),
+        &tool("models/smart-turn-v3.2-cpu.onnx"),
+        1,
+    )
+    .expect("loading Smart Turn (run scripts/setup)");
+    TurnDetector::start(model, 16).expect("Smart Turn service")
 }
 
 /// A running rig.
@@ -165,7 +195,10 @@ pub async fn start(name: &str, opts: VoiceOptions) -> VoiceRig {
             cap.timeout = t;
         }
     }
-    let (handler, providers) = handler(&cfg, opts.session, &opts.limits, opts.segmenter, opts.agents);
+    let (mut handler, providers) = handler(&cfg, opts.session, &opts.limits, opts.segmenter, opts.agents);
+    if opts.end_of_turn {
+        handler = handler.with_end_of_turn(Arc::new(turn_detector()));
+    }
     let handler = Arc::new(handler);
     let settings = agent::settings(&server.url(), opts.max_jobs);
     let worker = agent::spawn(WorkerSettings { agent_name: opts.agent_name, ..settings }, handler);

@@ -31,4 +31,6 @@ mod session_outage;
 mod session_speakers;
 mod session_tools;
 mod session_transcripts;
+mod session_trickle;
+mod session_turns;
 mod session_waiting;
