@@ -14,7 +14,10 @@ struct Rig {
 
 impl Rig {
     fn new() -> Self {
-        Self { m: TurnMachine::new(TurnConfig::default()), t0: clock::now() }
+        Self::with(TurnConfig::default())
+    }
+    fn with(cfg: TurnConfig) -> Self {
+        Self { m: TurnMachine::new(cfg), t0: clock::now() }
     }
     fn at(&self, n: u64) -> Instant {
         self.t0 + ms(n)
@@ -356,3 +359,6 @@ fn waiting_utterances_are_bounded() {
         other => panic!("{other:?}"),
     }
 }
+
+#[path = "turn_smart_tests.rs"]
+mod smart;
