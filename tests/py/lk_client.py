@@ -329,12 +329,18 @@ async def converse(args) -> dict:
 
     async def read_stream(reader, who):
         info = reader.info
+        header = dict(info.attributes or {})  # as the header said (the trailer may add to it)
+        chunks = []  # arrival times of the chunks
+        text = ""
         try:
-            text = await reader.read_all()
+            async for chunk in reader:
+                chunks.append(time.monotonic())
+                text += chunk
             status = "complete"
         except Exception as e:  # an interrupted stream still says what it carried
-            text, status = "", f"error: {e}"
-        texts.append({"topic": info.topic, "from": who, "attributes": dict(info.attributes or {}),
+            status = f"error: {e}"
+        texts.append({"topic": info.topic, "from": who, "attributes": dict(reader.info.attributes or {}),
+                      "header_attributes": header, "chunks": chunks,
                       "text": text, "status": status, "t": time.monotonic()})
 
     def on_text(reader, participant_identity):

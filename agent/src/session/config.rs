@@ -37,6 +37,9 @@ pub struct SessionConfig {
     pub stt_unavailable_message: String,
     /// Sentence splitting (`SENTENCE_MAX_CHARS`, 180).
     pub splitter: SplitterConfig,
+    /// When the last user has left, the session ends after this long unless someone comes
+    /// back (`LEAVE_GRACE_SECS`, 0: at once).
+    pub leave_grace: Duration,
 }
 
 impl Default for SessionConfig {
@@ -50,6 +53,7 @@ impl Default for SessionConfig {
             llm_unavailable_message: DEFAULT_LLM_UNAVAILABLE.to_owned(),
             stt_unavailable_message: DEFAULT_STT_UNAVAILABLE.to_owned(),
             splitter: SplitterConfig::default(),
+            leave_grace: Duration::ZERO,
         }
     }
 }
@@ -58,7 +62,7 @@ impl SessionConfig {
     /// Reads `SYSTEM_PROMPT`, `GREETING`, `GREETING_ENABLED` (true), `ENDPOINTING_DELAY_SECS`
     /// (0.5), `INTERRUPT_MIN_SPEECH_SECS` (0.5), `HISTORY_MAX_TOKENS` (2000),
     /// `TURN_DEADLINE_SECS` (30), `LLM_UNAVAILABLE_MESSAGE`, `STT_UNAVAILABLE_MESSAGE` and
-    /// `SENTENCE_MAX_CHARS` (180). Texts set to an empty value count as unset (the default),
+    /// `SENTENCE_MAX_CHARS` (180), `LEAVE_GRACE_SECS` (0). Texts set to an empty value count as unset (the default),
     /// so the greeting is turned off with its own flag.
     pub fn from_env(env: &mut EnvReader) -> Self {
         let d = Self::default();
@@ -86,6 +90,7 @@ impl SessionConfig {
                 max_chars: env.ranged("SENTENCE_MAX_CHARS", d.splitter.max_chars, 40, 2000),
                 ..d.splitter
             },
+            leave_grace: env.seconds("LEAVE_GRACE_SECS", d.leave_grace, 0.0, 3600.0),
         }
     }
 }
@@ -111,7 +116,9 @@ mod tests {
             ("ENDPOINTING_DELAY_SECS", "0.3"),
             ("SYSTEM_PROMPT", "Be brief."),
             ("STT_UNAVAILABLE_MESSAGE", "I can't hear."),
+            ("LEAVE_GRACE_SECS", "2.5"),
         ]);
+        assert_eq!(c.leave_grace, Duration::from_millis(2500));
         assert!(errs.is_empty());
         assert_eq!((c.greeting, c.system_prompt.as_str()), (None, "Be brief."));
         assert_eq!(c.turn.endpointing_delay, Duration::from_millis(300));
@@ -130,6 +137,7 @@ mod tests {
             ("HISTORY_MAX_TOKENS", "0"),
             ("TURN_DEADLINE_SECS", "0"),
             ("SENTENCE_MAX_CHARS", "5"),
+            ("LEAVE_GRACE_SECS", "-1"),
         ]);
         assert_eq!(
             errs,
@@ -139,7 +147,8 @@ mod tests {
                 "INTERRUPT_MIN_SPEECH_SECS",
                 "HISTORY_MAX_TOKENS",
                 "TURN_DEADLINE_SECS",
-                "SENTENCE_MAX_CHARS"
+                "SENTENCE_MAX_CHARS",
+                "LEAVE_GRACE_SECS"
             ]
         );
     }

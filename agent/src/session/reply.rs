@@ -19,13 +19,14 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Notify, mpsc};
 
 use super::Event;
+use super::captions::Captions;
 use super::outcome::Outcome;
 use super::providers::SessionProviders;
-use super::transcript::{self, TOPIC_CHAT, TOPIC_TRANSCRIPTION};
+use super::transcript::TOPIC_CHAT;
 use crate::clock;
 use crate::core::sentences::{SentenceSplitter, SplitterConfig};
 use crate::core::turn::TurnId;
-use crate::livekit::room::{AudioSink, TextStream, TextStreamOptions, TextStreams};
+use crate::livekit::room::{AudioSink, TextStreamOptions, TextStreams};
 use crate::providers::{Call, ChatMessage, ProviderError};
 
 /// Fixed texts whose audio is kept at most.
@@ -135,12 +136,13 @@ pub struct Reply {
 pub async fn run(ctx: ReplyCtx, turn: TurnId, script: Script, call: Call, segment: String) -> Reply {
     let baseline = ctx.sink.state().played_samples;
     let audio_queued = Notify::new();
+    let (captions, writer) = Captions::new(ctx.text.clone(), ctx.sink.clone(), segment);
+    let mut writer = std::pin::pin!(writer);
     let mut voice = Voice {
         ctx: &ctx,
         call: &call,
         reply: Reply { turn, baseline, outcome: Outcome::Answered, ..Reply::default() },
-        segment,
-        transcript: None,
+        captions,
         text_only: Vec::new(),
         tts_down: false,
         queued: 0,
@@ -164,6 +166,8 @@ pub async fn run(ctx: ReplyCtx, turn: TurnId, script: Script, call: Call, segmen
                 () = call.cancel.cancelled() => break true,
                 () = &mut performed => break false,
                 at = &mut first_audio, if first.is_none() => first = Some(at),
+                // Writes words as they play; returns only after `done`.
+                () = &mut writer => {}
             }
         }
     };
@@ -173,6 +177,8 @@ pub async fn run(ctx: ReplyCtx, turn: TurnId, script: Script, call: Call, segmen
     }
     voice.reply.interrupted |= cancelled;
     voice.reply.first_audio = first;
+    voice.captions.done(voice.reply.interrupted);
+    writer.await;
     voice.finish().await
 }
 
@@ -181,8 +187,8 @@ struct Voice<'a> {
     ctx: &'a ReplyCtx,
     call: &'a Call,
     reply: Reply,
-    segment: String,
-    transcript: Option<TextStream>,
+    /// The agent's transcript, paced with the audio.
+    captions: Captions,
     text_only: Vec<String>,
     tts_down: bool,
     queued: u64,
@@ -262,9 +268,10 @@ impl Voice<'_> {
 
     /// Speaks one sentence (text fallback if TTS cannot); `cache` renders it once for good.
     async fn say(&mut self, sentence: &str, cache: bool) {
-        self.write_transcript(sentence).await;
         if let Some(pcm) = cache.then(|| self.ctx.cache.get(sentence)).flatten() {
             let n = pcm.len() as u64;
+            self.captions.sentence(sentence, self.position());
+            self.captions.length(n);
             self.play(pcm.as_ref().clone()).await;
             self.reply.spoken.push((sentence.to_owned(), n));
             return;
@@ -277,6 +284,9 @@ impl Voice<'_> {
                     while let Some(chunk) = stream.next().await {
                         match chunk {
                             Ok(pcm) => {
+                                if n == 0 && !pcm.is_empty() {
+                                    self.captions.sentence(sentence, self.position());
+                                }
                                 n += pcm.len() as u64;
                                 if let Some(k) = kept.as_mut() {
                                     k.extend_from_slice(&pcm);
@@ -298,11 +308,13 @@ impl Voice<'_> {
                         self.ctx.cache.put(sentence, k);
                     }
                     if n > 0 {
+                        self.captions.length(n);
                         self.reply.spoken.push((sentence.to_owned(), n));
                         return;
                     }
                 }
                 Err(ProviderError::Limited { sentence: why, .. }) => {
+                    self.captions.text_only(&why, self.position());
                     self.text_only.push(why);
                 }
                 Err(ProviderError::Cancelled) => return,
@@ -312,6 +324,7 @@ impl Voice<'_> {
                 }
             }
         }
+        self.captions.text_only(sentence, self.position());
         self.text_only.push(sentence.to_owned());
     }
 
@@ -327,30 +340,23 @@ impl Voice<'_> {
         let _ = self.ctx.sink.play(pcm).await;
     }
 
-    async fn write_transcript(&mut self, sentence: &str) {
-        if self.transcript.is_none() {
-            let options = transcript::agent_options(&self.segment);
-            self.transcript = self.ctx.text.open(TOPIC_TRANSCRIPTION, options).await.ok();
-        }
-        if let Some(t) = self.transcript.as_mut() {
-            let _ = t.write(&transcript::piece(sentence, t.is_empty())).await;
-        }
+    /// Where the next queued audio will start, in the sink's played-sample count.
+    fn position(&self) -> u64 {
+        self.reply.baseline + self.queued
     }
 
-    async fn finish(mut self) -> Reply {
-        if let Some(t) = self.transcript.take() {
-            let _ = t.close(if self.reply.interrupted { "interrupted" } else { "" }).await;
-        }
-        if !self.text_only.is_empty() && !self.reply.interrupted {
-            if self.reply.spoken.is_empty() && self.reply.outcome == Outcome::Answered {
-                self.reply.outcome = Outcome::TextOnly;
+    async fn finish(self) -> Reply {
+        let Voice { ctx, mut reply, text_only, .. } = self;
+        if !text_only.is_empty() && !reply.interrupted {
+            if reply.spoken.is_empty() && reply.outcome == Outcome::Answered {
+                reply.outcome = Outcome::TextOnly;
             }
-            let text = self.text_only.join(" ");
-            let _ = self.ctx.text.send(TOPIC_CHAT, &text, TextStreamOptions::default()).await;
+            let text = text_only.join(" ");
+            let _ = ctx.text.send(TOPIC_CHAT, &text, TextStreamOptions::default()).await;
         }
-        if self.reply.text.is_empty() {
-            self.reply.text = self.reply.spoken.iter().map(|(s, _)| s.as_str()).collect::<Vec<_>>().join(" ");
+        if reply.text.is_empty() {
+            reply.text = reply.spoken.iter().map(|(s, _)| s.as_str()).collect::<Vec<_>>().join(" ");
         }
-        self.reply
+        reply
     }
 }
