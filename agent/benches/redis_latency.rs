@@ -43,7 +43,7 @@ fn main() {
         let cfg = LimitsConfig {
             quotas: Quotas::default(),
             redis: Some(RedisConfig {
-                url: format!("redis://127.0.0.1:{port}"),
+                url: format!("redis://127.0.0.1:{port}").into(),
                 key_prefix: "bench".into(),
                 session_lease: Duration::from_secs(120),
                 // The production 5 ms budget: a slower answer would show up as a local decision.

@@ -15,7 +15,7 @@ use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use voice_agent::clock;
 use voice_agent::core::segmenter::{SegmentEvent, SegmenterConfig, WINDOW};
 use voice_agent::vad::frontend::FrontEnd;
-use voice_agent::vad::{AudioFrame, Samples, StreamState, Vad, VadService};
+use voice_agent::vad::{InputFrame, Samples, StreamState, Vad, VadService};
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
@@ -149,7 +149,7 @@ fn batched(vad: &Vad, ws: &[[f32; WINDOW]], n: usize, rows: &mut Vec<Row>) -> Us
 /// Pushes `pcm48` in 20 ms frames through `stream`.
 fn push_48k(stream: &mut voice_agent::vad::VadStream, pcm48: &[i16], events: &mut Vec<SegmentEvent>) {
     for c in pcm48.chunks(960) {
-        let frame = AudioFrame { samples: Samples::I16(c), sample_rate: 48_000, channels: 1 };
+        let frame = InputFrame { samples: Samples::I16(c), sample_rate: 48_000, channels: 1 };
         stream.push(frame, events).expect("push");
         events.clear();
     }
@@ -175,7 +175,7 @@ fn front_end_48k(pcm48: &[i16], rows: &mut Vec<Row>) {
     let mut front = FrontEnd::new();
     let mut run = || {
         for c in pcm48.chunks_exact(960) {
-            let frame = AudioFrame { samples: Samples::I16(c), sample_rate: 48_000, channels: 1 };
+            let frame = InputFrame { samples: Samples::I16(c), sample_rate: 48_000, channels: 1 };
             let mut feed = front.feed(frame).expect("feed");
             while let Some(w) = feed.next_window() {
                 std::hint::black_box(w);
@@ -206,7 +206,7 @@ fn service(vad: &Vad, pcm: &[i16], quiet: &[i16], streams: usize, rows: &mut Vec
                         let mut events = Vec::with_capacity(64);
                         for c in pcm.chunks(320) {
                             let frame =
-                                AudioFrame { samples: Samples::I16(c), sample_rate: 16_000, channels: 1 };
+                                InputFrame { samples: Samples::I16(c), sample_rate: 16_000, channels: 1 };
                             stream.push(frame, &mut events).await.expect("push");
                             events.clear();
                         }

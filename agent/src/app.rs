@@ -69,7 +69,7 @@ pub async fn run(config: Config, health: Health, lifecycle: Lifecycle) {
     let settings = WorkerSettings {
         max_jobs: config.worker.max_jobs,
         load_threshold: config.worker.load_threshold,
-        ..WorkerSettings::new(&lk.url, &lk.api_key, &lk.api_secret, &lk.agent_name)
+        ..WorkerSettings::new(&lk.url, &lk.api_key, lk.api_secret.expose(), &lk.agent_name)
     };
     let mirror = tokio::spawn(mirror_worker_status(status.clone(), health.clone()));
     let control = WorkerControl {

@@ -1,30 +1,34 @@
 //! voice-agent: a LiveKit voice-agent worker.
 //!
 //! # Layout
-//! - [`agent`]: agents as code — [`agent::Agent`] (instructions, greeting, tools, hooks), the
-//!   conversation with tool calls, the LLM seam and the tool loop.
-//! - [`testing`]: a harness that runs an agent turn by turn against a scripted LLM.
-//! - [`clock`]: the one place that reads time; everything else gets `now` passed in.
-//! - [`config`]: environment (+ `.env`) → [`config::Config`], every error at once.
-//! - [`logging`]: text or JSON logs through `tracing`.
-//! - [`lifecycle`]: shutdown signal, running jobs, drain.
-//! - [`heartbeat`]: the runtime's heartbeat that liveness checks.
-//! - [`app`]: what the process runs on the async runtime.
-//! - [`core`]: sans-IO logic — breakers, GCRA limits, cost, spoken rejections, segmenter.
-//! - [`limits`]: limit stores (in-memory, Redis with degraded fallback), stats, metrics.
-//! - [`livekit`]: the Agents worker protocol and a pure-Rust room participant (str0m WebRTC,
-//!   Opus), echo mode.
-//! - [`providers`]: STT, LLM and TTS over OpenAI-compatible HTTP: the guard (limits → breaker
-//!   → deadline → one retry), fallback chains, streamed SSE and PCM, degraded-mode summary.
-//! - [`session`]: the voice session — turn-taking, barge-in, LLM → sentences → TTS, transcripts,
-//!   degraded mode; announced echo mode when no provider is configured.
-//! - [`tools`]: function tools the LLM can call — typed arguments with derived JSON schemas,
-//!   a context, parallel runs with time limits, panics caught, metrics.
-//! - [`stats`]: `/stats` and the resilience readiness section, bridged to the limiter.
+//! In the order audio flows, then what steers it and what starts it; each module once.
+//! - [`livekit`]: the Agents worker (`/agent`: registration, offers, assignments), the room
+//!   participant (signalling, str0m WebRTC, Opus in and paced Opus out, data packets and text
+//!   streams), the job-handler seam and echo mode.
 //! - [`vad`]: Silero VAD through ONNX Runtime: model loading, 48→16 kHz resampling,
 //!   per-stream windows and state, batched inference across streams.
-//! - [`livekit`]: the Agents worker (`/agent`), the room participant (signalling, str0m
-//!   WebRTC, Opus), the job-handler seam and echo mode.
+//! - [`session`]: the voice session — turn-taking, barge-in, STT → LLM → sentences → TTS,
+//!   transcripts, degraded mode; announced echo mode when no provider is configured.
+//! - [`agent`]: agents as code — [`agent::Agent`] (instructions, greeting, tools, hooks), the
+//!   conversation with tool calls, the LLM seam and the tool loop.
+//! - [`tools`]: function tools the LLM can call — typed arguments with derived JSON schemas,
+//!   a context, parallel runs with time limits, panics caught, metrics.
+//! - [`providers`]: STT, LLM and TTS per vendor (OpenAI-compatible HTTP so far) behind one
+//!   guard (limits → breaker → deadline → one retry), fallback chains, streamed SSE and PCM,
+//!   degraded-mode summary.
+//! - [`limits`]: limit stores (in-memory, Redis with degraded fallback), stats, metrics.
+//! - [`core`]: sans-IO logic — breakers, GCRA limits, cost, spoken rejections, segmenter,
+//!   turn-taking, sentences, history; time comes in as an argument.
+//! - [`clock`]: the one place that reads time.
+//! - [`env`]: the environment (+ `.env`) read into typed values, every mistake collected.
+//! - [`config`]: the configuration edge — every subsystem's settings → [`config::Config`].
+//! - [`app`]: what the process runs on the async runtime; [`lifecycle`]: shutdown signal,
+//!   running jobs, drain; [`heartbeat`]: the runtime's heartbeat that liveness checks.
+//! - [`stats`]: `/stats` and the resilience readiness section, bridged to the limiter.
+//! - [`logging`]: text or JSON logs through `tracing`, every line through [`redact`].
+//! - [`secret`]: [`secret::Secret`], a credential that prints as `<redacted>`; [`redact`]:
+//!   credentials (configured values, JWTs, `Bearer …`, URL passwords) cut out of log lines.
+//! - [`testing`]: a harness that runs an agent turn by turn against a scripted LLM.
 #![warn(missing_docs)]
 
 pub mod agent;
@@ -39,6 +43,8 @@ pub mod limits;
 pub mod livekit;
 pub mod logging;
 pub mod providers;
+pub mod redact;
+pub mod secret;
 pub mod session;
 pub mod stats;
 pub mod testing;

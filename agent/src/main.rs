@@ -111,7 +111,7 @@ fn run() -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    logging::init(config.log_format, &config.log_level);
+    logging::init(config.log_format, &config.log_level, &config.secrets());
     let health = Health::new(config.health.liveness_stale);
     // Declared before the server answers, so readiness always lists what it waits for.
     health.set_component("worker", false, "starting");

@@ -20,7 +20,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use voice_agent::core::quota::Quotas;
 use voice_agent::limits::{Limiter, LimitsConfig};
-use voice_agent::providers::llm::parse_chunk;
+use voice_agent::providers::openai::parse_chunk;
 use voice_agent::providers::pcm::{PcmDecoder, Upsampler2x};
 use voice_agent::providers::sse::SseParser;
 use voice_agent::providers::{Call, ChatMessage, EndpointConfig, Providers, ProvidersConfig, Role};

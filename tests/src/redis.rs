@@ -6,6 +6,7 @@
 //! stall it), killed on drop. [`RedisServer::stop`] (SIGKILL) and [`RedisServer::restart`] take
 //! it away and bring it back on the same port mid-test — empty, or from its append-only file;
 //! [`RedisServer::pause`] and [`RedisServer::resume`] (SIGSTOP/SIGCONT) stall it.
+//! [`RedisServer::start_with_password`] requires a password, as a managed Redis does.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -24,6 +25,7 @@ pub struct RedisServer {
     port: u16,
     dir: PathBuf,
     persistent: bool,
+    password: Option<String>,
 }
 
 impl RedisServer {
@@ -40,11 +42,21 @@ impl RedisServer {
         Self::start_with(true)
     }
 
+    /// Like [`RedisServer::start`], requiring `password` (`requirepass`); [`RedisServer::url`]
+    /// carries it.
+    pub fn start_with_password(password: &str) -> Self {
+        Self::start_full(false, Some(password.to_owned()))
+    }
+
     fn start_with(persistent: bool) -> Self {
+        Self::start_full(persistent, None)
+    }
+
+    fn start_full(persistent: bool, password: Option<String>) -> Self {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("va-redis-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("creating a scratch directory for redis-server");
-        let mut s = Self { child: None, port, dir, persistent };
+        let mut s = Self { child: None, port, dir, persistent, password };
         s.restart();
         s
     }
@@ -72,9 +84,12 @@ impl RedisServer {
         self.port
     }
 
-    /// `redis://127.0.0.1:<port>`.
+    /// `redis://127.0.0.1:<port>`, or `redis://:<password>@127.0.0.1:<port>`.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        match &self.password {
+            Some(p) => format!("redis://:{p}@127.0.0.1:{}", self.port),
+            None => format!("redis://127.0.0.1:{}", self.port),
+        }
     }
 
     /// Kills the server (SIGKILL: connections drop at once, as in a crash).
@@ -98,6 +113,7 @@ impl RedisServer {
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", ""])
             .args(aof)
             .args(["--enable-debug-command", "local"])
+            .args(self.password.iter().flat_map(|p| ["--requirepass", p.as_str()]))
             .arg("--dir")
             .arg(&self.dir)
             .stdout(Stdio::null())
@@ -118,6 +134,13 @@ impl RedisServer {
         let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) else { return false };
         let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
         let mut buf = [0u8; 16];
+        if let Some(p) = &self.password {
+            let authed = s.write_all(format!("AUTH {p}\r\n").as_bytes()).is_ok()
+                && s.read(&mut buf).is_ok_and(|n| buf[..n].starts_with(b"+OK"));
+            if !authed {
+                return false;
+            }
+        }
         s.write_all(b"PING\r\n").is_ok() && s.read(&mut buf).is_ok_and(|n| buf[..n].starts_with(b"+PONG"))
     }
 }
@@ -135,7 +158,7 @@ pub fn limits_config(url: &str, prefix: &str, quotas: Quotas, shared: SharedOpti
     LimitsConfig {
         quotas,
         redis: Some(RedisConfig {
-            url: url.to_owned(),
+            url: url.into(),
             key_prefix: prefix.to_owned(),
             session_lease: Duration::from_secs(120),
             shared,

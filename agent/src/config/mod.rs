@@ -8,6 +8,7 @@
 
 use crate::env::{ConfigError, EnvReader};
 use crate::logging::LogFormat;
+use crate::secret::Secret;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -24,27 +25,16 @@ pub enum AgentMode {
 }
 
 /// LiveKit connection settings.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct LiveKitConfig {
     /// Server URL, `ws://` or `wss://` (`http(s)://` is accepted and converted).
     pub url: String,
-    /// API key.
+    /// API key (an identifier: it is in every token's `iss` claim).
     pub api_key: String,
     /// API secret (never logged).
-    pub api_secret: String,
+    pub api_secret: Secret,
     /// Agent name; empty means automatic dispatch to every new room.
     pub agent_name: String,
-}
-
-impl std::fmt::Debug for LiveKitConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LiveKitConfig")
-            .field("url", &self.url)
-            .field("api_key", &self.api_key)
-            .field("api_secret", &"<redacted>")
-            .field("agent_name", &self.agent_name)
-            .finish()
-    }
 }
 
 /// Worker capacity and lifecycle settings.
@@ -160,6 +150,27 @@ impl Config {
         let session = crate::session::SessionConfig::from_env(env);
         Self { livekit, worker, health, models, log_format, log_level, vad, limits, providers, session }
     }
+
+    /// Every credential in the configuration, for the log redactor: the LiveKit secret,
+    /// provider API keys, the Redis URL and its password.
+    pub fn secrets(&self) -> Vec<String> {
+        let mut out = vec![self.livekit.api_secret.expose().to_owned()];
+        out.extend(self.providers.api_keys().map(|k| k.expose().to_owned()));
+        if let Some(redis) = &self.limits.redis {
+            let url = redis.url.expose();
+            out.push(url.to_owned());
+            out.extend(url_password(url).map(str::to_owned));
+        }
+        out
+    }
+}
+
+/// The password in `scheme://user:password@host…`, if any.
+fn url_password(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let userinfo = authority.rsplit_once('@')?.0;
+    userinfo.split_once(':').map(|(_, p)| p).filter(|p| !p.is_empty())
 }
 
 fn read_mode(env: &mut EnvReader) -> AgentMode {
@@ -186,7 +197,7 @@ fn read_livekit(env: &mut EnvReader) -> LiveKitConfig {
     }
     LiveKitConfig {
         url: url.trim_end_matches('/').to_owned(),
-        api_key: api_key.unwrap_or_default(),
+        api_key: api_key.map(|k| k.expose().to_owned()).unwrap_or_default(),
         api_secret: api_secret.unwrap_or_default(),
         agent_name: env.string("LIVEKIT_AGENT_NAME", ""),
     }
@@ -281,5 +292,36 @@ mod tests {
         assert_eq!(c.livekit.url, "wss://lk.example");
         assert!(!format!("{:?}", c.livekit).contains("secret\""));
         assert!(format!("{:?}", c.livekit).contains("<redacted>"));
+    }
+
+    #[test]
+    fn secrets_are_listed_for_the_redactor_and_never_echoed_in_errors() {
+        let v = vars(&[
+            ("REDIS_URL", "rediss://:CANARY-redis-pw@redis.example:6380/0"),
+            ("LLM_BASE_URL", "http://127.0.0.1:9/v1"),
+            ("LLM_API_KEY", "sk-canary-llm"),
+            ("MAX_JOBS", "x"),
+        ]);
+        // rediss:// is refused (redis:// only), and the error does not quote the URL.
+        let errs = Config::from_vars(v.clone()).unwrap_err();
+        let text: String = errs.iter().map(|e| format!("{e}\n")).collect();
+        assert!(text.contains("REDIS_URL") && !text.contains("CANARY"), "{text}");
+        let mut ok = v;
+        ok.insert("REDIS_URL".into(), "redis://:CANARY-redis-pw@127.0.0.1:6380/0".into());
+        ok.remove("MAX_JOBS");
+        let c = Config::from_vars(ok).unwrap();
+        let secrets = c.secrets();
+        for s in ["secret", "sk-canary-llm", "CANARY-redis-pw", "redis://:CANARY-redis-pw@127.0.0.1:6380/0"] {
+            assert!(secrets.iter().any(|x| x == s), "{s} missing from the redactor's list");
+        }
+        assert!(!format!("{c:?}").contains("CANARY") && !format!("{c:?}").contains("sk-canary"));
+    }
+
+    #[test]
+    fn passwords_in_urls() {
+        assert_eq!(url_password("redis://:pw@h:1/0"), Some("pw"));
+        assert_eq!(url_password("rediss://user:p%40ss@h"), Some("p%40ss"));
+        assert_eq!(url_password("redis://h:6379"), None);
+        assert_eq!(url_password("redis://user@h"), None);
     }
 }

@@ -10,6 +10,8 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::secret::Secret;
+
 /// One bad setting: which variable, what it held, what was expected.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
@@ -36,6 +38,8 @@ pub struct EnvReader {
     vars: HashMap<String, String>,
     errors: Vec<ConfigError>,
     floats: Vec<String>,
+    /// Variables read as secrets: an error about them never carries their value.
+    secret_names: Vec<String>,
 }
 
 /// A number a setting may hold: whole numbers, or floating point (which must be finite).
@@ -53,7 +57,7 @@ numbers!(true: f32, f64);
 impl EnvReader {
     /// Reads from the given variables (tests pass their own map; `main` passes the process env).
     pub fn new(vars: HashMap<String, String>) -> Self {
-        Self { vars, errors: Vec::new(), floats: Vec::new() }
+        Self { vars, errors: Vec::new(), floats: Vec::new(), secret_names: Vec::new() }
     }
 
     /// Reads from name/value pairs (tests and examples).
@@ -74,9 +78,11 @@ impl EnvReader {
         self.vars.get(name).map(|s| s.trim()).filter(|s| !s.is_empty())
     }
 
-    /// Records an error for `name` (used by modules with cross-field checks).
+    /// Records an error for `name` (used by modules with cross-field checks). The value is
+    /// quoted in the message unless `name` was read as a [`EnvReader::secret`].
     pub fn error(&mut self, name: &str, expected: impl Into<String>) {
-        let value = self.raw(name).map(str::to_owned);
+        let secret = self.secret_names.iter().any(|n| n == name);
+        let value = self.raw(name).filter(|_| !secret).map(str::to_owned);
         self.errors.push(ConfigError { var: name.to_owned(), value, expected: expected.into() });
     }
 
@@ -91,15 +97,29 @@ impl EnvReader {
     }
 
     /// A secret: read from `NAME`, or from the file named by `NAME_FILE` (Docker secrets).
-    /// Its value never appears in an error.
-    pub fn secret(&mut self, name: &str) -> Option<String> {
+    /// Its value never appears in an error, even one recorded later through
+    /// [`EnvReader::error`].
+    ///
+    /// ```
+    /// use voice_agent::env::EnvReader;
+    /// let mut env = EnvReader::from_pairs(&[("REDIS_URL", "http://:hunter22@redis:6379")]);
+    /// let url = env.secret("REDIS_URL").unwrap();
+    /// assert_eq!(format!("{url:?}"), "<redacted>");
+    /// env.error("REDIS_URL", "a redis:// URL");
+    /// let errors = env.finish().unwrap_err();
+    /// assert_eq!(errors[0].to_string(), "REDIS_URL: expected a redis:// URL");
+    /// ```
+    pub fn secret(&mut self, name: &str) -> Option<Secret> {
+        if !self.secret_names.iter().any(|n| n == name) {
+            self.secret_names.push(name.to_owned());
+        }
         if let Some(v) = self.raw(name) {
-            return Some(v.to_owned());
+            return Some(Secret::from(v));
         }
         let file_var = format!("{name}_FILE");
         let path = self.raw(&file_var)?.to_owned();
         match std::fs::read_to_string(&path) {
-            Ok(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+            Ok(s) if !s.trim().is_empty() => Some(Secret::from(s.trim())),
             Ok(_) => {
                 self.error(&file_var, "a file holding the secret (it is empty)");
                 None
@@ -232,7 +252,7 @@ mod tests {
         let f = dir.join("key");
         std::fs::write(&f, "s3cret\n").unwrap();
         let mut r = EnvReader::from_pairs(&[("K_FILE", f.to_str().unwrap()), ("M_FILE", "/nonexistent/x")]);
-        assert_eq!(r.secret("K").as_deref(), Some("s3cret"));
+        assert_eq!(r.secret("K").as_ref().map(Secret::expose), Some("s3cret"));
         assert_eq!(r.secret("M"), None);
         let errs = r.finish().unwrap_err();
         assert_eq!(errs[0].var, "M_FILE");

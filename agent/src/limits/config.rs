@@ -8,29 +8,19 @@ use crate::core::cost::PriceTable;
 use crate::core::messages::Messages;
 use crate::core::quota::Quotas;
 use crate::env::EnvReader;
+use crate::secret::Secret;
 
 /// Redis settings (present only when `REDIS_URL` is set).
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedisConfig {
     /// `redis://[:password@]host:port[/db]` (`REDIS_URL`, or `REDIS_URL_FILE`; never logged).
-    pub url: String,
+    pub url: Secret,
     /// Hash tag and prefix of every key (`REDIS_KEY_PREFIX`, `va`).
     pub key_prefix: String,
     /// Session lease time to live; the heartbeat renews held leases (`SESSION_LEASE_SECS`, 120 s).
     pub session_lease: Duration,
     /// Timeouts, Redis breaker, worker count.
     pub shared: SharedOptions,
-}
-
-impl std::fmt::Debug for RedisConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisConfig")
-            .field("url", &"<redacted>")
-            .field("key_prefix", &self.key_prefix)
-            .field("session_lease", &self.session_lease)
-            .field("shared", &self.shared)
-            .finish()
-    }
 }
 
 /// Everything the limiter needs.
@@ -73,7 +63,7 @@ impl LimitsConfig {
         let transcript_max_chars = env.ranged("TRANSCRIPT_MAX_CHARS", d.transcript_max_chars, 1, 1_000_000);
         let max_keys = env.ranged("LIMIT_MAX_KEYS", d.max_keys, 16, 100_000_000);
         let redis = env.secret("REDIS_URL").map(|url| {
-            if !url.starts_with("redis://") || redis::Client::open(url.as_str()).is_err() {
+            if !url.expose().starts_with("redis://") || redis::Client::open(url.expose()).is_err() {
                 env.error("REDIS_URL", "a URL like redis://127.0.0.1:6379 (or empty for in-memory limits)");
             }
             let s = SharedOptions::default();

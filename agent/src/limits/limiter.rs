@@ -63,8 +63,13 @@ impl Limiter {
         let backend = match &cfg.redis {
             None => Backend::Memory(Box::new(local)),
             Some(r) => {
-                let redis =
-                    RedisStore::new(&r.url, &r.key_prefix, cfg.quotas.clone(), worker_id, r.session_lease)?;
+                let redis = RedisStore::new(
+                    r.url.expose(),
+                    &r.key_prefix,
+                    cfg.quotas.clone(),
+                    worker_id,
+                    r.session_lease,
+                )?;
                 Backend::Shared(Box::new(SharedStore::new(
                     redis,
                     local,

@@ -18,6 +18,7 @@ mod keyed;
 pub mod limiter;
 pub mod memory;
 pub mod metrics;
+pub mod mode;
 pub mod quota_config;
 pub mod redis;
 pub mod shared;

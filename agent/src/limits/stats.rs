@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::store::Mode;
+use super::mode::Mode;
 use crate::core::breaker::{Snapshot, State};
 use crate::core::ledger::LimitView;
 use crate::core::quota::{Quotas, Scope, Unit, Window};

@@ -8,6 +8,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub use super::mode::Mode;
 use super::stats::Stats;
 use crate::clock;
 use crate::core::ledger::{CostWarnings, Rejection};
@@ -97,32 +98,6 @@ pub struct SessionLease {
     pub(crate) room: Arc<str>,
     pub(crate) id: u64,
     pub(crate) origin: Origin,
-}
-
-/// Which way limits are being decided right now (`limiter_mode{mode}`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Mode {
-    /// In memory, this worker only (no Redis configured).
-    Local,
-    /// In Redis, shared by all workers.
-    Shared,
-    /// Redis configured but unreachable, slow, or being merged into after it lost its data:
-    /// local decisions from the last shared state, each charge × N workers.
-    Degraded,
-}
-
-impl Mode {
-    /// All modes (for the gauge).
-    pub const ALL: [Mode; 3] = [Mode::Local, Mode::Shared, Mode::Degraded];
-
-    /// Label value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Local => "local",
-            Mode::Shared => "shared",
-            Mode::Degraded => "degraded",
-        }
-    }
 }
 
 /// A place where limits are counted. Methods never fail: a store that loses its backend

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use livekit_api::access_token::{AccessToken, AccessTokenError, VideoGrants};
 
+use crate::secret::Secret;
+
 /// A token could not be minted (empty key/secret or inconsistent claims).
 #[derive(Debug, thiserror::Error)]
 #[error("cannot mint a LiveKit access token: {0}")]
@@ -17,12 +19,13 @@ pub struct TokenError(#[from] AccessTokenError);
 const WORKER_TOKEN_TTL: Duration = Duration::from_secs(3600);
 
 /// Token for the `/agent` worker connection.
-pub fn worker_token(api_key: &str, api_secret: &str) -> Result<String, TokenError> {
+pub fn worker_token(api_key: &str, api_secret: &str) -> Result<Secret, TokenError> {
     let grants = VideoGrants { agent: true, ..VideoGrants::default() };
-    Ok(AccessToken::with_api_key(api_key, api_secret)
+    let jwt = AccessToken::with_api_key(api_key, api_secret)
         .with_ttl(WORKER_TOKEN_TTL)
         .with_grants(grants)
-        .to_jwt()?)
+        .to_jwt()?;
+    Ok(Secret::from(jwt))
 }
 
 /// Token that lets `identity` join `room` (publish, subscribe, data).
@@ -55,7 +58,8 @@ mod tests {
     #[test]
     fn worker_token_carries_the_agent_grant() {
         let jwt = worker_token("key", "a-long-enough-secret").unwrap();
-        let claims = TokenVerifier::with_api_key("key", "a-long-enough-secret").verify(&jwt).unwrap();
+        assert_eq!(format!("{jwt:?}"), "<redacted>");
+        let claims = TokenVerifier::with_api_key("key", "a-long-enough-secret").verify(jwt.expose()).unwrap();
         assert!(claims.video.agent);
         assert!(!claims.video.room_join);
     }

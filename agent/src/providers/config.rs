@@ -9,29 +9,20 @@ use super::resilience_config::{read_breakers, read_retry};
 use crate::core::breaker_config::BreakersConfig;
 use crate::core::retry::RetryConfig;
 use crate::env::EnvReader;
+use crate::secret::Secret;
 
 /// How many fallbacks a chain may list (`<CAP>_FALLBACK_1_…` to `_3_`).
 pub const MAX_FALLBACKS: usize = 3;
 
 /// One endpoint of a chain.
-#[derive(Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct EndpointConfig {
     /// Base URL up to and including `/v1`, e.g. `https://api.openai.com/v1`.
     pub base_url: String,
     /// Bearer key; `None` sends no `Authorization` header (local servers).
-    pub api_key: Option<String>,
+    pub api_key: Option<Secret>,
     /// Model name sent with each request (also prices it).
     pub model: String,
-}
-
-impl std::fmt::Debug for EndpointConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EndpointConfig")
-            .field("base_url", &self.base_url)
-            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
-            .field("model", &self.model)
-            .finish()
-    }
 }
 
 /// One capability's settings.
@@ -116,6 +107,13 @@ impl Default for ProvidersConfig {
 }
 
 impl ProvidersConfig {
+    /// The API key of every endpoint of every capability.
+    pub fn api_keys(&self) -> impl Iterator<Item = &Secret> {
+        [&self.llm, &self.tts, &self.stt]
+            .into_iter()
+            .flat_map(|c| c.endpoints.iter().filter_map(|e| e.api_key.as_ref()))
+    }
+
     /// Reads `LLM_*`, `TTS_*`, `STT_*` and their fallbacks, `BREAKER_*` and `RETRY_*`.
     pub fn from_env(env: &mut EnvReader) -> Self {
         let d = Self::default();
@@ -242,7 +240,7 @@ mod tests {
         let e = &c.llm.endpoints;
         assert_eq!(e.len(), 3);
         assert_eq!(e[0].base_url, "https://api.openai.com/v1");
-        assert_eq!(e[1].api_key.as_deref(), Some("sk-secret-file"));
+        assert_eq!(e[1].api_key.as_ref().map(Secret::expose), Some("sk-secret-file"));
         assert_eq!(e[2].model, "gpt-4o-mini", "a fallback inherits the primary's model");
         assert_eq!(c.stt.endpoints[0].model, "whisper-1");
         assert_eq!(c.stt_options.language.as_deref(), Some("en"));

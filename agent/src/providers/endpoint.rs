@@ -8,8 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::Capability;
-use super::adapter::{OPENAI_COMPATIBLE, Vendor};
+use super::adapter::Vendor;
 use super::config::EndpointConfig;
+use super::openai::OPENAI_COMPATIBLE;
 use crate::clock;
 use crate::core::breaker::{Breaker, Outcome, Permit, Rejected, Snapshot};
 use crate::core::breaker_config::BreakerConfig;
@@ -57,6 +58,12 @@ pub(crate) fn endpoint_name(cap: Capability, cfg: &EndpointConfig) -> String {
     format!("{}:{host}/{}", cap.as_str(), cfg.model)
 }
 
+/// Which vendor's API an endpoint speaks. Every endpoint speaks the OpenAI shape so far; a
+/// second vendor adds its line here (by its host, or a setting of the endpoint).
+fn vendor_for(_cfg: &EndpointConfig) -> &'static Vendor {
+    &OPENAI_COMPATIBLE
+}
+
 impl Endpoint {
     #[allow(clippy::too_many_arguments)] // one constructor, called from one place
     pub fn new(
@@ -71,12 +78,13 @@ impl Endpoint {
         seed: u64,
     ) -> Self {
         metrics.breaker_state(&name, crate::core::breaker::State::Closed);
+        let vendor = vendor_for(&cfg);
         Self {
             cap,
             name,
             cfg,
             rank,
-            vendor: &OPENAI_COMPATIBLE,
+            vendor,
             breaker: Mutex::new(Breaker::new(breaker.clone(), now, seed)),
             budget: Mutex::new(RetryBudget::new(retry, now, seed ^ 0x5eed)),
             retry: retry.clone(),

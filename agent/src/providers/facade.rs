@@ -4,13 +4,16 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::adapter::Vendor;
 use super::chain::Chain;
+use super::endpoint::Endpoint;
 use super::error::ProviderError;
 use super::guard::Guard;
-use super::llm::{ChatParts, ChatStream, estimate_prompt_tokens};
+use super::llm::{ChatDecoder, ChatStream, estimate_prompt_tokens};
 use super::metrics::ProviderMetrics;
 use super::prompt::{ChatItem, Prompt, ToolChoice};
-use super::tts::{SpeechParts, SpeechStream};
+use super::stream::Started;
+use super::tts::{SpeechDecoder, SpeechStream};
 use super::{Call, Capability, ChatMessage, ProvidersConfig, Transcription, health, http, stt};
 use crate::clock;
 use crate::core::breaker::Outcome;
@@ -115,8 +118,7 @@ impl Providers {
         let mut admitted = self.guard.admit(&self.stt, call, usage).await?;
         let wav = stt::wav_bytes(pcm_16k_mono);
         let opts = &self.cfg.stt_options;
-        let build =
-            |ep: &super::endpoint::Endpoint| ep.vendor.transcription.request(&ep.cfg, &self.http, &wav, opts);
+        let build = |ep: &Endpoint| ep.vendor.transcription.request(&ep.cfg, &self.http, &wav, opts);
         let opened = self.guard.open(&self.stt, call, &build).await?;
         let ep = std::sync::Arc::clone(opened.lease.endpoint());
         let ct = http::content_type(&opened.resp);
@@ -167,50 +169,47 @@ impl Providers {
             output_tokens: u64::from(self.cfg.llm_options.max_tokens),
             ..Usage::default()
         };
-        let admitted = self.guard.admit(&self.llm, call, usage).await?;
         let opts = &self.cfg.llm_options;
-        let build =
-            |ep: &super::endpoint::Endpoint| ep.vendor.chat.request(&ep.cfg, &self.http, prompt, opts);
-        let opened = self.guard.open(&self.llm, call, &build).await?;
-        let vendor = opened.lease.endpoint().vendor;
-        let opened =
-            self.guard.expect_content_type(opened, "an event stream", |ct| vendor.chat.accepts(ct)).await?;
-        Ok(ChatStream::new(ChatParts {
-            resp: opened.resp,
-            lease: opened.lease,
-            started: opened.started,
-            guard: Arc::clone(&self.guard),
-            settlement: admitted.settlement,
-            cancel: call.cancel.clone(),
-            idle: self.llm.cfg.timeout,
-            slow: self.llm.cfg.slow,
-            prompt_estimate,
-            turns: usage.turns,
-            max_line: self.cfg.max_body_bytes,
-        }))
+        let build = |ep: &Endpoint| ep.vendor.chat.request(&ep.cfg, &self.http, prompt, opts);
+        let accepts = |v: &Vendor, ct: &str| v.chat.accepts(ct);
+        let started = self.start(&self.llm, call, usage, &build, "an event stream", accepts).await?;
+        let chat = started.opened.lease.endpoint().vendor.chat;
+        let decoder = ChatDecoder::new(chat, self.cfg.max_body_bytes, prompt_estimate, usage.turns);
+        Ok(ChatStream::new(started, decoder))
     }
 
     /// Starts streamed speech for one sentence.
     pub async fn speak(&self, call: &Call, text: &str) -> Result<SpeechStream, ProviderError> {
         let usage = Usage { tts_chars: text.chars().count() as u64, ..Usage::default() };
-        let admitted = self.guard.admit(&self.tts, call, usage).await?;
         let opts = &self.cfg.tts_options;
-        let build =
-            |ep: &super::endpoint::Endpoint| ep.vendor.speech.request(&ep.cfg, &self.http, text, opts);
-        let opened = self.guard.open(&self.tts, call, &build).await?;
+        let build = |ep: &Endpoint| ep.vendor.speech.request(&ep.cfg, &self.http, text, opts);
+        let accepts = |v: &Vendor, ct: &str| v.speech.accepts(ct);
+        let started = self.start(&self.tts, call, usage, &build, "audio", accepts).await?;
+        Ok(SpeechStream::new(started, SpeechDecoder::new(self.cfg.tts_max_audio, usage)))
+    }
+
+    /// What every streamed call does first: reserve `usage`, walk the chain until an endpoint
+    /// answers, and check that the answer is what a stream of this kind reads.
+    async fn start(
+        &self,
+        chain: &Chain,
+        call: &Call,
+        usage: Usage,
+        build: &(dyn Fn(&Endpoint) -> reqwest::RequestBuilder + Sync),
+        expected: &str,
+        accepts: fn(&Vendor, &str) -> bool,
+    ) -> Result<Started, ProviderError> {
+        let admitted = self.guard.admit(chain, call, usage).await?;
+        let opened = self.guard.open(chain, call, build).await?;
         let vendor = opened.lease.endpoint().vendor;
-        let opened = self.guard.expect_content_type(opened, "audio", |ct| vendor.speech.accepts(ct)).await?;
-        Ok(SpeechStream::new(SpeechParts {
-            resp: opened.resp,
-            lease: opened.lease,
-            started: opened.started,
+        let opened = self.guard.expect_content_type(opened, expected, |ct| accepts(vendor, ct)).await?;
+        Ok(Started {
+            opened,
             guard: Arc::clone(&self.guard),
             settlement: admitted.settlement,
-            usage,
             cancel: call.cancel.clone(),
-            idle: self.tts.cfg.timeout,
-            slow: self.tts.cfg.slow,
-            max_audio: self.cfg.tts_max_audio,
-        }))
+            idle: chain.cfg.timeout,
+            slow: chain.cfg.slow,
+        })
     }
 }

@@ -12,8 +12,10 @@
 //! - [`guard`], [`chain`], [`endpoint`]: the guard, fallback chains, per-endpoint breakers.
 //! - [`http`]: one attempt (deadline, cancellation, status → failure, rate-limit headers).
 //! - [`adapter`]: one trait per capability for what differs between vendors (request, answer
-//!   decoding), chosen per endpoint; [`llm`], [`tts`], [`stt`]: the OpenAI-compatible protocol
-//!   behind the one vendor so far, and the shared [`ChatStream`]/[`SpeechStream`].
+//!   decoding), chosen per endpoint; [`openai`]: the OpenAI-compatible vendor, the one so far.
+//! - `stream`: the one guarded stream (lease, first-output latency, outcome, metrics,
+//!   settlement, drop) behind [`ChatStream`] ([`llm`]: SSE events → [`ChatChunk`]s) and
+//!   [`SpeechStream`] ([`tts`]: 24 kHz PCM → 48 kHz); [`stt`]: the WAV every vendor is sent.
 //! - [`prompt`]: what a chat request carries (conversation items with tool calls and results,
 //!   tools offered) and what its stream yields ([`ChatChunk`]), vendor-neutral.
 //! - [`sse`]: the incremental SSE parser; [`pcm`]: bytes → samples and 24 → 48 kHz.
@@ -32,11 +34,13 @@ pub mod health;
 pub mod http;
 pub mod llm;
 pub mod metrics;
+pub mod openai;
 pub mod pcm;
 pub mod prompt;
 pub mod resilience_config;
 pub(crate) mod settle;
 pub mod sse;
+pub(crate) mod stream;
 pub mod stt;
 pub mod tts;
 
@@ -50,7 +54,7 @@ pub use error::ProviderError;
 pub use facade::{Providers, ProvidersError};
 pub use llm::ChatStream;
 pub use metrics::{ProviderMetrics, register_metrics};
-pub use prompt::{ChatChunk, ChatItem, Prompt, ToolChoice, ToolSpec};
+pub use prompt::{ChatChunk, ChatEvent, ChatItem, Prompt, ToolChoice, ToolSpec};
 pub use tts::SpeechStream;
 
 /// What a provider does.

@@ -1,9 +1,10 @@
 //! What a chat request carries, vendor-neutral: the conversation as [`ChatItem`]s (messages,
 //! tool calls, tool results), the tools offered ([`ToolSpec`]) and whether they may be called
 //! ([`ToolChoice`]) — one [`Prompt`]. And what comes back: [`ChatChunk`]s (text, tool-call
-//! deltas, usage). Each vendor's adapter turns a prompt into its wire format.
+//! deltas, usage), read out of a vendor's [`ChatEvent`]s. Each vendor's adapter turns a prompt
+//! into its wire format (`super::openai` for the OpenAI shape).
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{ChatMessage, Role};
 use crate::core::tool_calls::ToolCallDelta;
@@ -103,6 +104,15 @@ impl Prompt<'_> {
     }
 }
 
+/// What one event of a vendor's chat stream said: a piece of the answer, or its end.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChatEvent {
+    /// A piece of the answer (an empty text delta is dropped by the stream).
+    Chunk(ChatChunk),
+    /// The answer is complete.
+    Done,
+}
+
 /// A piece of a streamed answer.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ChatChunk {
@@ -119,53 +129,6 @@ pub enum ChatChunk {
     },
 }
 
-/// The OpenAI chat `messages` of a prompt: the system prompt, then the items; consecutive
-/// tool calls (and the text just before them) form one assistant message.
-pub fn openai_messages(prompt: &Prompt<'_>) -> Vec<Value> {
-    let mut out = Vec::with_capacity(prompt.items.len() + 1);
-    if let Some(system) = prompt.system {
-        out.push(json!({"role": "system", "content": system}));
-    }
-    for item in prompt.items {
-        match item {
-            ChatItem::System(t) => out.push(json!({"role": "system", "content": t})),
-            ChatItem::User(t) => out.push(json!({"role": "user", "content": t})),
-            ChatItem::Assistant(t) => out.push(json!({"role": "assistant", "content": t})),
-            ChatItem::ToolCall { id, name, arguments } => {
-                let call =
-                    json!({"id": id, "type": "function", "function": {"name": name, "arguments": arguments}});
-                match out.last_mut() {
-                    Some(last) if last["role"] == "assistant" && last.get("tool_calls").is_some() => {
-                        if let Some(calls) = last["tool_calls"].as_array_mut() {
-                            calls.push(call);
-                        }
-                    }
-                    Some(last) if last["role"] == "assistant" => last["tool_calls"] = json!([call]),
-                    _ => out.push(json!({"role": "assistant", "content": null, "tool_calls": [call]})),
-                }
-            }
-            ChatItem::ToolOutput { call_id, content, .. } => {
-                out.push(json!({"role": "tool", "tool_call_id": call_id, "content": content}));
-            }
-        }
-    }
-    out
-}
-
-/// The OpenAI `tools` array.
-pub fn openai_tools(tools: &[ToolSpec]) -> Value {
-    Value::Array(
-        tools
-            .iter()
-            .map(|t| {
-                json!({"type": "function", "function": {
-                    "name": t.name, "description": t.description, "parameters": t.parameters,
-                }})
-            })
-            .collect(),
-    )
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -180,7 +143,7 @@ pub(crate) mod tests {
         ChatItem::ToolOutput { call_id: id.into(), name: "f".into(), content: "ok".into(), is_error: false }
     }
 
-    fn prompt(items: &[ChatItem]) -> Prompt<'_> {
+    pub(crate) fn prompt(items: &[ChatItem]) -> Prompt<'_> {
         Prompt {
             system: Some("be brief"),
             items,
@@ -188,44 +151,5 @@ pub(crate) mod tests {
             tool_choice: ToolChoice::Auto,
             follow_up: false,
         }
-    }
-
-    #[test]
-    fn tool_calls_group_into_one_assistant_message() {
-        let items = [
-            ChatItem::User("hi".into()),
-            ChatItem::Assistant("Let me check.".into()),
-            call("a"),
-            call("b"),
-            output("a"),
-            output("b"),
-            ChatItem::Assistant("Done.".into()),
-        ];
-        let m = openai_messages(&prompt(&items));
-        let roles: Vec<_> = m.iter().map(|m| m["role"].as_str().unwrap()).collect();
-        assert_eq!(roles, ["system", "user", "assistant", "tool", "tool", "assistant"]);
-        assert_eq!(m[2]["content"], "Let me check.");
-        assert_eq!(m[2]["tool_calls"].as_array().unwrap().len(), 2);
-        assert_eq!(m[3]["tool_call_id"], "a");
-        // A call with no text before it: content null.
-        let items = [ChatItem::User("hi".into()), call("a")];
-        assert_eq!(openai_messages(&prompt(&items))[2]["content"], Value::Null);
-        let p = Prompt { system: None, ..prompt(&items) };
-        assert_eq!(openai_messages(&p)[0]["role"], "user");
-    }
-
-    #[test]
-    fn tools_and_their_size_count() {
-        let spec = ToolSpec {
-            name: "f".into(),
-            description: "does f".into(),
-            parameters: json!({"type": "object"}),
-        };
-        let tools = [spec];
-        assert_eq!(openai_tools(&tools)[0]["function"]["name"], "f");
-        let items = [ChatItem::User("hi".into())];
-        let bare = prompt(&items);
-        let with = Prompt { tools: &tools, ..bare };
-        assert!(with.chars() > bare.chars());
     }
 }

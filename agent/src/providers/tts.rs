@@ -1,212 +1,135 @@
-//! Speech synthesis, streamed: the OpenAI-compatible request (`response_format: pcm`, raw
-//! s16le 24 kHz mono) and [`SpeechStream`], which yields 48 kHz mono chunks as bytes arrive.
+//! Speech synthesis, streamed: [`SpeechStream`] yields 48 kHz mono chunks as the vendor's
+//! 24 kHz s16le PCM arrives, through the one [`GuardedStream`], bounded by
+//! `TTS_MAX_AUDIO_SECS`.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use bytes::Bytes;
-use futures_util::StreamExt;
-use futures_util::stream::BoxStream;
-use serde_json::json;
-use tokio_util::sync::CancellationToken;
-
-use super::Capability;
-use super::config::EndpointConfig;
-use super::config::TtsOptions;
-use super::endpoint::Lease;
 use super::error::{Failure, ProviderError};
-use super::guard::Guard;
-use super::http::error_chain;
 use super::pcm::{PcmDecoder, Upsampler2x};
-use super::settle::Settlement;
-use crate::clock;
-use crate::core::breaker::Outcome;
+use super::stream::{Decode, GuardedStream, Started};
 use crate::core::quota::Usage;
 
-/// The provider's sample rate for `response_format: pcm`.
+/// The provider's sample rate for speech answers (`response_format: pcm`).
 pub const PROVIDER_RATE: u32 = 24_000;
 
-/// The request body.
-pub(crate) fn request(
-    ep: &EndpointConfig,
-    http: &reqwest::Client,
-    text: &str,
-    o: &TtsOptions,
-) -> reqwest::RequestBuilder {
-    let mut body = json!({
-        "model": ep.model,
-        "input": text,
-        "voice": o.voice,
-        "response_format": "pcm",
-    });
-    if let Some(s) = o.speed {
-        body["speed"] = json!(s);
-    }
-    let mut req = http.post(format!("{}/audio/speech", ep.base_url)).json(&body);
-    if let Some(k) = &ep.api_key {
-        req = req.bearer_auth(k);
-    }
-    req
-}
-
-/// Content types a PCM answer may carry (servers differ); JSON, HTML or text mean an error page.
-pub(crate) fn accepts_content_type(ct: &str) -> bool {
-    ct.is_empty()
-        || ct.starts_with("audio/")
-        || ct == "application/octet-stream"
-        || ct == "binary/octet-stream"
-}
-
-/// Streamed speech. Dropping it closes the connection at once.
-pub struct SpeechStream {
-    body: Option<BoxStream<'static, reqwest::Result<Bytes>>>,
+/// 24 kHz PCM bytes → 48 kHz samples, at most `max_audio` of them.
+pub(crate) struct SpeechDecoder {
     decoder: PcmDecoder,
     upsampler: Upsampler2x,
     scratch: Vec<i16>,
-    lease: Option<Lease>,
-    provider: Arc<str>,
-    model: String,
-    guard: Arc<Guard>,
-    settlement: Settlement,
-    usage: Usage,
-    cancel: CancellationToken,
-    idle: Duration,
-    slow: Duration,
-    started: Instant,
-    first_byte: Option<Duration>,
     samples_left: u64,
-    done: bool,
+    got_bytes: bool,
+    /// The characters spoken: the provider bills a request it answered.
+    usage: Usage,
 }
 
-pub(crate) struct SpeechParts {
-    pub resp: reqwest::Response,
-    pub lease: Lease,
-    pub started: Instant,
-    pub guard: Arc<Guard>,
-    pub settlement: Settlement,
-    pub usage: Usage,
-    pub cancel: CancellationToken,
-    pub idle: Duration,
-    pub slow: Duration,
-    pub max_audio: Duration,
-}
-
-impl SpeechStream {
-    pub(crate) fn new(p: SpeechParts) -> Self {
-        let ep = Arc::clone(p.lease.endpoint());
+impl SpeechDecoder {
+    pub fn new(max_audio: Duration, usage: Usage) -> Self {
         Self {
-            body: Some(p.resp.bytes_stream().boxed()),
             decoder: PcmDecoder::default(),
             upsampler: Upsampler2x::new(),
             scratch: Vec::new(),
-            lease: Some(p.lease),
-            provider: Arc::clone(&ep.name),
-            model: ep.cfg.model.clone(),
-            guard: p.guard,
-            settlement: p.settlement,
-            usage: p.usage,
-            cancel: p.cancel,
-            idle: p.idle,
-            slow: p.slow,
-            started: p.started,
-            first_byte: None,
-            samples_left: (p.max_audio.as_secs_f64() * f64::from(PROVIDER_RATE)) as u64,
-            done: false,
+            samples_left: (max_audio.as_secs_f64() * f64::from(PROVIDER_RATE)) as u64,
+            got_bytes: false,
+            usage,
         }
+    }
+}
+
+impl Decode for SpeechDecoder {
+    type Item = Vec<i16>;
+
+    fn feed(&mut self, bytes: &[u8], out: &mut VecDeque<Vec<i16>>) -> Result<(), Failure> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        self.got_bytes = true;
+        self.scratch.clear();
+        self.decoder.decode(bytes, &mut self.scratch);
+        let n = self.scratch.len() as u64;
+        if n > self.samples_left {
+            return Err(Failure::Malformed("more audio than TTS_MAX_AUDIO_SECS".into()));
+        }
+        self.samples_left -= n;
+        if n > 0 {
+            let mut chunk = Vec::with_capacity(self.scratch.len() * 2);
+            self.upsampler.process(&self.scratch, &mut chunk);
+            out.push_back(chunk);
+        }
+        Ok(())
+    }
+
+    fn complete(&self) -> bool {
+        false
+    }
+
+    fn end(&mut self, out: &mut VecDeque<Vec<i16>>) -> Result<(), Failure> {
+        if self.decoder.finish().is_err() {
+            return Err(Failure::Malformed("odd number of PCM bytes".into()));
+        }
+        let mut tail = Vec::new();
+        self.upsampler.flush(&mut tail);
+        if !tail.is_empty() {
+            out.push_back(tail);
+        }
+        Ok(())
+    }
+
+    fn started(&self) -> bool {
+        self.got_bytes
+    }
+
+    fn no_output_is_slow(&self) -> bool {
+        true
+    }
+
+    fn usage(&self) -> Usage {
+        self.usage
+    }
+}
+
+/// Streamed speech. Dropping it closes the connection at once.
+pub struct SpeechStream(GuardedStream<SpeechDecoder>);
+
+impl SpeechStream {
+    pub(crate) fn new(started: Started, decoder: SpeechDecoder) -> Self {
+        Self(GuardedStream::new(started, decoder))
     }
 
     /// The endpoint serving this speech.
     pub fn provider(&self) -> &Arc<str> {
-        &self.provider
+        self.0.provider()
     }
 
     /// Time from the request to the first audio byte.
     pub fn first_byte_latency(&self) -> Option<Duration> {
-        self.first_byte
+        self.0.first_latency()
     }
 
     /// The next chunk of 48 kHz mono samples; `None` when the speech is complete.
     pub async fn next(&mut self) -> Option<Result<Vec<i16>, ProviderError>> {
-        loop {
-            if self.done {
-                return None;
-            }
-            let body = self.body.as_mut()?;
-            let next = tokio::select! {
-                biased;
-                () = self.cancel.cancelled() => return Some(Err(self.fail(Failure::Cancelled).await)),
-                n = tokio::time::timeout(self.idle, body.next()) => n,
-            };
-            let bytes = match next {
-                Err(_) => return Some(Err(self.fail(Failure::Timeout).await)),
-                Ok(Some(Err(e))) => return Some(Err(self.fail(Failure::Cut(error_chain(&e))).await)),
-                Ok(None) => return self.finish().await,
-                Ok(Some(Ok(bytes))) => bytes,
-            };
-            if bytes.is_empty() {
-                continue;
-            }
-            if self.first_byte.is_none() {
-                let d = clock::now().saturating_duration_since(self.started);
-                self.first_byte = Some(d);
-                self.guard.metrics.first_byte(Capability::Tts, &self.provider, d);
-            }
-            self.scratch.clear();
-            self.decoder.decode(&bytes, &mut self.scratch);
-            let n = self.scratch.len() as u64;
-            if n > self.samples_left {
-                return Some(Err(self
-                    .fail(Failure::Malformed("more audio than TTS_MAX_AUDIO_SECS".into()))
-                    .await));
-            }
-            self.samples_left -= n;
-            if n == 0 {
-                continue;
-            }
-            let mut out = Vec::with_capacity(self.scratch.len() * 2);
-            self.upsampler.process(&self.scratch, &mut out);
-            return Some(Ok(out));
-        }
-    }
-
-    async fn finish(&mut self) -> Option<Result<Vec<i16>, ProviderError>> {
-        if self.decoder.finish().is_err() {
-            return Some(Err(self.fail(Failure::Malformed("odd number of PCM bytes".into())).await));
-        }
-        self.done = true;
-        self.body = None;
-        let now = clock::now();
-        let slow = self.first_byte.is_none_or(|d| d > self.slow);
-        if let Some(lease) = self.lease.take() {
-            lease.finish(if slow { Outcome::Slow } else { Outcome::Success }, now);
-        }
-        self.guard.metrics.served(
-            Capability::Tts,
-            &self.provider,
-            now.saturating_duration_since(self.started),
-        );
-        self.settlement.settle(&self.model, self.usage).await;
-        let mut tail = Vec::new();
-        self.upsampler.flush(&mut tail);
-        (!tail.is_empty()).then_some(Ok(tail))
-    }
-
-    async fn fail(&mut self, f: Failure) -> ProviderError {
-        self.done = true;
-        self.body = None;
-        if let Some(lease) = self.lease.take() {
-            self.guard.fail(lease, &f).await;
-        }
-        // The provider bills the characters of a request it answered.
-        self.settlement.settle(&self.model, self.usage).await;
-        f.into_stream_error(&self.provider)
+        self.0.next().await
     }
 }
 
-impl Drop for SpeechStream {
-    fn drop(&mut self) {
-        self.body = None;
-        self.lease = None;
-        self.settlement.settle_later(&self.model, self.usage);
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decoder_bounds_audio_and_flushes_the_tail() {
+        let mut d = SpeechDecoder::new(Duration::from_millis(10), Usage::default());
+        let mut out = VecDeque::new();
+        d.feed(&[0u8; 200], &mut out).unwrap();
+        assert!(d.started());
+        assert!(out.pop_front().is_some_and(|c| !c.is_empty()));
+        d.end(&mut out).unwrap();
+        let mut over = SpeechDecoder::new(Duration::from_millis(10), Usage::default());
+        assert!(over.feed(&[0u8; 2000], &mut out).is_err(), "240 samples allowed, 1000 sent");
+        let mut odd = SpeechDecoder::new(Duration::from_secs(1), Usage::default());
+        odd.feed(&[0u8; 3], &mut out).unwrap();
+        assert!(odd.end(&mut out).is_err());
     }
 }

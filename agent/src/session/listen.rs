@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use super::Event;
 use crate::clock;
 use crate::livekit::room::AudioStream;
-use crate::vad::{AudioFrame, BatchedStream, Samples, SegmentEvent};
+use crate::vad::{BatchedStream, InputFrame, Samples, SegmentEvent};
 
 /// VAD rate.
 const RATE: u64 = 16_000;
@@ -98,7 +98,7 @@ async fn feed(
 ) -> bool {
     let arrived = clock::now();
     let pushed =
-        vad.push(AudioFrame { samples: Samples::I16(samples), sample_rate: 48_000, channels: 1 }, out).await;
+        vad.push(InputFrame { samples: Samples::I16(samples), sample_rate: 48_000, channels: 1 }, out).await;
     if let Err(e) = pushed {
         // A refused frame is skipped; a stopped service ends listening (readiness shows it).
         tracing::warn!(participant = %who, error = %e, "VAD refused audio");

@@ -12,7 +12,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-use super::run::ToolOutcome;
+use super::outcome::ToolOutcome;
 
 /// Labels of the call counter.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]

@@ -41,7 +41,7 @@
 //! - [`set`]: [`ToolSet`] — the tools by name, validated, as the request's `tools` array.
 //! - [`context`]: what a running tool knows and can do, [`ToolContext`].
 //! - [`run`]: [`run_calls`] — one LLM step's calls in parallel, time limits, panics caught,
-//!   cancellation, every call answered ([`ToolResult`], [`ToolOutcome`]).
+//!   cancellation, every call answered ([`ToolResult`]); [`outcome`]: how it ended ([`ToolOutcome`]).
 //! - [`metrics`]: `voice_tool_calls_total{tool,outcome}`, `voice_tool_duration_seconds{tool}`.
 //!
 //! The streamed `tool_calls` of an LLM answer are reassembled by
@@ -49,12 +49,14 @@
 
 pub mod context;
 pub mod metrics;
+pub mod outcome;
 pub mod run;
 pub mod set;
 pub mod tool;
 
 pub use context::ToolContext;
 pub use metrics::register_metrics;
-pub use run::{RunOptions, ToolOutcome, ToolResult, run_calls};
+pub use outcome::ToolOutcome;
+pub use run::{RunOptions, ToolResult, run_calls};
 pub use set::{ToolSet, ToolSetError};
 pub use tool::{FunctionTool, IntoToolOutput, NoArguments, Tool, ToolError, ToolOutput, parameters_schema};

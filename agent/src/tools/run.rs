@@ -10,6 +10,7 @@ use tokio::task::JoinSet;
 
 use super::context::ToolContext;
 use super::metrics::metrics;
+use super::outcome::ToolOutcome;
 use super::set::ToolSet;
 use super::tool::{ToolError, ToolOutput};
 use crate::clock;
@@ -29,45 +30,6 @@ pub struct RunOptions {
 impl Default for RunOptions {
     fn default() -> Self {
         Self { timeout: Duration::from_secs(10), log_arguments: false, max_output_bytes: 16 * 1024 }
-    }
-}
-
-/// How a call ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ToolOutcome {
-    /// It returned a result.
-    Ok,
-    /// It returned an error.
-    Failed,
-    /// It ran past its time limit and was stopped.
-    TimedOut,
-    /// It panicked.
-    Panicked,
-    /// The arguments were not valid JSON or did not fit its type.
-    InvalidArguments,
-    /// No tool has that name.
-    UnknownTool,
-    /// The user interrupted before it finished.
-    Cancelled,
-}
-
-impl ToolOutcome {
-    /// The metric label.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ToolOutcome::Ok => "ok",
-            ToolOutcome::Failed => "failed",
-            ToolOutcome::TimedOut => "timeout",
-            ToolOutcome::Panicked => "panicked",
-            ToolOutcome::InvalidArguments => "invalid_arguments",
-            ToolOutcome::UnknownTool => "unknown_tool",
-            ToolOutcome::Cancelled => "cancelled",
-        }
-    }
-
-    /// Whether the LLM was given an error instead of a result.
-    pub fn is_error(self) -> bool {
-        self != ToolOutcome::Ok
     }
 }
 

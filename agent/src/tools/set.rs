@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::tool::Tool;
 use crate::providers::ToolSpec;
-use crate::providers::prompt::openai_tools;
+use crate::providers::openai::openai_tools;
 
 /// A mistake in a tool set, found by [`ToolSet::validate`] before a session starts.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -21,7 +21,7 @@ use tokio::sync::{Notify, Semaphore};
 
 use crate::clock;
 use crate::core::segmenter::{SegmentEvent, Segmenter, SegmenterConfig, WINDOW};
-use crate::vad::frontend::{AudioFrame, InputStats};
+use crate::vad::frontend::{InputFrame, InputStats};
 use crate::vad::intake::Intake;
 use crate::vad::model::{InferenceFailed, StreamState};
 use crate::vad::{Vad, VadError, metrics};
@@ -38,8 +38,8 @@ struct Slot {
     ready: Notify,
 }
 
-/// What the streams and the thread share.
-struct Shared {
+/// What the streams and the thread share: room in the queue, and whether the thread stopped.
+struct Admission {
     room: Semaphore,
     stopped: AtomicBool,
 }
@@ -49,7 +49,7 @@ struct Shared {
 #[derive(Clone)]
 pub struct VadService {
     jobs: SyncSender<Arc<Slot>>,
-    shared: Arc<Shared>,
+    shared: Arc<Admission>,
 }
 
 impl std::fmt::Debug for VadService {
@@ -62,7 +62,7 @@ impl VadService {
     /// Starts the batching thread (`vad-batch`) on the shared model.
     pub fn start(vad: Vad, max_batch: usize) -> std::io::Result<Self> {
         let (tx, rx) = sync_channel(QUEUE);
-        let shared = Arc::new(Shared { room: Semaphore::new(QUEUE), stopped: AtomicBool::new(false) });
+        let shared = Arc::new(Admission { room: Semaphore::new(QUEUE), stopped: AtomicBool::new(false) });
         let max_batch = max_batch.max(1);
         let thread_shared = Arc::clone(&shared);
         std::thread::Builder::new().name("vad-batch".into()).spawn(move || {
@@ -97,7 +97,7 @@ impl VadService {
 /// The batching thread's state. Dropping it (normal end or a panic) marks the service
 /// stopped and wakes every stream it still owes an answer, so none waits forever.
 struct Worker {
-    shared: Arc<Shared>,
+    shared: Arc<Admission>,
     rx: Receiver<Arc<Slot>>,
     jobs: Vec<Arc<Slot>>,
 }
@@ -153,7 +153,7 @@ impl Drop for Worker {
 /// One participant's audio through the batching service: frames in, [`SegmentEvent`]s out.
 pub struct BatchedStream {
     jobs: SyncSender<Arc<Slot>>,
-    shared: Arc<Shared>,
+    shared: Arc<Admission>,
     slot: Arc<Slot>,
     front: Intake,
     segmenter: Segmenter,
@@ -172,7 +172,7 @@ impl BatchedStream {
     ///
     /// Cancel-safe for the window in flight: if the future is dropped while waiting, that
     /// window's result is taken on the next call. The rest of a cancelled frame is lost.
-    pub async fn push(&mut self, frame: AudioFrame<'_>, out: &mut Vec<SegmentEvent>) -> Result<(), VadError> {
+    pub async fn push(&mut self, frame: InputFrame<'_>, out: &mut Vec<SegmentEvent>) -> Result<(), VadError> {
         self.settle(out).await?;
         let mut feed = self.front.feed(frame)?;
         while let Some(window) = feed.next_window() {
@@ -217,7 +217,7 @@ impl BatchedStream {
 
     async fn answer(
         slot: &Slot,
-        shared: &Shared,
+        shared: &Admission,
         in_flight: &mut Option<[f32; WINDOW]>,
         segmenter: &mut Segmenter,
         out: &mut Vec<SegmentEvent>,

@@ -36,9 +36,10 @@ impl Samples<'_> {
     }
 }
 
-/// One frame of audio as it arrives from the room.
+/// One frame of input audio, borrowed, at any supported rate, mono or interleaved stereo
+/// (the room's decoded frames are [`crate::livekit::audio::AudioFrame`]).
 #[derive(Debug, Clone, Copy)]
-pub struct AudioFrame<'a> {
+pub struct InputFrame<'a> {
     /// The samples.
     pub samples: Samples<'a>,
     /// Samples per second per channel.
@@ -124,7 +125,7 @@ impl FrontEnd {
     }
 
     /// Starts consuming `frame`; pull its windows with [`Feed::next_window`].
-    pub fn feed<'f>(&mut self, frame: AudioFrame<'f>) -> Result<Feed<'_, 'f>, FrameError> {
+    pub fn feed<'f>(&mut self, frame: InputFrame<'f>) -> Result<Feed<'_, 'f>, FrameError> {
         if let Err(e) = self.check(&frame) {
             self.stats.refused_frames += 1;
             return Err(e);
@@ -132,7 +133,7 @@ impl FrontEnd {
         Ok(Feed { front: self, frame, pos: 0 })
     }
 
-    fn check(&mut self, frame: &AudioFrame<'_>) -> Result<(), FrameError> {
+    fn check(&mut self, frame: &InputFrame<'_>) -> Result<(), FrameError> {
         if !(1..=2).contains(&frame.channels) {
             return Err(FrameError::UnsupportedChannels(frame.channels));
         }
@@ -183,7 +184,7 @@ impl FrontEnd {
 #[derive(Debug)]
 pub struct Feed<'a, 'f> {
     front: &'a mut FrontEnd,
-    frame: AudioFrame<'f>,
+    frame: InputFrame<'f>,
     /// Next sample frame (not sample) of the input to read.
     pos: usize,
 }
@@ -228,13 +229,13 @@ impl Feed<'_, '_> {
 mod tests {
     use super::*;
 
-    fn windows(front: &mut FrontEnd, frame: AudioFrame<'_>) -> Vec<[f32; WINDOW]> {
+    fn windows(front: &mut FrontEnd, frame: InputFrame<'_>) -> Vec<[f32; WINDOW]> {
         let mut feed = front.feed(frame).unwrap();
         std::iter::from_fn(|| feed.next_window()).collect()
     }
 
-    fn mono16(s: &[i16]) -> AudioFrame<'_> {
-        AudioFrame { samples: Samples::I16(s), sample_rate: 16_000, channels: 1 }
+    fn mono16(s: &[i16]) -> InputFrame<'_> {
+        InputFrame { samples: Samples::I16(s), sample_rate: 16_000, channels: 1 }
     }
 
     #[test]
@@ -254,15 +255,15 @@ mod tests {
     fn empty_frames_are_fine_and_bad_frames_are_refused_whole() {
         let mut front = FrontEnd::new();
         assert!(windows(&mut front, mono16(&[])).is_empty());
-        let stereo = AudioFrame { samples: Samples::I16(&[1, 2, 3]), sample_rate: 16_000, channels: 2 };
+        let stereo = InputFrame { samples: Samples::I16(&[1, 2, 3]), sample_rate: 16_000, channels: 2 };
         assert_eq!(front.feed(stereo).unwrap_err(), FrameError::PartialFrame { len: 3, channels: 2 });
-        let six = AudioFrame { samples: Samples::I16(&[0; 12]), sample_rate: 16_000, channels: 6 };
+        let six = InputFrame { samples: Samples::I16(&[0; 12]), sample_rate: 16_000, channels: 6 };
         assert_eq!(front.feed(six).unwrap_err(), FrameError::UnsupportedChannels(6));
-        let other = AudioFrame { samples: Samples::I16(&[0; 10]), sample_rate: 48_000, channels: 1 };
+        let other = InputFrame { samples: Samples::I16(&[0; 10]), sample_rate: 48_000, channels: 1 };
         assert_eq!(front.feed(other).unwrap_err(), FrameError::RateChanged { from: 16_000, to: 48_000 });
         assert_eq!(front.stats().refused_frames, 3);
         let mut fresh = FrontEnd::new();
-        let odd = AudioFrame { samples: Samples::F32(&[0.0; 10]), sample_rate: 11_025, channels: 1 };
+        let odd = InputFrame { samples: Samples::F32(&[0.0; 10]), sample_rate: 11_025, channels: 1 };
         let err = fresh.feed(odd).unwrap_err();
         assert!(err.to_string().contains("unsupported sample rate 11025 Hz"), "{err}");
     }
@@ -276,7 +277,7 @@ mod tests {
         s[4] = 9.0; // frame 2: clipped to 1, R 0.5 → 0.75
         s[6] = f32::NEG_INFINITY;
         let w =
-            windows(&mut front, AudioFrame { samples: Samples::F32(&s), sample_rate: 16_000, channels: 2 });
+            windows(&mut front, InputFrame { samples: Samples::F32(&s), sample_rate: 16_000, channels: 2 });
         assert_eq!(&w[0][..4], &[0.0, 0.25, 0.75, 0.25]);
         assert_eq!(front.stats(), InputStats { non_finite: 2, clipped: 1, refused_frames: 0 });
     }
@@ -289,7 +290,7 @@ mod tests {
         for _ in 0..100 {
             n += windows(
                 &mut front,
-                AudioFrame { samples: Samples::I16(&frame), sample_rate: 48_000, channels: 1 },
+                InputFrame { samples: Samples::I16(&frame), sample_rate: 48_000, channels: 1 },
             )
             .len();
         }
@@ -302,7 +303,7 @@ mod tests {
         let mut front = FrontEnd::new();
         let frame = vec![0.1f32; 48_000 * 60];
         let mut feed = front
-            .feed(AudioFrame { samples: Samples::F32(&frame), sample_rate: 48_000, channels: 1 })
+            .feed(InputFrame { samples: Samples::F32(&frame), sample_rate: 48_000, channels: 1 })
             .unwrap();
         let mut n = 0;
         while feed.next_window().is_some() {

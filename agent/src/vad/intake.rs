@@ -1,7 +1,7 @@
 //! The front end as both stream kinds use it: refusals and repairs are published to the VAD
 //! metrics exactly once, whichever way windows are scored afterwards.
 
-use crate::vad::frontend::{AudioFrame, Feed, FrontEnd, InputStats};
+use crate::vad::frontend::{Feed, FrontEnd, InputFrame, InputStats};
 use crate::vad::{VadError, metrics};
 
 /// A [`FrontEnd`] that reports to the metrics.
@@ -14,7 +14,7 @@ pub(crate) struct Intake {
 
 impl Intake {
     /// Starts consuming `frame`; a refused frame is counted and changes nothing.
-    pub(crate) fn feed<'f>(&mut self, frame: AudioFrame<'f>) -> Result<Feed<'_, 'f>, VadError> {
+    pub(crate) fn feed<'f>(&mut self, frame: InputFrame<'f>) -> Result<Feed<'_, 'f>, VadError> {
         self.front.feed(frame).map_err(|e| {
             metrics::metrics().refused_frames.inc();
             e.into()

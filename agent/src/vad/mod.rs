@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 pub use crate::core::segmenter::{EndReason, SegmentEvent, SegmenterConfig, Utterance};
 pub use batch::{BatchedStream, VadService};
 pub use config::VadConfig;
-pub use frontend::{AudioFrame, FrameError, InputStats, Samples};
+pub use frontend::{FrameError, InputFrame, InputStats, Samples};
 pub use load::{LoadError, MODEL_SHA256};
 pub use metrics::register_metrics;
 pub use model::{InferenceFailed, SileroModel, StreamState};

@@ -2,7 +2,7 @@
 
 use crate::clock;
 use crate::core::segmenter::{SegmentEvent, Segmenter, SegmenterConfig};
-use crate::vad::frontend::{AudioFrame, InputStats};
+use crate::vad::frontend::{InputFrame, InputStats};
 use crate::vad::intake::Intake;
 use crate::vad::model::StreamState;
 use crate::vad::{Vad, VadError, metrics};
@@ -29,7 +29,7 @@ impl VadStream {
 
     /// Consumes one frame; events go to `out` (reuse it: no allocation once it is large enough).
     /// A refused frame leaves the stream unchanged.
-    pub fn push(&mut self, frame: AudioFrame<'_>, out: &mut Vec<SegmentEvent>) -> Result<(), VadError> {
+    pub fn push(&mut self, frame: InputFrame<'_>, out: &mut Vec<SegmentEvent>) -> Result<(), VadError> {
         let mut feed = self.front.feed(frame)?;
         while let Some(window) = feed.next_window() {
             self.state.set_window(&window);

@@ -23,7 +23,7 @@ pub fn settings(url: &str, max_jobs: u32) -> WorkerSettings {
     WorkerSettings {
         url: url.to_owned(),
         api_key: API_KEY.to_owned(),
-        api_secret: API_SECRET.to_owned(),
+        api_secret: API_SECRET.into(),
         agent_name: String::new(),
         max_jobs,
         load_threshold: 1.0,

@@ -71,6 +71,28 @@ fn every_float_setting_refuses_nan_and_infinity() {
     }
 }
 
+/// Issue: `REDIS_URL=rediss://:PASSWORD@…` with a config error was echoed with its password.
+/// Every credential variable, wrong in a way that is reported, is named without its value.
+#[test]
+fn config_errors_never_echo_credentials() {
+    let out = agent(&[
+        ("REDIS_URL", "rediss://:CANARY-redis-pw@redis.example:6380"), // rediss:// is refused
+        ("LLM_API_KEY", "sk-CANARY-llm"),                              // a key without a base URL
+        ("LIVEKIT_API_SECRET_FILE", "/nonexistent/CANARY-file"),
+        ("MAX_JOBS", "many"),
+    ])
+    .env_remove("LIVEKIT_API_SECRET")
+    .arg("check-config")
+    .output()
+    .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(64), "{err}");
+    for var in ["REDIS_URL", "LLM_BASE_URL", "MAX_JOBS=\"many\""] {
+        assert!(err.contains(var), "{var} not named: {err}");
+    }
+    assert!(!err.contains("CANARY-redis-pw") && !err.contains("sk-CANARY"), "a credential was echoed: {err}");
+}
+
 #[test]
 fn unknown_command_is_a_usage_error() {
     let out = agent(&[]).arg("dance").output().unwrap();

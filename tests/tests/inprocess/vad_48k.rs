@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::vad_common::*;
-use voice_agent::vad::{AudioFrame, Samples, Vad};
+use voice_agent::vad::{InputFrame, Samples, Vad};
 
 fn to_48k(name: &str, dir: &Path) -> Vec<i16> {
     let src = root().join("tests/fixtures").join(name);
@@ -33,10 +33,10 @@ fn run_48k(vad: &Vad, pcm: &[i16], stereo: bool) -> Outcome {
     for chunk in pcm.chunks(480) {
         if stereo {
             let f: Vec<f32> = chunk.iter().flat_map(|&s| [f32::from(s) / 32768.0; 2]).collect();
-            let frame = AudioFrame { samples: Samples::F32(&f), sample_rate: 48_000, channels: 2 };
+            let frame = InputFrame { samples: Samples::F32(&f), sample_rate: 48_000, channels: 2 };
             stream.push(frame, &mut events).expect("push");
         } else {
-            let frame = AudioFrame { samples: Samples::I16(chunk), sample_rate: 48_000, channels: 1 };
+            let frame = InputFrame { samples: Samples::I16(chunk), sample_rate: 48_000, channels: 1 };
             stream.push(frame, &mut events).expect("push");
         }
         out.add(&mut events);

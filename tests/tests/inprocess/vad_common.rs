@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use voice_agent::vad::{AudioFrame, Samples, SegmentEvent, SegmenterConfig, Utterance, Vad};
+use voice_agent::vad::{InputFrame, Samples, SegmentEvent, SegmenterConfig, Utterance, Vad};
 
 /// The workspace root.
 pub fn root() -> PathBuf {
@@ -79,8 +79,8 @@ pub fn reference_config(max_utterance: Duration) -> SegmenterConfig {
 }
 
 /// `pcm` as 20 ms mono frames at `rate`.
-pub fn frames(pcm: &[i16], rate: u32) -> impl Iterator<Item = AudioFrame<'_>> {
-    pcm.chunks(rate as usize / 50).map(move |c| AudioFrame {
+pub fn frames(pcm: &[i16], rate: u32) -> impl Iterator<Item = InputFrame<'_>> {
+    pcm.chunks(rate as usize / 50).map(move |c| InputFrame {
         samples: Samples::I16(c),
         sample_rate: rate,
         channels: 1,

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::vad_common::*;
-use voice_agent::vad::{AudioFrame, EndReason, FrameError, Samples, SegmentEvent, VadError, VadService};
+use voice_agent::vad::{EndReason, FrameError, InputFrame, Samples, SegmentEvent, VadError, VadService};
 
 #[test]
 fn unusable_frames_are_refused_and_change_nothing() {
@@ -18,18 +18,18 @@ fn unusable_frames_are_refused_and_change_nothing() {
     let mut events = Vec::new();
     for (i, frame) in frames(&pcm, 16_000).enumerate() {
         // Between real frames: empty frames (fine) and broken ones (refused).
-        stream.push(AudioFrame { samples: Samples::I16(&[]), ..frame }, &mut events).expect("empty frame");
+        stream.push(InputFrame { samples: Samples::I16(&[]), ..frame }, &mut events).expect("empty frame");
         if i % 7 == 0 {
-            let odd = AudioFrame { samples: Samples::I16(&[1, 2, 3]), sample_rate: 16_000, channels: 2 };
+            let odd = InputFrame { samples: Samples::I16(&[1, 2, 3]), sample_rate: 16_000, channels: 2 };
             let err = stream.push(odd, &mut events).unwrap_err();
             assert!(
                 matches!(err, VadError::Frame(FrameError::PartialFrame { len: 3, channels: 2 })),
                 "{err}"
             );
-            let other = AudioFrame { samples: Samples::I16(&[0; 480]), sample_rate: 48_000, channels: 1 };
+            let other = InputFrame { samples: Samples::I16(&[0; 480]), sample_rate: 48_000, channels: 1 };
             let err = stream.push(other, &mut events).unwrap_err();
             assert_eq!(err.to_string(), "sample rate changed from 16000 Hz to 48000 Hz within one stream");
-            let six = AudioFrame { samples: Samples::I16(&[0; 60]), sample_rate: 16_000, channels: 6 };
+            let six = InputFrame { samples: Samples::I16(&[0; 60]), sample_rate: 16_000, channels: 6 };
             assert!(stream.push(six, &mut events).is_err());
         }
         stream.push(frame, &mut events).expect("push");
@@ -42,7 +42,7 @@ fn unusable_frames_are_refused_and_change_nothing() {
     assert!(stream.input_stats().refused_frames > 100);
 
     let mut fresh = vad.stream(reference_config(Duration::from_secs(600)));
-    let odd_rate = AudioFrame { samples: Samples::F32(&[0.0; 441]), sample_rate: 22_050, channels: 1 };
+    let odd_rate = InputFrame { samples: Samples::F32(&[0.0; 441]), sample_rate: 22_050, channels: 1 };
     let err = fresh.push(odd_rate, &mut events).unwrap_err();
     assert!(err.to_string().starts_with("unsupported sample rate 22050 Hz"), "{err}");
 }
@@ -64,7 +64,7 @@ fn nan_inf_and_clipping_are_repaired_and_probabilities_stay_finite() {
     let mut out = Outcome::default();
     let mut events = Vec::new();
     for chunk in damaged.chunks(320) {
-        let frame = AudioFrame { samples: Samples::F32(chunk), sample_rate: 16_000, channels: 1 };
+        let frame = InputFrame { samples: Samples::F32(chunk), sample_rate: 16_000, channels: 1 };
         stream.push(frame, &mut events).expect("damaged but usable");
         out.add(&mut events);
     }
@@ -90,7 +90,7 @@ fn ten_minutes_of_silence_stay_silent() {
     for _ in 0..(10 * 60 * 50) {
         stream
             .push(
-                AudioFrame { samples: Samples::I16(&silence), sample_rate: 16_000, channels: 1 },
+                InputFrame { samples: Samples::I16(&silence), sample_rate: 16_000, channels: 1 },
                 &mut events,
             )
             .expect("push");

@@ -21,6 +21,7 @@ mod livekit_protocol;
 mod livekit_restart;
 mod livekit_room_events;
 mod livekit_sink;
+mod log_canary;
 mod session_barge_in;
 mod session_conversation;
 mod session_degraded;

@@ -12,6 +12,7 @@ use tokio::sync::{Notify, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::attributes::{ATTR_AGENT_STATE, AgentState};
+use super::outgoing::{OutgoingData, OutgoingPacket, RoomClosed};
 use super::preconnect::PreConnectAudio;
 use super::text_stream::TextStreams;
 pub use crate::livekit::audio::AudioFrame;
@@ -155,11 +156,6 @@ impl PlaybackState {
     }
 }
 
-/// The room has closed; the operation cannot happen any more.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("the room is closed")]
-pub struct RoomClosed;
-
 /// A chunk of agent PCM on its way to the room task.
 #[derive(Debug)]
 pub(crate) struct AudioChunk {
@@ -227,23 +223,6 @@ impl AudioSink {
         let mut state = self.state.clone();
         let _ = state.wait_for(|s| s.queued_samples == 0).await;
     }
-}
-
-/// A data packet to send.
-#[derive(Debug)]
-pub(crate) struct OutgoingData {
-    pub packet: OutgoingPacket,
-    pub destinations: Vec<String>,
-}
-
-/// What an outgoing data packet carries.
-#[derive(Debug)]
-pub(crate) enum OutgoingPacket {
-    /// A user packet.
-    User { topic: Option<String>, payload: Vec<u8> },
-    /// A piece of a text stream, sent in the name of `sender` (empty: ourselves). Boxed: the
-    /// protocol value is large and most packets are small.
-    Stream { sender: String, value: Box<livekit_protocol::data_packet::Value> },
 }
 
 /// Our participant's attributes (cheap to clone). Setting one never waits: the room sends

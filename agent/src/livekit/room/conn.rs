@@ -17,7 +17,8 @@ use str0m::change::SdpOffer;
 use str0m::media::MediaData;
 use str0m::{Event, IceConnectionState};
 
-use super::api::{DataMessage, OutgoingData};
+use super::api::DataMessage;
+use super::outgoing::OutgoingData;
 use super::publish::{Inbound, Publication, decode_data};
 use crate::clock;
 use crate::livekit::audio::playout::OutFrame;
@@ -26,6 +27,7 @@ use crate::livekit::signal::candidate::CandidateInit;
 use crate::livekit::signal::keepalive::Keepalive;
 use crate::livekit::signal::{self, JoinError};
 use crate::livekit::ws::ProtoSocket;
+use crate::secret::Secret;
 
 /// ICE+DTLS on the subscriber PC must be up this long after the join.
 pub const MEDIA_TIMEOUT: Duration = Duration::from_secs(20);
@@ -92,7 +94,7 @@ pub struct Conn {
     pub publ: Peer,
     keepalive: Keepalive,
     /// Latest token (the server refreshes it), for a rejoin.
-    pub token: String,
+    pub token: Secret,
     publication: Publication,
     next_offer_id: u32,
     media_deadline: Option<Instant>,
@@ -102,8 +104,8 @@ pub struct Conn {
 
 impl Conn {
     /// Joins the room and prepares both PeerConnections; announces our audio track.
-    pub async fn open(url: &str, token: &str) -> Result<(Self, proto::JoinResponse), JoinError> {
-        let (mut socket, join) = signal::join(url, token).await?;
+    pub async fn open(url: &str, token: &Secret) -> Result<(Self, proto::JoinResponse), JoinError> {
+        let (mut socket, join) = signal::join(url, token.expose()).await?;
         let server = peer::resolve(url).await.map_err(|e| JoinError::Local(e.to_string()))?;
         let local_ip = peer::route_to(server).map_err(|e| JoinError::Local(e.to_string()))?;
         let now = clock::now();
@@ -117,7 +119,7 @@ impl Conn {
             sub,
             publ,
             keepalive: Keepalive::new(join.ping_interval, join.ping_timeout, now),
-            token: token.to_owned(),
+            token: token.clone(),
             publication: Publication::new(cid),
             next_offer_id: 1,
             media_deadline: Some(now + MEDIA_TIMEOUT),
@@ -160,7 +162,7 @@ impl Conn {
                     _ => End::Reconnect(why),
                 });
             }
-            Resp::RefreshToken(token) => self.token = token,
+            Resp::RefreshToken(token) => self.token = Secret::from(token),
             Resp::PongResp(pong) => {
                 let sent = pong.last_ping_timestamp;
                 self.rtt_ms = (clock::unix_now().as_millis() as i64 - sent).clamp(0, 60_000);

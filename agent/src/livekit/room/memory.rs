@@ -24,8 +24,9 @@ use livekit_protocol::data_packet::Value;
 use tokio::sync::{Notify, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::api::{AudioFrame, AudioStream, OutgoingData, OutgoingPacket};
+use super::api::{AudioFrame, AudioStream};
 use super::outbound::Outbound;
+use super::outgoing::{OutgoingData, OutgoingPacket};
 use super::{CloseReason, PlaybackState, Room, RoomEvent};
 use crate::clock;
 use crate::livekit::audio::playout::Playout;

@@ -10,12 +10,14 @@ mod conn;
 pub mod incoming;
 pub mod memory;
 mod outbound;
+pub mod outgoing;
 pub mod preconnect;
 mod publish;
 pub mod registry;
 mod task;
 pub mod text_stream;
 
+use crate::secret::Secret;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,10 +26,11 @@ use tokio_util::sync::CancellationToken;
 
 pub use api::{
     Attributes, AudioFrame, AudioSink, AudioStream, ChatMessage, CloseReason, DataMessage, PlaybackState,
-    Room, RoomClosed, RoomEvent,
+    Room, RoomEvent,
 };
 pub use attributes::AgentState;
 pub use conn::MEDIA_TIMEOUT;
+pub use outgoing::RoomClosed;
 pub use preconnect::{PreConnectAudio, PreConnectError};
 pub use text_stream::{TextStream, TextStreamOptions, TextStreams};
 
@@ -41,8 +44,8 @@ use api::SinkControl;
 pub struct JoinOptions {
     /// Server base URL (`ws://…` / `wss://…`).
     pub url: String,
-    /// Room-join token (from the JobAssignment).
-    pub token: String,
+    /// Room-join token (from the JobAssignment); prints as `<redacted>`.
+    pub token: Secret,
     /// When the job was assigned, for the join-time metric.
     pub started_at: Instant,
     /// Opus encoder settings for our track.
@@ -53,10 +56,10 @@ pub struct JoinOptions {
 
 impl JoinOptions {
     /// Defaults: 32 kbit/s Opus, 5 s playout queue.
-    pub fn new(url: &str, token: &str, started_at: Instant) -> Self {
+    pub fn new(url: &str, token: impl Into<Secret>, started_at: Instant) -> Self {
         Self {
             url: url.to_owned(),
-            token: token.to_owned(),
+            token: token.into(),
             started_at,
             encoder: EncoderSettings::default(),
             playout_capacity: Duration::from_secs(5),

@@ -16,7 +16,8 @@ use str0m::channel::{ChannelConfig, ChannelId, Reliability};
 use str0m::format::Codec;
 use str0m::media::{Direction, Frequency, MediaKind, MediaTime, Mid, Pt};
 
-use super::api::{DataMessage, OutgoingData, OutgoingPacket};
+use super::api::DataMessage;
+use super::outgoing::{OutgoingData, OutgoingPacket};
 use crate::livekit::audio::level;
 use crate::livekit::audio::playout::OutFrame;
 use crate::livekit::metrics::metrics;

@@ -11,6 +11,7 @@
 //! ICE), the task rejoins from scratch with backoff; the handle and its streams of events
 //! and audio survive it.
 
+use crate::secret::Secret;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,13 +20,14 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::api::{
-    AudioChunk, AudioFrame, AudioStream, ChatMessage, CloseReason, DataMessage, OutgoingData, PlaybackState,
-    RoomEvent, SinkControl,
+    AudioChunk, AudioFrame, AudioStream, ChatMessage, CloseReason, DataMessage, PlaybackState, RoomEvent,
+    SinkControl,
 };
 use super::attributes::AttributeSync;
 use super::conn::{Conn, ConnEvent, End, Pc};
 use super::incoming::{self, Dropped, Limits, Reassembler, Received};
 use super::outbound::Outbound;
+use super::outgoing::OutgoingData;
 use super::preconnect::PreConnectAudio;
 use super::registry::{Change, Registry};
 use crate::clock;
@@ -150,7 +152,7 @@ impl RoomTask {
     }
 
     /// Full rejoin with backoff. `Ok(None)` if we were asked to leave meanwhile.
-    async fn rejoin(&mut self, token: &str) -> Result<Option<Conn>, String> {
+    async fn rejoin(&mut self, token: &Secret) -> Result<Option<Conn>, String> {
         let mut backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(5));
         let mut last_error = String::new();
         for attempt in 1..=REJOIN_ATTEMPTS {

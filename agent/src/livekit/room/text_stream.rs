@@ -15,7 +15,7 @@ use proto::data_packet::Value;
 use proto::data_stream;
 use tokio::sync::mpsc;
 
-use super::api::{OutgoingData, OutgoingPacket, RoomClosed};
+use super::outgoing::{OutgoingData, OutgoingPacket, RoomClosed};
 use crate::clock;
 
 /// Largest chunk payload in bytes.

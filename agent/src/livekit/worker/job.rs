@@ -2,6 +2,7 @@
 //! report how it ended. A join failure, a handler error and a handler panic all end as
 //! JS_FAILED for this job only.
 
+use crate::secret::Secret;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -27,7 +28,7 @@ pub struct JobUpdate {
 pub struct Launch {
     pub info: JobInfo,
     pub url: String,
-    pub token: String,
+    pub token: Secret,
     pub assigned_at: Instant,
     pub cancel: CancellationToken,
 }
@@ -42,7 +43,7 @@ pub async fn run(launch: Launch, handler: Arc<dyn JobHandler>, updates: mpsc::Se
             let _ = updates.send(JobUpdate { job_id, status, error }).await;
         }
     };
-    let options = JoinOptions::new(&launch.url, &launch.token, launch.assigned_at);
+    let options = JoinOptions::new(&launch.url, launch.token.clone(), launch.assigned_at);
     let room = tokio::select! {
         _ = launch.cancel.cancelled() => {
             report(JobStatus::JsSuccess, String::new()).await;

@@ -13,10 +13,11 @@
 //!   registers again; running jobs stay in their rooms meanwhile.
 
 pub mod capacity;
-mod core;
+mod event_loop;
 mod job;
 pub mod load;
 
+use crate::secret::Secret;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -34,8 +35,8 @@ pub struct WorkerSettings {
     pub url: String,
     /// API key.
     pub api_key: String,
-    /// API secret.
-    pub api_secret: String,
+    /// API secret (prints as `<redacted>`).
+    pub api_secret: Secret,
     /// Agent name; empty = automatic dispatch to every new room.
     pub agent_name: String,
     /// Hard cap on concurrent jobs.
@@ -69,7 +70,7 @@ impl WorkerSettings {
         Self {
             url: url.to_owned(),
             api_key: api_key.to_owned(),
-            api_secret: api_secret.to_owned(),
+            api_secret: Secret::from(api_secret),
             agent_name: agent_name.to_owned(),
             max_jobs: 100,
             load_threshold: 0.7,
@@ -183,5 +184,5 @@ pub async fn run_worker(
     status: WorkerStatusHandle,
     control: WorkerControl,
 ) {
-    core::Worker::new(settings, handler, status).run(control).await;
+    event_loop::Worker::new(settings, handler, status).run(control).await;
 }

@@ -26,6 +26,7 @@ use crate::livekit::job::{JobHandler, JobInfo, JobParticipant};
 use crate::livekit::metrics::metrics;
 use crate::livekit::token::{endpoint, worker_token};
 use crate::livekit::ws::{ProtoSocket, WsError};
+use crate::secret::Secret;
 
 /// The server must confirm a registration within this.
 const REGISTER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -157,10 +158,10 @@ impl Worker {
     }
 
     async fn register(&self) -> Result<(ProtoSocket, String), WsError> {
-        let token = worker_token(&self.settings.api_key, &self.settings.api_secret)
+        let token = worker_token(&self.settings.api_key, self.settings.api_secret.expose())
             .map_err(|e| WsError::BadRequest { url: self.settings.url.clone(), reason: e.to_string() })?;
         let url = format!("{}?protocol={WORKER_PROTOCOL}", endpoint(&self.settings.url, "agent"));
-        let mut socket = ProtoSocket::connect(&url, &token, REGISTER_TIMEOUT).await?;
+        let mut socket = ProtoSocket::connect(&url, token.expose(), REGISTER_TIMEOUT).await?;
         let register = proto::RegisterWorkerRequest {
             r#type: proto::JobType::JtRoom as i32,
             agent_name: self.settings.agent_name.clone(),
@@ -270,7 +271,7 @@ impl Worker {
         let cancel = CancellationToken::new();
         self.jobs.insert(job.id.clone(), cancel.clone());
         self.publish_counts();
-        let launch = Launch { info, url, token: assignment.token, assigned_at: now, cancel };
+        let launch = Launch { info, url, token: Secret::from(assignment.token), assigned_at: now, cancel };
         self.tracker.spawn(job::run(launch, self.handler.clone(), self.updates_tx.clone()));
     }
 
