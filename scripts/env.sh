@@ -6,7 +6,8 @@ export LIVEKIT_SERVER_BIN="${LIVEKIT_SERVER_BIN:-$ROOT/.tools/bin/livekit-server
 export VOICE_AGENT_PYTHON="${VOICE_AGENT_PYTHON:-$ROOT/.tools/venv/bin/python}"
 # The opt-in local stack (scripts/setup --local; started by scripts/local-stack).
 export LOCAL_LLAMA_SERVER="${LOCAL_LLAMA_SERVER:-$ROOT/.tools/local/llama-server}"
-export LOCAL_LLM_MODEL="${LOCAL_LLM_MODEL:-$ROOT/.tools/local/models/llm.gguf}"
-export LOCAL_STT_MODEL="${LOCAL_STT_MODEL:-$ROOT/.tools/local/models/whisper-tiny.en}"
+# The models are chosen by scripts/local-stack from LOCAL_PROFILE (LOCAL_LLM_MODEL and
+# LOCAL_STT_MODEL, when set, override them).
+export LOCAL_MODELS="${LOCAL_MODELS:-$ROOT/.tools/local/models}"
 export LOCAL_PYTHON="${LOCAL_PYTHON:-$ROOT/.tools/local-venv/bin/python}"
 export CHROMIUM_BIN="${CHROMIUM_BIN:-/usr/bin/chromium}"

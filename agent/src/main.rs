@@ -113,6 +113,7 @@ fn run() -> ExitCode {
     };
     logging::init(config.log_format, &config.log_level, &config.secrets());
     let health = Health::new(config.health.liveness_stale);
+    health.set_stats_access(config.health.stats_access());
     // Declared before the server answers, so readiness always lists what it waits for.
     health.set_component("worker", false, "starting");
     health.set_component("vad", false, "starting");

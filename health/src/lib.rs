@@ -9,6 +9,7 @@
 //! # Layout
 //! - [`state`]: [`Health`], the shared handle — heartbeat, readiness components, drain latch,
 //!   extra readiness sections, the `/stats` source and the metrics registry.
+//! - [`access`]: who may read `/stats` (everyone, a bearer token, nobody).
 //! - [`routes`]: request → reply, pure, testable without sockets.
 //! - [`process`]: process metrics read from `/proc` at scrape time.
 //! - [`head`]: request heads parsed within limits (httparse), replies encoded.
@@ -21,6 +22,7 @@
 //! - [`probe`]: the client behind `voice-agent healthcheck` (no curl needed in the image).
 #![warn(missing_docs)]
 
+pub mod access;
 mod clock;
 mod conn;
 pub mod counters;

@@ -5,7 +5,7 @@
 //! | `/`, `/healthz`, `/livez` | liveness: 200 while the async runtime's heartbeat is fresh, else 503 |
 //! | `/readyz` | readiness: 200 when every component is ready and not draining, else 503; JSON body |
 //! | `/metrics` | OpenMetrics text: registry + process metrics |
-//! | `/stats` | JSON usage/limit snapshot (`?identity=…&room=…`), when the agent provides one |
+//! | `/stats` | JSON usage/limit snapshot (`?identity=…&room=…`), when the agent provides one; off (404) or behind a bearer token as [`crate::access::StatsAccess`] says |
 //!
 //! `HEAD` answers like `GET` without a body; other methods get 405; unknown paths 404.
 //! Requests with a body, over-long targets and malformed heads never get here: the server
@@ -13,6 +13,7 @@
 
 use serde_json::json;
 
+use crate::access::Verdict;
 use crate::state::Health;
 
 /// Longest request target accepted.
@@ -69,8 +70,9 @@ pub fn route(health: &Health, method: &str, target: &str, authorization: Option<
         return Reply::text(414, "request target too long");
     }
     let path = target.split(['?', '#']).next().unwrap_or("");
+    let stats = if path == "/stats" { health.stats_access().check(authorization) } else { Verdict::Allowed };
     let known = matches!(path, "/" | "/healthz" | "/livez" | "/readyz" | "/metrics" | "/stats");
-    if !known {
+    if !known || stats == Verdict::Off {
         return Reply::text(404, "not found; try /healthz, /readyz, /metrics or /stats");
     }
     if method != "GET" && method != "HEAD" {
@@ -78,7 +80,11 @@ pub fn route(health: &Health, method: &str, target: &str, authorization: Option<
         r.headers.push(("Allow", "GET, HEAD".into()));
         return r;
     }
-    let _ = authorization;
+    if stats == Verdict::Unauthorized {
+        let mut r = Reply::text(401, "/stats needs Authorization: Bearer <STATS_TOKEN>");
+        r.headers.push(("WWW-Authenticate", "Bearer realm=\"stats\"".into()));
+        return r;
+    }
     match path {
         "/readyz" => readiness(health),
         "/metrics" => metrics(health),
@@ -183,6 +189,23 @@ mod tests {
         assert!(r.body.ends_with("# EOF\n"));
         assert!(r.body.contains("agent_ready 1\n"));
         assert!(r.body.contains("process_resident_memory_bytes "));
+    }
+
+    #[test]
+    fn stats_can_be_turned_off_or_put_behind_a_token() {
+        use crate::access::StatsAccess;
+        let h = ready_health();
+        h.set_stats(Box::new(|_| (200, json!({"users": 1}))));
+        h.set_stats_access(StatsAccess::Token("tok-123".into()));
+        let r = route(&h, "GET", "/stats", None);
+        assert_eq!(r.status, 401);
+        assert_eq!(r.headers, vec![("WWW-Authenticate", "Bearer realm=\"stats\"".to_owned())]);
+        assert_eq!(route(&h, "GET", "/stats", Some("Bearer nope")).status, 401);
+        assert_eq!(route(&h, "GET", "/stats", Some("Bearer tok-123")).status, 200);
+        assert_eq!(route(&h, "GET", "/healthz", None).status, 200, "probes stay open");
+        assert_eq!(route(&h, "GET", "/metrics", None).status, 200, "metrics stay open");
+        h.set_stats_access(StatsAccess::Off);
+        assert_eq!(route(&h, "GET", "/stats", Some("Bearer tok-123")).status, 404);
     }
 
     #[test]

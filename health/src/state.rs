@@ -12,6 +12,7 @@ use std::time::Duration;
 use prometheus_client::registry::Registry;
 use serde::Serialize;
 
+use crate::access::StatsAccess;
 use crate::clock::mono_ms;
 use crate::counters::ServerCounters;
 
@@ -37,6 +38,7 @@ struct Inner {
     components: RwLock<BTreeMap<String, Component>>,
     sections: RwLock<Vec<(String, JsonSource)>>,
     stats: RwLock<Option<StatsSource>>,
+    stats_access: RwLock<StatsAccess>,
     registry: RwLock<Registry>,
     server: ServerCounters,
 }
@@ -67,6 +69,7 @@ impl Health {
             components: RwLock::default(),
             sections: RwLock::default(),
             stats: RwLock::default(),
+            stats_access: RwLock::default(),
             registry: RwLock::new(Registry::default()),
             server: ServerCounters::default(),
         };
@@ -130,6 +133,16 @@ impl Health {
     /// promptly (bound any wait on the runtime) — the server does not time it out.
     pub fn set_stats(&self, source: StatsSource) {
         *self.inner.stats.write().unwrap_or_else(PoisonError::into_inner) = Some(source);
+    }
+
+    /// Sets who may read `/stats` (open by default).
+    pub fn set_stats_access(&self, access: StatsAccess) {
+        *self.inner.stats_access.write().unwrap_or_else(PoisonError::into_inner) = access;
+    }
+
+    /// Who may read `/stats`.
+    pub fn stats_access(&self) -> StatsAccess {
+        self.inner.stats_access.read().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     /// Evaluates `/stats` for a query string, if a producer is set.

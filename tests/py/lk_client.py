@@ -21,7 +21,8 @@ Subcommands (all print one JSON object on stdout, logs go to stderr):
                join, wait for the agent's track, then ask each question (48 kHz mono WAV)
                at real-time pace: the next one once the agent has answered and gone quiet
                (--quiet-secs), or --barge-after SECS after the agent's answer starts
-               (barge-in). Records the agent's audio as talk spurts and every text stream
+               (barge-in); a question with no answer within --answer-timeout ends the
+               conversation, unless --continue-unanswered. Records the agent's audio as talk spurts and every text stream
                (lk.transcription, lk.chat); --leave-after SECS leaves that long after the
                agent's last answer starts instead of waiting for it to end;
                --chat-answers accepts a reply sent as text on lk.chat (no audio) as the
@@ -516,6 +517,8 @@ async def converse(args) -> dict:
             asked[-1]["answer_start"] = start
         if start is None:
             handshake_answered(i)
+            if args.continue_unanswered:
+                continue
             break
         last = i == len(questions) + len(args.type) - 1
         if last and args.leave_after is not None:
@@ -642,6 +645,8 @@ def main():
     p.add_argument("--barge-after", type=float, default=None)
     p.add_argument("--leave-after", type=float, default=None)
     p.add_argument("--quiet-secs", type=float, default=1.5)
+    p.add_argument("--continue-unanswered", action="store_true",
+                   help="converse: ask the next question even when one got no answer")
     p.add_argument("--frame-ms", type=int, default=FRAME_MS, help="converse: audio frame length")
     p.add_argument("--rooms", type=int, default=1, help="converse-many: rooms at once")
     p.add_argument("--stagger", type=float, default=0.2, help="converse-many: seconds between starts")

@@ -59,6 +59,22 @@ pub struct HealthConfig {
     pub addr: SocketAddr,
     /// Liveness fails when the async runtime's heartbeat is older than this.
     pub liveness_stale: Duration,
+    /// Whether `/stats` is served (`STATS_ENABLED`).
+    pub stats_enabled: bool,
+    /// Bearer token `/stats` requires (`STATS_TOKEN`); `None`: open.
+    pub stats_token: Option<Secret>,
+}
+
+impl HealthConfig {
+    /// Who may read `/stats`.
+    pub fn stats_access(&self) -> health::access::StatsAccess {
+        use health::access::StatsAccess;
+        match (&self.stats_token, self.stats_enabled) {
+            (_, false) => StatsAccess::Off,
+            (Some(t), true) => StatsAccess::Token(t.expose().to_owned()),
+            (None, true) => StatsAccess::Open,
+        }
+    }
 }
 
 /// Where the ONNX Runtime library and the VAD model are.
@@ -130,6 +146,8 @@ impl Config {
         let health = HealthConfig {
             addr,
             liveness_stale: env.seconds("LIVENESS_STALE_SECS", Duration::from_secs(10), 0.5, 3600.0),
+            stats_enabled: env.flag("STATS_ENABLED", true),
+            stats_token: env.secret("STATS_TOKEN"),
         };
         let models = ModelConfig {
             ort_dylib: env.string("ORT_DYLIB_PATH", "models/libonnxruntime.so.1.31.1").into(),
@@ -151,10 +169,11 @@ impl Config {
         Self { livekit, worker, health, models, log_format, log_level, vad, limits, providers, session }
     }
 
-    /// Every credential in the configuration, for the log redactor: the LiveKit secret,
-    /// provider API keys, the Redis URL and its password.
+    /// Every credential in the configuration, for the log redactor: the LiveKit secret, the
+    /// `/stats` token, provider API keys, the Redis URL and its password.
     pub fn secrets(&self) -> Vec<String> {
         let mut out = vec![self.livekit.api_secret.expose().to_owned()];
+        out.extend(self.health.stats_token.as_ref().map(|t| t.expose().to_owned()));
         out.extend(self.providers.api_keys().map(|k| k.expose().to_owned()));
         if let Some(redis) = &self.limits.redis {
             let url = redis.url.expose();

@@ -95,7 +95,7 @@ pub fn register_metrics(registry: &mut Registry) {
     let m = metrics().clone();
     let r = registry.sub_registry_with_prefix("livekit");
     r.register("jobs_accepted", "Availability offers accepted", m.jobs_accepted);
-    r.register("jobs_rejected", "Availability offers refused, by reason", m.jobs_rejected);
+    r.register("jobs_rejected", "Offers and assignments refused, by reason", m.jobs_rejected);
     r.register("jobs_running", "Jobs running now", m.jobs_running);
     r.register("jobs_failed", "Jobs that ended in failure", m.jobs_failed);
     r.register("join_seconds", "Job assignment to first remote audio, seconds", m.join_seconds);

@@ -76,9 +76,14 @@ fn reason_suffix(reason: &Option<String>) -> String {
     reason.as_deref().filter(|r| !r.is_empty()).map(|r| format!(": {r}")).unwrap_or_default()
 }
 
+/// Longest a send may wait for the peer to take our bytes. A server that stops reading fills
+/// the socket buffers; without this a send would wait forever and wedge its caller's loop.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// A connected protobuf-over-WebSocket channel.
 pub struct ProtoSocket {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    send_timeout: Duration,
 }
 
 impl ProtoSocket {
@@ -96,7 +101,7 @@ impl ProtoSocket {
         let connect = tokio_tungstenite::connect_async_with_config(request, Some(config), true);
         match tokio::time::timeout(timeout, connect).await {
             Err(_) => Err(WsError::Timeout(timeout)),
-            Ok(Ok((ws, _response))) => Ok(Self { ws }),
+            Ok(Ok((ws, _response))) => Ok(Self { ws, send_timeout: SEND_TIMEOUT }),
             Ok(Err(tungstenite::Error::Http(response))) => {
                 let status = response.status().as_u16();
                 let body = response
@@ -110,10 +115,20 @@ impl ProtoSocket {
         }
     }
 
-    /// Sends one message as a binary frame.
+    /// Sends one message as a binary frame, within the send deadline ([`SEND_TIMEOUT`]).
+    /// After [`WsError::Timeout`] the socket is unusable (a frame may be half written): drop it
+    /// and reconnect.
     pub async fn send<M: prost::Message>(&mut self, msg: &M) -> Result<(), WsError> {
-        self.ws.send(Message::Binary(msg.encode_to_vec().into())).await?;
-        Ok(())
+        let send = self.ws.send(Message::Binary(msg.encode_to_vec().into()));
+        match tokio::time::timeout(self.send_timeout, send).await {
+            Ok(result) => Ok(result?),
+            Err(_) => Err(WsError::Timeout(self.send_timeout)),
+        }
+    }
+
+    /// Changes the send deadline (tests use a short one).
+    pub fn set_send_timeout(&mut self, timeout: Duration) {
+        self.send_timeout = timeout;
     }
 
     /// Receives the next protobuf message. Cancel-safe: it only awaits the stream.
@@ -148,6 +163,37 @@ impl ProtoSocket {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A server that completes the handshake and then never reads: sends must end at their
+    /// deadline instead of waiting forever.
+    #[tokio::test]
+    async fn a_peer_that_stops_reading_cannot_wedge_a_send() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+            tokio::time::sleep(Duration::from_secs(60)).await; // holds the socket, reads nothing
+            drop(ws);
+        });
+        let mut socket =
+            ProtoSocket::connect(&format!("ws://{addr}/agent"), "t", Duration::from_secs(5)).await.unwrap();
+        socket.set_send_timeout(Duration::from_millis(300));
+        let big = livekit_protocol::SessionDescription {
+            r#type: "offer".into(),
+            sdp: "x".repeat(256 * 1024),
+            ..Default::default()
+        };
+        let mut outcome = None;
+        for _ in 0..1000 {
+            if let Err(e) = socket.send(&big).await {
+                outcome = Some(e);
+                break;
+            }
+        }
+        assert!(matches!(outcome, Some(WsError::Timeout(_))), "{outcome:?}");
+        server.abort();
+    }
 
     #[test]
     fn rejection_text_keeps_the_reason_and_hides_the_token() {

@@ -1,8 +1,8 @@
 //! Benchmark of the offline local stack, warm: per turn in a real room, and per engine.
 //!
 //! ```text
-//! cargo run --release -p voice-agent-tests --bin bench-local -- --room [--turns 12]
-//! cargo run --release -p voice-agent-tests --bin bench-local -- [--turns 10]
+//! cargo run --release -p voice-agent-tests --bin bench-local -- --room [--turns 12] [--small]
+//! cargo run --release -p voice-agent-tests --bin bench-local -- [--turns 10] [--small]
 //! ```
 //!
 //! `--room`: the whole system as a user meets it. livekit-server, the agent's worker and voice
@@ -25,9 +25,10 @@ use std::time::Duration;
 use std::path::PathBuf;
 
 use voice_agent::clock;
+use voice_agent::session::SessionConfig;
 use voice_agent_tests::local_stack::room;
 use voice_agent_tests::local_stack::turn_log::TurnLog;
-use voice_agent_tests::local_stack::{Engine, LocalStack, client, speech_wav_16k};
+use voice_agent_tests::local_stack::{Engine, LocalStack, Profile, client, speech_wav_16k};
 
 const SYSTEM: &str = "You are a helpful voice assistant. Answer in one or two short sentences.";
 const QUESTIONS: [&str; 12] = [
@@ -87,10 +88,10 @@ fn own_rss() -> Option<u64> {
 }
 
 /// Per turn in a real room: the client's and the agent's view.
-async fn in_room(turns: usize) {
+async fn in_room(turns: usize, profile: Profile) {
     let log = TurnLog::install();
     let t0 = clock::now();
-    let rig = room::start("bench-local").await;
+    let rig = room::start_with("bench-local", profile, SessionConfig::default().system_prompt).await;
     println!("local stack, livekit-server and worker up in {:.1} s", (clock::now() - t0).as_secs_f64());
     let questions: Vec<PathBuf> =
         (0..turns).map(|i| rig.question(&format!("q{i}"), QUESTIONS[i % QUESTIONS.len()])).collect();
@@ -127,7 +128,7 @@ async fn in_room(turns: usize) {
     println!();
     row("end of speech → first agent audio (client)", &e2e);
     row("end of speech → first audio sent (agent)", &response);
-    row("STT (Whisper tiny.en)", &stt);
+    row("STT (Whisper)", &stt);
     row("LLM first token", &ttft);
     row("TTS first byte (first sentence)", &ttfb);
     for e in Engine::ALL {
@@ -146,13 +147,14 @@ async fn main() {
         .position(|a| a == "--turns")
         .and_then(|i| args.get(i + 1)?.parse().ok())
         .unwrap_or(QUESTIONS.len());
+    let profile = if args.iter().any(|a| a == "--small") { Profile::Small } else { Profile::Default };
     if args.iter().any(|a| a == "--room") {
-        in_room(turns).await;
+        in_room(turns, profile).await;
         return;
     }
 
     let t0 = clock::now();
-    let stack = LocalStack::start();
+    let stack = LocalStack::start_with(&Engine::ALL, profile);
     println!("stack started and warm in {:.1} s", (clock::now() - t0).as_secs_f64());
     let http = reqwest::Client::builder().timeout(Duration::from_secs(120)).build().unwrap();
     let (stt_url, llm_url, tts_url) =
@@ -189,7 +191,7 @@ async fn main() {
     }
 
     println!();
-    row("STT (Whisper tiny.en, ~2 s question)", &stt);
+    row("STT (Whisper, ~2 s question)", &stt);
     row("LLM first token", &ttft);
     row("LLM first sentence", &ttfs);
     row("TTS first byte (first sentence)", &tts_fb);

@@ -50,6 +50,17 @@ impl FakeServer {
         Self { url, conns }
     }
 
+    /// The next connection to `path` within `wait`, if one comes (others are dropped).
+    pub async fn try_accept(&mut self, path: &str, wait: Duration) -> Option<FakeConn> {
+        let deadline = tokio::time::Instant::from(voice_agent::clock::now() + wait);
+        loop {
+            let conn = tokio::time::timeout_at(deadline, self.conns.recv()).await.ok()??;
+            if conn.path == path {
+                return Some(conn);
+            }
+        }
+    }
+
     /// The next connection to `path` (others are dropped).
     pub async fn accept(&mut self, path: &str) -> FakeConn {
         loop {

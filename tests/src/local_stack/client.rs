@@ -1,6 +1,7 @@
 //! Calls to the local stack's three endpoints in the shapes the agent's OpenAI-compatible
 //! providers send (multipart transcription with `model`/`model_name`/`language`; streamed chat
-//! with `stream_options.include_usage`; speech as `pcm`), timed from the request's start.
+//! with `stream_options.include_usage`; speech as `pcm`), timed from the request's start; and
+//! chat with OpenAI `tools` (the answer's `tool_calls`, streamed deltas reassembled).
 
 use std::time::Duration;
 
@@ -203,4 +204,69 @@ pub async fn speech(http: &reqwest::Client, base: &str, text: &str) -> Result<Sp
     }
     let pcm = raw.chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]])).collect();
     Ok(Speech { pcm, content_type, first_byte, elapsed: clock::now() - started })
+}
+
+/// A chat completion with `tools`: what came back, reassembled from the stream when streamed.
+#[derive(Debug, Default)]
+pub struct ToolChat {
+    /// The text content.
+    pub content: String,
+    /// The calls asked for: id, function name, arguments (the JSON text, concatenated).
+    pub calls: Vec<(String, String, String)>,
+    /// `finish_reason` of the (last) choice.
+    pub finish_reason: String,
+}
+
+/// POSTs `<base>/chat/completions` with `messages` and `tools` (OpenAI shapes), streamed or
+/// not, at temperature 0.
+pub async fn chat_with_tools(
+    http: &reqwest::Client,
+    base: &str,
+    messages: &[Value],
+    tools: &Value,
+    stream: bool,
+) -> Result<ToolChat, CallError> {
+    let body = json!({
+        "model": "local-llm", "messages": messages, "tools": tools, "stream": stream,
+        "max_tokens": 120, "temperature": 0.0,
+    });
+    let resp = checked(http.post(format!("{base}/chat/completions")).json(&body).send().await?).await?;
+    let mut out = ToolChat::default();
+    if !stream {
+        let v: Value = resp.json().await?;
+        let choice = &v["choices"][0];
+        out.content = choice["message"]["content"].as_str().unwrap_or_default().to_owned();
+        for c in choice["message"]["tool_calls"].as_array().into_iter().flatten() {
+            let f = &c["function"];
+            let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+            out.calls.push((text(&c["id"]), text(&f["name"]), text(&f["arguments"])));
+        }
+        out.finish_reason = choice["finish_reason"].as_str().unwrap_or_default().to_owned();
+        return Ok(out);
+    }
+    let text = resp.text().await?;
+    for data in text.lines().filter_map(|l| l.strip_prefix("data:")).map(str::trim) {
+        if data == "[DONE]" {
+            continue;
+        }
+        let v: Value =
+            serde_json::from_str(data).map_err(|e| CallError::Malformed(format!("{e}: {data}")))?;
+        let choice = &v["choices"][0];
+        out.content.push_str(choice["delta"]["content"].as_str().unwrap_or_default());
+        for d in choice["delta"]["tool_calls"].as_array().into_iter().flatten() {
+            // Deltas name their call by index; the first delta of a call carries id and name.
+            let i = d["index"].as_u64().unwrap_or(0) as usize;
+            if out.calls.len() <= i {
+                out.calls.resize(i + 1, Default::default());
+            }
+            let call = &mut out.calls[i];
+            call.0.push_str(d["id"].as_str().unwrap_or_default());
+            call.1.push_str(d["function"]["name"].as_str().unwrap_or_default());
+            call.2.push_str(d["function"]["arguments"].as_str().unwrap_or_default());
+        }
+        if let Some(r) = choice["finish_reason"].as_str() {
+            r.clone_into(&mut out.finish_reason);
+        }
+    }
+    Ok(out)
 }

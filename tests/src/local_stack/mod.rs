@@ -13,8 +13,12 @@
 //! OpenAI-compatible providers do, and times them for the benchmark; [`room`] runs the voice
 //! session in a real LiveKit room on the stack; [`turn_log`] captures its per-turn timings.
 
+pub mod accuracy;
 pub mod client;
+pub mod quiz;
 pub mod room;
+pub mod score;
+pub mod spoken;
 pub mod turn_log;
 
 use std::io::Cursor;
@@ -27,9 +31,9 @@ use crate::net::free_port;
 /// One engine of the stack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
-    /// Whisper tiny.en through faster-whisper: `/v1/audio/transcriptions`.
+    /// Whisper through faster-whisper: `/v1/audio/transcriptions`.
     Stt,
-    /// llama.cpp's llama-server with Qwen2.5 0.5B: `/v1/chat/completions`.
+    /// llama.cpp's llama-server with a Qwen2.5 Instruct GGUF: `/v1/chat/completions`.
     Llm,
     /// hibari: `/v1/audio/speech`, PCM s16le mono 24 kHz.
     Tts,
@@ -57,9 +61,30 @@ impl Engine {
     }
 }
 
+/// Which models the launcher runs (`LOCAL_PROFILE`; see `scripts/local-stack`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Profile {
+    /// The default engines.
+    #[default]
+    Default,
+    /// The lighter engines (`--small`).
+    Small,
+}
+
+impl Profile {
+    /// The launcher's name for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Default => "default",
+            Self::Small => "small",
+        }
+    }
+}
+
 /// A running local stack (or one with engines deliberately killed).
 pub struct LocalStack {
     engines: Vec<Engine>,
+    profile: Profile,
     ports: [u16; 3],
     dir: PathBuf,
     script: PathBuf,
@@ -81,11 +106,17 @@ impl LocalStack {
 
     /// Starts only `engines` (a test of one engine need not pay for the others).
     pub fn start_only(engines: &[Engine]) -> Self {
+        Self::start_with(engines, Profile::Default)
+    }
+
+    /// Starts `engines` of `profile`.
+    pub fn start_with(engines: &[Engine], profile: Profile) -> Self {
         let ports = [free_port(), free_port(), free_port()];
         let dir = std::env::temp_dir().join(format!("va-local-{}-{}", std::process::id(), ports[0]));
         std::fs::create_dir_all(&dir).expect("creating a state directory for the local stack");
         let stack = Self {
             engines: engines.to_vec(),
+            profile,
             ports,
             dir,
             script: workspace_root().join("scripts/local-stack"),
@@ -104,6 +135,7 @@ impl LocalStack {
         let mut c = Command::new("bash");
         c.arg(&self.script).arg(cmd).args(names);
         c.env("LOCAL_STACK_DIR", &self.dir).env("LOCAL_HOST", "127.0.0.1");
+        c.env("LOCAL_PROFILE", self.profile.name());
         c.env("LOCAL_STACK_WATCH_PID", std::process::id().to_string());
         for e in Engine::ALL {
             c.env(e.port_var(), self.ports[index(e)].to_string());

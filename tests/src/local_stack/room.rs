@@ -18,7 +18,7 @@ use voice_agent::providers::{EndpointConfig, Providers, ProvidersConfig};
 use voice_agent::session::SessionConfig;
 use voice_agent::vad::VadConfig;
 
-use super::{Engine, LocalStack, client};
+use super::{Engine, LocalStack, Profile, client};
 use crate::livekit::agent::{self, RunningWorker};
 use crate::livekit::voice;
 use crate::livekit::{LiveKitServer, wav};
@@ -81,12 +81,23 @@ pub const LOCAL_PRICES: &str = r#"{"local-stt": {}, "local-llm": {}, "local-tts"
 
 /// Starts the local stack, livekit-server and the worker; returns once the worker registered.
 pub async fn start(name: &str) -> LocalRig {
+    start_with(name, Profile::Default, SessionConfig::default().system_prompt).await
+}
+
+/// [`start`] with the engines of `profile` and the agent's `system_prompt`.
+pub async fn start_with(name: &str, profile: Profile, system_prompt: String) -> LocalRig {
     crate::livekit::init_logs();
-    let stack = tokio::task::spawn_blocking(LocalStack::start).await.expect("starting the local stack");
+    let stack = tokio::task::spawn_blocking(move || LocalStack::start_with(&Engine::ALL, profile))
+        .await
+        .expect("starting the local stack");
     let server = Arc::new(LiveKitServer::start());
     let cfg = providers_config(&stack);
-    let session =
-        SessionConfig { greeting: None, turn_deadline: Duration::from_secs(120), ..SessionConfig::default() };
+    let session = SessionConfig {
+        system_prompt,
+        greeting: None,
+        turn_deadline: Duration::from_secs(120),
+        ..SessionConfig::default()
+    };
     let (handler, providers) =
         voice::handler(&cfg, session.clone(), &limits(), VadConfig::default().segmenter);
     let worker = agent::spawn(agent::settings(&server.url(), 10), Arc::new(handler));

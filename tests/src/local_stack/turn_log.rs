@@ -82,7 +82,7 @@ impl TurnLog {
 
 impl<S: tracing::Subscriber> Layer<S> for TurnLog {
     fn on_event(&self, event: &tracing::Event<'_>, _ctx: Context<'_, S>) {
-        if event.metadata().target() != "voice_agent::session::driver" {
+        if !event.metadata().target().starts_with("voice_agent::session") {
             return;
         }
         let mut v = Visitor::default();

@@ -93,6 +93,48 @@ fn config_errors_never_echo_credentials() {
     assert!(!err.contains("CANARY-redis-pw") && !err.contains("sk-CANARY"), "a credential was echoed: {err}");
 }
 
+/// `/stats` names users and rooms: with `STATS_TOKEN` it needs the bearer token, with
+/// `STATS_ENABLED=false` it is gone; the probes stay open either way.
+#[test]
+fn stats_behind_a_token_or_off() {
+    let stats_with = |port: u16, auth: Option<&str>| {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let auth = auth.map(|a| format!("Authorization: {a}\r\n")).unwrap_or_default();
+        let req = format!("GET /stats?identity=alice HTTP/1.1\r\nHost: t\r\n{auth}Connection: close\r\n\r\n");
+        std::io::Write::write_all(&mut s, req.as_bytes()).unwrap();
+        let mut text = String::new();
+        let _ = s.read_to_string(&mut text);
+        text
+    };
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let _child = Process(agent(&[("HEALTH_ADDR", &addr), ("STATS_TOKEN", "tok-7f1e2d")]).spawn().unwrap());
+    wait_for_health(port);
+    let refused = stats_with(port, None);
+    assert!(refused.starts_with("HTTP/1.1 401 "), "{refused}");
+    assert!(refused.contains("WWW-Authenticate: Bearer"), "{refused}");
+    assert!(stats_with(port, Some("Bearer wrong")).starts_with("HTTP/1.1 401 "));
+    // With the token: the stats themselves (once the limiter is up) — never 401.
+    let mut allowed = String::new();
+    for _ in 0..100 {
+        allowed = stats_with(port, Some("Bearer tok-7f1e2d"));
+        if allowed.starts_with("HTTP/1.1 200 ") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(allowed.starts_with("HTTP/1.1 200 ") && allowed.contains("\"alice\""), "{allowed}");
+    assert_eq!(status_of(port, "/healthz"), Some(200), "probes need no token");
+
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let _child = Process(agent(&[("HEALTH_ADDR", &addr), ("STATS_ENABLED", "false")]).spawn().unwrap());
+    wait_for_health(port);
+    assert!(stats_with(port, None).starts_with("HTTP/1.1 404 "));
+    assert_eq!(status_of(port, "/metrics"), Some(200));
+}
+
 #[test]
 fn unknown_command_is_a_usage_error() {
     let out = agent(&[]).arg("dance").output().unwrap();

@@ -7,6 +7,8 @@
 
 use std::time::Duration;
 
+use serde_json::json;
+
 use voice_agent_tests::local_stack::client::{self, CallError};
 use voice_agent_tests::local_stack::{Engine, LocalStack, speech_wav_16k, wav_bytes, words};
 
@@ -97,6 +99,23 @@ async fn killed_llm_refuses_at_once_and_recovers_after_restart() {
     stack.restart(Engine::Llm);
     let pid2 = stack.pid(Engine::Llm).unwrap();
     assert_ne!(pid, pid2, "restart did not start a new process");
+    // Every slot of the restarted LLM holds the agent's system prompt already (warm-up), so a
+    // conversation's next turn re-reads only its own history, whichever slot takes it.
+    let slots: serde_json::Value = http
+        .get(format!("{}/slots", base.trim_end_matches("/v1")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let slots = slots.as_array().unwrap();
+    assert_eq!(slots.len(), 2, "{slots:?}");
+    for slot in slots {
+        // The warm-up's prompt: the system prompt (~35 tokens) and a one-word user turn.
+        let cached = slot["n_prompt_tokens"].as_u64().unwrap_or(0);
+        assert!(cached >= 30, "a cold slot ({cached} prompt tokens): {slot}");
+    }
     let chat = ask().await.unwrap();
     assert!(chat.text.contains("Paris"), "after restart the LLM answered {:?}", chat.text);
 
@@ -116,6 +135,61 @@ async fn killed_llm_refuses_at_once_and_recovers_after_restart() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("the LLM (pid {pid2}) outlived the stack");
+}
+
+/// OpenAI function tools on the default local LLM: a request that needs a tool gets a proper
+/// `tool_calls` answer (not text), streamed or not; the tool's result fed back is used in the
+/// spoken answer; a question that needs no tool is answered in words.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_llm_calls_tools_the_openai_way() {
+    let _heavy = voice_agent_tests::serial::heavy().await;
+    let stack = LocalStack::start_only(&[Engine::Llm]);
+    let http = new_client();
+    let base = stack.base_url(Engine::Llm);
+    let tools = json!([{"type": "function", "function": {
+        "name": "book_table",
+        "description": "Book a table at the restaurant",
+        "parameters": {"type": "object", "properties": {
+            "people": {"type": "integer", "description": "number of guests"},
+            "time": {"type": "string", "description": "time of day, e.g. 19:00"},
+            "name": {"type": "string", "description": "the guest's name"}},
+            "required": ["people", "time", "name"]}}}]);
+    let system = json!({"role": "system", "content": "You are the voice assistant of a restaurant. Answer in one short spoken sentence."});
+    let ask = json!({"role": "user", "content": "Please book a table for four people at seven pm tonight, the name is Smith."});
+
+    for stream in [false, true] {
+        let reply = client::chat_with_tools(&http, &base, &[system.clone(), ask.clone()], &tools, stream)
+            .await
+            .unwrap();
+        assert_eq!(reply.finish_reason, "tool_calls", "stream {stream}: {reply:?}");
+        assert_eq!(reply.calls.len(), 1, "stream {stream}: {reply:?}");
+        let (id, name, args) = &reply.calls[0];
+        assert_eq!(name, "book_table");
+        assert!(!id.is_empty(), "a call has an id: {reply:?}");
+        let args: serde_json::Value = serde_json::from_str(args).unwrap_or_else(|e| panic!("{e}: {args}"));
+        assert_eq!(args["people"], 4, "{args}");
+        assert!(args["name"].as_str().unwrap_or_default().contains("Smith"), "{args}");
+    }
+
+    // The result goes back as a `tool` message; the answer uses it.
+    let reply =
+        client::chat_with_tools(&http, &base, &[system.clone(), ask.clone()], &tools, false).await.unwrap();
+    let (id, name, args) = reply.calls[0].clone();
+    let call = json!({"role": "assistant", "content": null, "tool_calls": [
+        {"id": id, "type": "function", "function": {"name": name, "arguments": args}}]});
+    let result =
+        json!({"role": "tool", "tool_call_id": id, "content": "Booked: table 12, confirmation code K7."});
+    let answer = client::chat_with_tools(&http, &base, &[system.clone(), ask, call, result], &tools, false)
+        .await
+        .unwrap();
+    assert!(answer.calls.is_empty() && answer.finish_reason == "stop", "{answer:?}");
+    assert!(answer.content.contains("12") || answer.content.contains("K7"), "{answer:?}");
+
+    // No tool needed: words, not a call.
+    let plain = json!({"role": "user", "content": QUESTION});
+    let answer = client::chat_with_tools(&http, &base, &[system, plain], &tools, true).await.unwrap();
+    assert!(answer.calls.is_empty(), "{answer:?}");
+    assert!(answer.content.contains("Paris"), "{answer:?}");
 }
 
 #[test]

@@ -5,6 +5,7 @@
 //!
 //! `cargo test -p voice-agent-tests --test local`
 
+mod local_accuracy;
 mod local_conversation;
 mod local_outage;
 mod local_stack;

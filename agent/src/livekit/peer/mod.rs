@@ -179,8 +179,15 @@ pub async fn resolve(url: &str) -> std::io::Result<SocketAddr> {
     let has_port = !authority.ends_with(']')
         && authority.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok());
     let target = if has_port { authority.to_owned() } else { format!("{authority}:{default_port}") };
-    tokio::net::lookup_host(target).await?.next().ok_or_else(invalid)
+    let lookup = tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host(target)).await;
+    let timed_out =
+        || std::io::Error::new(std::io::ErrorKind::TimedOut, format!("resolving {url} took too long"));
+    lookup.map_err(|_| timed_out())??.next().ok_or_else(invalid)
 }
+
+/// Longest wait for the server's name to resolve (a resolver that never answers must not
+/// hold a job's join forever).
+const RESOLVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A str0m engine configured for LiveKit audio: Opus only (no RED), full ICE.
 pub fn new_rtc(now: Instant) -> Rtc {

@@ -32,6 +32,8 @@ pub enum Refusal {
     Overloaded,
     /// The worker is draining for shutdown.
     Draining,
+    /// The job is already running here (a duplicate assignment).
+    AlreadyRunning,
 }
 
 impl Refusal {
@@ -41,6 +43,7 @@ impl Refusal {
             Refusal::Full => "full",
             Refusal::Overloaded => "overloaded",
             Refusal::Draining => "draining",
+            Refusal::AlreadyRunning => "duplicate",
         }
     }
 }
@@ -81,9 +84,11 @@ impl Capacity {
     /// Decides an availability offer; on acceptance the slot is reserved at once.
     pub fn offer(&mut self, job_id: &str, now: Instant) -> Result<(), Refusal> {
         self.expire(now);
-        if self.slots.contains_key(job_id) {
+        match self.slots.get(job_id) {
+            Some(Slot::Running) => return Err(Refusal::AlreadyRunning),
             // The same offer again (a retry): it already holds a slot.
-            return Ok(());
+            Some(Slot::Reserved { .. }) => return Ok(()),
+            None => {}
         }
         if let Some(r) = self.refusal() {
             return Err(r);
@@ -93,9 +98,13 @@ impl Capacity {
     }
 
     /// The assignment for `job_id` arrived. Returns whether to run it: yes if we reserved it,
-    /// or, for an assignment we never accepted, only if a slot is free right now.
+    /// or, for an assignment we never accepted, only if a slot is free right now; never when
+    /// it already runs here (a second assignment would start a second copy of the job).
     pub fn assign(&mut self, job_id: &str, now: Instant) -> Result<(), Refusal> {
         self.expire(now);
+        if self.slots.get(job_id) == Some(&Slot::Running) {
+            return Err(Refusal::AlreadyRunning);
+        }
         if !self.slots.contains_key(job_id)
             && let Some(r) = self.refusal()
         {
@@ -217,6 +226,19 @@ mod tests {
         c.offer("a", t0).unwrap();
         assert_eq!(c.offer("b", t0 + Duration::from_secs(1)), Err(Refusal::Full));
         assert_eq!(c.offer("b", t0 + RESERVATION_TTL + Duration::from_millis(1)), Ok(()));
+    }
+
+    #[test]
+    fn a_running_job_is_never_offered_or_assigned_again() {
+        let t0 = clock::now();
+        let mut c = cap(5);
+        c.offer("a", t0).unwrap();
+        c.assign("a", t0).unwrap();
+        assert_eq!(c.assign("a", t0), Err(Refusal::AlreadyRunning));
+        assert_eq!(c.offer("a", t0), Err(Refusal::AlreadyRunning));
+        assert_eq!(c.running(), 1);
+        c.release("a");
+        assert_eq!(c.assign("a", t0), Ok(()), "once it ended, the id may run again");
     }
 
     #[test]

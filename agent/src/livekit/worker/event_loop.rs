@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::capacity::{Capacity, Limits};
+use super::capacity::{Capacity, Limits, Refusal};
 use super::job::{self, JobUpdate, Launch};
 use super::load::{LoadMeter, process_cpu_time};
 use super::{Registration, WorkerControl, WorkerSettings, WorkerStatusHandle};
@@ -252,6 +252,12 @@ impl Worker {
         };
         let now = clock::now();
         if let Err(refusal) = self.capacity.assign(&job.id, now) {
+            metrics().jobs_rejected.get_or_create(&[("reason", refusal.as_str())]).inc();
+            if refusal == Refusal::AlreadyRunning {
+                // The running copy stays; reporting a failure would end it on the server.
+                tracing::warn!(job = %job.id, "duplicate assignment for a running job refused");
+                return;
+            }
             tracing::warn!(job = %job.id, reason = refusal.as_str(), "assignment for a job we cannot take");
             self.send_job_status(&job.id, proto::JobStatus::JsFailed, "worker is at capacity").await;
             return;
