@@ -2,6 +2,7 @@
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export ORT_DYLIB_PATH="${ORT_DYLIB_PATH:-$ROOT/models/libonnxruntime.so.1.31.1}"
 export VAD_MODEL_PATH="${VAD_MODEL_PATH:-$ROOT/models/silero_vad.onnx}"
+export TURN_MODEL_PATH="${TURN_MODEL_PATH:-$ROOT/models/smart-turn-v3.2-cpu.onnx}"
 export LIVEKIT_SERVER_BIN="${LIVEKIT_SERVER_BIN:-$ROOT/.tools/bin/livekit-server}"
 export VOICE_AGENT_PYTHON="${VOICE_AGENT_PYTHON:-$ROOT/.tools/venv/bin/python}"
 # The opt-in local stack (scripts/setup --local; started by scripts/local-stack).

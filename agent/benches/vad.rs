@@ -9,13 +9,16 @@
 
 use std::alloc::System;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use voice_agent::clock;
 use voice_agent::core::segmenter::{SegmentEvent, SegmenterConfig, WINDOW};
 use voice_agent::vad::frontend::FrontEnd;
 use voice_agent::vad::{InputFrame, Samples, StreamState, Vad, VadService};
+
+mod common;
+
+use common::{cpu_ns, fixture, python_json, root};
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
@@ -25,16 +28,6 @@ const FIXTURE: &str = "speech_en_us_male.wav";
 const QUIET: &str = "nonspeech_silence_noise_tones.wav";
 const PASSES: usize = 5;
 const WINDOW_SECS: f64 = WINDOW as f64 / 16_000.0;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_owned()
-}
-
-fn fixture(name: &str) -> Vec<i16> {
-    let path = root().join("tests/fixtures").join(name);
-    let mut r = hound::WavReader::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    r.samples::<i16>().map(|s| s.expect("sample")).collect()
-}
 
 fn windows(pcm: &[i16]) -> Vec<[f32; WINDOW]> {
     pcm.chunks_exact(WINDOW)
@@ -51,21 +44,6 @@ fn windows(pcm: &[i16]) -> Vec<[f32; WINDOW]> {
 /// 48 kHz version of the fixture (sample repetition is enough for timing the resampler).
 fn to_48k(pcm: &[i16]) -> Vec<i16> {
     pcm.iter().flat_map(|&s| [s; 3]).collect()
-}
-
-/// CPU time (ns) this thread has run, or all threads of the process: the kernel's
-/// per-thread run-time accounting, so time spent waiting for a core (other work on this
-/// shared machine) is not counted.
-fn cpu_ns(all_threads: bool) -> u64 {
-    let read = |p: &Path| -> u64 {
-        std::fs::read_to_string(p).ok().and_then(|s| s.split_whitespace().next()?.parse().ok()).unwrap_or(0)
-    };
-    if !all_threads {
-        return read(Path::new("/proc/thread-self/schedstat"));
-    }
-    std::fs::read_dir("/proc/self/task")
-        .map(|d| d.flatten().map(|t| read(&t.path().join("schedstat"))).sum())
-        .unwrap_or(0)
 }
 
 /// A measurement in µs per unit: wall-clock and CPU time, each the best of `PASSES`.
@@ -245,24 +223,9 @@ fn service(vad: &Vad, pcm: &[i16], quiet: &[i16], streams: usize, rows: &mut Vec
 }
 
 fn python(model: &Path) -> Option<Us> {
-    let py = root().join(".tools/venv/bin/python");
-    let script = root().join("tests/bench/silero_python.py");
     let wav = root().join("tests/fixtures").join(FIXTURE);
-    let out = Command::new(&py).arg(&script).arg(model).arg(&wav).output();
-    match out {
-        Ok(o) if o.status.success() => {
-            let v: serde_json::Value = serde_json::from_slice(&o.stdout).ok()?;
-            Some(Us { wall: v["us_per_window"].as_f64()?, cpu: v["cpu_us_per_window"].as_f64()? })
-        }
-        Ok(o) => {
-            eprintln!("python path failed: {}", String::from_utf8_lossy(&o.stderr));
-            None
-        }
-        Err(e) => {
-            eprintln!("{} not runnable ({e}): run scripts/setup", py.display());
-            None
-        }
-    }
+    let v = python_json("silero_python.py", &[model, &wav])?;
+    Some(Us { wall: v["us_per_window"].as_f64()?, cpu: v["cpu_us_per_window"].as_f64()? })
 }
 
 fn main() {

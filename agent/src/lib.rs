@@ -7,6 +7,8 @@
 //!   streams), the job-handler seam and echo mode.
 //! - [`vad`]: Silero VAD through ONNX Runtime: model loading, 48→16 kHz resampling,
 //!   per-stream windows and state, batched inference across streams.
+//! - [`smart_turn`]: semantic end of turn: Smart Turn v3.2 (ort) on Whisper log-mel features
+//!   computed in Rust, batched across sessions on its own thread.
 //! - [`session`]: the voice session — turn-taking, barge-in, STT → LLM → sentences → TTS,
 //!   transcripts, degraded mode; announced echo mode when no provider is configured.
 //! - [`agent`]: agents as code — [`agent::Agent`] (instructions, greeting, tools, hooks), the
@@ -46,6 +48,7 @@ pub mod providers;
 pub mod redact;
 pub mod secret;
 pub mod session;
+pub mod smart_turn;
 pub mod stats;
 pub mod testing;
 pub mod tools;

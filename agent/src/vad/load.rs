@@ -133,7 +133,8 @@ pub fn read_model(path: &Path) -> Result<Vec<u8>, LoadError> {
     Ok(bytes)
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
+/// Lowercase hex sha256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -141,6 +142,17 @@ fn sha256_hex(bytes: &[u8]) -> String {
 /// no spinning (an idle worker must not burn a core), sequential execution, full graph
 /// optimisation.
 pub fn session(env: &Environment, model: &[u8]) -> Result<Session, LoadError> {
+    build_session(env, model, 1, "load the Silero model")
+}
+
+/// A session with `intra_threads` intra-op threads and otherwise [`session`]'s options;
+/// `what` names the model in errors ("load the … model").
+pub fn build_session(
+    env: &Environment,
+    model: &[u8],
+    intra_threads: usize,
+    what: &'static str,
+) -> Result<Session, LoadError> {
     let fail = |step| {
         move |e: ort::Error<ort::session::builder::SessionBuilder>| LoadError::Session {
             step,
@@ -149,8 +161,8 @@ pub fn session(env: &Environment, model: &[u8]) -> Result<Session, LoadError> {
     };
     let mut builder = Session::builder(env)
         .map_err(|e| LoadError::Session { step: "create a session builder", detail: e.to_string() })?
-        .with_intra_threads(1)
-        .map_err(fail("use one intra-op thread"))?
+        .with_intra_threads(intra_threads.max(1))
+        .map_err(fail("set the intra-op threads"))?
         .with_inter_threads(1)
         .map_err(fail("use one inter-op thread"))?
         .with_parallel_execution(false)
@@ -161,9 +173,7 @@ pub fn session(env: &Environment, model: &[u8]) -> Result<Session, LoadError> {
         .map_err(fail("disable inter-op spinning"))?
         .with_optimization_level(GraphOptimizationLevel::All)
         .map_err(fail("enable graph optimisation"))?;
-    builder
-        .commit_from_memory(model)
-        .map_err(|e| LoadError::Session { step: "load the Silero model", detail: e.to_string() })
+    builder.commit_from_memory(model).map_err(|e| LoadError::Session { step: what, detail: e.to_string() })
 }
 
 #[cfg(test)]

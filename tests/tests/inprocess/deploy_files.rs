@@ -64,7 +64,7 @@ fn dockerfile_is_multi_stage_and_runs_the_project_setup() {
 
     let runs: Vec<&String> = ins.iter().filter(|(i, _)| i == "RUN").map(|(_, a)| a).collect();
     let setup = runs.iter().find(|r| r.contains("scripts/setup")).expect("a RUN of scripts/setup");
-    for step in ["apt", "ort", "silero"] {
+    for step in ["apt", "ort", "silero", "turn"] {
         assert!(setup.contains(step), "the image runs setup step {step}: {setup}");
         assert!(read("scripts/setup").contains(&format!("if want {step}; then")), "setup has step {step}");
     }
@@ -76,6 +76,8 @@ fn dockerfile_is_multi_stage_and_runs_the_project_setup() {
     let text = read("Dockerfile");
     assert!(text.contains(&format!("ORT_DYLIB_PATH=/app/models/{ort}")), "{ort}");
     assert!(text.contains("VAD_MODEL_PATH=/app/models/silero_vad.onnx"));
+    let turn = setup_var("TURN_MODEL");
+    assert!(text.contains(&format!("TURN_MODEL_PATH=/app/models/{turn}")), "{turn}");
 
     // COPY sources from the build context exist.
     for (_, args) in ins.iter().filter(|(i, a)| i == "COPY" && !a.starts_with("--from")) {

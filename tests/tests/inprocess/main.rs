@@ -1,6 +1,7 @@
 //! In-process integration tests: nothing to start but what the test itself runs — the fake
-//! OpenAI-compatible provider, the health server, ONNX Runtime with the real Silero model, sox,
-//! and the agent binary without a LiveKit server. Quick, and safe to run in parallel.
+//! OpenAI-compatible provider, the health server, ONNX Runtime with the real Silero and Smart
+//! Turn models, sox, and the agent binary without a LiveKit server. Quick, and safe to run in
+//! parallel.
 //!
 //! `cargo test -p voice-agent-tests --test inprocess`
 
@@ -13,6 +14,7 @@ mod providers_common;
 mod providers_fake;
 mod providers_llm;
 mod providers_resilience;
+mod smart_turn_golden;
 mod vad_48k;
 mod vad_batch;
 mod vad_common;
