@@ -14,11 +14,21 @@ use std::time::Duration;
 
 use crate::livekit::workspace_root;
 
-/// `target/<profile>/agent-under-test`, next to the running test's own `deps/` directory.
+/// `target/<profile>/agent-under-test`: next to a running benchmark binary, or next to the
+/// running test's own `deps/` directory.
 pub fn path() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    let bin = exe.parent().and_then(|deps| deps.parent()).expect("target dir").join("agent-under-test");
-    assert!(bin.exists(), "{} not built: run the tests through `cargo test`", bin.display());
+    let dir = exe.parent().expect("executable directory");
+    let beside = dir.join("agent-under-test");
+    if beside.exists() {
+        return beside;
+    }
+    let bin = dir.parent().expect("target dir").join("agent-under-test");
+    assert!(
+        bin.exists(),
+        "{} not built: run the tests through `cargo test` (benchmarks: `cargo build -p voice-agent-tests --bins`)",
+        bin.display()
+    );
     bin
 }
 

@@ -9,6 +9,7 @@
 //!   ports, with kill/restart per engine and the agent's env for them.
 //! - [`livekit`]: a livekit-server on free ports, the real Python LiveKit client, a scripted
 //!   fake peer, test speech and its comparison, our worker run in-process.
+//! - [`load`]: simulated users for load runs, on the project's own Rust participant.
 //! - [`net`]: free loopback ports.
 //! - [`serial`]: one heavy end-to-end test at a time inside a test binary.
 
@@ -16,6 +17,7 @@ pub mod binary;
 pub mod fake_openai;
 pub mod hostile;
 pub mod livekit;
+pub mod load;
 pub mod local_stack;
 pub mod net;
 pub mod redis;

@@ -10,6 +10,11 @@
 //! heard ([`heard_text`]), not what the LLM wrote: the next answer must not assume the user
 //! heard the rest. Empty or noise-only transcripts ("", "...", "[BLANK_AUDIO]", "(coughs)")
 //! are not turns at all ([`is_meaningful`]).
+//!
+//! Every push is kept as its own piece with an id ([`History::push_user`] returns it), and
+//! consecutive pieces of one side read as one turn ([`History::window`]). So a question can be
+//! taken back whole ([`History::forget`]) when its turn ended without an answer (an apology,
+//! a limit notice): the next answer is then not an answer to two questions at once.
 
 use std::collections::VecDeque;
 
@@ -92,64 +97,79 @@ pub fn heard_text(spoken: &[(String, u64)], heard_samples: u64) -> String {
     out
 }
 
+/// Names one push into the history (to take it back with [`History::forget`]).
+pub type PieceId = u64;
+
 /// The conversation history.
 #[derive(Debug, Clone)]
 pub struct History {
     max_tokens: usize,
-    entries: VecDeque<Entry>,
+    /// One piece per push, oldest first.
+    entries: VecDeque<(PieceId, Entry)>,
+    next_id: PieceId,
 }
 
 impl History {
     /// An empty history whose requests carry at most `max_tokens` of turns.
     pub fn new(max_tokens: usize) -> Self {
-        Self { max_tokens, entries: VecDeque::new() }
+        Self { max_tokens, entries: VecDeque::new(), next_id: 0 }
     }
 
-    /// Records what a user said; `false` (and nothing recorded) if it is empty or noise.
-    pub fn push_user(&mut self, text: &str) -> bool {
+    /// Records what a user said; `None` (and nothing recorded) if it is empty or noise.
+    pub fn push_user(&mut self, text: &str) -> Option<PieceId> {
         self.push(Speaker::User, text)
     }
 
     /// Records what the agent said (or, after an interruption, what was heard of it).
-    pub fn push_agent(&mut self, text: &str) -> bool {
+    pub fn push_agent(&mut self, text: &str) -> Option<PieceId> {
         self.push(Speaker::Agent, text)
     }
 
-    fn push(&mut self, speaker: Speaker, text: &str) -> bool {
+    fn push(&mut self, speaker: Speaker, text: &str) -> Option<PieceId> {
         let text = text.trim();
         if !is_meaningful(text) {
-            return false;
+            return None;
         }
-        // Consecutive turns of the same side are one turn (a user who spoke twice while the
-        // agent was interrupted before saying anything).
-        if let Some(last) = self.entries.back_mut()
-            && last.speaker == speaker
-        {
-            last.text.push(' ');
-            last.text.push_str(text);
-        } else {
-            self.entries.push_back(Entry { speaker, text: text.to_owned() });
-        }
+        let id = self.next_id;
+        self.next_id += 1;
+        self.entries.push_back((id, Entry { speaker, text: text.to_owned() }));
         self.trim();
-        true
+        Some(id)
     }
 
-    /// The newest entries that fit the budget, oldest first. The newest entry is always
-    /// included (even alone over budget: the question being answered cannot be dropped).
-    pub fn window(&self) -> impl Iterator<Item = &Entry> {
+    /// Takes pieces back (those already forgotten are ignored).
+    pub fn forget(&mut self, ids: &[PieceId]) {
+        self.entries.retain(|(id, _)| !ids.contains(id));
+    }
+
+    /// The newest turns that fit the budget, oldest first; consecutive pieces of one side
+    /// are one turn (a user who spoke twice while the agent was interrupted before saying
+    /// anything). The newest piece is always included (even alone over budget: the question
+    /// being answered cannot be dropped).
+    pub fn window(&self) -> impl Iterator<Item = Entry> {
         let mut used = 0;
         let mut take = 0;
-        for (i, e) in self.entries.iter().rev().enumerate() {
+        for (i, (_, e)) in self.entries.iter().rev().enumerate() {
             used += estimate_tokens(&e.text) + MESSAGE_TOKENS;
             if used > self.max_tokens && i > 0 {
                 break;
             }
             take = i + 1;
         }
-        self.entries.iter().skip(self.entries.len() - take)
+        let mut turns: Vec<Entry> = Vec::new();
+        for (_, e) in self.entries.iter().skip(self.entries.len() - take) {
+            match turns.last_mut() {
+                Some(last) if last.speaker == e.speaker => {
+                    last.text.push(' ');
+                    last.text.push_str(&e.text);
+                }
+                _ => turns.push(e.clone()),
+            }
+        }
+        turns.into_iter()
     }
 
-    /// Every entry still kept.
+    /// Pieces still kept.
     pub fn len(&self) -> usize {
         self.entries.len()
     }
@@ -162,10 +182,10 @@ impl History {
     /// Forgets what can never be sent again: entries beyond the budget (kept twice over, so
     /// the window never runs short after a merge) and beyond [`MAX_ENTRIES`].
     fn trim(&mut self) {
-        let total: usize = self.entries.iter().map(|e| estimate_tokens(&e.text) + MESSAGE_TOKENS).sum();
+        let total: usize = self.entries.iter().map(|(_, e)| estimate_tokens(&e.text) + MESSAGE_TOKENS).sum();
         let mut total = total;
         while self.entries.len() > 1 && (total > self.max_tokens * 2 || self.entries.len() > MAX_ENTRIES) {
-            if let Some(e) = self.entries.pop_front() {
+            if let Some((_, e)) = self.entries.pop_front() {
                 total -= estimate_tokens(&e.text) + MESSAGE_TOKENS;
             }
         }
@@ -189,9 +209,9 @@ mod tests {
             assert!(is_meaningful(real), "{real:?}");
         }
         let mut h = History::new(1000);
-        assert!(!h.push_user(" [BLANK_AUDIO] "));
+        assert!(h.push_user(" [BLANK_AUDIO] ").is_none());
         assert!(h.is_empty());
-        assert!(h.push_user("  hello  "));
+        assert!(h.push_user("  hello  ").is_some());
         assert_eq!(texts(&h), ["hello"]);
     }
 
@@ -223,6 +243,22 @@ mod tests {
         let w: Vec<_> = h.window().collect();
         assert_eq!(w.len(), 1);
         assert_eq!(w[0].speaker, Speaker::User);
+    }
+
+    #[test]
+    fn an_unanswered_question_is_taken_back_whole() {
+        let mut h = History::new(1000);
+        h.push_user("what time is it");
+        h.push_agent("noon");
+        let a = h.push_user("how far is the moon").unwrap();
+        let b = h.push_user("in miles").unwrap();
+        assert_eq!(texts(&h), ["what time is it", "noon", "how far is the moon in miles"]);
+        // The turn ended in an apology: the question goes, the conversation before it stays.
+        h.forget(&[a, b]);
+        h.push_user("what is the capital of france");
+        assert_eq!(texts(&h), ["what time is it", "noon", "what is the capital of france"]);
+        h.forget(&[a]);
+        assert_eq!(h.len(), 3);
     }
 
     #[test]

@@ -67,6 +67,28 @@ impl SentenceSplitter {
         }
     }
 
+    /// The first clause of what is waiting, if it already ends at a comma, semicolon, colon or
+    /// dash (followed by whitespace) at least `min_chars` in: for a slow LLM, the first words
+    /// can be spoken before the first sentence is complete.
+    pub fn take_clause(&mut self, min_chars: usize) -> Option<String> {
+        let mut count = 0;
+        let mut cut = None;
+        let mut chars = self.buf.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            count += 1;
+            if count >= min_chars
+                && matches!(c, ',' | ';' | ':' | '—' | '–')
+                && chars.peek().is_some_and(|(_, n)| n.is_whitespace())
+            {
+                cut = Some(i + c.len_utf8());
+                break;
+            }
+        }
+        let mut out = Vec::new();
+        self.emit(cut?, &mut out);
+        out.pop()
+    }
+
     /// The rest, once the stream has ended.
     pub fn finish(&mut self) -> Option<String> {
         let rest = normalize(&self.buf);
@@ -291,6 +313,25 @@ mod tests {
         assert_eq!(out.iter().map(|s| s.len()).collect::<Vec<_>>(), [40, 40, 20]);
         let out = split_in(&[&"ü".repeat(50)], cfg);
         assert_eq!(out.concat(), "ü".repeat(50), "multi-byte text is cut on character boundaries");
+    }
+
+    #[test]
+    fn a_slow_answer_gives_up_its_first_clause() {
+        let mut s = SentenceSplitter::new(SplitterConfig::default());
+        let mut out = Vec::new();
+        s.push("Well, let me think about that one", &mut out);
+        // "Well," is shorter than asked for; no clause yet.
+        assert_eq!(s.take_clause(12), None);
+        s.push(" carefully, since it", &mut out);
+        assert!(out.is_empty());
+        assert_eq!(s.take_clause(12).as_deref(), Some("Well, let me think about that one carefully,"));
+        s.push(" matters. Done.", &mut out);
+        assert_eq!(out, ["since it matters."]);
+        assert_eq!(s.finish().as_deref(), Some("Done."));
+        // A comma inside a number is no clause end.
+        let mut s = SentenceSplitter::new(SplitterConfig::default());
+        s.push("It costs 1,000 dollars", &mut out);
+        assert_eq!(s.take_clause(4), None);
     }
 
     #[test]

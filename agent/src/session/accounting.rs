@@ -86,6 +86,7 @@ pub fn account(
         tts_chars = reply.tts_chars,
         sentences = reply.spoken.len(),
         heard_chars = heard.chars().count(),
+        filler = reply.filler,
         cost_micro_usd = cost,
         "turn"
     );

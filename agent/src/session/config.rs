@@ -14,6 +14,8 @@ Answer in one to three short spoken sentences. Use plain words: no lists, markdo
 pub const DEFAULT_GREETING: &str = "Hello! How can I help you today?";
 /// Default apology when no LLM can answer.
 pub const DEFAULT_LLM_UNAVAILABLE: &str = "I'm sorry, I can't think of an answer right now because my language service is unavailable. Please try again in a moment.";
+/// Default filler, said once per turn when the answer is slow to start.
+pub const DEFAULT_THINKING_FILLER: &str = "One moment.";
 /// Default notice when no STT can transcribe.
 pub const DEFAULT_STT_UNAVAILABLE: &str = "I'm sorry, I can't understand speech right now because my transcription service is unavailable. Please try again in a moment.";
 
@@ -37,6 +39,15 @@ pub struct SessionConfig {
     pub stt_unavailable_message: String,
     /// Sentence splitting (`SENTENCE_MAX_CHARS`, 180).
     pub splitter: SplitterConfig,
+    /// With no answer audio this long after the user's speech ended, the filler is said (once
+    /// per turn) and the answer still awaited (`THINKING_NOTICE_SECS`, 2.5; 0: never).
+    pub thinking_notice: Option<Duration>,
+    /// The filler (`THINKING_FILLER`, "One moment."), rendered ahead like the notices.
+    pub thinking_filler: String,
+    /// When the LLM has sent its first words but no whole sentence this long after, the first
+    /// clause (up to a comma, colon, semicolon or dash) is spoken already (`FIRST_CLAUSE_SECS`,
+    /// 0.5; 0: wait for whole sentences).
+    pub first_clause_after: Option<Duration>,
     /// When the last user has left, the session ends after this long unless someone comes
     /// back (`LEAVE_GRACE_SECS`, 0: at once).
     pub leave_grace: Duration,
@@ -53,6 +64,9 @@ impl Default for SessionConfig {
             llm_unavailable_message: DEFAULT_LLM_UNAVAILABLE.to_owned(),
             stt_unavailable_message: DEFAULT_STT_UNAVAILABLE.to_owned(),
             splitter: SplitterConfig::default(),
+            thinking_notice: Some(Duration::from_millis(2500)),
+            thinking_filler: DEFAULT_THINKING_FILLER.to_owned(),
+            first_clause_after: Some(Duration::from_millis(500)),
             leave_grace: Duration::ZERO,
         }
     }
@@ -61,9 +75,11 @@ impl Default for SessionConfig {
 impl SessionConfig {
     /// Reads `SYSTEM_PROMPT`, `GREETING`, `GREETING_ENABLED` (true), `ENDPOINTING_DELAY_SECS`
     /// (0.5), `INTERRUPT_MIN_SPEECH_SECS` (0.5), `HISTORY_MAX_TOKENS` (2000),
-    /// `TURN_DEADLINE_SECS` (30), `LLM_UNAVAILABLE_MESSAGE`, `STT_UNAVAILABLE_MESSAGE` and
-    /// `SENTENCE_MAX_CHARS` (180), `LEAVE_GRACE_SECS` (0). Texts set to an empty value count as unset (the default),
-    /// so the greeting is turned off with its own flag.
+    /// `TURN_DEADLINE_SECS` (30), `LLM_UNAVAILABLE_MESSAGE`, `STT_UNAVAILABLE_MESSAGE`,
+    /// `SENTENCE_MAX_CHARS` (180), `THINKING_NOTICE_SECS` (2.5), `THINKING_FILLER`,
+    /// `FIRST_CLAUSE_SECS` (0.5) and `LEAVE_GRACE_SECS` (0). Texts set to an empty value count
+    /// as unset (the default), so the greeting is turned off with its own flag; a zero delay
+    /// turns its feature off (a zero leave grace ends the session at once).
     pub fn from_env(env: &mut EnvReader) -> Self {
         let d = Self::default();
         let system_prompt = env.string("SYSTEM_PROMPT", &d.system_prompt);
@@ -90,9 +106,26 @@ impl SessionConfig {
                 max_chars: env.ranged("SENTENCE_MAX_CHARS", d.splitter.max_chars, 40, 2000),
                 ..d.splitter
             },
+            thinking_notice: nonzero(env.seconds(
+                "THINKING_NOTICE_SECS",
+                Duration::from_millis(2500),
+                0.0,
+                60.0,
+            )),
+            thinking_filler: env.string("THINKING_FILLER", DEFAULT_THINKING_FILLER),
+            first_clause_after: nonzero(env.seconds(
+                "FIRST_CLAUSE_SECS",
+                Duration::from_millis(500),
+                0.0,
+                60.0,
+            )),
             leave_grace: env.seconds("LEAVE_GRACE_SECS", d.leave_grace, 0.0, 3600.0),
         }
     }
+}
+
+fn nonzero(d: Duration) -> Option<Duration> {
+    (!d.is_zero()).then_some(d)
 }
 
 #[cfg(test)]
@@ -123,6 +156,15 @@ mod tests {
         assert_eq!((c.greeting, c.system_prompt.as_str()), (None, "Be brief."));
         assert_eq!(c.turn.endpointing_delay, Duration::from_millis(300));
         assert_eq!(c.stt_unavailable_message, "I can't hear.");
+        assert_eq!(c.thinking_notice, Some(Duration::from_millis(2500)));
+        let (c, errs) = read(&[
+            ("THINKING_NOTICE_SECS", "0"),
+            ("THINKING_FILLER", "Hmm, let me see."),
+            ("FIRST_CLAUSE_SECS", "1.5"),
+        ]);
+        assert!(errs.is_empty());
+        assert_eq!((c.thinking_notice, c.thinking_filler.as_str()), (None, "Hmm, let me see."));
+        assert_eq!(c.first_clause_after, Some(Duration::from_millis(1500)));
         let (c, _) = read(&[("GREETING", "Hi there."), ("SYSTEM_PROMPT", "  ")]);
         assert_eq!(c.greeting.as_deref(), Some("Hi there."));
         assert_eq!(c.system_prompt, DEFAULT_SYSTEM_PROMPT, "an empty value means the default");
@@ -137,6 +179,8 @@ mod tests {
             ("HISTORY_MAX_TOKENS", "0"),
             ("TURN_DEADLINE_SECS", "0"),
             ("SENTENCE_MAX_CHARS", "5"),
+            ("THINKING_NOTICE_SECS", "-1"),
+            ("FIRST_CLAUSE_SECS", "soon"),
             ("LEAVE_GRACE_SECS", "-1"),
         ]);
         assert_eq!(
@@ -148,6 +192,8 @@ mod tests {
                 "HISTORY_MAX_TOKENS",
                 "TURN_DEADLINE_SECS",
                 "SENTENCE_MAX_CHARS",
+                "THINKING_NOTICE_SECS",
+                "FIRST_CLAUSE_SECS",
                 "LEAVE_GRACE_SECS"
             ]
         );

@@ -26,7 +26,7 @@ use super::reply::{self, Reply, ReplyCtx, Script};
 use super::transcript::{self, TOPIC_CHAT, TOPIC_TRANSCRIPTION};
 use super::{Event, Shared};
 use crate::clock;
-use crate::core::history::{History, Speaker, heard_text, is_meaningful};
+use crate::core::history::{History, PieceId, Speaker, heard_text, is_meaningful};
 use crate::core::turn::{Command, PartId, Phase, Said, SayReason, Transcript, TurnId, TurnMachine};
 use crate::limits::{Now, SessionLease};
 use crate::livekit::job::JobError;
@@ -55,6 +55,8 @@ struct TurnInfo {
     audio_ms: u64,
     /// Played samples when a barge-in stopped it.
     stopped_at: Option<u64>,
+    /// The questions this turn answers, as history pieces (taken back if it gets no answer).
+    asked: Vec<PieceId>,
 }
 
 struct Session {
@@ -336,7 +338,8 @@ impl Session {
                 Command::Respond { turn, said, speech_ended } => self.respond(turn, said, speech_ended),
                 Command::Say { turn, text, reason, who, speech_ended } => {
                     let who = who.unwrap_or_else(|| self.agent.clone());
-                    self.start_turn(turn, Script::Fixed(text), who, TurnKind::Say(reason), speech_ended);
+                    let kind = TurnKind::Say(reason);
+                    self.start_turn(turn, Script::Fixed(text), who, kind, speech_ended, Vec::new());
                 }
                 Command::Interrupt { turn } => {
                     metrics().interruptions.inc();
@@ -372,10 +375,13 @@ impl Session {
     }
 
     fn respond(&mut self, turn: TurnId, said: Vec<Said>, speech_ended: Instant) {
+        // The filler and notices, if TTS could not render them before.
+        self.prerender();
         let labelled = self.members.len() > 1;
+        let mut asked = Vec::new();
         for s in &said {
             let text = if labelled { format!("{}: {}", s.who, s.text) } else { s.text.clone() };
-            self.history.push_user(&text);
+            asked.extend(self.history.push_user(&text));
         }
         let now = clock::now();
         let mut system = self.shared.cfg.system_prompt.clone();
@@ -391,10 +397,10 @@ impl Session {
         let mut messages = vec![ChatMessage { role: Role::System, content: system }];
         messages.extend(self.history.window().map(|e| ChatMessage {
             role: if e.speaker == Speaker::User { Role::User } else { Role::Assistant },
-            content: e.text.clone(),
+            content: e.text,
         }));
         let who = said.first().map_or_else(|| self.agent.clone(), |s| s.who.clone());
-        self.start_turn(turn, Script::Llm(messages), who, TurnKind::Answer, Some(speech_ended));
+        self.start_turn(turn, Script::Llm(messages), who, TurnKind::Answer, Some(speech_ended), asked);
     }
 
     fn start_turn(
@@ -404,6 +410,7 @@ impl Session {
         who: Arc<str>,
         kind: TurnKind,
         speech_ended: Option<Instant>,
+        asked: Vec<PieceId>,
     ) {
         let call = self.call(&who);
         let info = TurnInfo {
@@ -414,14 +421,20 @@ impl Session {
             stt: self.pending_stt.take(),
             audio_ms: std::mem::take(&mut self.pending_audio_ms),
             stopped_at: None,
+            asked,
         };
         self.turns.insert(turn, info);
         self.segments += 1;
         let segment = transcript::agent_segment(&self.agent, self.segments);
         let ctx = self.reply_ctx();
         let events = self.events.clone();
+        // An answer gets the filler if it has no audio this long after the user stopped.
+        let filler_at = match (kind, speech_ended, self.shared.cfg.thinking_notice) {
+            (TurnKind::Answer, Some(end), Some(after)) => Some(end + after),
+            _ => None,
+        };
         self.tasks.spawn(async move {
-            let reply = reply::run(ctx, turn, script, call, segment).await;
+            let reply = reply::run(ctx, turn, script, call, segment, filler_at).await;
             let _ = events.send(Event::ReplyDone(Box::new(reply))).await;
         });
     }
@@ -436,6 +449,13 @@ impl Session {
         // Notices and apologies are not part of the conversation; answers and the greeting are.
         if Outcome::remembered(info.kind, reply.outcome) {
             self.history.push_agent(&heard);
+        }
+        // A question that got an apology or a limit notice instead of an answer is taken
+        // back: the user heard that it was not answered, and the next answer must not
+        // answer it along with the next question. One cut short by the user stays: their
+        // next words go on from it.
+        if Outcome::forgets_question(info.kind, reply.outcome, reply.interrupted) {
+            self.history.forget(&info.asked);
         }
         let facts = TurnFacts {
             room: &self.room,
@@ -475,22 +495,28 @@ impl Session {
             cache: self.shared.cache.clone(),
             splitter: self.shared.cfg.splitter,
             llm_unavailable: self.shared.cfg.llm_unavailable_message.clone(),
+            filler: self.shared.cfg.thinking_notice.map(|_| self.shared.cfg.thinking_filler.clone()),
+            first_clause_after: self.shared.cfg.first_clause_after,
             events: self.events.clone(),
         }
     }
 
-    /// Renders the notices while TTS works, so they stay audible when it does not.
+    /// Renders the filler and the notices while TTS works, so they stay audible when it does
+    /// not (checked at start and before each answer; rendered once per worker).
     fn prerender(&mut self) {
         let now = clock::now();
         if !self.shared.providers.is_available(Capability::Tts, now) {
             return;
         }
         let cfg = &self.shared.cfg;
-        let texts: Vec<String> = [&cfg.llm_unavailable_message, &cfg.stt_unavailable_message]
-            .into_iter()
-            .filter(|t| !self.shared.cache.contains(t))
-            .cloned()
-            .collect();
+        let filler = cfg.thinking_notice.map(|_| &cfg.thinking_filler);
+        let texts: Vec<String> =
+            [filler, Some(&cfg.llm_unavailable_message), Some(&cfg.stt_unavailable_message)]
+                .into_iter()
+                .flatten()
+                .filter(|t| !self.shared.cache.contains(t))
+                .cloned()
+                .collect();
         if texts.is_empty() {
             return;
         }

@@ -221,7 +221,76 @@ async fn an_llm_outage_is_apologised_for_and_the_apology_is_not_history() {
     r.say("alice", 1.0, "hello again").await;
     let messages = r.chat_request(2).await;
     assert!(assistant_turns(&messages).is_empty(), "{messages:?}");
+    // The unanswered question was taken back: the next answer is to the next question only.
+    assert_eq!(user_turns(&messages), ["hello again"]);
     r.agent_said("I am back.").await;
+    r.end().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_answer_gets_the_filler_once_and_then_the_answer() {
+    let mut r = start(quiet(), &LimitsConfig::default());
+    r.join("alice").await;
+    let filler = crate::session::config::DEFAULT_THINKING_FILLER;
+    // Rendered ahead, with the notices.
+    within("filler rendered", async {
+        while !r.providers.spoken().iter().any(|s| s == filler) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    // The LLM's first word comes 8 s after it is asked.
+    r.providers.answer(Answer::paced(["It is noon."], Duration::from_secs(8)));
+    r.say("alice", 1.0, "what time is it").await;
+    let asked = clock::now();
+    r.chat_request(1).await;
+    tokio::time::sleep_until((asked + Duration::from_secs(2)).into()).await;
+    assert_eq!(r.far.playback().played_samples, 0, "nothing before the filler time (2.5 s)");
+    tokio::time::sleep_until((asked + Duration::from_secs(7)).into()).await;
+    let one = speech_for(filler).len() as u64;
+    assert_eq!(r.far.playback().played_samples, one, "the filler, once, while the LLM thinks");
+    let t = r.agent_said("One moment. It is noon.").await;
+    assert_eq!(t.closed.as_deref(), Some(""));
+    r.idle().await;
+    assert_eq!(r.far.playback().played_samples, one + speech_for("It is noon.").len() as u64);
+    // The filler is not part of what the agent answered.
+    r.providers.answer(Answer::text(["Yes."]));
+    r.say("alice", 1.0, "thanks").await;
+    assert_eq!(assistant_turns(&r.chat_request(2).await), ["It is noon."]);
+    r.end().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_llm_that_never_answers_gets_the_filler_then_the_apology() {
+    let mut r = start(quiet(), &LimitsConfig::default());
+    r.join("alice").await;
+    // The stream stays silent until the turn's deadline cuts it.
+    r.providers
+        .answer(Answer::Stalled { after: Duration::from_secs(30), error: ProviderError::DeadlineExceeded });
+    r.say("alice", 1.0, "hello").await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let filler = crate::session::config::DEFAULT_THINKING_FILLER;
+    assert_eq!(r.far.playback().played_samples, speech_for(filler).len() as u64, "the filler meanwhile");
+    let apology = crate::session::config::DEFAULT_LLM_UNAVAILABLE;
+    let t = r.agent_said(&format!("{filler} {apology}")).await;
+    assert_eq!(t.closed.as_deref(), Some(""));
+    r.idle().await;
+    let heard = (speech_for(filler).len() + speech_for(apology).len()) as u64;
+    assert_eq!(r.far.playback().played_samples, heard, "filler then apology, nothing else");
+    r.end().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_llm_has_its_first_clause_spoken_before_the_sentence_ends() {
+    let mut r = start(quiet(), &LimitsConfig::default());
+    r.join("alice").await;
+    let deltas = ["Well, let me think about that, ", "since it is a ", "hard one. ", "It is noon."];
+    r.providers.answer(Answer::paced(deltas, Duration::from_secs(1)));
+    r.say("alice", 1.0, "what time is it").await;
+    r.agent_said("Well, let me think about that, since it is a hard one. It is noon.").await;
+    let spoken = r.providers.spoken();
+    let asked: Vec<&str> = spoken.iter().map(String::as_str).skip_while(|s| !s.starts_with("Well")).collect();
+    assert_eq!(asked, ["Well, let me think about that,", "since it is a hard one.", "It is noon."]);
     r.end().await;
 }
 

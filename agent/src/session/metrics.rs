@@ -33,6 +33,8 @@ pub struct SessionMetrics {
     pub turns: Family<OutcomeLabel, Counter>,
     /// Barge-ins.
     pub interruptions: Counter,
+    /// Fillers said while an answer was slow to start.
+    pub fillers: Counter,
     /// LLM prompt tokens.
     pub prompt_tokens: Counter,
     /// LLM completion tokens.
@@ -55,6 +57,7 @@ impl SessionMetrics {
             tts_ttfb: latency(),
             turns: Family::default(),
             interruptions: Counter::default(),
+            fillers: Counter::default(),
             prompt_tokens: Counter::default(),
             completion_tokens: Counter::default(),
             tts_characters: Counter::default(),
@@ -93,6 +96,7 @@ pub fn register_metrics(registry: &mut Registry) {
     registry.register("voice_tts_ttfb_seconds", "TTS request to first audio (first sentence)", m.tts_ttfb);
     registry.register("voice_turns", "Agent turns by outcome", m.turns);
     registry.register("voice_interruptions", "Barge-ins (user speech stopped the agent)", m.interruptions);
+    registry.register("voice_fillers", "Fillers said while an answer was slow to start", m.fillers);
     registry.register("voice_llm_prompt_tokens", "LLM prompt tokens", m.prompt_tokens);
     registry.register("voice_llm_completion_tokens", "LLM completion tokens", m.completion_tokens);
     registry.register("voice_tts_characters", "Characters sent to TTS", m.tts_characters);

@@ -56,6 +56,13 @@ impl Outcome {
         }
     }
 
+    /// Whether the questions an answer turn was for leave the history: when it ended in an
+    /// apology or a limit notice (not when it was interrupted: the user's next words go on
+    /// from the question).
+    pub fn forgets_question(kind: TurnKind, reply: Outcome, interrupted: bool) -> bool {
+        kind == TurnKind::Answer && !interrupted && matches!(reply, Self::Apology | Self::Limited)
+    }
+
     /// Whether what was heard of the turn enters the conversation history: answers (spoken or
     /// as text) and the greeting do; notices, limits and apologies do not.
     pub fn remembered(kind: TurnKind, reply: Outcome) -> bool {
@@ -89,5 +96,10 @@ mod tests {
         assert!(Outcome::remembered(TurnKind::Answer, Outcome::TextOnly));
         assert!(!Outcome::remembered(TurnKind::Answer, Outcome::Apology));
         assert!(!Outcome::remembered(TurnKind::Say(SayReason::Notice), Outcome::Notice));
+        assert!(Outcome::forgets_question(TurnKind::Answer, Outcome::Apology, false));
+        assert!(Outcome::forgets_question(TurnKind::Answer, Outcome::Limited, false));
+        assert!(!Outcome::forgets_question(TurnKind::Answer, Outcome::Apology, true));
+        assert!(!Outcome::forgets_question(TurnKind::Answer, Outcome::TextOnly, false));
+        assert!(!Outcome::forgets_question(greeting, Outcome::Notice, false));
     }
 }

@@ -1,5 +1,5 @@
 //! One agent turn: LLM stream → sentences → TTS → the room's audio sink, with the agent's
-//! transcript streamed alongside — or a fixed text (greeting, notice, apology).
+//! caption paced with the audio ([`Captions`]) — or a fixed text (greeting, notice, apology).
 //!
 //! Each sentence goes to TTS as soon as the splitter completes it, and its audio is queued
 //! while the next one is synthesised, so the first audio starts after the first sentence.
@@ -7,12 +7,21 @@
 //! the text goes out on `lk.chat` (and the transcript). Fixed texts are rendered once and
 //! their PCM cached, so notices stay audible when TTS is down later.
 //!
+//! Never silent while waiting: if no answer audio has started by the turn's filler time
+//! (`THINKING_NOTICE_SECS` after the user's speech ended), the pre-rendered filler ("One
+//! moment.") is played once and the answer still awaited; it is not the answer (no
+//! first-audio report, so the agent stays "thinking", and it is left out of what the user
+//! heard of the answer). A slow LLM that has sent words but no whole sentence
+//! `FIRST_CLAUSE_SECS` after its first token has its first clause spoken already.
+//!
 //! The turn is cancelled by its [`Call`]'s token (barge-in, participant gone): what was
 //! queued is then reported so the session can record what the user actually heard. The
 //! moment the first audio packet leaves is watched inside the turn's own task (no task of
 //! its own), so the session's `JoinSet` holds everything.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -29,6 +38,8 @@ use crate::core::turn::TurnId;
 use crate::livekit::room::{AudioSink, TextStreamOptions, TextStreams};
 use crate::providers::{Call, ChatMessage, ProviderError};
 
+/// A first clause shorter than this (characters) is not spoken on its own.
+const MIN_CLAUSE_CHARS: usize = 12;
 /// Fixed texts whose audio is kept at most.
 const CACHE_ENTRIES: usize = 16;
 /// Longest audio kept per fixed text (48 kHz samples: 30 s).
@@ -98,6 +109,10 @@ pub struct ReplyCtx {
     pub splitter: SplitterConfig,
     /// Spoken when no LLM can answer.
     pub llm_unavailable: String,
+    /// Said (from rendered audio only) when an answer is slow to start.
+    pub filler: Option<String>,
+    /// A slow LLM's first clause is spoken this long after its first token.
+    pub first_clause_after: Option<Duration>,
     /// Where to report the first audio.
     pub events: mpsc::Sender<Event>,
 }
@@ -130,12 +145,24 @@ pub struct Reply {
     pub tts_chars: u64,
     /// When the first audio packet went out.
     pub first_audio: Option<Instant>,
+    /// The filler was said before the answer.
+    pub filler: bool,
 }
 
-/// Runs one turn to its end (played out) or until `call.cancel` fires.
-pub async fn run(ctx: ReplyCtx, turn: TurnId, script: Script, call: Call, segment: String) -> Reply {
+/// Runs one turn to its end (played out) or until `call.cancel` fires. An answer still without
+/// audio at `filler_at` gets the filler.
+pub async fn run(
+    ctx: ReplyCtx,
+    turn: TurnId,
+    script: Script,
+    call: Call,
+    segment: String,
+    filler_at: Option<Instant>,
+) -> Reply {
     let baseline = ctx.sink.state().played_samples;
     let audio_queued = Notify::new();
+    // Where the answer's own audio starts in the sink (after a filler, if one is said).
+    let answer_base = AtomicU64::new(baseline);
     let (captions, writer) = Captions::new(ctx.text.clone(), ctx.sink.clone(), segment);
     let mut writer = std::pin::pin!(writer);
     let mut voice = Voice {
@@ -147,11 +174,13 @@ pub async fn run(ctx: ReplyCtx, turn: TurnId, script: Script, call: Call, segmen
         tts_down: false,
         queued: 0,
         audio_queued: &audio_queued,
+        answer_base: &answer_base,
+        filler_at: filler_at.filter(|_| ctx.filler.is_some()),
     };
     // Notes when the first packet actually leaves (the playout may still be busy).
     let first_audio = async {
         audio_queued.notified().await;
-        ctx.sink.wait_played(baseline + 1).await;
+        ctx.sink.wait_played(answer_base.load(Ordering::Acquire) + 1).await;
         let at = clock::now();
         let _ = ctx.events.send(Event::AudioStarted { turn }).await;
         at
@@ -182,6 +211,14 @@ pub async fn run(ctx: ReplyCtx, turn: TurnId, script: Script, call: Call, segmen
     voice.finish().await
 }
 
+/// Sleeps until `at`, or forever.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// A turn in progress.
 struct Voice<'a> {
     ctx: &'a ReplyCtx,
@@ -194,6 +231,10 @@ struct Voice<'a> {
     queued: u64,
     /// Signalled when the first audio of the turn is queued.
     audio_queued: &'a Notify,
+    /// Played-samples mark where the answer's audio starts (moved on by a filler).
+    answer_base: &'a AtomicU64,
+    /// When the filler is due, until it is said or the answer has audio.
+    filler_at: Option<Instant>,
 }
 
 impl Voice<'_> {
@@ -210,16 +251,25 @@ impl Voice<'_> {
     }
 
     async fn answer(&mut self, messages: &[ChatMessage]) {
-        let mut stream = match self.ctx.providers.chat(self.call, messages).await {
-            Ok(s) => s,
-            Err(e) => return self.fail(e).await,
-        };
-        let mut splitter = SentenceSplitter::new(self.ctx.splitter);
+        let ctx = self.ctx;
+        let mut splitter = SentenceSplitter::new(ctx.splitter);
+        let mut stream =
+            match self.waiting(ctx.providers.chat(self.call, messages), &mut splitter, None).await {
+                Ok(s) => s,
+                Err(e) => return self.fail(e).await,
+            };
         let mut sentences = Vec::new();
         let mut broken = None;
-        while let Some(delta) = stream.next().await {
+        let mut first_token: Option<Instant> = None;
+        loop {
+            let clause_at = match (self.said_nothing(), first_token, ctx.first_clause_after) {
+                (true, Some(t), Some(after)) => Some(t + after),
+                _ => None,
+            };
+            let Some(delta) = self.waiting(stream.next(), &mut splitter, clause_at).await else { break };
             match delta {
                 Ok(delta) => {
+                    first_token.get_or_insert_with(clock::now);
                     self.reply.text.push_str(&delta);
                     splitter.push(&delta, &mut sentences);
                     for s in std::mem::take(&mut sentences) {
@@ -242,11 +292,75 @@ impl Voice<'_> {
                 }
             }
             // Cut mid-answer: what was said stands; the unfinished sentence is dropped.
-            Some(e) if !self.reply.spoken.is_empty() || !self.text_only.is_empty() => {
+            Some(e) if !self.said_nothing() => {
                 tracing::warn!(error = %e, "LLM answer broke off");
             }
             Some(e) => self.fail(e).await,
         }
+    }
+
+    /// Nothing of the answer said yet (no audio queued, no text waiting).
+    fn said_nothing(&self) -> bool {
+        self.queued == 0 && self.reply.spoken.is_empty() && self.text_only.is_empty()
+    }
+
+    /// Awaits `fut` (the LLM), meanwhile saying the filler when it is due and the first clause
+    /// at `clause_at`. `fut` is never dropped before it is ready.
+    async fn waiting<T>(
+        &mut self,
+        fut: impl Future<Output = T>,
+        splitter: &mut SentenceSplitter,
+        mut clause_at: Option<Instant>,
+    ) -> T {
+        tokio::pin!(fut);
+        loop {
+            tokio::select! {
+                v = &mut fut => return v,
+                () = sleep_until(self.filler_due()) => self.say_filler().await,
+                () = sleep_until(clause_at) => {
+                    clause_at = None;
+                    if let Some(clause) = splitter.take_clause(MIN_CLAUSE_CHARS) {
+                        self.say(&clause, false).await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Awaits `fut` (TTS), meanwhile saying the filler when it is due.
+    async fn with_filler<T>(&mut self, fut: impl Future<Output = T>) -> T {
+        tokio::pin!(fut);
+        loop {
+            tokio::select! {
+                v = &mut fut => return v,
+                () = sleep_until(self.filler_due()) => self.say_filler().await,
+            }
+        }
+    }
+
+    /// When the filler is due: not said yet, and no audio of the answer queued.
+    fn filler_due(&self) -> Option<Instant> {
+        self.filler_at.filter(|_| self.queued == 0)
+    }
+
+    /// The filler, from its rendered audio only (a TTS request now would be late too). It is
+    /// not the answer: it moves the answer's start on, and does not count as first audio.
+    async fn say_filler(&mut self) {
+        self.filler_at = None;
+        let Some(text) = self.ctx.filler.as_deref() else { return };
+        let Some(pcm) = self.ctx.cache.get(text) else {
+            tracing::debug!("the filler is not rendered yet; waiting without it");
+            return;
+        };
+        // Captioned like the rest: it plays before any of the answer's audio.
+        let n = pcm.len() as u64;
+        self.captions.sentence(text, self.position());
+        self.captions.length(n);
+        self.reply.baseline += n;
+        self.answer_base.fetch_add(n, Ordering::AcqRel);
+        self.reply.filler = true;
+        super::metrics::metrics().fillers.inc();
+        let _ = self.ctx.sink.play(pcm.as_ref().clone()).await;
     }
 
     /// No answer: say why, never nothing.
@@ -277,11 +391,12 @@ impl Voice<'_> {
             return;
         }
         if !self.tts_down {
-            match self.ctx.providers.speak(self.call, sentence).await {
+            let ctx = self.ctx;
+            match self.with_filler(ctx.providers.speak(self.call, sentence)).await {
                 Ok(mut stream) => {
                     let mut n = 0u64;
                     let mut kept = cache.then(Vec::new);
-                    while let Some(chunk) = stream.next().await {
+                    while let Some(chunk) = self.with_filler(stream.next()).await {
                         match chunk {
                             Ok(pcm) => {
                                 if n == 0 && !pcm.is_empty() {

@@ -36,6 +36,14 @@ pub enum Answer {
     },
     /// The request fails (e.g. every endpoint down → the session apologises).
     Fail(ProviderError),
+    /// The stream starts but sends nothing, and fails with `error` after `after` (a stalled
+    /// provider cut by its timeout or the turn's deadline).
+    Stalled {
+        /// How long it stays silent.
+        after: Duration,
+        /// How it ends.
+        error: ProviderError,
+    },
 }
 
 impl Answer {
@@ -129,11 +137,16 @@ struct ScriptedChat {
     deltas: VecDeque<String>,
     gap: Duration,
     first: Option<Duration>,
+    stall: Option<(Duration, ProviderError)>,
 }
 
 impl ChatSource for ScriptedChat {
     fn next(&mut self) -> BoxFuture<'_, Option<Result<String, ProviderError>>> {
         Box::pin(async move {
+            if let Some((after, error)) = self.stall.take() {
+                tokio::time::sleep(after).await;
+                return Some(Err(error));
+            }
             let delta = self.deltas.pop_front()?;
             tokio::time::sleep(self.gap).await;
             self.first.get_or_insert(self.gap);
@@ -190,9 +203,15 @@ impl SessionProviders for ScriptedProviders {
         Box::pin(async move {
             match answer {
                 Answer::Deltas { deltas, gap } => {
-                    Ok(Box::new(ScriptedChat { deltas: deltas.into(), gap, first: None })
+                    Ok(Box::new(ScriptedChat { deltas: deltas.into(), gap, first: None, stall: None })
                         as Box<dyn ChatSource>)
                 }
+                Answer::Stalled { after, error } => Ok(Box::new(ScriptedChat {
+                    deltas: VecDeque::new(),
+                    gap: Duration::ZERO,
+                    first: None,
+                    stall: Some((after, error)),
+                }) as Box<dyn ChatSource>),
                 Answer::Fail(e) => Err(e),
             }
         })

@@ -141,6 +141,12 @@ impl FakeOpenAi {
         self.state.requests()
     }
 
+    /// Forgets the requests logged so far (a long benchmark would otherwise keep every
+    /// transcription upload).
+    pub fn forget_requests(&self) {
+        self.state.forget_requests();
+    }
+
     /// Requests seen for `endpoint`.
     pub fn requests_to(&self, endpoint: Endpoint) -> Vec<LoggedRequest> {
         self.requests().into_iter().filter(|r| r.endpoint == Some(endpoint)).collect()

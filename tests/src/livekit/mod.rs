@@ -95,6 +95,11 @@ impl LiveKitServer {
         self.wait_ready();
     }
 
+    /// The server's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// `ws://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         format!("ws://127.0.0.1:{}", self.port)

@@ -34,6 +34,8 @@ pub struct VoiceOptions {
     pub max_jobs: u32,
     /// How the VAD cuts utterances.
     pub segmenter: SegmenterConfig,
+    /// Attempt timeout of every provider (`<CAP>_TIMEOUT_SECS`; the default 10 s if unset).
+    pub provider_timeout: Option<Duration>,
 }
 
 impl Default for VoiceOptions {
@@ -45,6 +47,7 @@ impl Default for VoiceOptions {
             breakers: BreakersConfig::default(),
             max_jobs: 10,
             segmenter: VadConfig::default().segmenter,
+            provider_timeout: None,
         }
     }
 }
@@ -142,6 +145,11 @@ pub async fn start(name: &str, opts: VoiceOptions) -> VoiceRig {
     fake.edit_replies(|r| r.speech_pcm = speech);
     let mut cfg = providers_config(&fake, fallback.as_ref());
     cfg.breakers = opts.breakers;
+    if let Some(t) = opts.provider_timeout {
+        for cap in [&mut cfg.llm, &mut cfg.tts, &mut cfg.stt] {
+            cap.timeout = t;
+        }
+    }
     let (handler, providers) = handler(&cfg, opts.session, &opts.limits, opts.segmenter);
     let handler = Arc::new(handler);
     let worker = agent::spawn(agent::settings(&server.url(), opts.max_jobs), handler);

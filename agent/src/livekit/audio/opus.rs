@@ -78,6 +78,39 @@ impl OpusEncoder {
     }
 }
 
+/// One 20 ms frame encoded ahead of time, with its audio level for the RTP header: audio
+/// that is played many times (a recorded prompt, a load generator's questions) is encoded
+/// once and sent with [`crate::livekit::room::AudioSink::play_opus`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedFrame {
+    /// The Opus packet.
+    pub packet: std::sync::Arc<[u8]>,
+    /// Its level in dBov (0 full scale, −127 silence).
+    pub dbov: i8,
+}
+
+impl EncodedFrame {
+    /// Encodes mono 48 kHz `pcm` into 20 ms frames (the last one zero-padded).
+    ///
+    /// ```
+    /// use voice_agent::livekit::audio::opus::{EncodedFrame, EncoderSettings};
+    /// let second = vec![0i16; 48_000];
+    /// let frames = EncodedFrame::encode_all(&second, EncoderSettings::default()).unwrap();
+    /// assert_eq!(frames.len(), 50);
+    /// ```
+    pub fn encode_all(pcm: &[i16], settings: EncoderSettings) -> Result<Vec<Self>, OpusError> {
+        let mut enc = OpusEncoder::new(settings)?;
+        let mut out = Vec::with_capacity(pcm.len().div_ceil(FRAME_SAMPLES));
+        for chunk in pcm.chunks(FRAME_SAMPLES) {
+            let mut frame = [0i16; FRAME_SAMPLES];
+            frame[..chunk.len()].copy_from_slice(chunk);
+            let dbov = super::level::dbov(&frame);
+            out.push(Self { packet: enc.encode(&frame)?.into(), dbov });
+        }
+        Ok(out)
+    }
+}
+
 /// Mono 48 kHz Opus decoder for one remote track.
 pub struct OpusDecoder {
     inner: Decoder,

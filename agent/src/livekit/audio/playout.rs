@@ -18,7 +18,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use super::opus::{FRAME_SAMPLES, FRAME_TICKS, SAMPLE_RATE};
+use super::opus::{EncodedFrame, FRAME_SAMPLES, FRAME_TICKS, SAMPLE_RATE};
 
 /// Frame duration.
 pub const FRAME: Duration = Duration::from_millis(20);
@@ -38,12 +38,16 @@ pub struct OutFrame {
     pub rtp_time: u64,
     /// First frame after a silence: sets the RTP marker bit.
     pub start_of_talkspurt: bool,
+    /// Already encoded (then `pcm` is silence and unused): send this packet as it is.
+    pub encoded: Option<EncodedFrame>,
 }
 
 /// The pacing state machine.
 #[derive(Debug)]
 pub struct Playout {
     queue: VecDeque<i16>,
+    /// Pre-encoded frames, played (one per 20 ms) once the PCM queue is empty.
+    encoded: VecDeque<EncodedFrame>,
     capacity: usize,
     /// When the next frame is due, while a talkspurt is running.
     next_due: Option<Instant>,
@@ -62,6 +66,7 @@ impl Playout {
         let samples = (capacity.as_secs_f64() * f64::from(SAMPLE_RATE)) as usize;
         Self {
             queue: VecDeque::new(),
+            encoded: VecDeque::new(),
             capacity: samples.max(FRAME_SAMPLES),
             next_due: None,
             rtp_time: 0,
@@ -73,7 +78,11 @@ impl Playout {
 
     /// Free space in samples; a producer must not push more than this.
     pub fn free(&self) -> usize {
-        self.capacity - self.queue.len()
+        self.capacity.saturating_sub(self.queued_samples())
+    }
+
+    fn is_empty(&self) -> bool {
+        self.queue.is_empty() && self.encoded.is_empty()
     }
 
     /// Queues PCM; returns how many samples were accepted (all of them if they fit).
@@ -86,9 +95,19 @@ impl Playout {
         n
     }
 
+    /// Queues pre-encoded frames; returns how many were accepted (all if they fit).
+    pub fn push_encoded(&mut self, frames: &[EncodedFrame]) -> usize {
+        let n = frames.len().min(self.free() / FRAME_SAMPLES);
+        self.encoded.extend(frames[..n].iter().cloned());
+        if n > 0 {
+            self.tail = 0;
+        }
+        n
+    }
+
     /// Samples waiting to be played.
     pub fn queued_samples(&self) -> usize {
-        self.queue.len()
+        self.queue.len() + self.encoded.len() * FRAME_SAMPLES
     }
 
     /// Samples that went out to the network since this playout was created (padding
@@ -99,8 +118,9 @@ impl Playout {
 
     /// Drops everything queued (barge-in); returns how many samples were discarded.
     pub fn stop(&mut self) -> usize {
-        let n = self.queue.len();
+        let n = self.queued_samples();
         self.queue.clear();
+        self.encoded.clear();
         if self.next_due.is_some() {
             self.tail = STOP_TAIL;
         }
@@ -110,9 +130,9 @@ impl Playout {
     /// When [`Playout::poll`] next has something to do, if anything.
     pub fn next_deadline(&self, now: Instant) -> Option<Instant> {
         match self.next_due {
-            Some(due) if self.queue.is_empty() && self.tail == 0 => Some(due + GRACE),
+            Some(due) if self.is_empty() && self.tail == 0 => Some(due + GRACE),
             Some(due) => Some(due),
-            None if self.queue.is_empty() => None,
+            None if self.is_empty() => None,
             None => Some(now),
         }
     }
@@ -121,7 +141,7 @@ impl Playout {
     pub fn poll(&mut self, now: Instant) -> Option<OutFrame> {
         let start_of_talkspurt = match self.next_due {
             None => {
-                if self.queue.is_empty() {
+                if self.is_empty() {
                     return None;
                 }
                 self.rtp_time = self.resume_time(now);
@@ -132,18 +152,19 @@ impl Playout {
                 if now < due {
                     return None;
                 }
-                if self.queue.is_empty() && self.tail > 0 {
+                if self.is_empty() && self.tail > 0 {
                     self.tail -= 1;
                     let frame = OutFrame {
                         pcm: [0; FRAME_SAMPLES],
                         rtp_time: self.rtp_time,
                         start_of_talkspurt: false,
+                        encoded: None,
                     };
                     self.rtp_time += FRAME_TICKS;
                     self.next_due = Some(due + FRAME);
                     return Some(frame);
                 }
-                if self.queue.is_empty() {
+                if self.is_empty() {
                     if now >= due + GRACE {
                         self.last_end = Some((due, self.rtp_time));
                         self.next_due = None;
@@ -161,12 +182,15 @@ impl Playout {
             }
         };
         let mut pcm = [0i16; FRAME_SAMPLES];
-        let n = self.queue.len().min(FRAME_SAMPLES);
-        for (dst, src) in pcm.iter_mut().zip(self.queue.drain(..n)) {
-            *dst = src;
+        let encoded = if self.queue.is_empty() { self.encoded.pop_front() } else { None };
+        let n = if encoded.is_some() { FRAME_SAMPLES } else { self.queue.len().min(FRAME_SAMPLES) };
+        if encoded.is_none() {
+            for (dst, src) in pcm.iter_mut().zip(self.queue.drain(..n)) {
+                *dst = src;
+            }
         }
         self.played += n as u64;
-        let frame = OutFrame { pcm, rtp_time: self.rtp_time, start_of_talkspurt };
+        let frame = OutFrame { pcm, rtp_time: self.rtp_time, start_of_talkspurt, encoded };
         self.rtp_time += FRAME_TICKS;
         self.next_due = self.next_due.map(|d| d + FRAME);
         Some(frame)
@@ -295,5 +319,26 @@ mod tests {
         assert_eq!(b.rtp_time - a.rtp_time, 26 * 960);
         assert!(p.poll(t0 + ms(521)).is_none(), "no burst after the skip");
         assert!(p.poll(t0 + ms(540)).is_some());
+    }
+
+    #[test]
+    fn encoded_frames_are_paced_counted_bounded_and_stopped_like_pcm() {
+        let t0 = clock::now();
+        let mut p = Playout::new(ms(100));
+        let frame = |b: u8| EncodedFrame { packet: vec![b; 3].into(), dbov: 20 };
+        let frames: Vec<_> = (0..8).map(frame).collect();
+        // 100 ms holds five frames.
+        assert_eq!(p.push_encoded(&frames), 5);
+        assert_eq!(p.queued_samples(), 5 * 960);
+        let a = p.poll(t0).unwrap();
+        assert!(a.start_of_talkspurt);
+        assert_eq!(a.encoded, Some(frame(0)));
+        assert!(p.poll(t0 + ms(10)).is_none(), "paced");
+        let b = p.poll(t0 + ms(20)).unwrap();
+        assert_eq!((b.rtp_time - a.rtp_time, b.encoded), (960, Some(frame(1))));
+        assert_eq!(p.played_samples(), 2 * 960);
+        assert_eq!(p.stop(), 3 * 960);
+        // The stop tail is silence to encode, not a stale packet.
+        assert_eq!(p.poll(t0 + ms(40)).unwrap().encoded, None);
     }
 }

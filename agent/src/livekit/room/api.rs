@@ -16,7 +16,8 @@ use super::outgoing::{OutgoingData, OutgoingPacket, RoomClosed};
 use super::preconnect::PreConnectAudio;
 use super::text_stream::TextStreams;
 pub use crate::livekit::audio::AudioFrame;
-use crate::livekit::audio::SAMPLE_RATE;
+use crate::livekit::audio::opus::EncodedFrame;
+use crate::livekit::audio::{FRAME_SAMPLES, SAMPLE_RATE};
 
 /// One remote participant's microphone. Ends (`recv` → `None`) when the track goes away.
 #[derive(Debug)]
@@ -156,12 +157,29 @@ impl PlaybackState {
     }
 }
 
-/// A chunk of agent PCM on its way to the room task.
+/// A chunk of agent audio on its way to the room task.
 #[derive(Debug)]
 pub(crate) struct AudioChunk {
     /// The stop generation it belongs to; chunks of an older generation are dropped.
     pub generation: u64,
-    pub pcm: Vec<i16>,
+    pub payload: Payload,
+}
+
+/// PCM to encode, or frames encoded ahead of time.
+#[derive(Debug)]
+pub(crate) enum Payload {
+    Pcm(Vec<i16>),
+    Opus(Vec<EncodedFrame>),
+}
+
+impl Payload {
+    /// Its length in 48 kHz samples.
+    pub fn samples(&self) -> usize {
+        match self {
+            Payload::Pcm(pcm) => pcm.len(),
+            Payload::Opus(frames) => frames.len() * FRAME_SAMPLES,
+        }
+    }
 }
 
 /// The sink's side shared with the room task.
@@ -184,8 +202,20 @@ pub struct AudioSink {
 impl AudioSink {
     /// Queues PCM for playback; waits while the playout queue is full (backpressure).
     pub async fn play(&self, pcm: Vec<i16>) -> Result<(), RoomClosed> {
+        self.send(Payload::Pcm(pcm)).await
+    }
+
+    /// Queues frames encoded ahead of time ([`EncodedFrame::encode_all`]): played like PCM
+    /// (paced, counted, stopped by [`AudioSink::stop`]) without encoding them again. Play
+    /// either PCM or encoded frames at a time: encoded frames go out once the PCM queued
+    /// before them has been played.
+    pub async fn play_opus(&self, frames: Vec<EncodedFrame>) -> Result<(), RoomClosed> {
+        self.send(Payload::Opus(frames)).await
+    }
+
+    async fn send(&self, payload: Payload) -> Result<(), RoomClosed> {
         let generation = self.control.stops_requested.load(Ordering::Acquire);
-        self.tx.send(AudioChunk { generation, pcm }).await.map_err(|_| RoomClosed)
+        self.tx.send(AudioChunk { generation, payload }).await.map_err(|_| RoomClosed)
     }
 
     /// Stops playback at once: everything queued or in flight is dropped. Returns the state

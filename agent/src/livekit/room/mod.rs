@@ -32,6 +32,7 @@ pub use attributes::AgentState;
 pub use conn::MEDIA_TIMEOUT;
 pub use outgoing::RoomClosed;
 pub use preconnect::{PreConnectAudio, PreConnectError};
+pub use registry::Listen;
 pub use text_stream::{TextStream, TextStreamOptions, TextStreams};
 
 use super::audio::opus::{EncoderSettings, OpusEncoder};
@@ -52,10 +53,13 @@ pub struct JoinOptions {
     pub encoder: EncoderSettings,
     /// How much agent audio may wait in the playout queue before `play` waits.
     pub playout_capacity: Duration,
+    /// Whom to listen to: users (an agent, the default) or everyone (a participant playing a
+    /// user, e.g. a load generator).
+    pub listen: Listen,
 }
 
 impl JoinOptions {
-    /// Defaults: 32 kbit/s Opus, 5 s playout queue.
+    /// Defaults: 32 kbit/s Opus, 5 s playout queue, listening to users.
     pub fn new(url: &str, token: impl Into<Secret>, started_at: Instant) -> Self {
         Self {
             url: url.to_owned(),
@@ -63,6 +67,7 @@ impl JoinOptions {
             started_at,
             encoder: EncoderSettings::default(),
             playout_capacity: Duration::from_secs(5),
+            listen: Listen::Users,
         }
     }
 }
@@ -78,7 +83,15 @@ pub async fn join(options: JoinOptions) -> Result<Room, JoinError> {
 
     let (room, wiring) = wire(room_name, local.identity);
     let playout = Playout::new(options.playout_capacity);
-    let task = task::RoomTask::new(options.url.clone(), options.started_at, wiring, playout, encoder, &join);
+    let task = task::RoomTask::new(
+        options.url.clone(),
+        options.started_at,
+        wiring,
+        playout,
+        encoder,
+        options.listen,
+        &join,
+    );
     Ok(room.served_by(tokio::spawn(task.run(conn))))
 }
 

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use tokio::sync::{mpsc, watch};
 
-use super::api::{AudioChunk, PlaybackState, SinkControl};
+use super::api::{AudioChunk, Payload, PlaybackState, SinkControl};
 use crate::livekit::audio::playout::{OutFrame, Playout};
 
 /// Outgoing agent audio.
@@ -50,7 +50,7 @@ impl Outbound {
     /// A chunk arrived from the sink.
     pub fn take(&mut self, chunk: AudioChunk) {
         if chunk.generation < self.control.stops_requested.load(Ordering::Acquire) {
-            self.discarded += chunk.pcm.len() as u64;
+            self.discarded += chunk.payload.samples() as u64;
             return;
         }
         self.pending = Some(chunk);
@@ -61,7 +61,7 @@ impl Outbound {
     pub fn stop(&mut self) {
         self.discarded += self.playout.stop() as u64;
         if let Some(chunk) = self.pending.take() {
-            self.discarded += chunk.pcm.len() as u64;
+            self.discarded += chunk.payload.samples() as u64;
         }
         // Chunks still in the channel carry an older generation and are dropped on arrival.
         self.stops_done = self.control.stops_requested.load(Ordering::Acquire);
@@ -83,9 +83,19 @@ impl Outbound {
     /// Moves the pending chunk into the playout queue as far as it has room.
     fn fill(&mut self) {
         if let Some(mut chunk) = self.pending.take() {
-            let n = self.playout.push(&chunk.pcm);
-            if n < chunk.pcm.len() {
-                chunk.pcm.drain(..n);
+            let rest = match &mut chunk.payload {
+                Payload::Pcm(pcm) => {
+                    let n = self.playout.push(pcm);
+                    pcm.drain(..n);
+                    pcm.len()
+                }
+                Payload::Opus(frames) => {
+                    let n = self.playout.push_encoded(frames);
+                    frames.drain(..n);
+                    frames.len()
+                }
+            };
+            if rest > 0 {
                 self.pending = Some(chunk);
             }
         }
@@ -94,8 +104,8 @@ impl Outbound {
 
     /// Publishes the counters for the sink's handles.
     pub fn publish_state(&self) {
-        let queued =
-            self.playout.queued_samples() as u64 + self.pending.as_ref().map_or(0, |c| c.pcm.len() as u64);
+        let queued = self.playout.queued_samples() as u64
+            + self.pending.as_ref().map_or(0, |c| c.payload.samples() as u64);
         let state = PlaybackState {
             played_samples: self.playout.played_samples(),
             queued_samples: queued,

@@ -122,7 +122,7 @@ impl Publication {
         if frame.start_of_talkspurt {
             tracing::debug!(rtp_time = frame.rtp_time, "agent talkspurt starts");
         }
-        let dbov = level::dbov(&frame.pcm);
+        let dbov = frame.encoded.as_ref().map_or_else(|| level::dbov(&frame.pcm), |e| e.dbov);
         let Some(writer) = peer.rtc().writer(mid) else { return };
         let time = MediaTime::new(frame.rtp_time, Frequency::FORTY_EIGHT_KHZ);
         let result = writer

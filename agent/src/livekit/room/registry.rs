@@ -9,7 +9,8 @@
 //! Only participants a user can be are tracked ([`is_user_kind`]: standard clients, SIP
 //! callers, ingress streams, connectors). Agents (another voice agent in the room) and egress
 //! recorders are ignored: no events, no decoded audio, no data from them — two agents that
-//! listened to each other would answer each other forever.
+//! listened to each other would answer each other forever. A participant that plays a user
+//! (a load generator, a test client) listens to everyone instead ([`Listen::Everyone`]).
 
 use std::collections::{HashMap, HashSet};
 
@@ -66,6 +67,16 @@ pub fn is_user_kind(kind: i32) -> bool {
     matches!(Kind::try_from(kind), Ok(Kind::Standard | Kind::Sip | Kind::Ingress | Kind::Connector))
 }
 
+/// Whom this participant listens to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Listen {
+    /// Users only ([`is_user_kind`]): what an agent does.
+    #[default]
+    Users,
+    /// Every remote participant, agents included: what a user's front end does.
+    Everyone,
+}
+
 #[derive(Debug, Clone)]
 struct Participant {
     identity: String,
@@ -79,6 +90,7 @@ struct Participant {
 /// The registry.
 #[derive(Debug, Default)]
 pub struct Registry {
+    listen: Listen,
     local_sid: String,
     participants: HashMap<String, Participant>,
     offered: HashMap<String, String>,
@@ -88,6 +100,11 @@ pub struct Registry {
 }
 
 impl Registry {
+    /// A registry that tracks the participants `listen` selects.
+    pub fn new(listen: Listen) -> Self {
+        Self { listen, ..Self::default() }
+    }
+
     /// Replaces the participant list with a full snapshot (JoinResponse), e.g. after a
     /// reconnect: those missing from it have left.
     pub fn snapshot(&mut self, local_sid: &str, others: &[proto::ParticipantInfo]) -> Vec<Change> {
@@ -124,7 +141,7 @@ impl Registry {
                 self.ignored.remove(&info.sid);
                 continue;
             }
-            if !is_user_kind(info.kind) {
+            if self.listen == Listen::Users && !is_user_kind(info.kind) {
                 if self.ignored.insert(info.sid.clone()) {
                     let kind = proto::participant_info::Kind::try_from(info.kind)
                         .map_or("unknown", |k| k.as_str_name());
@@ -382,6 +399,10 @@ mod tests {
             assert!(!is_user_kind(kind as i32), "{kind:?}");
         }
         assert!(!is_user_kind(99));
+        // A participant playing a user listens to the agent.
+        let mut everyone = Registry::new(Listen::Everyone);
+        let ch = everyone.snapshot("PA_me", &[with_kind("PA_a", "agent-2", "TR_a", Kind::Agent)]);
+        assert_eq!(ch, vec![Change::Joined { identity: "agent-2".into(), name: "".into() }]);
         // An agent leaving is no event either.
         let mut gone = with_kind("PA_a", "agent-2", "TR_a", Kind::Agent);
         gone.state = proto::participant_info::State::Disconnected as i32;

@@ -29,7 +29,7 @@ use super::incoming::{self, Dropped, Limits, Reassembler, Received};
 use super::outbound::Outbound;
 use super::outgoing::OutgoingData;
 use super::preconnect::PreConnectAudio;
-use super::registry::{Change, Registry};
+use super::registry::{Change, Listen, Registry};
 use crate::clock;
 use crate::livekit::audio::opus::OpusEncoder;
 use crate::livekit::audio::playout::Playout;
@@ -89,6 +89,7 @@ impl RoomTask {
         wiring: Wiring,
         playout: Playout,
         encoder: OpusEncoder,
+        listen: Listen,
         join: &livekit_protocol::JoinResponse,
     ) -> Self {
         let mut task = Self {
@@ -97,7 +98,7 @@ impl RoomTask {
             events: wiring.events,
             data_rx: wiring.data_rx,
             leave: wiring.leave,
-            registry: Registry::default(),
+            registry: Registry::new(listen),
             outbound: Outbound::new(wiring.audio_rx, wiring.control, wiring.state_tx, playout),
             encoder,
             inbound: HashMap::new(),
@@ -238,9 +239,12 @@ impl RoomTask {
                 return Some(end);
             }
             let (now, encoder) = (clock::now(), &mut self.encoder);
-            self.outbound.pump(now, |frame| match encoder.encode(&frame.pcm) {
-                Ok(packet) => conn.write_audio(frame, packet, now),
-                Err(e) => tracing::warn!(error = %e, "opus encode failed"),
+            self.outbound.pump(now, |frame| match &frame.encoded {
+                Some(encoded) => conn.write_audio(frame, &encoded.packet, now),
+                None => match encoder.encode(&frame.pcm) {
+                    Ok(packet) => conn.write_audio(frame, packet, now),
+                    Err(e) => tracing::warn!(error = %e, "opus encode failed"),
+                },
             });
             if let Some(update) = self.attributes.poll_request(clock::now())
                 && let Err(end) = conn.request(&signal::update_attributes(update)).await
