@@ -1,7 +1,8 @@
 //! The application: everything the worker process runs on the async runtime.
 //!
-//! Loads the VAD model, runs the LiveKit worker, and keeps the readiness components in step
-//! with both, until the lifecycle says to drain and the worker has drained.
+//! Loads the VAD model (and Smart Turn, with `TURN_DETECTION=smart`), runs the LiveKit
+//! worker, and keeps the readiness components in step with them, until the lifecycle says to
+//! drain and the worker has drained.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +18,7 @@ use crate::livekit::worker::{WorkerControl, WorkerSettings, WorkerStatus, Worker
 use crate::providers::Providers;
 use crate::session::SessionHandler;
 use crate::session::echo::AnnouncedEcho;
+use crate::smart_turn::{SmartTurn, TurnDetection, TurnDetector};
 use crate::vad::{Vad, VadService};
 
 /// Runs the agent until draining completes.
@@ -24,6 +26,7 @@ pub async fn run(config: Config, health: Health, lifecycle: Lifecycle) {
     health.set_component("worker", false, format!("connecting to {}", config.livekit.url));
     health.set_component("vad", false, "loading the Silero model");
     health.with_registry(crate::vad::metrics::register_metrics);
+    health.with_registry(crate::smart_turn::register_metrics);
     health.with_registry(crate::livekit::metrics::register_metrics);
     let resilience = health.with_registry(crate::limits::metrics::register_metrics);
     health.with_registry(crate::session::register_metrics);
@@ -62,7 +65,10 @@ pub async fn run(config: Config, health: Health, lifecycle: Lifecycle) {
 
     let handler: Arc<dyn JobHandler> = match config.worker.mode {
         AgentMode::Echo => Arc::new(EchoHandler::new(config.worker.echo_delay)),
-        AgentMode::Voice => voice_handler(&config, &health, limiter.clone(), resilience, vad),
+        AgentMode::Voice => {
+            let turn = load_end_of_turn(&config, &health).await;
+            voice_handler(&config, &health, limiter.clone(), resilience, vad, turn)
+        }
     };
     let status = WorkerStatus::new_handle();
     let lk = &config.livekit;
@@ -83,6 +89,33 @@ pub async fn run(config: Config, health: Health, lifecycle: Lifecycle) {
     health.set_component("worker", false, "stopped");
 }
 
+/// Smart Turn's service with `TURN_DETECTION=smart`. Without it (not wanted, or it cannot
+/// load: component `turn` says why) sessions end turns on silence alone.
+async fn load_end_of_turn(config: &Config, health: &Health) -> Option<TurnDetector> {
+    let turn = &config.turn;
+    if turn.mode != TurnDetection::Smart {
+        return None;
+    }
+    health.set_component("turn", false, "loading the Smart Turn model");
+    let (ort, model, threads) = (config.models.ort_dylib.clone(), turn.model.clone(), turn.threads);
+    let loaded = tokio::task::spawn_blocking(move || SmartTurn::load(&ort, &model, threads)).await;
+    let why = match loaded {
+        Ok(Ok(model)) => match TurnDetector::start(model, turn.max_batch) {
+            Ok(detector) => {
+                health.set_component("turn", true, "Smart Turn model loaded");
+                return Some(detector);
+            }
+            Err(e) => format!("cannot start the Smart Turn thread: {e}"),
+        },
+        Ok(Err(e)) => e.to_string(),
+        Err(e) => format!("model loading failed: {e}"),
+    };
+    // Turns still end (on silence); readiness shows the degradation to operators.
+    tracing::error!(error = %why, "no Smart Turn: turns end on silence alone");
+    health.set_component("turn", false, why);
+    None
+}
+
 /// The voice session — or, when no provider is configured (or the VAD is missing), echo mode
 /// that announces itself.
 fn voice_handler(
@@ -91,6 +124,7 @@ fn voice_handler(
     limiter: Arc<Limiter>,
     resilience: crate::limits::ResilienceMetrics,
     vad: Option<Vad>,
+    turn: Option<TurnDetector>,
 ) -> Arc<dyn JobHandler> {
     let echo = || Arc::new(AnnouncedEcho::new(config.worker.echo_delay)) as Arc<dyn JobHandler>;
     let p = &config.providers;
@@ -115,14 +149,18 @@ fn voice_handler(
         tracing::error!("no VAD: voice mode cannot listen; running echo mode");
         return echo();
     };
-    Arc::new(SessionHandler::new(
+    let handler = SessionHandler::new(
         config.session.clone(),
         providers,
         p,
         limiter,
         service,
         config.vad.segmenter.clone(),
-    ))
+    );
+    Arc::new(match turn {
+        Some(detector) => handler.with_end_of_turn(Arc::new(detector)),
+        None => handler,
+    })
 }
 
 /// `/readyz` shows each provider breaker (section `providers`), and the `providers` component

@@ -60,7 +60,8 @@ fn with_models(c: &mut Command) {
     let models = workspace_root().join("models");
     c.env("ENV_FILE", "/nonexistent/.env")
         .env("ORT_DYLIB_PATH", models.join("libonnxruntime.so.1.31.1"))
-        .env("VAD_MODEL_PATH", models.join("silero_vad.onnx"));
+        .env("VAD_MODEL_PATH", models.join("silero_vad.onnx"))
+        .env("TURN_MODEL_PATH", models.join("smart-turn-v3.2-cpu.onnx"));
 }
 
 /// `GET path` on 127.0.0.1:`port` → (status, body); (0, "") when nothing answers.

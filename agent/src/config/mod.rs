@@ -109,6 +109,8 @@ pub struct Config {
     pub providers: crate::providers::ProvidersConfig,
     /// Voice session: prompt, greeting, turn-taking, history, notices.
     pub session: crate::session::SessionConfig,
+    /// End of turn: Smart Turn or the VAD alone, the model and how it runs.
+    pub turn: crate::smart_turn::TurnDetectionConfig,
 }
 
 impl Config {
@@ -162,11 +164,18 @@ impl Config {
         if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
             env.error("LOG_LEVEL", "a log filter such as info, debug or voice_agent=debug,info");
         }
-        let vad = crate::vad::config::VadConfig::from_env(env);
+        let turn = crate::smart_turn::TurnDetectionConfig::from_env(env);
+        let smart = turn.mode == crate::smart_turn::TurnDetection::Smart;
+        let silence = match smart {
+            true => crate::smart_turn::config::SMART_VAD_MIN_SILENCE,
+            false => crate::core::segmenter::SegmenterConfig::default().min_silence,
+        };
+        let vad = crate::vad::config::VadConfig::from_env_with_silence(env, silence);
         let limits = crate::limits::config::LimitsConfig::from_env(env);
         let providers = crate::providers::ProvidersConfig::from_env(env);
-        let session = crate::session::SessionConfig::from_env(env);
-        Self { livekit, worker, health, models, log_format, log_level, vad, limits, providers, session }
+        let mut session = crate::session::SessionConfig::from_env(env);
+        session.turn.smart = smart.then_some(turn.endpointing);
+        Self { livekit, worker, health, models, log_format, log_level, vad, limits, providers, session, turn }
     }
 
     /// Every credential in the configuration, for the log redactor: the LiveKit secret, the

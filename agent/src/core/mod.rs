@@ -16,7 +16,8 @@
 //! - [`retry`]: retryable statuses, full-jitter delay, retry budget.
 //! - [`jitter`]: a seeded random source for open-time and retry jitter.
 //! - [`segmenter`]: VAD probabilities → utterances (hysteresis, min speech/silence, padding).
-//! - [`turn`]: turn-taking — endpointing, barge-in, several speakers.
+//! - [`turn`]: turn-taking — endpointing, barge-in, several speakers; [`endpoint`]: how long
+//!   a pause must last, given the end-of-turn model's verdict.
 //! - [`sentences`]: the streamed LLM answer cut into sentences for TTS.
 //! - [`history`]: the conversation within a token budget; what was heard of an interrupted answer.
 //! - [`tool_calls`]: streamed tool-call deltas put back together into whole calls, bounded.
@@ -26,6 +27,7 @@ pub mod breaker_config;
 pub mod breaker_window;
 pub mod carry;
 pub mod cost;
+pub mod endpoint;
 pub mod fleet;
 pub mod gcra;
 pub mod history;

@@ -18,6 +18,13 @@
 //! ([`Command::Interrupt`]: stop playback, cancel its requests) and becomes the next
 //! question; shorter speech (a cough, "mm-hm") is ignored and dropped.
 //!
+//! Dynamic endpointing (when [`TurnConfig::smart`] is set): each finished utterance is also
+//! sent to the end-of-turn model with the speaker's audio of the turn so far
+//! ([`Command::Predict`], the last [`TURN_AUDIO`] samples); its answer
+//! ([`TurnMachine::end_of_turn`]) sets how long the silence must last before the agent
+//! answers — short when the speaker has finished, long when they hesitate, the VAD delay
+//! when it failed, and a bounded wait while it is slow ([`super::endpoint`]).
+//!
 //! Several participants share one agent. Policy: anyone can interrupt; the agent answers only
 //! when *everybody* has been silent for the endpointing delay, so it never talks over a
 //! speaker; utterances that overlap or follow each other before that are answered together,
@@ -27,6 +34,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::endpoint::{SmartEndpointing, Verdict};
 use super::history::is_meaningful;
 
 /// Turn of the agent (an answer or a spoken notice).
@@ -36,14 +44,19 @@ pub type PartId = u64;
 
 /// Utterances held for one answer at most.
 pub const MAX_PARTS: usize = 8;
+/// Audio of a speaker's turn the end-of-turn model hears at most: 8 s at 16 kHz.
+pub const TURN_AUDIO: usize = 8 * 16_000;
 
 /// Turn-taking settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TurnConfig {
-    /// Silence after the end of speech before the agent answers (default 0.5 s).
+    /// Silence after the end of speech before the agent answers (default 0.5 s); with an
+    /// end-of-turn model, the delay while it has not answered or when it failed.
     pub endpointing_delay: Duration,
     /// Speech during the agent's turn must last this long to interrupt it (default 0.5 s).
     pub interrupt_min_speech: Duration,
+    /// Dynamic endpointing with an end-of-turn model; `None`: the VAD delay alone.
+    pub smart: Option<SmartEndpointing>,
 }
 
 impl Default for TurnConfig {
@@ -51,6 +64,7 @@ impl Default for TurnConfig {
         Self {
             endpointing_delay: Duration::from_millis(500),
             interrupt_min_speech: Duration::from_millis(500),
+            smart: None,
         }
     }
 }
@@ -122,6 +136,16 @@ pub enum Command {
         /// The end of the speech it answers, if any.
         speech_ended: Option<Instant>,
     },
+    /// Ask the end-of-turn model whether `who` has finished; report with
+    /// [`TurnMachine::end_of_turn`]. Only with [`TurnConfig::smart`].
+    Predict {
+        /// The utterance whose end is the pause in question.
+        part: PartId,
+        /// Speaker.
+        who: Arc<str>,
+        /// The speaker's audio of this turn up to the pause (16 kHz, at most [`TURN_AUDIO`]).
+        pcm: Vec<i16>,
+    },
     /// Barge-in: stop playback at once and cancel the turn's requests.
     Interrupt {
         /// The interrupted turn.
@@ -176,6 +200,11 @@ pub struct TurnMachine {
     commands: std::collections::VecDeque<Command>,
     next_id: u64,
     interruptions: u64,
+    /// Each speaker's audio of the pending turn (only with an end-of-turn model).
+    audio: Vec<(Arc<str>, Vec<i16>)>,
+    /// The utterance that ended last, what the model said about the pause after it, and when
+    /// it was asked.
+    last_part: Option<(PartId, Verdict, Instant)>,
 }
 
 impl TurnMachine {
@@ -190,6 +219,8 @@ impl TurnMachine {
             commands: Default::default(),
             next_id: 1,
             interruptions: 0,
+            audio: Vec::new(),
+            last_part: None,
         }
     }
 
@@ -221,7 +252,7 @@ impl TurnMachine {
             .and_then(|a| self.speaking.iter().filter(|s| s.during == Some(a.id)).map(|s| s.start).min())
             .map(|start| start + self.cfg.interrupt_min_speech);
         let answer = match (self.agent, self.speaking.is_empty(), self.last_end) {
-            (None, true, Some(end)) if self.all_transcribed() => Some(end + self.cfg.endpointing_delay),
+            (None, true, Some(end)) if self.all_transcribed() => Some(self.due(end)),
             _ => None,
         };
         [barge, answer].into_iter().flatten().min()
@@ -261,9 +292,62 @@ impl TurnMachine {
             self.parts.remove(0);
         }
         self.parts.push(Part { id, who: who.clone(), result: None });
+        let latest = self.last_end.is_none_or(|e| end >= e);
         self.last_end = Some(self.last_end.map_or(end, |e| e.max(end)));
+        if self.cfg.smart.is_some() {
+            let heard = self.turn_audio(who, &pcm);
+            if latest {
+                self.last_part = Some((id, Verdict::Pending, now));
+                self.commands.push_back(Command::Predict { part: id, who: who.clone(), pcm: heard });
+            }
+        }
         self.commands.push_back(Command::Transcribe { part: id, who: who.clone(), pcm });
         self.try_answer(now);
+    }
+
+    /// The end-of-turn model's probability that the speaker of `part` has finished; `None`
+    /// when it gave none (failed, too busy). Answers about older pauses are ignored.
+    pub fn end_of_turn(&mut self, part: PartId, probability: Option<f32>, now: Instant) {
+        let Some(smart) = self.cfg.smart else { return };
+        if let Some((last, verdict, _)) = self.last_part.as_mut()
+            && *last == part
+        {
+            *verdict = smart.verdict(probability);
+            self.try_answer(now);
+        }
+    }
+
+    /// What the model said about the last pause, if it was asked.
+    pub fn verdict(&self) -> Option<Verdict> {
+        self.last_part.map(|(_, v, _)| v)
+    }
+
+    /// Appends `pcm` to `who`'s audio of this turn; returns that audio (the last
+    /// [`TURN_AUDIO`] samples).
+    fn turn_audio(&mut self, who: &Arc<str>, pcm: &[i16]) -> Vec<i16> {
+        let i = match self.audio.iter().position(|(w, _)| w == who) {
+            Some(i) => i,
+            None => {
+                self.audio.push((who.clone(), Vec::new()));
+                self.audio.len() - 1
+            }
+        };
+        let buf = &mut self.audio[i].1;
+        buf.extend_from_slice(pcm);
+        if buf.len() > TURN_AUDIO {
+            buf.drain(..buf.len() - TURN_AUDIO);
+        }
+        buf.clone()
+    }
+
+    /// When the pause that began at `end` (the last end of speech) may be answered.
+    fn due(&self, end: Instant) -> Instant {
+        match (self.cfg.smart, self.last_part) {
+            (Some(smart), Some((_, verdict, asked))) => {
+                smart.due(verdict, end, asked, self.cfg.endpointing_delay)
+            }
+            _ => end + self.cfg.endpointing_delay,
+        }
     }
 
     /// A transcription ended (results for dropped utterances are ignored).
@@ -290,8 +374,10 @@ impl TurnMachine {
         }
         let result = Some(Transcript::Text(text.to_owned()));
         self.parts.push(Part { id, who: who.clone(), result });
-        // Ready now: the endpointing delay counts as already passed.
+        // Ready now: the endpointing delay counts as already passed, and a sent message is a
+        // finished turn whatever the end-of-turn model thinks of an earlier pause.
         self.last_end = Some(now.checked_sub(self.cfg.endpointing_delay).unwrap_or(now));
+        self.last_part = None;
         self.try_answer(now);
     }
 
@@ -377,14 +463,13 @@ impl TurnMachine {
 
     fn try_answer(&mut self, now: Instant) {
         let Some(end) = self.last_end else { return };
-        if self.agent.is_some()
-            || !self.speaking.is_empty()
-            || !self.all_transcribed()
-            || now < end + self.cfg.endpointing_delay
+        if self.agent.is_some() || !self.speaking.is_empty() || !self.all_transcribed() || now < self.due(end)
         {
             return;
         }
         self.last_end = None;
+        self.last_part = None;
+        self.audio.clear();
         let mut said = Vec::new();
         let mut notice = None;
         for p in self.parts.drain(..) {

@@ -14,7 +14,10 @@ struct Rig {
 
 impl Rig {
     fn new() -> Self {
-        Self { m: TurnMachine::new(TurnConfig::default()), t0: clock::now() }
+        Self::with(TurnConfig::default())
+    }
+    fn with(cfg: TurnConfig) -> Self {
+        Self { m: TurnMachine::new(cfg), t0: clock::now() }
     }
     fn at(&self, n: u64) -> Instant {
         self.t0 + ms(n)
@@ -406,3 +409,5 @@ fn typed_text_waits_while_someone_speaks() {
     let texts: Vec<&str> = said.iter().map(|s| s.text.as_str()).collect();
     assert_eq!(texts, ["a typed question", "spoken words"]);
 }
+#[path = "turn_smart_tests.rs"]
+mod smart;

@@ -93,6 +93,8 @@ impl SessionConfig {
                 0.05,
                 10.0,
             ),
+            // Set from `TURN_DETECTION` and its settings (`smart_turn::config`).
+            smart: None,
         };
         Self {
             system_prompt,

@@ -86,6 +86,8 @@ struct Session {
     present: HashSet<Arc<str>>,
     /// Since when the room has had no user, after someone was there.
     deserted_since: Option<Instant>,
+    /// The end-of-turn question in flight (a newer pause withdraws it).
+    predicting: Option<AbortHandle>,
 }
 
 /// Runs one session in `room` until it closes or `cancel` fires, then leaves the room.
@@ -96,8 +98,12 @@ pub(super) async fn run(
     job: &str,
 ) -> Result<(), JobError> {
     let (events, mut inbox) = mpsc::channel(256);
+    let mut turn = shared.cfg.turn;
+    if shared.end_of_turn.is_none() {
+        turn.smart = None;
+    }
     let mut s = Session {
-        machine: TurnMachine::new(shared.cfg.turn),
+        machine: TurnMachine::new(turn),
         history: History::new(shared.cfg.history_max_tokens),
         room: Arc::from(room.name()),
         agent: Arc::from(room.identity()),
@@ -116,6 +122,7 @@ pub(super) async fn run(
         preconnect: PreConnect::default(),
         present: HashSet::new(),
         deserted_since: None,
+        predicting: None,
         shared,
     };
     metrics().sessions.inc();
@@ -305,6 +312,7 @@ impl Session {
                 self.pending_audio_ms += pcm.len() as u64 / 16;
                 self.machine.speech_ended(&who, pcm, end, now);
             }
+            Event::EndOfTurn { part, probability } => self.machine.end_of_turn(part, probability, now),
             Event::Transcribed { part, who, result, stt } => {
                 if let Some(d) = stt {
                     observe(&metrics().stt, d);
@@ -335,6 +343,7 @@ impl Session {
         while let Some(cmd) = self.machine.poll_command() {
             match cmd {
                 Command::Transcribe { part, who, pcm } => self.transcribe(part, who, pcm),
+                Command::Predict { part, who, pcm } => self.predict(part, who, pcm),
                 Command::Respond { turn, said, speech_ended } => self.respond(turn, said, speech_ended),
                 Command::Say { turn, text, reason, who, speech_ended } => {
                     let who = who.unwrap_or_else(|| self.agent.clone());
@@ -372,6 +381,31 @@ impl Session {
             };
             let _ = events.send(Event::Transcribed { part, who, result, stt }).await;
         });
+    }
+
+    /// Asks the end-of-turn model about the pause after `part`; a failure is reported as no
+    /// probability (the machine then waits the VAD delay).
+    fn predict(&mut self, part: PartId, who: Arc<str>, pcm: Vec<i16>) {
+        let Some(model) = self.shared.end_of_turn.clone() else { return };
+        if let Some(old) = self.predicting.take() {
+            old.abort();
+        }
+        let events = self.events.clone();
+        let asked = clock::now();
+        self.predicting = Some(self.tasks.spawn(async move {
+            let probability = match model.predict(pcm).await {
+                Ok(p) => {
+                    let ms = clock::now().saturating_duration_since(asked).as_millis() as u64;
+                    tracing::debug!(participant = %who, p, ms, "end-of-turn verdict");
+                    Some(p)
+                }
+                Err(e) => {
+                    tracing::debug!(participant = %who, error = %e, "no end-of-turn verdict");
+                    None
+                }
+            };
+            let _ = events.send(Event::EndOfTurn { part, probability }).await;
+        }));
     }
 
     fn respond(&mut self, turn: TurnId, said: Vec<Said>, speech_ended: Instant) {

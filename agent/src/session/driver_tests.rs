@@ -50,10 +50,18 @@ pub(super) fn quiet() -> SessionConfig {
 }
 
 pub(super) fn start(cfg: SessionConfig, limits: &LimitsConfig) -> Rig {
+    start_with(cfg, limits, None)
+}
+
+/// [`start`] with an end-of-turn model.
+fn start_with(cfg: SessionConfig, limits: &LimitsConfig, model: Option<Arc<dyn super::EndOfTurn>>) -> Rig {
     let (room, far) = memory::pair("room", AGENT);
     let providers = ScriptedProviders::new();
     let ears = ScriptedEars::new();
-    let session = Session::new(cfg, Arc::new(providers.clone()), Arc::new(ears.clone()), limiter(limits));
+    let mut session = Session::new(cfg, Arc::new(providers.clone()), Arc::new(ears.clone()), limiter(limits));
+    if let Some(model) = model {
+        session = session.with_end_of_turn(model);
+    }
     let cancel = CancellationToken::new();
     let run = session.clone();
     let token = cancel.clone();
@@ -416,3 +424,6 @@ async fn the_last_participant_leaving_stops_the_answer_at_once() {
     assert!(!r.ears.listening("alice"), "nobody is listened to any more");
     r.end().await;
 }
+
+#[path = "driver_turn_tests.rs"]
+mod end_of_turn;

@@ -23,6 +23,9 @@
 //!   [`Providers`] implement it, and so does [`scripted::ScriptedProviders`] (in-process).
 //! - [`hearing`]: [`Hearing`], a track in and speech events out; [`hearing::VadHearing`] is the
 //!   VAD, [`hearing::ScriptedEars`] lets a test speak for a participant.
+//! - [`end_of_turn`]: [`EndOfTurn`], the model asked at each pause whether the speaker has
+//!   finished (Smart Turn; [`end_of_turn::ScriptedEndOfTurn`] in tests). Without one, or
+//!   with `TURN_DETECTION=vad`, a fixed silence ends a turn.
 //! - The room: [`Room`](crate::livekit::room::Room) is a handle over channels;
 //!   [`crate::livekit::room::memory::pair`] gives an in-memory room and its far end.
 //! - [`Session`]: a session built from these parts, run on any room.
@@ -38,6 +41,7 @@ pub mod captions;
 pub mod config;
 mod driver;
 pub mod echo;
+pub mod end_of_turn;
 pub mod hearing;
 pub mod listen;
 pub mod metrics;
@@ -58,6 +62,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use config::SessionConfig;
+pub use end_of_turn::EndOfTurn;
 pub use hearing::Hearing;
 pub use metrics::register_metrics;
 pub use outcome::{Outcome, TurnKind};
@@ -91,6 +96,13 @@ pub enum Event {
         /// 16 kHz PCM.
         pcm: Vec<i16>,
     },
+    /// The end-of-turn model answered about the pause after `part` (`None`: it failed).
+    EndOfTurn {
+        /// The utterance before the pause.
+        part: PartId,
+        /// The probability that the speaker has finished.
+        probability: Option<f32>,
+    },
     /// A transcription finished.
     Transcribed {
         /// The utterance.
@@ -119,6 +131,7 @@ pub enum Event {
 }
 
 /// What every session of a worker shares.
+#[derive(Clone)]
 pub(crate) struct Shared {
     cfg: SessionConfig,
     providers: Arc<dyn SessionProviders>,
@@ -127,6 +140,8 @@ pub(crate) struct Shared {
     cache: Arc<reply::PcmCache>,
     /// Models of the primary TTS and STT endpoints (to price usage).
     models: accounting::Models,
+    /// Asked at each pause when `cfg.turn.smart` is set.
+    end_of_turn: Option<Arc<dyn EndOfTurn>>,
 }
 
 /// A voice session made of its parts: providers, ears, limits and settings. Cheap to clone;
@@ -182,7 +197,17 @@ impl Session {
         limiter: Arc<Limiter>,
         models: accounting::Models,
     ) -> Self {
-        let shared = Shared { cfg, providers, limiter, hearing, cache: Arc::default(), models };
+        let cache = Arc::default();
+        let shared = Shared { cfg, providers, limiter, hearing, cache, models, end_of_turn: None };
+        Self { shared: Arc::new(shared) }
+    }
+
+    /// The same session asking `model` at each pause whether the speaker has finished, when
+    /// its turn settings have [`TurnConfig::smart`](crate::core::turn::TurnConfig::smart)
+    /// (without a model, a fixed silence ends a turn).
+    pub fn with_end_of_turn(self, model: Arc<dyn EndOfTurn>) -> Self {
+        let mut shared = (*self.shared).clone();
+        shared.end_of_turn = Some(model);
         Self { shared: Arc::new(shared) }
     }
 
@@ -216,6 +241,11 @@ impl SessionHandler {
         let models = accounting::Models { tts: model(&providers_cfg.tts), stt: model(&providers_cfg.stt) };
         let hearing = Arc::new(hearing::VadHearing { vad, segmenter });
         Self { session: Session::priced(cfg, providers, hearing, limiter, models) }
+    }
+
+    /// The same handler with an end-of-turn model ([`Session::with_end_of_turn`]).
+    pub fn with_end_of_turn(self, model: Arc<dyn EndOfTurn>) -> Self {
+        Self { session: self.session.with_end_of_turn(model) }
     }
 }
 

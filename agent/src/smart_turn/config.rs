@@ -1,10 +1,16 @@
-//! Smart Turn settings from the environment: whether it is used, where the model is, and how
-//! it runs. (How the turn machine uses its answers — threshold and delays — is part of
-//! [`crate::core::turn::TurnConfig`].)
+//! Smart Turn settings from the environment: whether it is used, where the model is, how it
+//! runs, and how the turn machine uses its answers (threshold and delays, handed to
+//! [`crate::core::turn::TurnConfig::smart`]).
 
 use std::path::PathBuf;
+use std::time::Duration;
 
+use crate::core::endpoint::SmartEndpointing;
 use crate::env::EnvReader;
+
+/// The VAD's silence wait with Smart Turn (`VAD_MIN_SILENCE_SECS` default): the model, not
+/// the silence, decides whether a pause ends the turn, so the pause is reported early.
+pub const SMART_VAD_MIN_SILENCE: Duration = Duration::from_millis(200);
 
 /// How the end of a user's turn is decided (`TURN_DETECTION`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +33,9 @@ pub struct TurnDetectionConfig {
     pub threads: usize,
     /// `TURN_MAX_BATCH`: most requests scored in one run (default 16).
     pub max_batch: usize,
+    /// `TURN_THRESHOLD` (0.5), `TURN_MIN_DELAY_SECS` (0.2), `TURN_MAX_DELAY_SECS` (3),
+    /// `TURN_MODEL_WAIT_SECS` (0.5).
+    pub endpointing: SmartEndpointing,
 }
 
 impl Default for TurnDetectionConfig {
@@ -36,15 +45,32 @@ impl Default for TurnDetectionConfig {
             model: PathBuf::from("models/smart-turn-v3.2-cpu.onnx"),
             threads: 1,
             max_batch: 16,
+            endpointing: SmartEndpointing::default(),
         }
     }
 }
 
 impl TurnDetectionConfig {
-    /// Reads `TURN_DETECTION`, `TURN_MODEL_PATH`, `TURN_THREADS` and `TURN_MAX_BATCH`.
+    /// Reads `TURN_DETECTION`, `TURN_MODEL_PATH`, `TURN_THREADS`, `TURN_MAX_BATCH`,
+    /// `TURN_THRESHOLD`, `TURN_MIN_DELAY_SECS`, `TURN_MAX_DELAY_SECS` (not below the
+    /// minimum) and `TURN_MODEL_WAIT_SECS`.
     pub fn from_env(env: &mut EnvReader) -> Self {
         let d = Self::default();
+        let e = d.endpointing;
+        let min_delay = env.seconds("TURN_MIN_DELAY_SECS", e.min_delay, 0.0, 10.0);
+        let mut max_delay = env.seconds("TURN_MAX_DELAY_SECS", e.max_delay, 0.0, 60.0);
+        if max_delay < min_delay {
+            env.error("TURN_MAX_DELAY_SECS", "a number of seconds not below TURN_MIN_DELAY_SECS");
+            max_delay = min_delay;
+        }
+        let endpointing = SmartEndpointing {
+            threshold: env.ranged("TURN_THRESHOLD", e.threshold, 0.01, 0.99),
+            min_delay,
+            max_delay,
+            model_wait: env.seconds("TURN_MODEL_WAIT_SECS", e.model_wait, 0.0, 10.0),
+        };
         Self {
+            endpointing,
             mode: env.choice(
                 "TURN_DETECTION",
                 d.mode,
@@ -76,7 +102,20 @@ mod tests {
             read(&[("TURN_DETECTION", "vad"), ("TURN_THREADS", "2"), ("TURN_MODEL_PATH", "/m.onnx")]);
         assert!(errs.is_empty());
         assert_eq!((c.mode, c.threads, c.model), (TurnDetection::Vad, 2, PathBuf::from("/m.onnx")));
-        let (_, errs) = read(&[("TURN_DETECTION", "semantic"), ("TURN_MAX_BATCH", "0")]);
-        assert_eq!(errs, ["TURN_DETECTION", "TURN_MAX_BATCH"]);
+        let (c, errs) = read(&[("TURN_THRESHOLD", "0.7"), ("TURN_MIN_DELAY_SECS", "0.1")]);
+        assert!(errs.is_empty());
+        let e = c.endpointing;
+        assert_eq!(
+            (e.threshold, e.min_delay, e.max_delay),
+            (0.7, Duration::from_millis(100), Duration::from_secs(3))
+        );
+        let (_, errs) = read(&[
+            ("TURN_DETECTION", "semantic"),
+            ("TURN_MAX_BATCH", "0"),
+            ("TURN_THRESHOLD", "1.5"),
+            ("TURN_MIN_DELAY_SECS", "2"),
+            ("TURN_MAX_DELAY_SECS", "1"),
+        ]);
+        assert_eq!(errs, ["TURN_MAX_DELAY_SECS", "TURN_THRESHOLD", "TURN_DETECTION", "TURN_MAX_BATCH"]);
     }
 }

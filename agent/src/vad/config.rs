@@ -26,7 +26,13 @@ impl VadConfig {
     /// `VAD_PREFIX_PADDING_SECS` (0.5), `VAD_END_PADDING_SECS` (0.1, not above the minimum
     /// silence), `VAD_MAX_UTTERANCE_SECS` (30) and `VAD_MAX_BATCH` (64).
     pub fn from_env(env: &mut EnvReader) -> Self {
-        let d = SegmenterConfig::default();
+        Self::from_env_with_silence(env, SegmenterConfig::default().min_silence)
+    }
+
+    /// [`VadConfig::from_env`] with another default for `VAD_MIN_SILENCE_SECS` (shorter with
+    /// an end-of-turn model, which decides what a pause means).
+    pub fn from_env_with_silence(env: &mut EnvReader, min_silence: Duration) -> Self {
+        let d = SegmenterConfig { min_silence, ..SegmenterConfig::default() };
         let activation_threshold = env.ranged("VAD_ACTIVATION_THRESHOLD", d.activation_threshold, 0.01, 0.99);
         let mut deactivation_threshold =
             env.ranged("VAD_DEACTIVATION_THRESHOLD", d.deactivation_threshold, 0.01, 0.99);

@@ -10,10 +10,13 @@ use std::time::Duration;
 use prometheus_client::registry::Registry;
 use voice_agent::clock;
 use voice_agent::core::breaker_config::BreakersConfig;
+use voice_agent::core::endpoint::SmartEndpointing;
 use voice_agent::core::segmenter::SegmenterConfig;
 use voice_agent::limits::{Limiter, LimitsConfig};
 use voice_agent::providers::{EndpointConfig, Providers, ProvidersConfig};
 use voice_agent::session::{SessionConfig, SessionHandler};
+use voice_agent::smart_turn::config::SMART_VAD_MIN_SILENCE;
+use voice_agent::smart_turn::{SmartTurn, TurnDetector};
 use voice_agent::vad::{Vad, VadConfig, VadService};
 
 use super::agent::{self, RunningWorker};
@@ -34,6 +37,9 @@ pub struct VoiceOptions {
     pub max_jobs: u32,
     /// How the VAD cuts utterances.
     pub segmenter: SegmenterConfig,
+    /// Sessions ask Smart Turn (the real model) at each pause, when `session.turn.smart` is
+    /// set ([`VoiceOptions::smart`]).
+    pub end_of_turn: bool,
     /// Attempt timeout of every provider (`<CAP>_TIMEOUT_SECS`; the default 10 s if unset).
     pub provider_timeout: Option<Duration>,
 }
@@ -47,9 +53,33 @@ impl Default for VoiceOptions {
             breakers: BreakersConfig::default(),
             max_jobs: 10,
             segmenter: VadConfig::default().segmenter,
+            end_of_turn: false,
             provider_timeout: None,
         }
     }
+}
+
+impl VoiceOptions {
+    /// The application's defaults with `TURN_DETECTION=smart`: Smart Turn's endpointing and
+    /// the VAD's shorter silence wait that goes with it.
+    pub fn smart() -> Self {
+        let mut opts = Self::default();
+        opts.session.turn.smart = Some(SmartEndpointing::default());
+        opts.segmenter.min_silence = SMART_VAD_MIN_SILENCE;
+        opts.end_of_turn = true;
+        opts
+    }
+}
+
+/// The Smart Turn service on the real model (loaded once per process).
+pub fn turn_detector() -> TurnDetector {
+    let model = SmartTurn::load(
+        &tool("models/libonnxruntime.so.1.31.1"),
+        &tool("models/smart-turn-v3.2-cpu.onnx"),
+        1,
+    )
+    .expect("loading Smart Turn (run scripts/setup)");
+    TurnDetector::start(model, 16).expect("Smart Turn service")
 }
 
 /// A running rig.
@@ -150,7 +180,10 @@ pub async fn start(name: &str, opts: VoiceOptions) -> VoiceRig {
             cap.timeout = t;
         }
     }
-    let (handler, providers) = handler(&cfg, opts.session, &opts.limits, opts.segmenter);
+    let (mut handler, providers) = handler(&cfg, opts.session, &opts.limits, opts.segmenter);
+    if opts.end_of_turn {
+        handler = handler.with_end_of_turn(Arc::new(turn_detector()));
+    }
     let handler = Arc::new(handler);
     let worker = agent::spawn(agent::settings(&server.url(), opts.max_jobs), handler);
     let status = worker.status.clone();

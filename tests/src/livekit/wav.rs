@@ -27,6 +27,17 @@ pub fn speech(text: &str, out: &Path) {
     let _ = std::fs::remove_file(raw);
 }
 
+/// Converts any WAV sox reads (e.g. a 16 kHz fixture) to 48 kHz mono s16 into `out`.
+pub fn to_48k(input: &Path, out: &Path) {
+    let status = Command::new("sox")
+        .arg(input)
+        .args(["-r", "48000", "-c", "1", "-b", "16", "-e", "signed-integer"])
+        .arg(out)
+        .status()
+        .expect("sox is missing: run scripts/setup");
+    assert!(status.success(), "sox failed on {}", input.display());
+}
+
 /// Reads a 16-bit PCM mono WAV (the only kind these tests write).
 pub fn read(path: &Path) -> Vec<i16> {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

@@ -32,4 +32,5 @@ mod session_limits;
 mod session_outage;
 mod session_speakers;
 mod session_transcripts;
+mod session_turns;
 mod session_waiting;

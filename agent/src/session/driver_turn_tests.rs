@@ -1,0 +1,68 @@
+//! The session with an end-of-turn model (scripted), on paused time: a pause mid-sentence is
+//! not answered, the whole sentence is answered once and sooner than the VAD delay, and a
+//! model that fails leaves the VAD delay in charge.
+
+use super::*;
+use crate::core::endpoint::SmartEndpointing;
+use crate::core::turn::TurnConfig;
+use crate::session::end_of_turn::ScriptedEndOfTurn;
+use crate::smart_turn::DetectError;
+
+fn smart() -> SessionConfig {
+    let turn = TurnConfig { smart: Some(SmartEndpointing::default()), ..TurnConfig::default() };
+    SessionConfig { turn, ..quiet() }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_pause_mid_sentence_is_not_answered_and_the_whole_sentence_is_answered_once() {
+    // The model hears the first half as unfinished, the whole sentence as finished.
+    let model = ScriptedEndOfTurn::new(vec![Ok(0.03), Ok(0.97)]);
+    let mut r = start_with(smart(), &LimitsConfig::default(), Some(Arc::new(model.clone())));
+    r.join("alice").await;
+    r.providers.answer(Answer::text(["A table for four, done."]));
+    r.say("alice", 1.5, "I'd like to book a table for").await;
+    // A 1 s pause: twice the VAD delay, and still no answer.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(r.providers.chat_requests().is_empty(), "answered in the middle of a sentence");
+    r.say("alice", 0.5, "four people").await;
+    let ended = clock::now();
+    let messages = r.chat_request(1).await;
+    let waited = clock::now().saturating_duration_since(ended);
+    // Both halves, one user message (the history joins a speaker's consecutive words).
+    assert_eq!(user_turns(&messages), ["I'd like to book a table for four people"]);
+    assert!(waited < Duration::from_millis(500), "a finished sentence beats the VAD delay: {waited:?}");
+    // The model heard the first half, then the whole turn.
+    assert_eq!(model.asked(), [24_000, 32_000]);
+    r.agent_said("A table for four, done.").await;
+    r.idle().await;
+    assert_eq!(r.providers.chat_requests().len(), 1, "answered once");
+    r.end().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failing_model_leaves_the_vad_delay_in_charge() {
+    let model = ScriptedEndOfTurn::new(vec![Err(DetectError::Busy)]);
+    let mut r = start_with(smart(), &LimitsConfig::default(), Some(Arc::new(model.clone())));
+    r.join("alice").await;
+    r.providers.answer(Answer::text(["Yes."]));
+    r.say("alice", 1.0, "are you there").await;
+    let ended = clock::now();
+    let messages = r.chat_request(1).await;
+    let waited = clock::now().saturating_duration_since(ended);
+    assert_eq!(user_turns(&messages), ["are you there"]);
+    assert!(waited >= Duration::from_millis(500), "{waited:?}");
+    assert_eq!(model.asked().len(), 1);
+    r.end().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_smart_settings_the_model_is_never_asked() {
+    let model = ScriptedEndOfTurn::new(vec![Ok(0.0)]);
+    let mut r = start_with(quiet(), &LimitsConfig::default(), Some(Arc::new(model.clone())));
+    r.join("alice").await;
+    r.providers.answer(Answer::text(["Yes."]));
+    r.say("alice", 1.0, "are you there").await;
+    r.chat_request(1).await;
+    assert!(model.asked().is_empty());
+    r.end().await;
+}
