@@ -21,6 +21,7 @@
 //! - [`sentences`]: the streamed LLM answer cut into sentences for TTS.
 //! - [`history`]: the conversation within a token budget; what was heard of an interrupted answer.
 //! - [`tool_calls`]: streamed tool-call deltas put back together into whole calls, bounded.
+//! - [`wait_budget`]: how long a provider may keep a turn waiting for the rest of a response.
 
 pub mod breaker;
 pub mod breaker_config;
@@ -42,3 +43,4 @@ pub mod sentences;
 pub mod tool_calls;
 pub mod transcript;
 pub mod turn;
+pub mod wait_budget;

@@ -31,7 +31,8 @@ pub struct SessionConfig {
     pub turn: TurnConfig,
     /// Token budget of the history sent with each request (`HISTORY_MAX_TOKENS`, 2000).
     pub history_max_tokens: usize,
-    /// Deadline of one turn from transcript to the last TTS request (`TURN_DEADLINE_SECS`, 30).
+    /// Deadline of one turn (`TURN_DEADLINE_SECS`, 30): no provider response starts after it,
+    /// and none keeps the turn waiting past it (see [`crate::core::wait_budget`]).
     pub turn_deadline: Duration,
     /// Spoken when every LLM is down (`LLM_UNAVAILABLE_MESSAGE`).
     pub llm_unavailable_message: String,

@@ -32,5 +32,6 @@ mod session_limits;
 mod session_outage;
 mod session_speakers;
 mod session_transcripts;
+mod session_trickle;
 mod session_turns;
 mod session_waiting;
