@@ -3,7 +3,8 @@
 
 Subcommands (all print one JSON object on stdout, logs go to stderr):
 
-  create-room  --room NAME [--agents A,B]  create a room through the server API (this is what
+  create-room  --room NAME [--agents A,B] [--dispatch-agent A --dispatch-metadata M]
+                                         create a room through the server API (this is what
                                          triggers automatic agent dispatch, or dispatches
                                          the named agents)
   delete-room  --room NAME               delete a room (the agent sees the room close)
@@ -119,8 +120,12 @@ async def publish_paced(source, samples: np.ndarray, frame_ms: int = FRAME_MS) -
 
 async def create_room(args) -> dict:
     async with api.LiveKitAPI(http_url(args.url), args.api_key, args.api_secret) as lk:
-        # Named agents are dispatched explicitly (and then no automatic dispatch happens).
+        # Named agents are dispatched explicitly (and then no automatic dispatch happens); the
+        # one given with --dispatch-agent carries metadata (as CreateDispatch does).
         agents = [api.RoomAgentDispatch(agent_name=a) for a in args.agents.split(",") if a]
+        if args.dispatch_agent:
+            agents.append(api.RoomAgentDispatch(agent_name=args.dispatch_agent,
+                                                metadata=args.dispatch_metadata))
         room = await lk.room.create_room(
             api.CreateRoomRequest(name=args.room, empty_timeout=args.empty_timeout,
                                   departure_timeout=args.departure_timeout, agents=agents))
@@ -653,6 +658,8 @@ def main():
     p.add_argument("--chat-answers", action="store_true",
                    help="converse: a reply as text on lk.chat also answers a question")
     p.add_argument("--answer-timeout", type=float, default=20.0)
+    p.add_argument("--dispatch-agent", default="", help="create-room: dispatch this named agent")
+    p.add_argument("--dispatch-metadata", default="", help="create-room: the dispatch's metadata")
     p.add_argument("--empty-timeout", type=int, default=60)
     p.add_argument("--departure-timeout", type=int, default=5)
     p.add_argument("--record-answers", default=None, help="converse: write PREFIX-<i>.wav per answer")

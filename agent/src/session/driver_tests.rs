@@ -15,6 +15,7 @@ use super::hearing::ScriptedEars;
 use super::scripted::{Answer, ScriptedProviders, speech_for};
 use super::transcript::{TOPIC_CHAT, TOPIC_TRANSCRIPTION};
 use super::{Session, SessionConfig};
+use crate::agent::Agents;
 use crate::clock;
 use crate::core::quota::{Scope, Unit, Window};
 use crate::limits::{Limiter, LimitsConfig};
@@ -54,11 +55,34 @@ pub(super) fn start(cfg: SessionConfig, limits: &LimitsConfig) -> Rig {
 }
 
 /// [`start`] with an end-of-turn model.
-fn start_with(cfg: SessionConfig, limits: &LimitsConfig, model: Option<Arc<dyn super::EndOfTurn>>) -> Rig {
+pub(super) fn start_with(
+    cfg: SessionConfig,
+    limits: &LimitsConfig,
+    model: Option<Arc<dyn super::EndOfTurn>>,
+) -> Rig {
+    start_full(cfg, limits, None, model)
+}
+
+/// [`start`] with the agents of `agents` in place of the settings' prompt.
+pub(super) fn start_agent(cfg: SessionConfig, limits: &LimitsConfig, agents: Agents) -> Rig {
+    start_full(cfg, limits, Some(agents), None)
+}
+
+/// A session in an in-memory room, with its agents (default: the settings' prompt) and
+/// end-of-turn model.
+fn start_full(
+    cfg: SessionConfig,
+    limits: &LimitsConfig,
+    agents: Option<Agents>,
+    model: Option<Arc<dyn super::EndOfTurn>>,
+) -> Rig {
     let (room, far) = memory::pair("room", AGENT);
     let providers = ScriptedProviders::new();
     let ears = ScriptedEars::new();
     let mut session = Session::new(cfg, Arc::new(providers.clone()), Arc::new(ears.clone()), limiter(limits));
+    if let Some(agents) = agents {
+        session = session.with_agents(agents);
+    }
     if let Some(model) = model {
         session = session.with_end_of_turn(model);
     }

@@ -50,16 +50,14 @@ async fn a_question_is_answered_with_speech_and_transcripts() {
     assert_eq!(messages.last().unwrap()["content"], QUESTION);
     assert_eq!(messages.last().unwrap()["role"], "user");
     // One TTS request per sentence (greeting + 3), each as soon as its sentence was complete.
-    let spoken: Vec<String> = rig
-        .fake
-        .requests_to(Endpoint::Speech)
-        .iter()
-        .filter_map(|r| r.json.as_ref().and_then(|j| j["input"].as_str().map(String::from)))
-        .collect();
-    // The filler and the notices for outages were rendered while TTS worked (so they stay
-    // audible later).
-    let cfg = SessionConfig::default();
-    let notices = [&cfg.thinking_filler, &cfg.llm_unavailable_message, &cfg.stt_unavailable_message];
+    let spoken: Vec<String> = rig.fake.speech_inputs();
+    // The thinking filler and the notices for outages were rendered while TTS worked (so they
+    // stay audible later).
+    let notices = [
+        &SessionConfig::default().thinking_filler,
+        &SessionConfig::default().llm_unavailable_message,
+        &SessionConfig::default().stt_unavailable_message,
+    ];
     let (prerendered, spoken): (Vec<String>, Vec<String>) =
         spoken.into_iter().partition(|s| notices.contains(&s));
     assert_eq!(prerendered.len(), 3, "{prerendered:?}");

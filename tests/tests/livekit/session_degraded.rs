@@ -45,8 +45,9 @@ async fn tts_down_replies_as_text_stt_down_is_spoken_and_the_prompt_knows() {
     let q = rig.question("q", "Is it sunny?");
     let client =
         voice::converse_task(&rig.server, "degraded-room", "gina", &[&q, &q, &q], &["--chat-answers"]);
-    // The session renders its filler and notices while TTS works; from then on every TTS
-    // request fails, and the first transcription fails (attempt and retry).
+    // The session renders its notices while TTS works; from then on every TTS request fails,
+    // and the first transcription fails (attempt and retry).
+    // (The thinking filler and the two notices.)
     assert!(rig.fake.wait_requests(Endpoint::Speech, 3).await, "the notices were never rendered");
     assert!(rig.fake.wait_idle().await, "rendering the notices never finished");
     rig.fake.set_default(Endpoint::Speech, Behavior::Status(500));
