@@ -171,6 +171,7 @@ async fn two_agents_in_one_room_never_answer_each_other() {
             VoiceOptions::default().session,
             &Default::default(),
             VoiceOptions::default().segmenter,
+            None,
         );
         let mut settings = agent::settings(&rig.server.url(), 4);
         settings.agent_name = name.into();
