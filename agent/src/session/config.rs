@@ -1,8 +1,9 @@
-//! Voice session settings: prompt, greeting, turn-taking, history budget, deadlines and the
-//! sentences spoken when a provider is down.
+//! Voice session settings: prompt, greeting, turn-taking, history budget, deadlines, the
+//! sentences spoken when a provider is down, and the tool loop (time limits, filler, steps).
 
 use std::time::Duration;
 
+use crate::agent::ReplyOptions;
 use crate::core::sentences::SplitterConfig;
 use crate::core::turn::TurnConfig;
 use crate::env::EnvReader;
@@ -40,6 +41,9 @@ pub struct SessionConfig {
     pub stt_unavailable_message: String,
     /// Sentence splitting (`SENTENCE_MAX_CHARS`, 180).
     pub splitter: SplitterConfig,
+    /// The tool loop: `TOOL_TIMEOUT_SECS` (10), `TOOL_FILLER_SECS` (1; 0 = no filler),
+    /// `TOOL_FILLER`, `TOOL_MAX_STEPS` (3), `TOOL_LOG_ARGUMENTS` (false).
+    pub tool_loop: ReplyOptions,
     /// With no answer audio this long after the user's speech ended, the filler is said (once
     /// per turn) and the answer still awaited (`THINKING_NOTICE_SECS`, 2.5; 0: never).
     pub thinking_notice: Option<Duration>,
@@ -49,6 +53,9 @@ pub struct SessionConfig {
     /// clause (up to a comma, colon, semicolon or dash) is spoken already (`FIRST_CLAUSE_SECS`,
     /// 0.5; 0: wait for whole sentences).
     pub first_clause_after: Option<Duration>,
+    /// When the last user has left, the session ends after this long unless someone comes
+    /// back (`LEAVE_GRACE_SECS`, 0: at once).
+    pub leave_grace: Duration,
 }
 
 impl Default for SessionConfig {
@@ -62,9 +69,11 @@ impl Default for SessionConfig {
             llm_unavailable_message: DEFAULT_LLM_UNAVAILABLE.to_owned(),
             stt_unavailable_message: DEFAULT_STT_UNAVAILABLE.to_owned(),
             splitter: SplitterConfig::default(),
+            tool_loop: ReplyOptions::default(),
             thinking_notice: Some(Duration::from_millis(2500)),
             thinking_filler: DEFAULT_THINKING_FILLER.to_owned(),
             first_clause_after: Some(Duration::from_millis(500)),
+            leave_grace: Duration::ZERO,
         }
     }
 }
@@ -73,9 +82,12 @@ impl SessionConfig {
     /// Reads `SYSTEM_PROMPT`, `GREETING`, `GREETING_ENABLED` (true), `ENDPOINTING_DELAY_SECS`
     /// (0.5), `INTERRUPT_MIN_SPEECH_SECS` (0.5), `HISTORY_MAX_TOKENS` (2000),
     /// `TURN_DEADLINE_SECS` (30), `LLM_UNAVAILABLE_MESSAGE`, `STT_UNAVAILABLE_MESSAGE`,
-    /// `SENTENCE_MAX_CHARS` (180), `THINKING_NOTICE_SECS` (2.5), `THINKING_FILLER` and
-    /// `FIRST_CLAUSE_SECS` (0.5). Texts set to an empty value count as unset (the default),
-    /// so the greeting is turned off with its own flag; a zero delay turns its feature off.
+    /// `SENTENCE_MAX_CHARS` (180), `THINKING_NOTICE_SECS` (2.5), `THINKING_FILLER`,
+    /// `FIRST_CLAUSE_SECS` (0.5), `LEAVE_GRACE_SECS` (0), and the tool loop's
+    /// `TOOL_TIMEOUT_SECS` (10), `TOOL_FILLER_SECS` (1), `TOOL_FILLER`, `TOOL_MAX_STEPS` (3) and
+    /// `TOOL_LOG_ARGUMENTS` (false). Texts set to an empty value count as unset (the default),
+    /// so the greeting is turned off with its own flag; a zero delay turns its feature off (a
+    /// zero leave grace ends the session at once).
     pub fn from_env(env: &mut EnvReader) -> Self {
         let d = Self::default();
         let system_prompt = env.string("SYSTEM_PROMPT", &d.system_prompt);
@@ -104,6 +116,7 @@ impl SessionConfig {
                 max_chars: env.ranged("SENTENCE_MAX_CHARS", d.splitter.max_chars, 40, 2000),
                 ..d.splitter
             },
+            tool_loop: tool_loop(env, d.tool_loop),
             thinking_notice: nonzero(env.seconds(
                 "THINKING_NOTICE_SECS",
                 Duration::from_millis(2500),
@@ -117,7 +130,23 @@ impl SessionConfig {
                 0.0,
                 60.0,
             )),
+            leave_grace: env.seconds("LEAVE_GRACE_SECS", d.leave_grace, 0.0, 3600.0),
         }
+    }
+}
+
+/// The tool loop's settings.
+fn tool_loop(env: &mut EnvReader, d: ReplyOptions) -> ReplyOptions {
+    let filler_after = env.seconds("TOOL_FILLER_SECS", d.filler_after.unwrap_or_default(), 0.0, 60.0);
+    let mut tools = d.tools.clone();
+    tools.timeout = env.seconds("TOOL_TIMEOUT_SECS", d.tools.timeout, 0.1, 600.0);
+    tools.log_arguments = env.flag("TOOL_LOG_ARGUMENTS", d.tools.log_arguments);
+    ReplyOptions {
+        max_tool_steps: env.ranged("TOOL_MAX_STEPS", d.max_tool_steps, 0, 20),
+        filler_after: nonzero(filler_after),
+        filler: env.string("TOOL_FILLER", &d.filler),
+        tools,
+        limits: d.limits,
     }
 }
 
@@ -146,7 +175,9 @@ mod tests {
             ("ENDPOINTING_DELAY_SECS", "0.3"),
             ("SYSTEM_PROMPT", "Be brief."),
             ("STT_UNAVAILABLE_MESSAGE", "I can't hear."),
+            ("LEAVE_GRACE_SECS", "2.5"),
         ]);
+        assert_eq!(c.leave_grace, Duration::from_millis(2500));
         assert!(errs.is_empty());
         assert_eq!((c.greeting, c.system_prompt.as_str()), (None, "Be brief."));
         assert_eq!(c.turn.endpointing_delay, Duration::from_millis(300));
@@ -166,6 +197,29 @@ mod tests {
     }
 
     #[test]
+    fn tool_loop_settings() {
+        let (c, errs) = read(&[
+            ("TOOL_TIMEOUT_SECS", "2.5"),
+            ("TOOL_FILLER_SECS", "0"),
+            ("TOOL_MAX_STEPS", "5"),
+            ("TOOL_LOG_ARGUMENTS", "true"),
+            ("TOOL_FILLER", "Hold on."),
+        ]);
+        assert!(errs.is_empty(), "{errs:?}");
+        let t = c.tool_loop;
+        assert_eq!(
+            (t.tools.timeout, t.filler_after, t.max_tool_steps),
+            (Duration::from_millis(2500), None, 5)
+        );
+        assert!(t.tools.log_arguments);
+        assert_eq!(t.filler, "Hold on.");
+        let (c, _) = read(&[("TOOL_FILLER_SECS", "1.5")]);
+        assert_eq!(c.tool_loop.filler_after, Some(Duration::from_millis(1500)));
+        let (_, errs) = read(&[("TOOL_MAX_STEPS", "99"), ("TOOL_TIMEOUT_SECS", "0")]);
+        assert_eq!(errs, ["TOOL_TIMEOUT_SECS", "TOOL_MAX_STEPS"]);
+    }
+
+    #[test]
     fn every_mistake_is_named() {
         let (_, errs) = read(&[
             ("GREETING_ENABLED", "maybe"),
@@ -176,6 +230,7 @@ mod tests {
             ("SENTENCE_MAX_CHARS", "5"),
             ("THINKING_NOTICE_SECS", "-1"),
             ("FIRST_CLAUSE_SECS", "soon"),
+            ("LEAVE_GRACE_SECS", "-1"),
         ]);
         assert_eq!(
             errs,
@@ -187,7 +242,8 @@ mod tests {
                 "TURN_DEADLINE_SECS",
                 "SENTENCE_MAX_CHARS",
                 "THINKING_NOTICE_SECS",
-                "FIRST_CLAUSE_SECS"
+                "FIRST_CLAUSE_SECS",
+                "LEAVE_GRACE_SECS"
             ]
         );
     }

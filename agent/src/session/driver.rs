@@ -1,11 +1,16 @@
 //! The session loop of one job: room events and task reports in, turn-machine commands out.
 //!
+//! Besides speech it takes typed messages (`lk.chat`, as a user turn without STT), puts a
+//! front end's pre-connect recording in front of the user's microphone ([`super::preconnect`]),
+//! shows the turn's phase as `lk.agent.state`, and ends the session when the last user has
+//! left (after `LEAVE_GRACE_SECS`).
+//!
 //! It reads time only through [`clock::now`] and sleeps on tokio's timers, so on paused time
 //! (`tokio::time::pause`) a test drives it through whole conversations in milliseconds; see
 //! `driver_tests.rs`, which runs it on an in-memory room
 //! ([`crate::livekit::room::memory`]) with scripted providers and ears.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,16 +21,22 @@ use tokio_util::sync::CancellationToken;
 use super::accounting::{self, TurnFacts};
 use super::metrics::{metrics, observe};
 use super::outcome::{Outcome, TurnKind};
-use super::reply::{self, Reply, ReplyCtx, Script};
+use super::preconnect::PreConnect;
+use super::reply::{self, AgentTurn, Reply, ReplyCtx, Script, SharedAgent};
 use super::transcript::{self, TOPIC_CHAT, TOPIC_TRANSCRIPTION};
 use super::{Event, Shared};
+use crate::agent::{AgentRunner, UserTurn};
 use crate::clock;
+use crate::core::chat_item::ChatItem;
 use crate::core::history::{History, PieceId, Speaker, heard_text, is_meaningful};
-use crate::core::turn::{Command, PartId, Said, SayReason, Transcript, TurnId, TurnMachine};
+use crate::core::turn::{Command, PartId, Phase, Said, SayReason, Transcript, TurnId, TurnMachine};
 use crate::limits::{Now, SessionLease};
-use crate::livekit::job::JobError;
-use crate::livekit::room::{AudioSink, CloseReason, Room, RoomEvent, TextStreamOptions, TextStreams};
-use crate::providers::{Call, Capability, ChatMessage, ProviderError, Role};
+use crate::livekit::job::{JobError, JobInfo};
+use crate::livekit::room::{
+    AgentState, Attributes, AudioSink, CloseReason, PreConnectAudio, Room, RoomEvent, TextStreamOptions,
+    TextStreams,
+};
+use crate::providers::{Call, Capability, ProviderError};
 
 /// A participant the session serves.
 #[derive(Default)]
@@ -52,6 +63,13 @@ struct TurnInfo {
 
 struct Session {
     shared: Arc<Shared>,
+    /// The job's agent (a handoff replaces it inside).
+    agent_runner: SharedAgent,
+    job: Arc<JobInfo>,
+    /// The agent's greeting, said when the first participant arrives.
+    greeting: Option<String>,
+    /// The tool loop's filler, rendered ahead when the agent has tools (it is heard at once).
+    filler: Option<String>,
     room: Arc<str>,
     agent: Arc<str>,
     machine: TurnMachine,
@@ -69,6 +87,14 @@ struct Session {
     segments: u64,
     /// Audio of the utterances waiting, milliseconds (prices STT).
     pending_audio_ms: u64,
+    /// Our participant attributes (`lk.agent.state`).
+    attributes: Attributes,
+    /// Pre-connect recordings and the tracks waiting for them.
+    preconnect: PreConnect,
+    /// Users in the room now.
+    present: HashSet<Arc<str>>,
+    /// Since when the room has had no user, after someone was there.
+    deserted_since: Option<Instant>,
     /// The end-of-turn question in flight (a newer pause withdraws it).
     predicting: Option<AbortHandle>,
 }
@@ -78,14 +104,28 @@ pub(super) async fn run(
     shared: Arc<Shared>,
     mut room: Room,
     cancel: CancellationToken,
-    job: &str,
+    job: JobInfo,
 ) -> Result<(), JobError> {
+    let mut runner = match AgentRunner::new(shared.agents.make(&job)) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(room = %room.name(), job = %job.id, error = %e, "cannot start the agent");
+            room.leave().await;
+            return Err(JobError(e.to_string()));
+        }
+    };
+    runner.enter().await;
     let (events, mut inbox) = mpsc::channel(256);
     let mut turn = shared.cfg.turn;
     if shared.end_of_turn.is_none() {
         turn.smart = None;
     }
     let mut s = Session {
+        greeting: runner.greeting(),
+        filler: (!runner.tools().is_empty() && shared.cfg.tool_loop.filler_after.is_some())
+            .then(|| shared.cfg.tool_loop.filler.clone()),
+        agent_runner: Arc::new(tokio::sync::Mutex::new(runner)),
+        job: Arc::new(job),
         machine: TurnMachine::new(turn),
         history: History::new(shared.cfg.history_max_tokens),
         room: Arc::from(room.name()),
@@ -101,16 +141,27 @@ pub(super) async fn run(
         pending_stt: None,
         segments: 0,
         pending_audio_ms: 0,
+        attributes: room.attributes(),
+        preconnect: PreConnect::default(),
+        present: HashSet::new(),
+        deserted_since: None,
         predicting: None,
         shared,
     };
     metrics().sessions.inc();
-    tracing::info!(room = %s.room, job, "voice session started");
+    tracing::info!(room = %s.room, job = %s.job.id, "voice session started");
     s.prerender();
+    // Ready: front ends show the agent as connected from here on.
+    s.show_state();
     let result = loop {
         let wake = s.machine.poll_timeout();
+        let deserted = s.deserted_since.map(|at| at + s.shared.cfg.leave_grace);
         tokio::select! {
             () = cancel.cancelled() => break Ok(()),
+            () = sleep_until(deserted) => {
+                tracing::info!(room = %s.room, "the last user left; voice session done");
+                break Ok(());
+            }
             event = room.next_event() => match event {
                 None => break Ok(()),
                 Some(RoomEvent::Closed(CloseReason::Failed(why))) => break Err(JobError(why)),
@@ -125,8 +176,9 @@ pub(super) async fn run(
             () = sleep_until(wake) => s.machine.handle_timeout(clock::now()),
         }
         s.execute().await;
+        s.show_state();
     };
-    s.end().await;
+    s.end(&mut inbox).await;
     room.leave().await;
     result
 }
@@ -141,10 +193,16 @@ async fn sleep_until(at: Option<Instant>) {
 impl Session {
     async fn on_room_event(&mut self, event: RoomEvent) {
         match event {
-            RoomEvent::TrackSubscribed { identity, track_sid, audio } => {
+            RoomEvent::TrackSubscribed { identity, track_sid, mut audio } => {
                 let who: Arc<str> = Arc::from(identity.as_str());
+                self.arrived(&who);
                 if !self.members.contains_key(&who) && !self.admit(&who).await {
                     return;
+                }
+                if audio.expects_preconnect() {
+                    let (stream, feed) = self.preconnect.prepend(&track_sid, audio, clock::now());
+                    self.tasks.spawn(feed);
+                    audio = stream;
                 }
                 let task = self.shared.hearing.listen(who.clone(), audio, self.events.clone());
                 let handle = self.tasks.spawn(task);
@@ -162,9 +220,58 @@ impl Session {
                     l.abort();
                 }
             }
+            RoomEvent::ParticipantJoined { identity, .. } => self.arrived(&Arc::from(identity.as_str())),
             RoomEvent::ParticipantLeft { identity } => self.left(&Arc::from(identity.as_str())).await,
+            RoomEvent::Chat(message) => {
+                let who: Arc<str> = Arc::from(message.from.as_str());
+                self.arrived(&who);
+                if !self.members.contains_key(&who) && !self.admit(&who).await {
+                    return;
+                }
+                let (text, notice) =
+                    super::typed::prepare(&self.shared.limiter, &message.text, message.truncated);
+                if let Some(notice) = notice {
+                    tracing::info!(participant = %who, "typed message capped");
+                    let _ = self.text.send(TOPIC_CHAT, &notice, TextStreamOptions::default()).await;
+                }
+                self.machine.typed(&who, &text, clock::now());
+            }
+            RoomEvent::PreConnectAudio(audio) => self.decode_preconnect(audio),
             _ => {}
         }
+    }
+
+    /// A user is (back) in the room.
+    fn arrived(&mut self, who: &Arc<str>) {
+        self.present.insert(who.clone());
+        self.deserted_since = None;
+    }
+
+    /// Decodes a pre-connect recording off the loop; the result comes back as an event.
+    fn decode_preconnect(&mut self, audio: PreConnectAudio) {
+        let events = self.events.clone();
+        self.tasks.spawn(async move {
+            let track_sid = audio.track_sid.clone();
+            let from = audio.from.clone();
+            match tokio::task::spawn_blocking(move || audio.decode()).await {
+                Ok(Ok(pcm)) => {
+                    let _ = events.send(Event::PreConnectDecoded { track_sid, pcm }).await;
+                }
+                Ok(Err(e)) => tracing::warn!(participant = %from, error = %e, "pre-connect audio not used"),
+                Err(e) => tracing::warn!(error = %e, "pre-connect decoder failed"),
+            }
+        });
+    }
+
+    /// Shows the turn's phase to front ends: thinking from the end of the user's turn to the
+    /// first audio, speaking while it plays, listening otherwise.
+    fn show_state(&self) {
+        let state = match self.machine.phase() {
+            Phase::Thinking => AgentState::Thinking,
+            Phase::Speaking => AgentState::Speaking,
+            Phase::Listening | Phase::UserSpeaking | Phase::Endpointing => AgentState::Listening,
+        };
+        self.attributes.set_agent_state(state);
     }
 
     /// Takes a concurrent-session slot for a new participant; a refusal is spoken.
@@ -190,13 +297,16 @@ impl Session {
             return;
         }
         self.greeted = true;
-        if let Some(text) = self.shared.cfg.greeting.clone() {
+        if let Some(text) = self.greeting.clone() {
             // Not said if someone already speaks: they are answered instead.
             let _ = self.machine.say(&text, SayReason::Greeting, None);
         }
     }
 
     async fn left(&mut self, who: &Arc<str>) {
+        if self.present.remove(who) && self.present.is_empty() {
+            self.deserted_since = Some(clock::now());
+        }
         if let Some(m) = self.members.remove(who) {
             if let Some(l) = m.listener {
                 l.abort();
@@ -246,6 +356,7 @@ impl Session {
                 self.machine.transcribed(part, result, now);
             }
             Event::AudioStarted { turn } => self.machine.agent_audio_started(turn),
+            Event::PreConnectDecoded { track_sid, pcm } => self.preconnect.arrived(&track_sid, pcm, now),
             Event::ReplyDone(reply) => self.finished(*reply, now),
         }
     }
@@ -324,29 +435,45 @@ impl Session {
         // The filler and notices, if TTS could not render them before.
         self.prerender();
         let labelled = self.members.len() > 1;
+        let mut texts = Vec::new();
         let mut asked = Vec::new();
         for s in &said {
             let text = if labelled { format!("{}: {}", s.who, s.text) } else { s.text.clone() };
             asked.extend(self.history.push_user(&text));
+            texts.push(text);
         }
         let now = clock::now();
-        let mut system = self.shared.cfg.system_prompt.clone();
+        let mut extra = Vec::new();
         if let Some(degraded) = self.shared.providers.degraded_summary(now) {
-            system.push_str("\n\n");
-            system.push_str(&degraded);
+            extra.push(degraded);
         }
         if labelled {
-            system.push_str(
-                "\n\nSeveral people are in this call; each user message starts with the speaker's name.",
+            extra.push(
+                "Several people are in this call; each user message starts with the speaker's name."
+                    .to_owned(),
             );
         }
-        let mut messages = vec![ChatMessage { role: Role::System, content: system }];
-        messages.extend(self.history.window().map(|e| ChatMessage {
-            role: if e.speaker == Speaker::User { Role::User } else { Role::Assistant },
-            content: e.text,
-        }));
+        let mut history = Vec::new();
+        for e in self.history.window() {
+            if e.speaker == Speaker::User {
+                history.push(ChatItem::User(e.text));
+            } else {
+                history.extend(e.tools);
+                if !e.text.is_empty() {
+                    history.push(ChatItem::Assistant(e.text));
+                }
+            }
+        }
         let who = said.first().map_or_else(|| self.agent.clone(), |s| s.who.clone());
-        self.start_turn(turn, Script::Llm(messages), who, TurnKind::Answer, Some(speech_ended), asked);
+        let answer = AgentTurn {
+            agent: self.agent_runner.clone(),
+            history,
+            extra: extra.join("\n\n"),
+            turn: UserTurn { speaker: who.clone(), text: texts.join(" ") },
+            job: self.job.clone(),
+            options: Arc::new(self.shared.cfg.tool_loop.clone()),
+        };
+        self.start_turn(turn, Script::Agent(answer), who, TurnKind::Answer, Some(speech_ended), asked);
     }
 
     fn start_turn(
@@ -393,14 +520,21 @@ impl Session {
             None => reply.text.clone(),
         };
         // Notices and apologies are not part of the conversation; answers and the greeting are.
+        // Tool calls that ran are, whatever came of the answer: their effects happened.
         if Outcome::remembered(info.kind, reply.outcome) {
-            self.history.push_agent(&heard);
+            self.history.push_agent_turn(&heard, reply.tools.clone());
+        } else if !reply.tools.is_empty() {
+            self.history.push_agent_turn("", reply.tools.clone());
+        }
+        if !reply.handoffs.is_empty() {
+            tracing::info!(room = %self.room, to = ?reply.handoffs, "the conversation was handed over");
         }
         // A question that got an apology or a limit notice instead of an answer is taken
         // back: the user heard that it was not answered, and the next answer must not
         // answer it along with the next question. One cut short by the user stays: their
         // next words go on from it.
-        if Outcome::forgets_question(info.kind, reply.outcome, reply.interrupted) {
+        // Unless tools ran for it: their calls stay, and so does what they answered.
+        if Outcome::forgets_question(info.kind, reply.outcome, reply.interrupted) && reply.tools.is_empty() {
             self.history.forget(&info.asked);
         }
         let facts = TurnFacts {
@@ -456,13 +590,17 @@ impl Session {
         }
         let cfg = &self.shared.cfg;
         let filler = cfg.thinking_notice.map(|_| &cfg.thinking_filler);
-        let texts: Vec<String> =
-            [filler, Some(&cfg.llm_unavailable_message), Some(&cfg.stt_unavailable_message)]
-                .into_iter()
-                .flatten()
-                .filter(|t| !self.shared.cache.contains(t))
-                .cloned()
-                .collect();
+        let texts: Vec<String> = [
+            filler,
+            Some(&cfg.llm_unavailable_message),
+            Some(&cfg.stt_unavailable_message),
+            self.filler.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|t| !self.shared.cache.contains(t))
+        .cloned()
+        .collect();
         if texts.is_empty() {
             return;
         }
@@ -471,9 +609,25 @@ impl Session {
         self.tasks.spawn(async move { reply::prerender(providers.as_ref(), &cache, &call, &texts).await });
     }
 
-    /// Ends every task and gives the session slots back.
-    async fn end(&mut self) {
+    /// Ends every task and gives the session slots back. A reply still running is stopped
+    /// and given a moment to close its caption at what was heard.
+    async fn end(&mut self, inbox: &mut mpsc::Receiver<Event>) {
         self.cancel.cancel();
+        if !self.turns.is_empty() {
+            self.sink.stop().await;
+            let _ = tokio::time::timeout(Duration::from_secs(2), async {
+                while !self.turns.is_empty() {
+                    match inbox.recv().await {
+                        Some(Event::ReplyDone(reply)) => {
+                            self.turns.remove(&reply.turn);
+                        }
+                        Some(_) => {}
+                        None => break,
+                    }
+                }
+            })
+            .await;
+        }
         self.tasks.shutdown().await;
         for (_, m) in self.members.drain() {
             if let Some(lease) = m.lease {

@@ -10,10 +10,12 @@ use prometheus_client::registry::Registry;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::captions::ATTR_INTERRUPTED;
 use super::hearing::ScriptedEars;
 use super::scripted::{Answer, ScriptedProviders, speech_for};
 use super::transcript::{TOPIC_CHAT, TOPIC_TRANSCRIPTION};
 use super::{Session, SessionConfig};
+use crate::agent::Agents;
 use crate::clock;
 use crate::core::quota::{Scope, Unit, Window};
 use crate::limits::{Limiter, LimitsConfig};
@@ -24,40 +26,63 @@ use crate::livekit::room::{AudioFrame, CloseReason};
 use crate::providers::{ChatMessage, ProviderError, Role};
 use tokio::sync::mpsc;
 
-const AGENT: &str = "agent";
+pub(super) const AGENT: &str = "agent";
 /// Virtual time a test may take before it counts as hung (paused time: no real wait).
 const PATIENCE: Duration = Duration::from_secs(120);
 
-struct Rig {
-    far: FarEnd,
-    ears: ScriptedEars,
-    providers: ScriptedProviders,
-    cancel: CancellationToken,
-    session: JoinHandle<Result<(), JobError>>,
+pub(super) struct Rig {
+    pub(super) far: FarEnd,
+    pub(super) ears: ScriptedEars,
+    pub(super) providers: ScriptedProviders,
+    pub(super) cancel: CancellationToken,
+    pub(super) session: JoinHandle<Result<(), JobError>>,
     /// Microphones of the joined participants (kept open: dropping one ends the track).
-    mics: Vec<mpsc::Sender<AudioFrame>>,
+    pub(super) mics: Vec<mpsc::Sender<AudioFrame>>,
 }
 
-fn limiter(cfg: &LimitsConfig) -> Arc<Limiter> {
+pub(super) fn limiter(cfg: &LimitsConfig) -> Arc<Limiter> {
     let mut registry = Registry::default();
     let metrics = crate::limits::register_metrics(&mut registry);
     Arc::new(Limiter::new(cfg, metrics, "test-worker", clock::now()).expect("limiter"))
 }
 
-fn quiet() -> SessionConfig {
+pub(super) fn quiet() -> SessionConfig {
     SessionConfig { greeting: None, ..SessionConfig::default() }
 }
 
-fn start(cfg: SessionConfig, limits: &LimitsConfig) -> Rig {
+pub(super) fn start(cfg: SessionConfig, limits: &LimitsConfig) -> Rig {
     start_with(cfg, limits, None)
 }
 
 /// [`start`] with an end-of-turn model.
-fn start_with(cfg: SessionConfig, limits: &LimitsConfig, model: Option<Arc<dyn super::EndOfTurn>>) -> Rig {
+pub(super) fn start_with(
+    cfg: SessionConfig,
+    limits: &LimitsConfig,
+    model: Option<Arc<dyn super::EndOfTurn>>,
+) -> Rig {
+    start_full(cfg, limits, None, model)
+}
+
+/// [`start`] with the agents of `agents` in place of the settings' prompt.
+pub(super) fn start_agent(cfg: SessionConfig, limits: &LimitsConfig, agents: Agents) -> Rig {
+    start_full(cfg, limits, Some(agents), None)
+}
+
+/// A session in an in-memory room, with its agents (default: the settings' prompt) and
+/// end-of-turn model.
+fn start_full(
+    cfg: SessionConfig,
+    limits: &LimitsConfig,
+    agents: Option<Agents>,
+    model: Option<Arc<dyn super::EndOfTurn>>,
+) -> Rig {
     let (room, far) = memory::pair("room", AGENT);
     let providers = ScriptedProviders::new();
     let ears = ScriptedEars::new();
     let mut session = Session::new(cfg, Arc::new(providers.clone()), Arc::new(ears.clone()), limiter(limits));
+    if let Some(agents) = agents {
+        session = session.with_agents(agents);
+    }
     if let Some(model) = model {
         session = session.with_end_of_turn(model);
     }
@@ -68,12 +93,12 @@ fn start_with(cfg: SessionConfig, limits: &LimitsConfig, model: Option<Arc<dyn s
     Rig { far, ears, providers, cancel, session, mics: Vec::new() }
 }
 
-async fn within<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {
+pub(super) async fn within<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {
     tokio::time::timeout(PATIENCE, f).await.unwrap_or_else(|_| panic!("{what}: nothing after {PATIENCE:?}"))
 }
 
 impl Rig {
-    async fn join(&mut self, who: &str) {
+    pub(super) async fn join(&mut self, who: &str) {
         let mic = self.far.join(who).await;
         self.mics.push(mic);
         within("listening", async {
@@ -85,7 +110,7 @@ impl Rig {
     }
 
     /// `who` speaks for `secs` (the scripted STT hears `heard`).
-    async fn say(&self, who: &str, secs: f64, heard: &str) {
+    pub(super) async fn say(&self, who: &str, secs: f64, heard: &str) {
         self.providers.transcript(heard);
         assert!(self.ears.speech_started(who, clock::now()).await, "{who} is not heard");
         tokio::time::sleep(Duration::from_secs_f64(secs)).await;
@@ -94,12 +119,12 @@ impl Rig {
     }
 
     /// The agent's transcript that ended with `text` (closed with any reason).
-    async fn agent_said(&self, text: &str) -> SentText {
+    pub(super) async fn agent_said(&self, text: &str) -> SentText {
         within(&format!("agent saying {text:?}"), self.far.wait_text(|t| is_agent_transcript(t, text))).await
     }
 
     /// Waits for the `n`-th chat request (1-based) and returns its messages.
-    async fn chat_request(&self, n: usize) -> Vec<ChatMessage> {
+    pub(super) async fn chat_request(&self, n: usize) -> Vec<ChatMessage> {
         within(&format!("chat request {n}"), async {
             loop {
                 if let Some(m) = self.providers.chat_requests().get(n - 1) {
@@ -111,12 +136,12 @@ impl Rig {
         .await
     }
 
-    async fn idle(&self) {
+    pub(super) async fn idle(&self) {
         // Everything queued has played out and nothing else is pending.
         tokio::time::sleep(Duration::from_secs(5)).await;
     }
 
-    async fn end(self) {
+    pub(super) async fn end(self) {
         self.far.close(CloseReason::Disconnected("test over".into())).await;
         let result = within("session end", self.session).await.expect("session task");
         assert!(result.is_ok(), "{result:?}");
@@ -125,15 +150,15 @@ impl Rig {
     }
 }
 
-fn is_agent_transcript(t: &SentText, text: &str) -> bool {
+pub(super) fn is_agent_transcript(t: &SentText, text: &str) -> bool {
     t.topic == TOPIC_TRANSCRIPTION && t.sender.is_empty() && t.closed.is_some() && t.text == text
 }
 
-fn assistant_turns(messages: &[ChatMessage]) -> Vec<&str> {
+pub(super) fn assistant_turns(messages: &[ChatMessage]) -> Vec<&str> {
     messages.iter().filter(|m| m.role == Role::Assistant).map(|m| m.content.as_str()).collect()
 }
 
-fn user_turns(messages: &[ChatMessage]) -> Vec<&str> {
+pub(super) fn user_turns(messages: &[ChatMessage]) -> Vec<&str> {
     messages.iter().filter(|m| m.role == Role::User).map(|m| m.content.as_str()).collect()
 }
 
@@ -176,10 +201,13 @@ async fn barge_in_stops_the_answer_and_history_keeps_only_what_was_heard() {
 
     let interrupted = within(
         "interrupted transcript",
-        r.far.wait_text(|t| t.sender.is_empty() && t.closed.as_deref() == Some("interrupted")),
+        r.far.wait_text(|t| {
+            t.sender.is_empty() && t.closed.is_some() && t.attributes.contains_key(ATTR_INTERRUPTED)
+        }),
     )
     .await;
     assert!(interrupted.text.starts_with(first), "{interrupted:?}");
+    assert!(!interrupted.text.contains("Eleven"), "the caption ends at what was heard: {interrupted:?}");
     let messages = r.chat_request(2).await;
     let heard = assistant_turns(&messages);
     assert_eq!(heard.len(), 1, "{messages:?}");
@@ -408,10 +436,12 @@ async fn the_last_participant_leaving_stops_the_answer_at_once() {
     r.far.leave("alice").await;
     let cut = within(
         "answer stopped",
-        r.far.wait_text(|t| t.sender.is_empty() && t.closed.as_deref() == Some("interrupted")),
+        r.far.wait_text(|t| {
+            t.sender.is_empty() && t.closed.is_some() && t.attributes.contains_key(ATTR_INTERRUPTED)
+        }),
     )
     .await;
-    assert_eq!(cut.text, long);
+    assert!(long.starts_with(&cut.text) && cut.text.len() < long.len(), "ends at what was heard: {cut:?}");
     let state = r.far.playback();
     assert!(state.discarded_samples > 0, "the rest was dropped, not played: {state:?}");
     assert!(state.played_samples < speech_for(long).len() as u64, "{state:?}");

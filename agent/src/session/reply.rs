@@ -1,5 +1,12 @@
-//! One agent turn: LLM stream → sentences → TTS → the room's audio sink, with the agent's
-//! transcript streamed alongside — or a fixed text (greeting, notice, apology).
+//! One agent turn: the agent's answer ([`crate::agent::AgentRunner::user_turn`]: its hook,
+//! then the LLM with tools) → sentences → TTS → the room's audio sink, with the agent's
+//! caption paced with the audio ([`Captions`]) — or a fixed text (greeting, notice, apology).
+//!
+//! The answer's text goes to the sentence splitter as it streams; what is said while tools
+//! run (a tool's own words, the tool filler) is spoken at once, after what the LLM said before
+//! its calls. The runner's future runs beside the voice, its events relayed
+//! ([`super::relay`]). The turn's tool calls and results are reported with the reply so the
+//! session remembers them. A barge-in drops the answer, and with it every running tool.
 //!
 //! Each sentence goes to TTS as soon as the splitter completes it, and its audio is queued
 //! while the next one is synthesised, so the first audio starts after the first sentence.
@@ -28,14 +35,20 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Notify, mpsc};
 
 use super::Event;
+use super::captions::Captions;
+use super::llm::SessionLlm;
 use super::outcome::Outcome;
 use super::providers::SessionProviders;
-use super::transcript::{self, TOPIC_CHAT, TOPIC_TRANSCRIPTION};
+use super::relay::{Heard, RELAY_QUEUE, Relay};
+use super::transcript::TOPIC_CHAT;
+use crate::agent::{AgentRunner, ChatItem, ReplyEnd, ReplyFor, ReplyOptions, ReplySummary, UserTurn};
 use crate::clock;
+use crate::core::chat_item::close_unanswered;
 use crate::core::sentences::{SentenceSplitter, SplitterConfig};
 use crate::core::turn::TurnId;
-use crate::livekit::room::{AudioSink, TextStream, TextStreamOptions, TextStreams};
-use crate::providers::{Call, ChatMessage, ProviderError};
+use crate::livekit::job::JobInfo;
+use crate::livekit::room::{AudioSink, TextStreamOptions, TextStreams};
+use crate::providers::{Call, Capability, ProviderError};
 
 /// A first clause shorter than this (characters) is not spoken on its own.
 const MIN_CLAUSE_CHARS: usize = 12;
@@ -84,11 +97,31 @@ pub async fn prerender(providers: &dyn SessionProviders, cache: &PcmCache, call:
     }
 }
 
+/// The session's agent, shared by its turns (one turn uses it at a time).
+pub type SharedAgent = Arc<tokio::sync::Mutex<AgentRunner>>;
+
+/// What an agent's answer to a user turn needs.
+#[derive(Debug, Clone)]
+pub struct AgentTurn {
+    /// The agent.
+    pub agent: SharedAgent,
+    /// The conversation remembered so far, ending with the user's turn.
+    pub history: Vec<ChatItem>,
+    /// Added to the instructions for this turn (degraded service, several speakers).
+    pub extra: String,
+    /// The user's turn.
+    pub turn: UserTurn,
+    /// The job.
+    pub job: Arc<JobInfo>,
+    /// Tool loop settings.
+    pub options: Arc<ReplyOptions>,
+}
+
 /// What a turn says.
 #[derive(Debug, Clone)]
 pub enum Script {
-    /// Ask the LLM with these messages.
-    Llm(Vec<ChatMessage>),
+    /// The agent answers (hook, LLM, tools).
+    Agent(AgentTurn),
     /// Speak this text (rendered audio is cached).
     Fixed(String),
 }
@@ -146,6 +179,12 @@ pub struct Reply {
     pub first_audio: Option<Instant>,
     /// The filler was said before the answer.
     pub filler: bool,
+    /// The tool calls and their results, in order, each call answered.
+    pub tools: Vec<ChatItem>,
+    /// LLM requests made (tool steps included).
+    pub steps: usize,
+    /// The agents the turn handed over to, in order.
+    pub handoffs: Vec<String>,
 }
 
 /// Runs one turn to its end (played out) or until `call.cancel` fires. An answer still without
@@ -162,12 +201,13 @@ pub async fn run(
     let audio_queued = Notify::new();
     // Where the answer's own audio starts in the sink (after a filler, if one is said).
     let answer_base = AtomicU64::new(baseline);
+    let (captions, writer) = Captions::new(ctx.text.clone(), ctx.sink.clone(), segment);
+    let mut writer = std::pin::pin!(writer);
     let mut voice = Voice {
         ctx: &ctx,
         call: &call,
         reply: Reply { turn, baseline, outcome: Outcome::Answered, ..Reply::default() },
-        segment,
-        transcript: None,
+        captions,
         text_only: Vec::new(),
         tts_down: false,
         queued: 0,
@@ -193,6 +233,8 @@ pub async fn run(
                 () = call.cancel.cancelled() => break true,
                 () = &mut performed => break false,
                 at = &mut first_audio, if first.is_none() => first = Some(at),
+                // Writes words as they play; returns only after `done`.
+                () = &mut writer => {}
             }
         }
     };
@@ -202,6 +244,8 @@ pub async fn run(
     }
     voice.reply.interrupted |= cancelled;
     voice.reply.first_audio = first;
+    voice.captions.done(voice.reply.interrupted);
+    writer.await;
     voice.finish().await
 }
 
@@ -218,8 +262,8 @@ struct Voice<'a> {
     ctx: &'a ReplyCtx,
     call: &'a Call,
     reply: Reply,
-    segment: String,
-    transcript: Option<TextStream>,
+    /// The agent's transcript, paced with the audio.
+    captions: Captions,
     text_only: Vec<String>,
     tts_down: bool,
     queued: u64,
@@ -238,78 +282,47 @@ impl Voice<'_> {
                 self.reply.outcome = Outcome::Notice;
                 self.say(&text, true).await;
             }
-            Script::Llm(messages) => self.answer(&messages).await,
+            Script::Agent(turn) => self.answer(turn).await,
         }
         // The turn lasts until its audio has been played.
         self.ctx.sink.wait_played(self.reply.baseline + self.queued).await;
     }
 
-    async fn answer(&mut self, messages: &[ChatMessage]) {
+    async fn answer(&mut self, t: AgentTurn) {
         let ctx = self.ctx;
+        let llm = SessionLlm::new(ctx.providers.clone(), self.call.clone());
+        let mut runner = t.agent.lock().await;
+        let mut chat = runner.chat(&t.extra, t.history);
+        let who = ReplyFor {
+            job: t.job,
+            speaker: t.turn.speaker.clone(),
+            cancel: self.call.cancel.clone(),
+            follow_up: false,
+        };
+        let (relay, mut heard) = mpsc::channel(RELAY_QUEUE);
+        let (model, chat, turn, options) = (&llm, &mut chat, &t.turn, t.options.as_ref());
+        // The relay ends with the runner's future, and with it the events.
+        let run = async move { runner.user_turn(model, chat, turn, &who, options, &mut Relay(relay)).await };
+        tokio::pin!(run);
         let mut splitter = SentenceSplitter::new(ctx.splitter);
-        let mut stream =
-            match self.waiting(ctx.providers.chat(self.call, messages), &mut splitter, None).await {
-                Ok(s) => s,
-                Err(e) => return self.fail(e).await,
-            };
-        let mut sentences = Vec::new();
-        let mut broken = None;
         let mut first_token: Option<Instant> = None;
-        loop {
-            let clause_at = match (self.said_nothing(), first_token, ctx.first_clause_after) {
-                (true, Some(t), Some(after)) => Some(t + after),
-                _ => None,
-            };
-            let Some(delta) = self.waiting(stream.next(), &mut splitter, clause_at).await else { break };
-            match delta {
-                Ok(delta) => {
-                    first_token.get_or_insert_with(clock::now);
-                    self.reply.text.push_str(&delta);
-                    splitter.push(&delta, &mut sentences);
-                    for s in std::mem::take(&mut sentences) {
-                        self.say(&s, false).await;
-                    }
-                }
-                Err(e) => {
-                    broken = Some(e);
-                    break;
-                }
-            }
-        }
-        self.reply.llm = Some(stream.provider());
-        self.reply.llm_ttft = stream.first_token_latency();
-        self.reply.tokens = stream.usage();
-        match broken {
-            None => {
-                if let Some(rest) = splitter.finish() {
-                    self.say(&rest, false).await;
-                }
-            }
-            // Cut mid-answer: what was said stands; the unfinished sentence is dropped.
-            Some(e) if !self.said_nothing() => {
-                tracing::warn!(error = %e, "LLM answer broke off");
-            }
-            Some(e) => self.fail(e).await,
-        }
-    }
-
-    /// Nothing of the answer said yet (no audio queued, no text waiting).
-    fn said_nothing(&self) -> bool {
-        self.queued == 0 && self.reply.spoken.is_empty() && self.text_only.is_empty()
-    }
-
-    /// Awaits `fut` (the LLM), meanwhile saying the filler when it is due and the first clause
-    /// at `clause_at`. `fut` is never dropped before it is ready.
-    async fn waiting<T>(
-        &mut self,
-        fut: impl Future<Output = T>,
-        splitter: &mut SentenceSplitter,
-        mut clause_at: Option<Instant>,
-    ) -> T {
-        tokio::pin!(fut);
+        let mut clause_at = None;
+        let mut summary = None;
         loop {
             tokio::select! {
-                v = &mut fut => return v,
+                biased;
+                event = heard.recv() => match event {
+                    Some(event) => {
+                        let text = matches!(event, Heard::Text(_));
+                        self.hear(event, &mut splitter, &t.options.filler).await;
+                        if text {
+                            let first = *first_token.get_or_insert_with(clock::now);
+                            clause_at = ctx.first_clause_after.filter(|_| self.said_nothing()).map(|after| first + after);
+                        }
+                    }
+                    None => break,
+                },
+                done = &mut run, if summary.is_none() => summary = Some(done),
                 () = sleep_until(self.filler_due()) => self.say_filler().await,
                 () = sleep_until(clause_at) => {
                     clause_at = None;
@@ -319,6 +332,84 @@ impl Voice<'_> {
                 }
             }
         }
+        if let Some(rest) = splitter.finish() {
+            self.say(&rest, false).await;
+        }
+        let stats = llm.stats();
+        self.reply.llm = stats.provider;
+        self.reply.llm_ttft = stats.first_token;
+        match summary {
+            Some(summary) => self.answered(summary).await,
+            None => self.reply.interrupted = true,
+        }
+    }
+
+    /// One event of the answer: text to the splitter (sentences spoken as they complete),
+    /// words said while tools run spoken at once, tool calls and results noted.
+    async fn hear(&mut self, event: Heard, splitter: &mut SentenceSplitter, tool_filler: &str) {
+        match event {
+            Heard::Text(delta) => {
+                self.reply.text.push_str(&delta);
+                let mut sentences = Vec::new();
+                splitter.push(&delta, &mut sentences);
+                for s in sentences {
+                    self.say(&s, false).await;
+                }
+            }
+            Heard::Said(sentence) => {
+                if let Some(rest) = splitter.finish() {
+                    self.say(&rest, false).await;
+                }
+                self.say(&sentence, sentence == tool_filler).await;
+            }
+            Heard::Item(ChatItem::Assistant(_)) => {
+                // One LLM step's words are complete: speak them before any tool runs.
+                if let Some(rest) = splitter.finish() {
+                    self.say(&rest, false).await;
+                }
+                if !self.reply.text.ends_with(char::is_whitespace) {
+                    self.reply.text.push(' ');
+                }
+            }
+            Heard::Item(item @ (ChatItem::ToolCall { .. } | ChatItem::ToolOutput { .. })) => {
+                self.reply.tools.push(item)
+            }
+            Heard::Item(ChatItem::System(_) | ChatItem::User(_)) => {}
+            Heard::Handoff(to) => self.reply.handoffs.push(to),
+            // Cut mid-answer: what was said stands; the unfinished sentence is dropped.
+            Heard::BrokeOff => *splitter = SentenceSplitter::new(self.ctx.splitter),
+        }
+    }
+
+    /// How the answer ended: its cost noted; never silence (an apology when no words came).
+    async fn answered(&mut self, summary: ReplySummary) {
+        self.reply.steps = summary.steps;
+        if summary.steps > 0 {
+            let clamp = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+            self.reply.tokens = Some((clamp(summary.tokens.0), clamp(summary.tokens.1)));
+        }
+        let answered = !self.reply.text.trim().is_empty();
+        match summary.end {
+            ReplyEnd::Interrupted => self.reply.interrupted = true,
+            // A step after tools failed: what came before was no answer.
+            ReplyEnd::Failed(e) if !answered || summary.tool_calls > 0 => self.fail(e).await,
+            // Cut mid-answer: what was said stands; the unfinished sentence is dropped.
+            ReplyEnd::Failed(e) => tracing::warn!(error = %e, "LLM answer broke off"),
+            // Tools ran (or a handoff was refused) and no words came: never silence.
+            ReplyEnd::StepLimit | ReplyEnd::Empty | ReplyEnd::HandedOff
+                if !answered && summary.tool_calls > 0 =>
+            {
+                tracing::warn!("no words after the tool calls; apologising");
+                let detail = "no answer after tool calls".into();
+                self.fail(ProviderError::Unavailable { capability: Capability::Llm, detail }).await;
+            }
+            ReplyEnd::Answered | ReplyEnd::Empty | ReplyEnd::StepLimit | ReplyEnd::HandedOff => {}
+        }
+    }
+
+    /// Nothing of the answer said yet (no audio queued, no text waiting).
+    fn said_nothing(&self) -> bool {
+        self.queued == 0 && self.reply.spoken.is_empty() && self.text_only.is_empty()
     }
 
     /// Awaits `fut` (TTS), meanwhile saying the filler when it is due.
@@ -346,12 +437,10 @@ impl Voice<'_> {
             tracing::debug!("the filler is not rendered yet; waiting without it");
             return;
         };
-        // In the transcript only if it comes first (TTS may be slow on a sentence already
-        // written there).
-        if self.transcript.is_none() {
-            self.write_transcript(text).await;
-        }
+        // Captioned like the rest: it plays before any of the answer's audio.
         let n = pcm.len() as u64;
+        self.captions.sentence(text, self.position());
+        self.captions.length(n);
         self.reply.baseline += n;
         self.answer_base.fetch_add(n, Ordering::AcqRel);
         self.reply.filler = true;
@@ -378,9 +467,10 @@ impl Voice<'_> {
 
     /// Speaks one sentence (text fallback if TTS cannot); `cache` renders it once for good.
     async fn say(&mut self, sentence: &str, cache: bool) {
-        self.write_transcript(sentence).await;
         if let Some(pcm) = cache.then(|| self.ctx.cache.get(sentence)).flatten() {
             let n = pcm.len() as u64;
+            self.captions.sentence(sentence, self.position());
+            self.captions.length(n);
             self.play(pcm.as_ref().clone()).await;
             self.reply.spoken.push((sentence.to_owned(), n));
             return;
@@ -394,6 +484,9 @@ impl Voice<'_> {
                     while let Some(chunk) = self.with_filler(stream.next()).await {
                         match chunk {
                             Ok(pcm) => {
+                                if n == 0 && !pcm.is_empty() {
+                                    self.captions.sentence(sentence, self.position());
+                                }
                                 n += pcm.len() as u64;
                                 if let Some(k) = kept.as_mut() {
                                     k.extend_from_slice(&pcm);
@@ -415,11 +508,13 @@ impl Voice<'_> {
                         self.ctx.cache.put(sentence, k);
                     }
                     if n > 0 {
+                        self.captions.length(n);
                         self.reply.spoken.push((sentence.to_owned(), n));
                         return;
                     }
                 }
                 Err(ProviderError::Limited { sentence: why, .. }) => {
+                    self.captions.text_only(&why, self.position());
                     self.text_only.push(why);
                 }
                 Err(ProviderError::Cancelled) => return,
@@ -429,6 +524,7 @@ impl Voice<'_> {
                 }
             }
         }
+        self.captions.text_only(sentence, self.position());
         self.text_only.push(sentence.to_owned());
     }
 
@@ -444,20 +540,13 @@ impl Voice<'_> {
         let _ = self.ctx.sink.play(pcm).await;
     }
 
-    async fn write_transcript(&mut self, sentence: &str) {
-        if self.transcript.is_none() {
-            let options = transcript::agent_options(&self.segment);
-            self.transcript = self.ctx.text.open(TOPIC_TRANSCRIPTION, options).await.ok();
-        }
-        if let Some(t) = self.transcript.as_mut() {
-            let _ = t.write(&transcript::piece(sentence, t.is_empty())).await;
-        }
+    /// Where the next queued audio will start, in the sink's played-sample count.
+    fn position(&self) -> u64 {
+        self.reply.baseline + self.queued
     }
 
     async fn finish(mut self) -> Reply {
-        if let Some(t) = self.transcript.take() {
-            let _ = t.close(if self.reply.interrupted { "interrupted" } else { "" }).await;
-        }
+        close_unanswered(&mut self.reply.tools);
         if !self.text_only.is_empty() && !self.reply.interrupted {
             if self.reply.spoken.is_empty() && self.reply.outcome == Outcome::Answered {
                 self.reply.outcome = Outcome::TextOnly;

@@ -157,6 +157,14 @@ impl FakeOpenAi {
         self.requests().into_iter().filter(|r| r.endpoint == Some(endpoint)).collect()
     }
 
+    /// The texts of every speech request so far, in order.
+    pub fn speech_inputs(&self) -> Vec<String> {
+        self.requests_to(Endpoint::Speech)
+            .iter()
+            .filter_map(|r| r.json.as_ref().and_then(|j| j["input"].as_str().map(String::from)))
+            .collect()
+    }
+
     /// TCP connections currently open.
     pub fn open_connections(&self) -> usize {
         self.state.open()
