@@ -8,14 +8,15 @@
 //!    token 300 ms and TTS time to first byte 150 ms.
 //!    The agent's own measurement is reported too: from the end of speech as its VAD placed
 //!    it to the first audio packet it sent (`response_ms` of its per-turn log line, the
-//!    `voice_response_seconds` histogram).
+//!    `voice_response_seconds` histogram). Each is run with `TURN_DETECTION=vad` (silence
+//!    alone) and with Smart Turn (the application's default), side by side.
 //! 2. CPU and RSS of this process (the agent's worker, VAD, sessions and the fake providers)
 //!    while N conversations run at once, for each N in ROOMS. One Python process drives all N
 //!    rooms (`lk_client.py converse-many`): N Python processes would not fit on small machines.
 //!
 //!     cargo run --release -p voice-agent-tests --bin bench-session [-- TURNS [ROOMS...]]
 //!
-//! Defaults: 20 turns; rooms 1 10 50.
+//! Defaults: 20 turns; rooms 1 10 50 (`0`: no load runs).
 
 use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
@@ -125,18 +126,20 @@ fn report(name: &str, mut v: Vec<f64>) {
     );
 }
 
-fn options(max_jobs: u32) -> VoiceOptions {
+fn options(max_jobs: u32, smart: bool) -> VoiceOptions {
     // The usual limits, raised so a long benchmark conversation is never refused.
     let mut limits = LimitsConfig::default();
     limits.quotas.set(Scope::Participant, Unit::Turns, Window::Minute, 10_000);
     limits.quotas.set(Scope::Participant, Unit::Turns, Window::Day, 100_000);
     limits.quotas.set(Scope::Global, Unit::Turns, Window::Minute, 100_000);
-    VoiceOptions { limits, max_jobs, ..VoiceOptions::default() }
+    let base = if smart { VoiceOptions::smart() } else { VoiceOptions::default() };
+    VoiceOptions { limits, max_jobs, ..base }
 }
 
-/// One conversation of `turns` questions; `min_silence` overrides the VAD's silence wait.
-async fn latency(turns: usize, slow: bool, min_silence: Option<Duration>) {
-    let mut opts = options(4);
+/// One conversation of `turns` questions; `min_silence` overrides the VAD's silence wait;
+/// `smart`: Smart Turn decides the end of turn (else the VAD's silence alone).
+async fn latency(turns: usize, slow: bool, min_silence: Option<Duration>, smart: bool) {
+    let mut opts = options(4, smart);
     if let Some(d) = min_silence {
         opts.segmenter.min_silence = d;
     }
@@ -159,6 +162,7 @@ async fn latency(turns: usize, slow: bool, min_silence: Option<Duration>) {
             .expect("client");
     let mut name =
         if slow { "LLM TTFT 300 ms, TTS TTFB 150 ms" } else { "instant fake providers" }.to_owned();
+    name.push_str(if smart { ", TURN_DETECTION=smart" } else { ", TURN_DETECTION=vad" });
     if let Some(d) = min_silence {
         name.push_str(&format!(", VAD_MIN_SILENCE_SECS={}", d.as_secs_f64()));
     }
@@ -173,7 +177,7 @@ async fn latency(turns: usize, slow: bool, min_silence: Option<Duration>) {
 type Sample = (f64, Duration, f64);
 
 async fn load(rooms: usize) {
-    let rig = Arc::new(voice::start("load", options(rooms as u32 + 2)).await);
+    let rig = Arc::new(voice::start("load", options(rooms as u32 + 2, false)).await);
     rig.fake.edit_replies(|r| {
         r.transcript = "what time is it".into();
         r.chat_chunks = vec!["It is noon. The sun is high.".into()];
@@ -260,14 +264,16 @@ async fn main() {
     let turns = args.first().copied().unwrap_or(20);
     let rooms: Vec<usize> = if args.len() > 1 { args[1..].to_vec() } else { vec![1, 10, 50] };
     if turns > 0 {
-        latency(turns, false, None).await;
-        latency(turns, true, None).await;
+        for smart in [false, true] {
+            latency(turns, false, None, smart).await;
+            latency(turns, true, None, smart).await;
+        }
         // The VAD's silence wait (0.45 s by default) is within the endpointing delay (0.5 s),
         // which decides when the agent may answer; with a longer wait (Silero's usual 0.55 s)
         // the VAD would decide instead.
-        latency(turns, false, Some(Duration::from_millis(550))).await;
+        latency(turns, false, Some(Duration::from_millis(550)), false).await;
     }
-    for n in rooms {
+    for n in rooms.into_iter().filter(|&n| n > 0) {
         load(n).await;
     }
 }
