@@ -62,7 +62,12 @@ fn bench(c: &mut Criterion) {
         },
     ));
     let none = ToolSet::new();
-    let who = ReplyFor { job: Arc::default(), speaker: Arc::from("kim"), cancel: CancellationToken::new() };
+    let who = ReplyFor {
+        job: Arc::default(),
+        speaker: Arc::from("kim"),
+        cancel: CancellationToken::new(),
+        follow_up: false,
+    };
     let opts = ReplyOptions::default();
     let mut g = c.benchmark_group("tools");
     g.bench_function("plain answer", |b| {

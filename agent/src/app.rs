@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use health::Health;
 
+use crate::agent::Agents;
 use crate::config::{AgentMode, Config};
 use crate::lifecycle::Lifecycle;
 use crate::limits::limiter::Limiter;
@@ -21,8 +22,8 @@ use crate::session::echo::AnnouncedEcho;
 use crate::smart_turn::{SmartTurn, TurnDetection, TurnDetector};
 use crate::vad::{Vad, VadService};
 
-/// Runs the agent until draining completes.
-pub async fn run(config: Config, health: Health, lifecycle: Lifecycle) {
+/// Runs the worker until draining completes; voice sessions run the agents of `agents`.
+pub async fn run(config: Config, agents: Agents, health: Health, lifecycle: Lifecycle) {
     health.set_component("worker", false, format!("connecting to {}", config.livekit.url));
     health.set_component("vad", false, "loading the Silero model");
     health.with_registry(crate::vad::metrics::register_metrics);
@@ -67,7 +68,7 @@ pub async fn run(config: Config, health: Health, lifecycle: Lifecycle) {
         AgentMode::Echo => Arc::new(EchoHandler::new(config.worker.echo_delay)),
         AgentMode::Voice => {
             let turn = load_end_of_turn(&config, &health).await;
-            voice_handler(&config, &health, limiter.clone(), resilience, vad, turn)
+            voice_handler(&config, agents, &health, limiter.clone(), resilience, vad, turn)
         }
     };
     let status = WorkerStatus::new_handle();
@@ -120,6 +121,7 @@ async fn load_end_of_turn(config: &Config, health: &Health) -> Option<TurnDetect
 /// that announces itself.
 fn voice_handler(
     config: &Config,
+    agents: Agents,
     health: &Health,
     limiter: Arc<Limiter>,
     resilience: crate::limits::ResilienceMetrics,
@@ -150,6 +152,7 @@ fn voice_handler(
         return echo();
     };
     let handler = SessionHandler::new(
+        agents,
         config.session.clone(),
         providers,
         p,

@@ -31,6 +31,8 @@
 //! - [`secret`]: [`secret::Secret`], a credential that prints as `<redacted>`; [`redact`]:
 //!   credentials (configured values, JWTs, `Bearer …`, URL passwords) cut out of log lines.
 //! - [`testing`]: a harness that runs an agent turn by turn against a scripted LLM.
+//! - [`worker`]: the entry point — `worker::run(config, |job| MyAgent::new(job))` is a whole
+//!   `main`: configuration, logs, health server, runtime, the LiveKit worker, signals, drain.
 #![warn(missing_docs)]
 
 pub mod agent;
@@ -53,3 +55,4 @@ pub mod stats;
 pub mod testing;
 pub mod tools;
 pub mod vad;
+pub mod worker;

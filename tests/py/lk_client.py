@@ -110,9 +110,12 @@ async def publish_paced(source, samples: np.ndarray, frame_ms: int = FRAME_MS) -
 
 async def create_room(args) -> dict:
     async with api.LiveKitAPI(http_url(args.url), args.api_key, args.api_secret) as lk:
+        # A named agent is dispatched explicitly, with metadata (as CreateDispatch does).
+        agents = ([api.RoomAgentDispatch(agent_name=args.dispatch_agent, metadata=args.dispatch_metadata)]
+                  if args.dispatch_agent else [])
         room = await lk.room.create_room(
             api.CreateRoomRequest(name=args.room, empty_timeout=args.empty_timeout,
-                                  departure_timeout=args.departure_timeout))
+                                  departure_timeout=args.departure_timeout, agents=agents))
         return {"room": room.name, "sid": room.sid}
 
 
@@ -599,6 +602,8 @@ def main():
     p.add_argument("--chat-answers", action="store_true",
                    help="converse: a reply as text on lk.chat also answers a question")
     p.add_argument("--answer-timeout", type=float, default=20.0)
+    p.add_argument("--dispatch-agent", default="", help="create-room: dispatch this named agent")
+    p.add_argument("--dispatch-metadata", default="", help="create-room: the dispatch's metadata")
     p.add_argument("--empty-timeout", type=int, default=60)
     p.add_argument("--departure-timeout", type=int, default=5)
     p.add_argument("--record-answers", default=None, help="converse: write PREFIX-<i>.wav per answer")

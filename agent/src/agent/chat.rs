@@ -1,17 +1,12 @@
 //! [`ChatContext`]: the conversation an agent's LLM sees — instructions, messages, tool calls
 //! and their results — which hooks may read and edit, kept within a token budget.
 
-use crate::core::history::estimate_tokens;
 pub use crate::providers::ChatItem;
 use crate::providers::{Prompt, ToolChoice, ToolSpec};
 
 /// Estimated tokens of one item.
 fn tokens(item: &ChatItem) -> usize {
-    4 + match item {
-        ChatItem::System(t) | ChatItem::User(t) | ChatItem::Assistant(t) => estimate_tokens(t),
-        ChatItem::ToolCall { name, arguments, .. } => estimate_tokens(name) + estimate_tokens(arguments) + 8,
-        ChatItem::ToolOutput { content, .. } => estimate_tokens(content) + 8,
-    }
+    item.tokens()
 }
 
 /// The conversation: the agent's instructions and the items since, oldest first.

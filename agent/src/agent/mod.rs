@@ -66,17 +66,34 @@
 //!   scripted LLM in tests.
 //! - [`respond`](mod@respond): one answer with tools — steps, parallel calls, filler,
 //!   barge-in.
+//! - [`handoff`]: a tool hands the conversation to another agent
+//!   ([`ToolContext::hand_off`](crate::tools::ToolContext::hand_off)).
+//! - [`runner`]: [`AgentRunner`], an agent as a session (and the harness) runs it — each
+//!   turn's conversation, hooks, the answer, handoffs.
+//! - [`dynamic`]: [`AnyAgent`]/[`BoxAgent`] (any agent behind a pointer) and [`Agents`], the
+//!   agent of each job.
+//! - [`prompt`]: [`PromptAgent`], instructions and a greeting (the `voice-agent` binary's).
 
 pub mod chat;
+pub mod dynamic;
+pub mod handoff;
 pub mod model;
+pub mod prompt;
 pub mod respond;
+pub mod runner;
 
 use std::future::Future;
 use std::sync::Arc;
 
 pub use chat::{ChatContext, ChatItem};
+pub use dynamic::{Agents, AnyAgent, BoxAgent};
+pub use handoff::Handoff;
 pub use model::{ChatChunk, ChatChunks, ChatModel, ChatRequest, GuardedLlm, ToolChoice};
-pub use respond::{ReplyEnd, ReplyEvent, ReplyFor, ReplyOptions, ReplySink, ReplySummary, respond};
+pub use prompt::PromptAgent;
+pub use respond::{
+    DEFAULT_FILLER, ReplyEnd, ReplyEvent, ReplyFor, ReplyOptions, ReplySink, ReplySummary, respond,
+};
+pub use runner::{AgentRunner, InvalidAgent};
 
 pub use crate::livekit::job::{JobInfo, JobParticipant};
 use crate::tools::ToolSet;
@@ -106,6 +123,11 @@ pub enum TurnAction {
 /// Hooks are `async`; they run on the session's task, one at a time, so they may keep state
 /// in `&mut self` (tools run in parallel and share state through what they capture).
 pub trait Agent: Send + 'static {
+    /// The agent's name, in logs and handoff events (by default its type's name).
+    fn name(&self) -> String {
+        dynamic::short_type_name::<Self>()
+    }
+
     /// The system prompt.
     fn instructions(&self) -> String;
 
@@ -119,13 +141,17 @@ pub trait Agent: Send + 'static {
         ToolSet::new()
     }
 
-    /// Runs once when the session starts, before the greeting: seed the conversation.
+    /// Runs once when the agent takes over (session start, or a handoff to it), before its
+    /// greeting: items it adds to `chat` are sent before the conversation on every turn, and
+    /// it may rewrite the instructions.
     fn on_enter(&mut self, chat: &mut ChatContext) -> impl Future<Output = ()> + Send {
         let _ = chat;
         async {}
     }
 
     /// Runs on each user turn, after it is added to `chat` and before the LLM is asked.
+    /// What it adds to `chat` is sent with this turn only (facts looked up for it); the
+    /// conversation remembers what was said and the tool calls and results.
     fn on_user_turn(
         &mut self,
         turn: &UserTurn,

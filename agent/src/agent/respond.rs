@@ -2,7 +2,10 @@
 //! it makes (in parallel), feed their results back and ask again — up to a step limit, after
 //! which the LLM must answer in words. A tool step that takes longer than the filler delay
 //! gets a spoken filler ("One moment, please.") unless a tool already said something; the
-//! user never sits in silence. A barge-in stops the LLM and every running tool.
+//! user never sits in silence. A barge-in stops the LLM and every running tool. A tool that
+//! hands the conversation to another agent ([`crate::tools::ToolContext::hand_off`]) ends
+//! the answer after its step ([`ReplyEnd::HandedOff`]); the caller switches agents
+//! ([`super::runner`]).
 //!
 //! Every call and result goes into the [`ChatContext`] (the history), and every item, text
 //! delta and spoken sentence goes to a [`ReplySink`] — the session's voice, or the test
@@ -17,6 +20,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::chat::{ChatContext, ChatItem};
+use super::handoff::Handoff;
 use super::model::{ChatChunk, ChatModel, ChatRequest, ToolChoice};
 use crate::core::tool_calls::{ToolCallAccumulator, ToolCallLimits};
 use crate::livekit::job::JobInfo;
@@ -63,6 +67,11 @@ pub enum ReplyEvent<'a> {
     Said(&'a str),
     /// An item added to the conversation (an answer, a tool call, a tool result).
     Item(&'a ChatItem),
+    /// A tool handed the conversation to the agent of this name.
+    Handoff(&'a str),
+    /// The LLM's stream broke off mid-answer: the words since the last whole sentence are
+    /// not to be spoken (the item that follows still records them).
+    BrokeOff,
 }
 
 /// Where an answer goes.
@@ -82,12 +91,14 @@ pub enum ReplyEnd {
     StepLimit,
     /// Barge-in: stopped.
     Interrupted,
+    /// A tool handed the conversation to another agent ([`ReplySummary::handoff`]).
+    HandedOff,
     /// The LLM failed before saying anything in this step.
     Failed(ProviderError),
 }
 
 /// An answer's end and cost.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ReplySummary {
     /// How it ended.
     pub end: ReplyEnd,
@@ -97,6 +108,8 @@ pub struct ReplySummary {
     pub tool_calls: usize,
     /// `(prompt, completion)` tokens over all steps, as reported.
     pub tokens: (u64, u64),
+    /// The agent a tool handed over to ([`ReplyEnd::HandedOff`]).
+    pub handoff: Option<Handoff>,
 }
 
 /// Who the answer is for.
@@ -108,6 +121,9 @@ pub struct ReplyFor {
     pub speaker: Arc<str>,
     /// Barge-in.
     pub cancel: CancellationToken,
+    /// The answer continues a turn (after a handoff): its first request is a follow-up
+    /// step too, charged tokens but no turn.
+    pub follow_up: bool,
 }
 
 /// Answers the conversation in `chat` (its last item is usually the user's turn).
@@ -123,7 +139,7 @@ where
     M: ChatModel + ?Sized,
     S: ReplySink,
 {
-    let mut summary = ReplySummary { end: ReplyEnd::Empty, steps: 0, tool_calls: 0, tokens: (0, 0) };
+    let mut summary = ReplySummary::empty();
     let (say, mut said) = mpsc::channel(SAY_QUEUE);
     let ctx = ToolContext::new(who.job.clone(), who.speaker.clone(), say, who.cancel.child_token());
     let cancel = &who.cancel;
@@ -131,7 +147,8 @@ where
     loop {
         let tool_choice = if tool_steps < opts.max_tool_steps { ToolChoice::Auto } else { ToolChoice::None };
         summary.steps += 1;
-        let request = ChatRequest { chat, tools, tool_choice, follow_up: summary.steps > 1 };
+        let follow_up = who.follow_up || summary.steps > 1;
+        let request = ChatRequest { chat, tools, tool_choice, follow_up };
         let mut stream = tokio::select! {
             biased;
             () = cancel.cancelled() => return summary.ending(ReplyEnd::Interrupted),
@@ -169,6 +186,9 @@ where
             }
         }
         drop(stream);
+        if broke.is_some() && !text.trim().is_empty() {
+            sink.on_event(ReplyEvent::BrokeOff).await;
+        }
         if !text.trim().is_empty() {
             push(chat, sink, ChatItem::Assistant(text.trim().to_owned())).await;
         }
@@ -242,10 +262,20 @@ where
         if cancel.is_cancelled() {
             return summary.ending(ReplyEnd::Interrupted);
         }
+        if let Some(handoff) = ctx.take_handoff() {
+            sink.on_event(ReplyEvent::Handoff(&handoff.name())).await;
+            summary.handoff = Some(handoff);
+            return summary.ending(ReplyEnd::HandedOff);
+        }
     }
 }
 
 impl ReplySummary {
+    /// Nothing answered yet: no steps, calls or tokens.
+    pub(crate) fn empty() -> Self {
+        Self { end: ReplyEnd::Empty, steps: 0, tool_calls: 0, tokens: (0, 0), handoff: None }
+    }
+
     fn ending(mut self, end: ReplyEnd) -> Self {
         self.end = end;
         self

@@ -15,8 +15,14 @@
 //! consecutive pieces of one side read as one turn ([`History::window`]). So a question can be
 //! taken back whole ([`History::forget`]) when its turn ended without an answer (an apology,
 //! a limit notice): the next answer is then not an answer to two questions at once.
+//!
+//! An agent's turn also keeps the tool calls it made and their results ([`Entry::tools`]),
+//! so the next request shows what was looked up or done.
 
 use std::collections::VecDeque;
+
+use super::chat_item::ChatItem;
+pub use super::chat_item::estimate_tokens;
 
 /// Who said it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,17 +40,21 @@ pub struct Entry {
     pub speaker: Speaker,
     /// What was said (for users with several speakers: prefixed with the speaker's name).
     pub text: String,
+    /// The agent's tool calls and their results, before `text` (empty for users).
+    pub tools: Vec<ChatItem>,
+}
+
+impl Entry {
+    /// Estimated tokens of the entry, tools included.
+    pub fn tokens(&self) -> usize {
+        estimate_tokens(&self.text) + MESSAGE_TOKENS + self.tools.iter().map(ChatItem::tokens).sum::<usize>()
+    }
 }
 
 /// Overhead per message in the token estimate (role and separators).
 const MESSAGE_TOKENS: usize = 4;
 /// Turns kept at most, whatever their size (bounds memory for very short turns).
 const MAX_ENTRIES: usize = 256;
-
-/// Rough token count of `text`: one per four characters, rounded up.
-pub fn estimate_tokens(text: &str) -> usize {
-    text.chars().count().div_ceil(4)
-}
 
 /// Whether a transcript has anything to answer: some letter or digit outside bracketed
 /// annotations such as `[BLANK_AUDIO]`, `(music)` or `*cough*`.
@@ -125,14 +135,27 @@ impl History {
         self.push(Speaker::Agent, text)
     }
 
+    /// Records an agent turn: its tool calls and results (whole pairs), then what was said
+    /// (or heard) of it — kept for its tools even when nothing was heard.
+    pub fn push_agent_turn(&mut self, text: &str, tools: Vec<ChatItem>) -> Option<PieceId> {
+        self.push_with(Speaker::Agent, text, tools)
+    }
+
     fn push(&mut self, speaker: Speaker, text: &str) -> Option<PieceId> {
-        let text = text.trim();
+        self.push_with(speaker, text, Vec::new())
+    }
+
+    fn push_with(&mut self, speaker: Speaker, text: &str, tools: Vec<ChatItem>) -> Option<PieceId> {
+        let mut text = text.trim();
         if !is_meaningful(text) {
-            return None;
+            if tools.is_empty() {
+                return None;
+            }
+            text = "";
         }
         let id = self.next_id;
         self.next_id += 1;
-        self.entries.push_back((id, Entry { speaker, text: text.to_owned() }));
+        self.entries.push_back((id, Entry { speaker, text: text.to_owned(), tools }));
         self.trim();
         Some(id)
     }
@@ -150,7 +173,7 @@ impl History {
         let mut used = 0;
         let mut take = 0;
         for (i, (_, e)) in self.entries.iter().rev().enumerate() {
-            used += estimate_tokens(&e.text) + MESSAGE_TOKENS;
+            used += e.tokens();
             if used > self.max_tokens && i > 0 {
                 break;
             }
@@ -160,8 +183,11 @@ impl History {
         for (_, e) in self.entries.iter().skip(self.entries.len() - take) {
             match turns.last_mut() {
                 Some(last) if last.speaker == e.speaker => {
-                    last.text.push(' ');
+                    if !last.text.is_empty() && !e.text.is_empty() {
+                        last.text.push(' ');
+                    }
                     last.text.push_str(&e.text);
+                    last.tools.extend(e.tools.iter().cloned());
                 }
                 _ => turns.push(e.clone()),
             }
@@ -182,11 +208,10 @@ impl History {
     /// Forgets what can never be sent again: entries beyond the budget (kept twice over, so
     /// the window never runs short after a merge) and beyond [`MAX_ENTRIES`].
     fn trim(&mut self) {
-        let total: usize = self.entries.iter().map(|(_, e)| estimate_tokens(&e.text) + MESSAGE_TOKENS).sum();
-        let mut total = total;
+        let mut total: usize = self.entries.iter().map(|(_, e)| e.tokens()).sum();
         while self.entries.len() > 1 && (total > self.max_tokens * 2 || self.entries.len() > MAX_ENTRIES) {
             if let Some((_, e)) = self.entries.pop_front() {
-                total -= estimate_tokens(&e.text) + MESSAGE_TOKENS;
+                total -= e.tokens();
             }
         }
     }
@@ -198,6 +223,29 @@ mod tests {
 
     fn texts(h: &History) -> Vec<String> {
         h.window().map(|e| e.text.clone()).collect()
+    }
+
+    #[test]
+    fn an_agent_turn_keeps_its_tool_calls_even_when_nothing_was_heard() {
+        let call = ChatItem::ToolCall { id: "c1".into(), name: "book".into(), arguments: "{}".into() };
+        let out = ChatItem::ToolOutput {
+            call_id: "c1".into(),
+            name: "book".into(),
+            content: "R-1".into(),
+            is_error: false,
+        };
+        let mut h = History::new(1000);
+        h.push_user("book a table");
+        assert!(h.push_agent_turn("", vec![call.clone(), out.clone()]).is_some(), "the booking happened");
+        assert!(h.push_agent_turn("  ", Vec::new()).is_none());
+        h.push_agent("Booked, R-1.");
+        let w: Vec<Entry> = h.window().collect();
+        assert_eq!(w.len(), 2);
+        assert_eq!((w[1].text.as_str(), w[1].tools.as_slice()), ("Booked, R-1.", [call, out].as_slice()));
+        assert!(
+            w[1].tokens()
+                > Entry { speaker: Speaker::Agent, text: w[1].text.clone(), tools: vec![] }.tokens()
+        );
     }
 
     #[test]

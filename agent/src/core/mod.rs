@@ -19,13 +19,16 @@
 //! - [`turn`]: turn-taking — endpointing, barge-in, several speakers; [`endpoint`]: how long
 //!   a pause must last, given the end-of-turn model's verdict.
 //! - [`sentences`]: the streamed LLM answer cut into sentences for TTS.
+//! - [`chat_item`]: one item of a conversation (message, tool call, tool result).
 //! - [`history`]: the conversation within a token budget; what was heard of an interrupted answer.
 //! - [`tool_calls`]: streamed tool-call deltas put back together into whole calls, bounded.
+//! - [`wait_budget`]: how long a provider may keep a turn waiting for the rest of a response.
 
 pub mod breaker;
 pub mod breaker_config;
 pub mod breaker_window;
 pub mod carry;
+pub mod chat_item;
 pub mod cost;
 pub mod endpoint;
 pub mod fleet;
@@ -42,3 +45,4 @@ pub mod sentences;
 pub mod tool_calls;
 pub mod transcript;
 pub mod turn;
+pub mod wait_budget;

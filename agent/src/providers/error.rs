@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::Capability;
 use crate::core::breaker::Outcome;
 use crate::core::ledger::Rejection;
+use crate::core::wait_budget::Bound;
 
 /// A provider call did not (fully) work.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -49,7 +50,7 @@ pub enum ProviderError {
     /// The caller cancelled (barge-in, superseded turn).
     #[error("cancelled")]
     Cancelled,
-    /// The turn's deadline passed.
+    /// The turn's deadline passed before the answer started or before it was complete.
     #[error("deadline exceeded")]
     DeadlineExceeded,
 }
@@ -68,7 +69,8 @@ pub enum Failure {
     Connect(String),
     /// The attempt timed out waiting for a response (or a stalled stream).
     Timeout,
-    /// The turn's deadline passed.
+    /// The turn's deadline passed: before the answer started, or while waiting for the rest
+    /// of it (a trickle: see [`crate::core::wait_budget`]).
     Deadline,
     /// An HTTP error status (not 401/403/429).
     Status(u16),
@@ -78,10 +80,36 @@ pub enum Failure {
     Auth(u16),
     /// The body broke off.
     Cut(String),
-    /// The body is not what the protocol promises (bad JSON, SSE, PCM, content type, size).
+    /// The body is not what the protocol promises (bad JSON, SSE, PCM, content type).
     Malformed(String),
+    /// The response went past a bound on what one response may carry.
+    Overrun(Overrun),
     /// The caller cancelled.
     Cancelled,
+}
+
+/// A bound on one response that was reached: the response is cut there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overrun {
+    /// More tokens than `LLM_MAX_TOKENS`, counted locally: the model talked too long. Not the
+    /// provider's fault (the breaker ignores it): what the model said up to here stands.
+    Tokens(u32),
+    /// More audio than `TTS_MAX_AUDIO_SECS` for one request: a sentence cannot take that
+    /// long, the synthesiser is looping (a breaker failure).
+    Audio(Duration),
+    /// More bytes than a response of its kind may carry (padding, comments, a body that does
+    /// not end): a breaker failure.
+    Bytes(u64),
+}
+
+impl std::fmt::Display for Overrun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Overrun::Tokens(n) => write!(f, "answer longer than {n} tokens"),
+            Overrun::Audio(d) => write!(f, "more than {} s of audio", d.as_secs_f64()),
+            Overrun::Bytes(n) => write!(f, "response larger than {n} bytes"),
+        }
+    }
 }
 
 impl Failure {
@@ -92,11 +120,22 @@ impl Failure {
             | Failure::Timeout
             | Failure::Deadline
             | Failure::Cut(_)
-            | Failure::Malformed(_) => Outcome::Failure,
+            | Failure::Malformed(_)
+            | Failure::Overrun(Overrun::Audio(_) | Overrun::Bytes(_)) => Outcome::Failure,
             Failure::Status(s) if *s >= 500 || *s == 408 => Outcome::Failure,
-            Failure::Status(_) | Failure::Cancelled => Outcome::Ignored,
+            Failure::Status(_) | Failure::Cancelled | Failure::Overrun(Overrun::Tokens(_)) => {
+                Outcome::Ignored
+            }
             Failure::RateLimited(w) => Outcome::RateLimited { retry_after: *w },
             Failure::Auth(_) => Outcome::AuthError,
+        }
+    }
+
+    /// A wait for the body that ran out: a stall at the idle timeout, or the turn's deadline.
+    pub fn stalled(bound: Bound) -> Self {
+        match bound {
+            Bound::Idle => Failure::Timeout,
+            Bound::Deadline => Failure::Deadline,
         }
     }
 
@@ -122,6 +161,9 @@ impl Failure {
             Failure::Auth(_) => "auth",
             Failure::Cut(_) => "cut",
             Failure::Malformed(_) => "malformed",
+            Failure::Overrun(Overrun::Tokens(_)) => "overrun_tokens",
+            Failure::Overrun(Overrun::Audio(_)) => "overrun_audio",
+            Failure::Overrun(Overrun::Bytes(_)) => "overrun_bytes",
             Failure::Cancelled => "cancelled",
         }
     }
@@ -149,6 +191,7 @@ impl std::fmt::Display for Failure {
             Failure::Auth(s) => write!(f, "credentials refused (HTTP {s})"),
             Failure::Cut(e) => write!(f, "response cut off ({e})"),
             Failure::Malformed(e) => write!(f, "malformed response ({e})"),
+            Failure::Overrun(o) => write!(f, "cut off: {o}"),
             Failure::Cancelled => f.write_str("cancelled"),
         }
     }
@@ -171,5 +214,12 @@ mod tests {
         assert!(Failure::Status(502).retryable() && Failure::Timeout.retryable());
         assert!(!Failure::Status(404).retryable() && !Failure::RateLimited(None).retryable());
         assert!(!Failure::Auth(403).retryable() && !Failure::Cut(String::new()).retryable());
+        // A model that talks too long is not the provider failing; a looping synthesiser or
+        // a body that never ends is.
+        assert_eq!(Failure::Overrun(Overrun::Tokens(300)).outcome(), Outcome::Ignored);
+        assert_eq!(Failure::Overrun(Overrun::Audio(Duration::from_secs(1))).outcome(), Outcome::Failure);
+        assert_eq!(Failure::Overrun(Overrun::Bytes(10)).outcome(), Outcome::Failure);
+        assert_eq!(Failure::Deadline.outcome(), Outcome::Failure);
+        assert!(!Failure::Overrun(Overrun::Bytes(10)).retryable());
     }
 }

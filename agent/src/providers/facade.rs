@@ -9,7 +9,7 @@ use super::chain::Chain;
 use super::endpoint::Endpoint;
 use super::error::ProviderError;
 use super::guard::Guard;
-use super::llm::{ChatDecoder, ChatStream, estimate_prompt_tokens};
+use super::llm::{ChatBounds, ChatDecoder, ChatStream, estimate_prompt_tokens};
 use super::metrics::ProviderMetrics;
 use super::prompt::{ChatItem, Prompt, ToolChoice};
 use super::stream::Started;
@@ -122,9 +122,14 @@ impl Providers {
         let opened = self.guard.open(&self.stt, call, &build).await?;
         let ep = std::sync::Arc::clone(opened.lease.endpoint());
         let ct = http::content_type(&opened.resp);
-        let body =
-            http::read_bounded(opened.resp, self.cfg.max_body_bytes, self.stt.cfg.timeout, &call.cancel)
-                .await;
+        let body = http::read_bounded(
+            opened.resp,
+            self.cfg.max_body_bytes,
+            self.stt.cfg.timeout,
+            call.deadline,
+            &call.cancel,
+        )
+        .await;
         let text = body.and_then(|b| ep.vendor.transcription.parse_answer(&ct, &b));
         let now = clock::now();
         let latency = now.saturating_duration_since(opened.started);
@@ -174,7 +179,8 @@ impl Providers {
         let accepts = |v: &Vendor, ct: &str| v.chat.accepts(ct);
         let started = self.start(&self.llm, call, usage, &build, "an event stream", accepts).await?;
         let chat = started.opened.lease.endpoint().vendor.chat;
-        let decoder = ChatDecoder::new(chat, self.cfg.max_body_bytes, prompt_estimate, usage.turns);
+        let bounds = ChatBounds::new(self.cfg.llm_options.max_tokens, self.cfg.max_body_bytes);
+        let decoder = ChatDecoder::new(chat, bounds, prompt_estimate, usage.turns);
         Ok(ChatStream::new(started, decoder))
     }
 
@@ -209,6 +215,7 @@ impl Providers {
             settlement: admitted.settlement,
             cancel: call.cancel.clone(),
             idle: chain.cfg.timeout,
+            deadline: call.deadline,
             slow: chain.cfg.slow,
         })
     }

@@ -1,5 +1,6 @@
 //! One HTTP attempt: send with a deadline and a cancellation token, turn the status into a
-//! [`Failure`], read the provider's rate-limit headers, read bounded bodies.
+//! [`Failure`], read the provider's rate-limit headers, read bounded bodies (size, idle
+//! timeout, the turn's deadline).
 
 use std::time::{Duration, Instant};
 
@@ -7,9 +8,10 @@ use futures_util::StreamExt;
 use reqwest::header::HeaderMap;
 use tokio_util::sync::CancellationToken;
 
-use super::error::Failure;
+use super::error::{Failure, Overrun};
 use crate::clock;
 use crate::core::retry_after::{parse_reset, retry_after_from_headers};
+use crate::core::wait_budget::WaitBudget;
 
 /// The HTTP client every endpoint shares (connection pooling, HTTP/2 where offered).
 pub(crate) fn client(connect_timeout: Duration) -> reqwest::Result<reqwest::Client> {
@@ -81,28 +83,36 @@ pub(crate) fn content_type(resp: &reqwest::Response) -> String {
         .unwrap_or_default()
 }
 
-/// Reads a whole body of at most `max` bytes, each chunk within `idle` of the previous one.
+/// Reads a whole body of at most `max` bytes, each chunk within `idle` of the previous one
+/// and the whole of it by `deadline` (the turn's).
 pub(crate) async fn read_bounded(
     resp: reqwest::Response,
     max: usize,
     idle: Duration,
+    deadline: Instant,
     cancel: &CancellationToken,
 ) -> Result<Vec<u8>, Failure> {
     let mut body = Vec::new();
     let mut stream = resp.bytes_stream();
+    let budget = WaitBudget::new(deadline);
     loop {
+        let now = clock::now();
+        if budget.spent(now) {
+            return Err(Failure::Deadline);
+        }
+        let (until, bound) = budget.wait_until(now, idle);
         let next = tokio::select! {
             biased;
             () = cancel.cancelled() => return Err(Failure::Cancelled),
-            n = tokio::time::timeout(idle, stream.next()) => n,
+            n = tokio::time::timeout_at(until.into(), stream.next()) => n,
         };
         match next {
-            Err(_) => return Err(Failure::Timeout),
+            Err(_) => return Err(Failure::stalled(bound)),
             Ok(None) => return Ok(body),
             Ok(Some(Err(e))) => return Err(Failure::Cut(error_chain(&e))),
             Ok(Some(Ok(bytes))) => {
                 if body.len() + bytes.len() > max {
-                    return Err(Failure::Malformed(format!("body larger than {max} bytes")));
+                    return Err(Failure::Overrun(Overrun::Bytes(max as u64)));
                 }
                 body.extend_from_slice(&bytes);
             }

@@ -2,13 +2,18 @@
 //! deltas, tool-call pieces, usage) as a vendor's events arrive, through the one
 //! [`GuardedStream`]; it measures time to first token and settles the limiter with the
 //! reported usage (or an estimate when a stream ends early).
+//!
+//! An answer is bounded as it streams, whatever the provider does with `max_tokens`: tokens
+//! are counted locally against `LLM_MAX_TOKENS` (each text delta or tool-call piece is at
+//! least one token, and so is every [`CHARS_PER_TOKEN`] characters — so the text is capped at
+//! that many characters a token too), and the stream's bytes are capped ([`ChatBounds`]).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::adapter::ChatAdapter;
-use super::error::{Failure, ProviderError};
+use super::error::{Failure, Overrun, ProviderError};
 use super::prompt::{ChatChunk, ChatEvent, Prompt};
 use super::sse::SseParser;
 use super::stream::{Decode, GuardedStream, Started};
@@ -20,13 +25,44 @@ pub(crate) fn estimate_prompt_tokens(prompt: &Prompt<'_>) -> u64 {
     prompt.chars() as u64 / 4 + 3
 }
 
+/// No token is longer than this many characters, as far as the local count is concerned
+/// (English runs about 4 a token; a streamed piece is one token or a few).
+pub const CHARS_PER_TOKEN: u64 = 8;
+
+/// Bytes a chat stream may carry per token of `max_tokens` (a chunk is 150–300 bytes of JSON
+/// around one token; the rest is headroom for role, finish and usage chunks).
+const BYTES_PER_TOKEN: u64 = 1024;
+
+/// What one chat answer may carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ChatBounds {
+    /// `LLM_MAX_TOKENS`.
+    pub max_tokens: u32,
+    /// Longest SSE line or event (`PROVIDER_MAX_BODY_BYTES`).
+    pub max_line: usize,
+    /// The whole stream: `max_tokens` × 1 KiB, at least `PROVIDER_MAX_BODY_BYTES`.
+    pub max_bytes: u64,
+}
+
+impl ChatBounds {
+    /// The bounds for `max_tokens` and `PROVIDER_MAX_BODY_BYTES`.
+    pub fn new(max_tokens: u32, max_body_bytes: usize) -> Self {
+        let max_bytes = (u64::from(max_tokens) * BYTES_PER_TOKEN).max(max_body_bytes as u64);
+        Self { max_tokens, max_line: max_body_bytes, max_bytes }
+    }
+}
+
 /// SSE events → chat chunks, with what they used.
 pub(crate) struct ChatDecoder {
     parser: SseParser,
     adapter: &'static dyn ChatAdapter,
+    bounds: ChatBounds,
     prompt_estimate: u64,
     /// Turns charged: 1, or 0 for a follow-up step of a turn.
     turns: u64,
+    bytes: u64,
+    /// Text deltas and tool-call pieces handed out.
+    pieces: u64,
     out_chars: u64,
     usage: Option<(u32, u32)>,
     first_text: bool,
@@ -34,17 +70,43 @@ pub(crate) struct ChatDecoder {
 }
 
 impl ChatDecoder {
-    pub fn new(adapter: &'static dyn ChatAdapter, max_line: usize, prompt_estimate: u64, turns: u64) -> Self {
+    pub fn new(
+        adapter: &'static dyn ChatAdapter,
+        bounds: ChatBounds,
+        prompt_estimate: u64,
+        turns: u64,
+    ) -> Self {
         Self {
-            parser: SseParser::new(max_line),
+            parser: SseParser::new(bounds.max_line),
             adapter,
+            bounds,
             prompt_estimate,
             turns,
+            bytes: 0,
+            pieces: 0,
             out_chars: 0,
             usage: None,
             first_text: false,
             done: false,
         }
+    }
+
+    /// Tokens of the answer so far, counted locally (a lower bound of the real count).
+    pub fn local_tokens(&self) -> u64 {
+        self.pieces.max(self.out_chars.div_ceil(CHARS_PER_TOKEN))
+    }
+
+    /// Counts one more piece of `chars` characters, unless it would take the answer past
+    /// `max_tokens`.
+    fn count(&mut self, chars: u64) -> Result<(), Failure> {
+        let before = (self.pieces, self.out_chars);
+        self.pieces += 1;
+        self.out_chars += chars;
+        if self.local_tokens() > u64::from(self.bounds.max_tokens) {
+            (self.pieces, self.out_chars) = before;
+            return Err(Failure::Overrun(Overrun::Tokens(self.bounds.max_tokens)));
+        }
+        Ok(())
     }
 }
 
@@ -52,6 +114,10 @@ impl Decode for ChatDecoder {
     type Item = ChatChunk;
 
     fn feed(&mut self, bytes: &[u8], out: &mut VecDeque<ChatChunk>) -> Result<(), Failure> {
+        self.bytes += bytes.len() as u64;
+        if self.bytes > self.bounds.max_bytes {
+            return Err(Failure::Overrun(Overrun::Bytes(self.bounds.max_bytes)));
+        }
         self.parser.feed(bytes);
         while !self.done {
             let Some(ev) = self.parser.next_event() else { break };
@@ -61,20 +127,20 @@ impl Decode for ChatDecoder {
                     ChatEvent::Done => self.done = true,
                     ChatEvent::Chunk(ChatChunk::Text(t)) if t.is_empty() => {}
                     ChatEvent::Chunk(ChatChunk::Text(t)) => {
+                        self.count(t.chars().count() as u64)?;
                         self.first_text = true;
-                        self.out_chars += t.chars().count() as u64;
                         out.push_back(ChatChunk::Text(t));
                     }
                     ChatEvent::Chunk(ChatChunk::Usage { prompt, completion }) => {
                         self.usage = Some((prompt, completion));
                     }
                     ChatEvent::Chunk(ChatChunk::ToolCall(c)) => {
-                        self.first_text = true;
                         let f = c.function.as_ref();
                         let n = f.map_or(0, |f| {
                             f.name.as_deref().map_or(0, str::len) + f.arguments.as_deref().map_or(0, str::len)
                         });
-                        self.out_chars += n as u64;
+                        self.count(n as u64)?;
+                        self.first_text = true;
                         out.push_back(ChatChunk::ToolCall(c));
                     }
                 }
@@ -167,7 +233,7 @@ mod tests {
 
     #[test]
     fn decoder_keeps_chunks_before_an_error_and_stops_at_done() {
-        let mut d = ChatDecoder::new(OPENAI_COMPATIBLE.chat, 1 << 16, 10, 1);
+        let mut d = ChatDecoder::new(OPENAI_COMPATIBLE.chat, ChatBounds::new(300, 1 << 16), 10, 1);
         let mut out = VecDeque::new();
         let ok = "data: {\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\n\ndata: {\"choices\":[{\"delta\":{\"content\":\"\"}}]}\n\n";
         d.feed(ok.as_bytes(), &mut out).unwrap();
@@ -181,5 +247,56 @@ mod tests {
         assert!(d.complete());
         assert_eq!(d.usage().input_tokens, 7);
         assert!(d.end(&mut out).is_err(), "a body that ends is only whole after [DONE]");
+    }
+
+    fn delta(text: &str) -> String {
+        format!("data: {}\n\n", serde_json::json!({"choices": [{"delta": {"content": text}}]}))
+    }
+
+    #[test]
+    fn an_answer_is_cut_at_max_tokens_counted_locally() {
+        // Pieces: the 5th delta is the 5th token.
+        let mut d = ChatDecoder::new(OPENAI_COMPATIBLE.chat, ChatBounds::new(4, 1 << 16), 10, 1);
+        let mut out = VecDeque::new();
+        let four: String = (0..4).map(|_| delta("ab")).collect();
+        d.feed(four.as_bytes(), &mut out).unwrap();
+        assert_eq!((out.len(), d.local_tokens()), (4, 4));
+        let err = d.feed(delta("c").as_bytes(), &mut out).unwrap_err();
+        assert_eq!(err, Failure::Overrun(Overrun::Tokens(4)));
+        assert_eq!(out.len(), 4, "what came before the cap is kept");
+        // Characters: one huge delta is many tokens.
+        let mut d = ChatDecoder::new(OPENAI_COMPATIBLE.chat, ChatBounds::new(4, 1 << 16), 10, 1);
+        d.feed(delta(&"x".repeat(32)).as_bytes(), &mut out).unwrap();
+        assert_eq!(d.local_tokens(), 4);
+        assert!(d.feed(delta("y").as_bytes(), &mut out).is_err());
+        let mut d = ChatDecoder::new(OPENAI_COMPATIBLE.chat, ChatBounds::new(4, 1 << 16), 10, 1);
+        assert!(d.feed(delta(&"x".repeat(33)).as_bytes(), &mut out).is_err());
+        // Tool-call pieces count too.
+        let mut d = ChatDecoder::new(OPENAI_COMPATIBLE.chat, ChatBounds::new(2, 1 << 16), 10, 1);
+        let call = r#"data: {"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{}"}}]}}]}
+
+"#;
+        d.feed(call.repeat(2).as_bytes(), &mut out).unwrap();
+        assert!(d.feed(call.as_bytes(), &mut out).is_err());
+    }
+
+    #[test]
+    fn a_stream_of_comments_is_cut_at_its_byte_bound() {
+        let bounds = ChatBounds::new(4, 4096);
+        assert_eq!(bounds.max_bytes, 4096, "at least PROVIDER_MAX_BODY_BYTES");
+        assert_eq!(ChatBounds::new(300, 4096).max_bytes, 300 * 1024);
+        let mut d = ChatDecoder::new(OPENAI_COMPATIBLE.chat, bounds, 10, 1);
+        let mut out = VecDeque::new();
+        let comment = b": keep-alive\n\n";
+        let mut sent = 0;
+        let err = loop {
+            match d.feed(comment, &mut out) {
+                Ok(()) => sent += comment.len(),
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(err, Failure::Overrun(Overrun::Bytes(4096)));
+        assert!(sent <= 4096 && sent + comment.len() > 4096);
+        assert!(out.is_empty() && !d.started());
     }
 }

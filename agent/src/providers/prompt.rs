@@ -9,36 +9,7 @@ use serde_json::Value;
 use super::{ChatMessage, Role};
 use crate::core::tool_calls::ToolCallDelta;
 
-/// One item of a conversation.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ChatItem {
-    /// An instruction (e.g. facts a hook looked up for this turn).
-    System(String),
-    /// What a user said (with several speakers: prefixed with the speaker's name).
-    User(String),
-    /// What the agent said (after a barge-in: what was heard of it).
-    Assistant(String),
-    /// A tool call the LLM made.
-    ToolCall {
-        /// The call's id.
-        id: String,
-        /// The tool.
-        name: String,
-        /// The arguments' JSON text.
-        arguments: String,
-    },
-    /// A tool call's result.
-    ToolOutput {
-        /// The call it answers.
-        call_id: String,
-        /// The tool.
-        name: String,
-        /// What the LLM reads.
-        content: String,
-        /// Whether it is an error.
-        is_error: bool,
-    },
-}
+pub use crate::core::chat_item::ChatItem;
 
 impl From<&ChatMessage> for ChatItem {
     fn from(m: &ChatMessage) -> Self {

@@ -1,6 +1,8 @@
 //! The one guarded stream behind every streamed answer (chat and speech): it reads the body
-//! with the idle timeout and the call's cancellation, hands the bytes to a [`Decode`]r (SSE
-//! events → chat chunks, PCM → 48 kHz samples), measures time to first output, reports the
+//! with the idle timeout, the turn's deadline (a [`WaitBudget`]: the time the agent spends
+//! with what it was handed does not count) and the call's cancellation, hands the bytes to a
+//! [`Decode`]r (SSE events → chat chunks, PCM → 48 kHz samples; each bounds what one answer
+//! may carry), measures time to first output, reports the
 //! outcome on the endpoint's lease exactly once (success, slow, or the failure's kind),
 //! records metrics, and settles the limiter with what was used. Dropping it closes the
 //! connection at once; the breaker hears "ignored" (a cancellation is never a failure) and the
@@ -24,6 +26,7 @@ use super::settle::Settlement;
 use crate::clock;
 use crate::core::breaker::Outcome;
 use crate::core::quota::Usage;
+use crate::core::wait_budget::WaitBudget;
 
 /// What a body's bytes mean: one implementation per kind of stream.
 pub(crate) trait Decode: Send {
@@ -53,6 +56,8 @@ pub(crate) struct Started {
     pub cancel: CancellationToken,
     /// Longest wait for the next chunk.
     pub idle: Duration,
+    /// The turn's deadline: the whole answer must have come by then.
+    pub deadline: Instant,
     /// First output later than this counts as slow for the breaker.
     pub slow: Duration,
 }
@@ -71,6 +76,7 @@ pub(crate) struct GuardedStream<D: Decode> {
     settlement: Settlement,
     cancel: CancellationToken,
     idle: Duration,
+    budget: WaitBudget,
     slow: Duration,
     started: Instant,
     first: Option<Duration>,
@@ -93,6 +99,7 @@ impl<D: Decode> GuardedStream<D> {
             settlement: s.settlement,
             cancel: s.cancel,
             idle: s.idle,
+            budget: WaitBudget::new(s.deadline),
             slow: s.slow,
             started: s.opened.started,
             first: None,
@@ -117,8 +124,10 @@ impl<D: Decode> GuardedStream<D> {
 
     /// The next item; `None` once the answer is complete (or after an error).
     pub async fn next(&mut self) -> Option<Result<D::Item, ProviderError>> {
+        self.budget.resumed(clock::now());
         loop {
             if let Some(item) = self.pending.pop_front() {
+                self.budget.handed_out(clock::now());
                 return Some(Ok(item));
             }
             if let Some(f) = self.failed.take() {
@@ -132,13 +141,18 @@ impl<D: Decode> GuardedStream<D> {
                 continue;
             }
             let body = self.body.as_mut()?;
+            let now = clock::now();
+            if self.budget.spent(now) {
+                return Some(Err(self.fail(Failure::Deadline).await));
+            }
+            let (until, bound) = self.budget.wait_until(now, self.idle);
             let next = tokio::select! {
                 biased;
                 () = self.cancel.cancelled() => return Some(Err(self.fail(Failure::Cancelled).await)),
-                n = tokio::time::timeout(self.idle, body.next()) => n,
+                n = tokio::time::timeout_at(until.into(), body.next()) => n,
             };
             let result = match next {
-                Err(_) => Err(Failure::Timeout),
+                Err(_) => Err(Failure::stalled(bound)),
                 Ok(Some(Err(e))) => Err(Failure::Cut(error_chain(&e))),
                 Ok(None) => match self.decoder.end(&mut self.pending) {
                     Ok(()) => {

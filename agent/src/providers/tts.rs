@@ -1,12 +1,13 @@
 //! Speech synthesis, streamed: [`SpeechStream`] yields 48 kHz mono chunks as the vendor's
 //! 24 kHz s16le PCM arrives, through the one [`GuardedStream`], bounded by
-//! `TTS_MAX_AUDIO_SECS`.
+//! `TTS_MAX_AUDIO_SECS`: the audio up to the bound is delivered, then the stream ends with
+//! [`Overrun::Audio`] (a breaker failure: one sentence cannot take that long).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::error::{Failure, ProviderError};
+use super::error::{Failure, Overrun, ProviderError};
 use super::pcm::{PcmDecoder, Upsampler2x};
 use super::stream::{Decode, GuardedStream, Started};
 use crate::core::quota::Usage;
@@ -19,6 +20,7 @@ pub(crate) struct SpeechDecoder {
     decoder: PcmDecoder,
     upsampler: Upsampler2x,
     scratch: Vec<i16>,
+    max_audio: Duration,
     samples_left: u64,
     got_bytes: bool,
     /// The characters spoken: the provider bills a request it answered.
@@ -31,6 +33,7 @@ impl SpeechDecoder {
             decoder: PcmDecoder::default(),
             upsampler: Upsampler2x::new(),
             scratch: Vec::new(),
+            max_audio,
             samples_left: (max_audio.as_secs_f64() * f64::from(PROVIDER_RATE)) as u64,
             got_bytes: false,
             usage,
@@ -48,15 +51,19 @@ impl Decode for SpeechDecoder {
         self.got_bytes = true;
         self.scratch.clear();
         self.decoder.decode(bytes, &mut self.scratch);
-        let n = self.scratch.len() as u64;
-        if n > self.samples_left {
-            return Err(Failure::Malformed("more audio than TTS_MAX_AUDIO_SECS".into()));
+        let over = self.scratch.len() as u64 > self.samples_left;
+        if over {
+            // Deliver the audio up to the bound, then end.
+            self.scratch.truncate(self.samples_left as usize);
         }
-        self.samples_left -= n;
-        if n > 0 {
+        self.samples_left -= self.scratch.len() as u64;
+        if !self.scratch.is_empty() {
             let mut chunk = Vec::with_capacity(self.scratch.len() * 2);
             self.upsampler.process(&self.scratch, &mut chunk);
             out.push_back(chunk);
+        }
+        if over {
+            return Err(Failure::Overrun(Overrun::Audio(self.max_audio)));
         }
         Ok(())
     }
@@ -127,7 +134,13 @@ mod tests {
         assert!(out.pop_front().is_some_and(|c| !c.is_empty()));
         d.end(&mut out).unwrap();
         let mut over = SpeechDecoder::new(Duration::from_millis(10), Usage::default());
-        assert!(over.feed(&[0u8; 2000], &mut out).is_err(), "240 samples allowed, 1000 sent");
+        out.clear();
+        over.feed(&[0u8; 400], &mut out).unwrap();
+        let err = over.feed(&[0u8; 2000], &mut out).unwrap_err();
+        assert_eq!(err, Failure::Overrun(Overrun::Audio(Duration::from_millis(10))), "240 samples allowed");
+        let delivered: usize = out.iter().map(Vec::len).sum();
+        // The audio up to the bound, at 48 kHz, less what is still inside the filter.
+        assert_eq!(delivered, 480 - 2 * crate::providers::pcm::TAPS_PER_SIDE);
         let mut odd = SpeechDecoder::new(Duration::from_secs(1), Usage::default());
         odd.feed(&[0u8; 3], &mut out).unwrap();
         assert!(odd.end(&mut out).is_err());

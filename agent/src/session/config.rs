@@ -1,8 +1,9 @@
-//! Voice session settings: prompt, greeting, turn-taking, history budget, deadlines and the
-//! sentences spoken when a provider is down.
+//! Voice session settings: prompt, greeting, turn-taking, history budget, deadlines, the
+//! sentences spoken when a provider is down, and the tool loop (time limits, filler, steps).
 
 use std::time::Duration;
 
+use crate::agent::ReplyOptions;
 use crate::core::sentences::SplitterConfig;
 use crate::core::turn::TurnConfig;
 use crate::env::EnvReader;
@@ -31,7 +32,8 @@ pub struct SessionConfig {
     pub turn: TurnConfig,
     /// Token budget of the history sent with each request (`HISTORY_MAX_TOKENS`, 2000).
     pub history_max_tokens: usize,
-    /// Deadline of one turn from transcript to the last TTS request (`TURN_DEADLINE_SECS`, 30).
+    /// Deadline of one turn (`TURN_DEADLINE_SECS`, 30): no provider response starts after it,
+    /// and none keeps the turn waiting past it (see [`crate::core::wait_budget`]).
     pub turn_deadline: Duration,
     /// Spoken when every LLM is down (`LLM_UNAVAILABLE_MESSAGE`).
     pub llm_unavailable_message: String,
@@ -39,6 +41,9 @@ pub struct SessionConfig {
     pub stt_unavailable_message: String,
     /// Sentence splitting (`SENTENCE_MAX_CHARS`, 180).
     pub splitter: SplitterConfig,
+    /// The tool loop: `TOOL_TIMEOUT_SECS` (10), `TOOL_FILLER_SECS` (1; 0 = no filler),
+    /// `TOOL_FILLER`, `TOOL_MAX_STEPS` (3), `TOOL_LOG_ARGUMENTS` (false).
+    pub tool_loop: ReplyOptions,
     /// With no answer audio this long after the user's speech ended, the filler is said (once
     /// per turn) and the answer still awaited (`THINKING_NOTICE_SECS`, 2.5; 0: never).
     pub thinking_notice: Option<Duration>,
@@ -61,6 +66,7 @@ impl Default for SessionConfig {
             llm_unavailable_message: DEFAULT_LLM_UNAVAILABLE.to_owned(),
             stt_unavailable_message: DEFAULT_STT_UNAVAILABLE.to_owned(),
             splitter: SplitterConfig::default(),
+            tool_loop: ReplyOptions::default(),
             thinking_notice: Some(Duration::from_millis(2500)),
             thinking_filler: DEFAULT_THINKING_FILLER.to_owned(),
             first_clause_after: Some(Duration::from_millis(500)),
@@ -72,9 +78,11 @@ impl SessionConfig {
     /// Reads `SYSTEM_PROMPT`, `GREETING`, `GREETING_ENABLED` (true), `ENDPOINTING_DELAY_SECS`
     /// (0.5), `INTERRUPT_MIN_SPEECH_SECS` (0.5), `HISTORY_MAX_TOKENS` (2000),
     /// `TURN_DEADLINE_SECS` (30), `LLM_UNAVAILABLE_MESSAGE`, `STT_UNAVAILABLE_MESSAGE`,
-    /// `SENTENCE_MAX_CHARS` (180), `THINKING_NOTICE_SECS` (2.5), `THINKING_FILLER` and
-    /// `FIRST_CLAUSE_SECS` (0.5). Texts set to an empty value count as unset (the default),
-    /// so the greeting is turned off with its own flag; a zero delay turns its feature off.
+    /// `SENTENCE_MAX_CHARS` (180), `THINKING_NOTICE_SECS` (2.5), `THINKING_FILLER`,
+    /// `FIRST_CLAUSE_SECS` (0.5), and the tool loop's `TOOL_TIMEOUT_SECS` (10),
+    /// `TOOL_FILLER_SECS` (1), `TOOL_FILLER`, `TOOL_MAX_STEPS` (3) and `TOOL_LOG_ARGUMENTS`
+    /// (false). Texts set to an empty value count as unset (the default), so the greeting is
+    /// turned off with its own flag; a zero delay turns its feature off.
     pub fn from_env(env: &mut EnvReader) -> Self {
         let d = Self::default();
         let system_prompt = env.string("SYSTEM_PROMPT", &d.system_prompt);
@@ -103,6 +111,7 @@ impl SessionConfig {
                 max_chars: env.ranged("SENTENCE_MAX_CHARS", d.splitter.max_chars, 40, 2000),
                 ..d.splitter
             },
+            tool_loop: tool_loop(env, d.tool_loop),
             thinking_notice: nonzero(env.seconds(
                 "THINKING_NOTICE_SECS",
                 Duration::from_millis(2500),
@@ -117,6 +126,21 @@ impl SessionConfig {
                 60.0,
             )),
         }
+    }
+}
+
+/// The tool loop's settings.
+fn tool_loop(env: &mut EnvReader, d: ReplyOptions) -> ReplyOptions {
+    let filler_after = env.seconds("TOOL_FILLER_SECS", d.filler_after.unwrap_or_default(), 0.0, 60.0);
+    let mut tools = d.tools.clone();
+    tools.timeout = env.seconds("TOOL_TIMEOUT_SECS", d.tools.timeout, 0.1, 600.0);
+    tools.log_arguments = env.flag("TOOL_LOG_ARGUMENTS", d.tools.log_arguments);
+    ReplyOptions {
+        max_tool_steps: env.ranged("TOOL_MAX_STEPS", d.max_tool_steps, 0, 20),
+        filler_after: nonzero(filler_after),
+        filler: env.string("TOOL_FILLER", &d.filler),
+        tools,
+        limits: d.limits,
     }
 }
 
@@ -162,6 +186,29 @@ mod tests {
         let (c, _) = read(&[("GREETING", "Hi there."), ("SYSTEM_PROMPT", "  ")]);
         assert_eq!(c.greeting.as_deref(), Some("Hi there."));
         assert_eq!(c.system_prompt, DEFAULT_SYSTEM_PROMPT, "an empty value means the default");
+    }
+
+    #[test]
+    fn tool_loop_settings() {
+        let (c, errs) = read(&[
+            ("TOOL_TIMEOUT_SECS", "2.5"),
+            ("TOOL_FILLER_SECS", "0"),
+            ("TOOL_MAX_STEPS", "5"),
+            ("TOOL_LOG_ARGUMENTS", "true"),
+            ("TOOL_FILLER", "Hold on."),
+        ]);
+        assert!(errs.is_empty(), "{errs:?}");
+        let t = c.tool_loop;
+        assert_eq!(
+            (t.tools.timeout, t.filler_after, t.max_tool_steps),
+            (Duration::from_millis(2500), None, 5)
+        );
+        assert!(t.tools.log_arguments);
+        assert_eq!(t.filler, "Hold on.");
+        let (c, _) = read(&[("TOOL_FILLER_SECS", "1.5")]);
+        assert_eq!(c.tool_loop.filler_after, Some(Duration::from_millis(1500)));
+        let (_, errs) = read(&[("TOOL_MAX_STEPS", "99"), ("TOOL_TIMEOUT_SECS", "0")]);
+        assert_eq!(errs, ["TOOL_TIMEOUT_SECS", "TOOL_MAX_STEPS"]);
     }
 
     #[test]

@@ -16,16 +16,18 @@ use tokio_util::sync::CancellationToken;
 use super::accounting::{self, TurnFacts};
 use super::metrics::{metrics, observe};
 use super::outcome::{Outcome, TurnKind};
-use super::reply::{self, Reply, ReplyCtx, Script};
+use super::reply::{self, AgentTurn, Reply, ReplyCtx, Script, SharedAgent};
 use super::transcript::{self, TOPIC_CHAT, TOPIC_TRANSCRIPTION};
 use super::{Event, Shared};
+use crate::agent::{AgentRunner, UserTurn};
 use crate::clock;
+use crate::core::chat_item::ChatItem;
 use crate::core::history::{History, PieceId, Speaker, heard_text, is_meaningful};
 use crate::core::turn::{Command, PartId, Said, SayReason, Transcript, TurnId, TurnMachine};
 use crate::limits::{Now, SessionLease};
-use crate::livekit::job::JobError;
+use crate::livekit::job::{JobError, JobInfo};
 use crate::livekit::room::{AudioSink, CloseReason, Room, RoomEvent, TextStreamOptions, TextStreams};
-use crate::providers::{Call, Capability, ChatMessage, ProviderError, Role};
+use crate::providers::{Call, Capability, ProviderError};
 
 /// A participant the session serves.
 #[derive(Default)]
@@ -52,6 +54,13 @@ struct TurnInfo {
 
 struct Session {
     shared: Arc<Shared>,
+    /// The job's agent (a handoff replaces it inside).
+    agent_runner: SharedAgent,
+    job: Arc<JobInfo>,
+    /// The agent's greeting, said when the first participant arrives.
+    greeting: Option<String>,
+    /// The tool loop's filler, rendered ahead when the agent has tools (it is heard at once).
+    filler: Option<String>,
     room: Arc<str>,
     agent: Arc<str>,
     machine: TurnMachine,
@@ -78,14 +87,28 @@ pub(super) async fn run(
     shared: Arc<Shared>,
     mut room: Room,
     cancel: CancellationToken,
-    job: &str,
+    job: JobInfo,
 ) -> Result<(), JobError> {
+    let mut runner = match AgentRunner::new(shared.agents.make(&job)) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(room = %room.name(), job = %job.id, error = %e, "cannot start the agent");
+            room.leave().await;
+            return Err(JobError(e.to_string()));
+        }
+    };
+    runner.enter().await;
     let (events, mut inbox) = mpsc::channel(256);
     let mut turn = shared.cfg.turn;
     if shared.end_of_turn.is_none() {
         turn.smart = None;
     }
     let mut s = Session {
+        greeting: runner.greeting(),
+        filler: (!runner.tools().is_empty() && shared.cfg.tool_loop.filler_after.is_some())
+            .then(|| shared.cfg.tool_loop.filler.clone()),
+        agent_runner: Arc::new(tokio::sync::Mutex::new(runner)),
+        job: Arc::new(job),
         machine: TurnMachine::new(turn),
         history: History::new(shared.cfg.history_max_tokens),
         room: Arc::from(room.name()),
@@ -105,7 +128,7 @@ pub(super) async fn run(
         shared,
     };
     metrics().sessions.inc();
-    tracing::info!(room = %s.room, job, "voice session started");
+    tracing::info!(room = %s.room, job = %s.job.id, "voice session started");
     s.prerender();
     let result = loop {
         let wake = s.machine.poll_timeout();
@@ -190,7 +213,7 @@ impl Session {
             return;
         }
         self.greeted = true;
-        if let Some(text) = self.shared.cfg.greeting.clone() {
+        if let Some(text) = self.greeting.clone() {
             // Not said if someone already speaks: they are answered instead.
             let _ = self.machine.say(&text, SayReason::Greeting, None);
         }
@@ -324,29 +347,45 @@ impl Session {
         // The filler and notices, if TTS could not render them before.
         self.prerender();
         let labelled = self.members.len() > 1;
+        let mut texts = Vec::new();
         let mut asked = Vec::new();
         for s in &said {
             let text = if labelled { format!("{}: {}", s.who, s.text) } else { s.text.clone() };
             asked.extend(self.history.push_user(&text));
+            texts.push(text);
         }
         let now = clock::now();
-        let mut system = self.shared.cfg.system_prompt.clone();
+        let mut extra = Vec::new();
         if let Some(degraded) = self.shared.providers.degraded_summary(now) {
-            system.push_str("\n\n");
-            system.push_str(&degraded);
+            extra.push(degraded);
         }
         if labelled {
-            system.push_str(
-                "\n\nSeveral people are in this call; each user message starts with the speaker's name.",
+            extra.push(
+                "Several people are in this call; each user message starts with the speaker's name."
+                    .to_owned(),
             );
         }
-        let mut messages = vec![ChatMessage { role: Role::System, content: system }];
-        messages.extend(self.history.window().map(|e| ChatMessage {
-            role: if e.speaker == Speaker::User { Role::User } else { Role::Assistant },
-            content: e.text,
-        }));
+        let mut history = Vec::new();
+        for e in self.history.window() {
+            if e.speaker == Speaker::User {
+                history.push(ChatItem::User(e.text));
+            } else {
+                history.extend(e.tools);
+                if !e.text.is_empty() {
+                    history.push(ChatItem::Assistant(e.text));
+                }
+            }
+        }
         let who = said.first().map_or_else(|| self.agent.clone(), |s| s.who.clone());
-        self.start_turn(turn, Script::Llm(messages), who, TurnKind::Answer, Some(speech_ended), asked);
+        let answer = AgentTurn {
+            agent: self.agent_runner.clone(),
+            history,
+            extra: extra.join("\n\n"),
+            turn: UserTurn { speaker: who.clone(), text: texts.join(" ") },
+            job: self.job.clone(),
+            options: Arc::new(self.shared.cfg.tool_loop.clone()),
+        };
+        self.start_turn(turn, Script::Agent(answer), who, TurnKind::Answer, Some(speech_ended), asked);
     }
 
     fn start_turn(
@@ -393,14 +432,21 @@ impl Session {
             None => reply.text.clone(),
         };
         // Notices and apologies are not part of the conversation; answers and the greeting are.
+        // Tool calls that ran are, whatever came of the answer: their effects happened.
         if Outcome::remembered(info.kind, reply.outcome) {
-            self.history.push_agent(&heard);
+            self.history.push_agent_turn(&heard, reply.tools.clone());
+        } else if !reply.tools.is_empty() {
+            self.history.push_agent_turn("", reply.tools.clone());
+        }
+        if !reply.handoffs.is_empty() {
+            tracing::info!(room = %self.room, to = ?reply.handoffs, "the conversation was handed over");
         }
         // A question that got an apology or a limit notice instead of an answer is taken
         // back: the user heard that it was not answered, and the next answer must not
         // answer it along with the next question. One cut short by the user stays: their
         // next words go on from it.
-        if Outcome::forgets_question(info.kind, reply.outcome, reply.interrupted) {
+        // Unless tools ran for it: their calls stay, and so does what they answered.
+        if Outcome::forgets_question(info.kind, reply.outcome, reply.interrupted) && reply.tools.is_empty() {
             self.history.forget(&info.asked);
         }
         let facts = TurnFacts {
@@ -456,13 +502,17 @@ impl Session {
         }
         let cfg = &self.shared.cfg;
         let filler = cfg.thinking_notice.map(|_| &cfg.thinking_filler);
-        let texts: Vec<String> =
-            [filler, Some(&cfg.llm_unavailable_message), Some(&cfg.stt_unavailable_message)]
-                .into_iter()
-                .flatten()
-                .filter(|t| !self.shared.cache.contains(t))
-                .cloned()
-                .collect();
+        let texts: Vec<String> = [
+            filler,
+            Some(&cfg.llm_unavailable_message),
+            Some(&cfg.stt_unavailable_message),
+            self.filler.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|t| !self.shared.cache.contains(t))
+        .cloned()
+        .collect();
         if texts.is_empty() {
             return;
         }

@@ -14,6 +14,7 @@ use super::hearing::ScriptedEars;
 use super::scripted::{Answer, ScriptedProviders, speech_for};
 use super::transcript::{TOPIC_CHAT, TOPIC_TRANSCRIPTION};
 use super::{Session, SessionConfig};
+use crate::agent::Agents;
 use crate::clock;
 use crate::core::quota::{Scope, Unit, Window};
 use crate::limits::{Limiter, LimitsConfig};
@@ -24,14 +25,14 @@ use crate::livekit::room::{AudioFrame, CloseReason};
 use crate::providers::{ChatMessage, ProviderError, Role};
 use tokio::sync::mpsc;
 
-const AGENT: &str = "agent";
+pub(super) const AGENT: &str = "agent";
 /// Virtual time a test may take before it counts as hung (paused time: no real wait).
 const PATIENCE: Duration = Duration::from_secs(120);
 
-struct Rig {
-    far: FarEnd,
+pub(super) struct Rig {
+    pub(super) far: FarEnd,
     ears: ScriptedEars,
-    providers: ScriptedProviders,
+    pub(super) providers: ScriptedProviders,
     cancel: CancellationToken,
     session: JoinHandle<Result<(), JobError>>,
     /// Microphones of the joined participants (kept open: dropping one ends the track).
@@ -44,7 +45,7 @@ fn limiter(cfg: &LimitsConfig) -> Arc<Limiter> {
     Arc::new(Limiter::new(cfg, metrics, "test-worker", clock::now()).expect("limiter"))
 }
 
-fn quiet() -> SessionConfig {
+pub(super) fn quiet() -> SessionConfig {
     SessionConfig { greeting: None, ..SessionConfig::default() }
 }
 
@@ -53,11 +54,34 @@ fn start(cfg: SessionConfig, limits: &LimitsConfig) -> Rig {
 }
 
 /// [`start`] with an end-of-turn model.
-fn start_with(cfg: SessionConfig, limits: &LimitsConfig, model: Option<Arc<dyn super::EndOfTurn>>) -> Rig {
+pub(super) fn start_with(
+    cfg: SessionConfig,
+    limits: &LimitsConfig,
+    model: Option<Arc<dyn super::EndOfTurn>>,
+) -> Rig {
+    start_full(cfg, limits, None, model)
+}
+
+/// [`start`] with the agents of `agents` in place of the settings' prompt.
+pub(super) fn start_agent(cfg: SessionConfig, limits: &LimitsConfig, agents: Agents) -> Rig {
+    start_full(cfg, limits, Some(agents), None)
+}
+
+/// A session in an in-memory room, with its agents (default: the settings' prompt) and
+/// end-of-turn model.
+fn start_full(
+    cfg: SessionConfig,
+    limits: &LimitsConfig,
+    agents: Option<Agents>,
+    model: Option<Arc<dyn super::EndOfTurn>>,
+) -> Rig {
     let (room, far) = memory::pair("room", AGENT);
     let providers = ScriptedProviders::new();
     let ears = ScriptedEars::new();
     let mut session = Session::new(cfg, Arc::new(providers.clone()), Arc::new(ears.clone()), limiter(limits));
+    if let Some(agents) = agents {
+        session = session.with_agents(agents);
+    }
     if let Some(model) = model {
         session = session.with_end_of_turn(model);
     }
@@ -68,12 +92,12 @@ fn start_with(cfg: SessionConfig, limits: &LimitsConfig, model: Option<Arc<dyn s
     Rig { far, ears, providers, cancel, session, mics: Vec::new() }
 }
 
-async fn within<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {
+pub(super) async fn within<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {
     tokio::time::timeout(PATIENCE, f).await.unwrap_or_else(|_| panic!("{what}: nothing after {PATIENCE:?}"))
 }
 
 impl Rig {
-    async fn join(&mut self, who: &str) {
+    pub(super) async fn join(&mut self, who: &str) {
         let mic = self.far.join(who).await;
         self.mics.push(mic);
         within("listening", async {
@@ -85,7 +109,7 @@ impl Rig {
     }
 
     /// `who` speaks for `secs` (the scripted STT hears `heard`).
-    async fn say(&self, who: &str, secs: f64, heard: &str) {
+    pub(super) async fn say(&self, who: &str, secs: f64, heard: &str) {
         self.providers.transcript(heard);
         assert!(self.ears.speech_started(who, clock::now()).await, "{who} is not heard");
         tokio::time::sleep(Duration::from_secs_f64(secs)).await;
@@ -94,12 +118,12 @@ impl Rig {
     }
 
     /// The agent's transcript that ended with `text` (closed with any reason).
-    async fn agent_said(&self, text: &str) -> SentText {
+    pub(super) async fn agent_said(&self, text: &str) -> SentText {
         within(&format!("agent saying {text:?}"), self.far.wait_text(|t| is_agent_transcript(t, text))).await
     }
 
     /// Waits for the `n`-th chat request (1-based) and returns its messages.
-    async fn chat_request(&self, n: usize) -> Vec<ChatMessage> {
+    pub(super) async fn chat_request(&self, n: usize) -> Vec<ChatMessage> {
         within(&format!("chat request {n}"), async {
             loop {
                 if let Some(m) = self.providers.chat_requests().get(n - 1) {
@@ -111,12 +135,12 @@ impl Rig {
         .await
     }
 
-    async fn idle(&self) {
+    pub(super) async fn idle(&self) {
         // Everything queued has played out and nothing else is pending.
         tokio::time::sleep(Duration::from_secs(5)).await;
     }
 
-    async fn end(self) {
+    pub(super) async fn end(self) {
         self.far.close(CloseReason::Disconnected("test over".into())).await;
         let result = within("session end", self.session).await.expect("session task");
         assert!(result.is_ok(), "{result:?}");

@@ -1,10 +1,13 @@
 //! The voice session: one job in one room — listen, take turns, answer with speech.
 //!
-//! [`SessionHandler`] is the [`JobHandler`] of voice mode. Per job it runs one loop
+//! [`SessionHandler`] is the [`JobHandler`] of voice mode. Each job gets its own agent
+//! ([`Agents`]: made from the job's dispatch data), which answers every user turn — its hook,
+//! then the LLM with its tools ([`crate::agent`]). Per job it runs one loop
 //! ([`driver`]) that owns the sans-IO [`TurnMachine`](crate::core::turn::TurnMachine) and
 //! the [`History`](crate::core::history::History), and executes the machine's commands with
 //! tasks: per participant a VAD listener ([`listen`]), per utterance a transcription, per
-//! agent turn a reply ([`reply`]: LLM → sentences → TTS → audio sink). Everything a task
+//! agent turn a reply ([`reply`]: agent → LLM and tools → sentences → TTS → audio sink; the
+//! LLM through [`llm::SessionLlm`]). Everything a task
 //! learns comes back to the loop as an [`Event`]; all tasks of a job live in one `JoinSet`
 //! and end with it.
 //!
@@ -40,13 +43,17 @@ pub mod echo;
 pub mod end_of_turn;
 pub mod hearing;
 pub mod listen;
+pub mod llm;
 pub mod metrics;
 pub mod outcome;
 pub mod providers;
+pub mod relay;
 pub mod reply;
 pub mod scripted;
 pub mod transcript;
 
+#[cfg(test)]
+mod agent_tests;
 #[cfg(test)]
 mod driver_tests;
 
@@ -60,10 +67,11 @@ pub use metrics::register_metrics;
 pub use outcome::{Outcome, TurnKind};
 pub use providers::SessionProviders;
 
+use crate::agent::{Agents, PromptAgent};
 use crate::core::segmenter::SegmenterConfig;
 use crate::core::turn::{PartId, Transcript, TurnId};
 use crate::limits::Limiter;
-use crate::livekit::job::{JobContext, JobError, JobFuture, JobHandler};
+use crate::livekit::job::{JobContext, JobError, JobFuture, JobHandler, JobInfo};
 use crate::livekit::room::Room;
 use crate::providers::{Providers, ProvidersConfig};
 use crate::vad::VadService;
@@ -119,6 +127,8 @@ pub enum Event {
 #[derive(Clone)]
 pub(crate) struct Shared {
     cfg: SessionConfig,
+    /// The agent of each job.
+    agents: Agents,
     providers: Arc<dyn SessionProviders>,
     limiter: Arc<Limiter>,
     hearing: Arc<dyn Hearing>,
@@ -129,8 +139,10 @@ pub(crate) struct Shared {
     end_of_turn: Option<Arc<dyn EndOfTurn>>,
 }
 
-/// A voice session made of its parts: providers, ears, limits and settings. Cheap to clone;
-/// every session run from it shares the rendered-notice cache.
+/// A voice session made of its parts: an agent, providers, ears, limits and settings. Cheap
+/// to clone; every session run from it shares the rendered-notice cache. Its agent is a
+/// [`PromptAgent`] of the settings' `system_prompt` and `greeting` unless
+/// [`Session::with_agents`] gives another.
 ///
 /// ```
 /// # use std::sync::Arc;
@@ -182,8 +194,9 @@ impl Session {
         limiter: Arc<Limiter>,
         models: accounting::Models,
     ) -> Self {
+        let agents = prompt_agents(&cfg);
         let cache = Arc::default();
-        let shared = Shared { cfg, providers, limiter, hearing, cache, models, end_of_turn: None };
+        let shared = Shared { cfg, agents, providers, limiter, hearing, cache, models, end_of_turn: None };
         Self { shared: Arc::new(shared) }
     }
 
@@ -196,23 +209,46 @@ impl Session {
         Self { shared: Arc::new(shared) }
     }
 
+    /// The same session with its agents made by `agents`.
+    pub fn with_agents(mut self, agents: Agents) -> Self {
+        Arc::make_mut(&mut self.shared).agents = agents;
+        self
+    }
+
     /// Serves `room` until it closes or `cancel` fires; then ends every task, gives the
-    /// session slots back and leaves the room.
+    /// session slots back and leaves the room. The agent is made for a job in this room.
     pub async fn run(&self, room: Room, cancel: CancellationToken) -> Result<(), JobError> {
-        driver::run(self.shared.clone(), room, cancel, "").await
+        let job = JobInfo {
+            room: room.name().to_owned(),
+            identity: room.identity().to_owned(),
+            ..JobInfo::default()
+        };
+        self.run_job(room, cancel, job).await
+    }
+
+    /// [`Session::run`] for a dispatched job: its agent is made from `job`.
+    pub async fn run_job(&self, room: Room, cancel: CancellationToken, job: JobInfo) -> Result<(), JobError> {
+        driver::run(self.shared.clone(), room, cancel, job).await
     }
 }
 
+/// The settings' prompt and greeting as the agent of every job.
+fn prompt_agents(cfg: &SessionConfig) -> Agents {
+    let (prompt, greeting) = (cfg.system_prompt.clone(), cfg.greeting.clone());
+    Agents::new(move |_| PromptAgent::new(prompt.clone(), greeting.clone()))
+}
+
 /// The voice-mode job handler: a [`Session`] on the real providers and the VAD, run in each
-/// job's room.
+/// job's room with the job's agent.
 #[derive(Clone, Debug)]
 pub struct SessionHandler {
     session: Session,
 }
 
 impl SessionHandler {
-    /// A handler whose sessions use these providers, limits and VAD.
+    /// A handler whose sessions run the agents of `agents` on these providers, limits and VAD.
     pub fn new(
+        agents: Agents,
         cfg: SessionConfig,
         providers: Arc<Providers>,
         providers_cfg: &ProvidersConfig,
@@ -225,7 +261,7 @@ impl SessionHandler {
         };
         let models = accounting::Models { tts: model(&providers_cfg.tts), stt: model(&providers_cfg.stt) };
         let hearing = Arc::new(hearing::VadHearing { vad, segmenter });
-        Self { session: Session::priced(cfg, providers, hearing, limiter, models) }
+        Self { session: Session::priced(cfg, providers, hearing, limiter, models).with_agents(agents) }
     }
 
     /// The same handler with an end-of-turn model ([`Session::with_end_of_turn`]).
@@ -237,6 +273,6 @@ impl SessionHandler {
 impl JobHandler for SessionHandler {
     fn run(&self, ctx: JobContext) -> JobFuture {
         let shared = self.session.shared.clone();
-        Box::pin(async move { driver::run(shared, ctx.room, ctx.cancel, &ctx.job.id).await })
+        Box::pin(async move { driver::run(shared, ctx.room, ctx.cancel, ctx.job).await })
     }
 }

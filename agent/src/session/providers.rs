@@ -2,8 +2,10 @@
 //! object-safe trait. The guarded [`Providers`] implement it for real; [`super::scripted`]
 //! implements it in-process (no sockets) for tests of the session and of agent logic.
 //!
-//! Streams come back as boxed [`ChatSource`] / [`SpeechSource`]: anything that yields text
-//! deltas or 48 kHz PCM can stand behind them — the guarded HTTP streams, or a script.
+//! Streams come back as boxed [`ChatSource`] / [`SpeechSource`]: anything that yields answer
+//! pieces ([`ChatChunk`]: text, tool-call deltas, usage) or 48 kHz PCM can stand behind them —
+//! the guarded HTTP streams, or a script. A chat request is a whole [`Prompt`]: instructions,
+//! the conversation with tool calls and results, the tools offered.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,13 +13,14 @@ use std::time::{Duration, Instant};
 use futures_util::future::BoxFuture;
 
 use crate::providers::{
-    Call, Capability, ChatMessage, ChatStream, ProviderError, Providers, SpeechStream, Transcription,
+    Call, Capability, ChatChunk, ChatStream, Prompt, ProviderError, Providers, SpeechStream, Transcription,
 };
 
 /// A streamed LLM answer.
 pub trait ChatSource: Send {
-    /// The next text delta; `None` at the end.
-    fn next(&mut self) -> BoxFuture<'_, Option<Result<String, ProviderError>>>;
+    /// The next piece (text or a tool-call delta); `None` at the end. Usage is read with
+    /// [`ChatSource::usage`] at the end.
+    fn next(&mut self) -> BoxFuture<'_, Option<Result<ChatChunk, ProviderError>>>;
     /// The endpoint that answers (`name` or `chain/name`).
     fn provider(&self) -> Arc<str>;
     /// Request → first token, once it came.
@@ -42,11 +45,12 @@ pub trait SessionProviders: Send + Sync {
         call: &'a Call,
         pcm: &'a [i16],
     ) -> BoxFuture<'a, Result<Transcription, ProviderError>>;
-    /// Starts a streamed answer to `messages`.
+    /// Starts a streamed answer to `prompt` (a follow-up step of a turn is charged tokens but
+    /// no turn).
     fn chat<'a>(
         &'a self,
         call: &'a Call,
-        messages: &'a [ChatMessage],
+        prompt: &'a Prompt<'a>,
     ) -> BoxFuture<'a, Result<Box<dyn ChatSource>, ProviderError>>;
     /// Starts speech for one sentence.
     fn speak<'a>(
@@ -61,8 +65,8 @@ pub trait SessionProviders: Send + Sync {
 }
 
 impl ChatSource for ChatStream {
-    fn next(&mut self) -> BoxFuture<'_, Option<Result<String, ProviderError>>> {
-        Box::pin(ChatStream::next(self))
+    fn next(&mut self) -> BoxFuture<'_, Option<Result<ChatChunk, ProviderError>>> {
+        Box::pin(ChatStream::next_chunk(self))
     }
     fn provider(&self) -> Arc<str> {
         ChatStream::provider(self).clone()
@@ -95,10 +99,10 @@ impl SessionProviders for Providers {
     fn chat<'a>(
         &'a self,
         call: &'a Call,
-        messages: &'a [ChatMessage],
+        prompt: &'a Prompt<'a>,
     ) -> BoxFuture<'a, Result<Box<dyn ChatSource>, ProviderError>> {
         Box::pin(async move {
-            let stream = Providers::chat(self, call, messages).await?;
+            let stream = Providers::chat_prompt(self, call, prompt).await?;
             Ok(Box::new(stream) as Box<dyn ChatSource>)
         })
     }

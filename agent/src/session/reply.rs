@@ -1,5 +1,12 @@
-//! One agent turn: LLM stream → sentences → TTS → the room's audio sink, with the agent's
+//! One agent turn: the agent's answer ([`crate::agent::AgentRunner::user_turn`]: its hook,
+//! then the LLM with tools) → sentences → TTS → the room's audio sink, with the agent's
 //! transcript streamed alongside — or a fixed text (greeting, notice, apology).
+//!
+//! The answer's text goes to the sentence splitter as it streams; what is said while tools
+//! run (a tool's own words, the tool filler) is spoken at once, after what the LLM said before
+//! its calls. The runner's future runs beside the voice, its events relayed
+//! ([`super::relay`]). The turn's tool calls and results are reported with the reply so the
+//! session remembers them. A barge-in drops the answer, and with it every running tool.
 //!
 //! Each sentence goes to TTS as soon as the splitter completes it, and its audio is queued
 //! while the next one is synthesised, so the first audio starts after the first sentence.
@@ -28,14 +35,19 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Notify, mpsc};
 
 use super::Event;
+use super::llm::SessionLlm;
 use super::outcome::Outcome;
 use super::providers::SessionProviders;
+use super::relay::{Heard, RELAY_QUEUE, Relay};
 use super::transcript::{self, TOPIC_CHAT, TOPIC_TRANSCRIPTION};
+use crate::agent::{AgentRunner, ChatItem, ReplyEnd, ReplyFor, ReplyOptions, ReplySummary, UserTurn};
 use crate::clock;
+use crate::core::chat_item::close_unanswered;
 use crate::core::sentences::{SentenceSplitter, SplitterConfig};
 use crate::core::turn::TurnId;
+use crate::livekit::job::JobInfo;
 use crate::livekit::room::{AudioSink, TextStream, TextStreamOptions, TextStreams};
-use crate::providers::{Call, ChatMessage, ProviderError};
+use crate::providers::{Call, Capability, ProviderError};
 
 /// A first clause shorter than this (characters) is not spoken on its own.
 const MIN_CLAUSE_CHARS: usize = 12;
@@ -84,11 +96,31 @@ pub async fn prerender(providers: &dyn SessionProviders, cache: &PcmCache, call:
     }
 }
 
+/// The session's agent, shared by its turns (one turn uses it at a time).
+pub type SharedAgent = Arc<tokio::sync::Mutex<AgentRunner>>;
+
+/// What an agent's answer to a user turn needs.
+#[derive(Debug, Clone)]
+pub struct AgentTurn {
+    /// The agent.
+    pub agent: SharedAgent,
+    /// The conversation remembered so far, ending with the user's turn.
+    pub history: Vec<ChatItem>,
+    /// Added to the instructions for this turn (degraded service, several speakers).
+    pub extra: String,
+    /// The user's turn.
+    pub turn: UserTurn,
+    /// The job.
+    pub job: Arc<JobInfo>,
+    /// Tool loop settings.
+    pub options: Arc<ReplyOptions>,
+}
+
 /// What a turn says.
 #[derive(Debug, Clone)]
 pub enum Script {
-    /// Ask the LLM with these messages.
-    Llm(Vec<ChatMessage>),
+    /// The agent answers (hook, LLM, tools).
+    Agent(AgentTurn),
     /// Speak this text (rendered audio is cached).
     Fixed(String),
 }
@@ -146,6 +178,12 @@ pub struct Reply {
     pub first_audio: Option<Instant>,
     /// The filler was said before the answer.
     pub filler: bool,
+    /// The tool calls and their results, in order, each call answered.
+    pub tools: Vec<ChatItem>,
+    /// LLM requests made (tool steps included).
+    pub steps: usize,
+    /// The agents the turn handed over to, in order.
+    pub handoffs: Vec<String>,
 }
 
 /// Runs one turn to its end (played out) or until `call.cancel` fires. An answer still without
@@ -238,78 +276,47 @@ impl Voice<'_> {
                 self.reply.outcome = Outcome::Notice;
                 self.say(&text, true).await;
             }
-            Script::Llm(messages) => self.answer(&messages).await,
+            Script::Agent(turn) => self.answer(turn).await,
         }
         // The turn lasts until its audio has been played.
         self.ctx.sink.wait_played(self.reply.baseline + self.queued).await;
     }
 
-    async fn answer(&mut self, messages: &[ChatMessage]) {
+    async fn answer(&mut self, t: AgentTurn) {
         let ctx = self.ctx;
+        let llm = SessionLlm::new(ctx.providers.clone(), self.call.clone());
+        let mut runner = t.agent.lock().await;
+        let mut chat = runner.chat(&t.extra, t.history);
+        let who = ReplyFor {
+            job: t.job,
+            speaker: t.turn.speaker.clone(),
+            cancel: self.call.cancel.clone(),
+            follow_up: false,
+        };
+        let (relay, mut heard) = mpsc::channel(RELAY_QUEUE);
+        let (model, chat, turn, options) = (&llm, &mut chat, &t.turn, t.options.as_ref());
+        // The relay ends with the runner's future, and with it the events.
+        let run = async move { runner.user_turn(model, chat, turn, &who, options, &mut Relay(relay)).await };
+        tokio::pin!(run);
         let mut splitter = SentenceSplitter::new(ctx.splitter);
-        let mut stream =
-            match self.waiting(ctx.providers.chat(self.call, messages), &mut splitter, None).await {
-                Ok(s) => s,
-                Err(e) => return self.fail(e).await,
-            };
-        let mut sentences = Vec::new();
-        let mut broken = None;
         let mut first_token: Option<Instant> = None;
-        loop {
-            let clause_at = match (self.said_nothing(), first_token, ctx.first_clause_after) {
-                (true, Some(t), Some(after)) => Some(t + after),
-                _ => None,
-            };
-            let Some(delta) = self.waiting(stream.next(), &mut splitter, clause_at).await else { break };
-            match delta {
-                Ok(delta) => {
-                    first_token.get_or_insert_with(clock::now);
-                    self.reply.text.push_str(&delta);
-                    splitter.push(&delta, &mut sentences);
-                    for s in std::mem::take(&mut sentences) {
-                        self.say(&s, false).await;
-                    }
-                }
-                Err(e) => {
-                    broken = Some(e);
-                    break;
-                }
-            }
-        }
-        self.reply.llm = Some(stream.provider());
-        self.reply.llm_ttft = stream.first_token_latency();
-        self.reply.tokens = stream.usage();
-        match broken {
-            None => {
-                if let Some(rest) = splitter.finish() {
-                    self.say(&rest, false).await;
-                }
-            }
-            // Cut mid-answer: what was said stands; the unfinished sentence is dropped.
-            Some(e) if !self.said_nothing() => {
-                tracing::warn!(error = %e, "LLM answer broke off");
-            }
-            Some(e) => self.fail(e).await,
-        }
-    }
-
-    /// Nothing of the answer said yet (no audio queued, no text waiting).
-    fn said_nothing(&self) -> bool {
-        self.queued == 0 && self.reply.spoken.is_empty() && self.text_only.is_empty()
-    }
-
-    /// Awaits `fut` (the LLM), meanwhile saying the filler when it is due and the first clause
-    /// at `clause_at`. `fut` is never dropped before it is ready.
-    async fn waiting<T>(
-        &mut self,
-        fut: impl Future<Output = T>,
-        splitter: &mut SentenceSplitter,
-        mut clause_at: Option<Instant>,
-    ) -> T {
-        tokio::pin!(fut);
+        let mut clause_at = None;
+        let mut summary = None;
         loop {
             tokio::select! {
-                v = &mut fut => return v,
+                biased;
+                event = heard.recv() => match event {
+                    Some(event) => {
+                        let text = matches!(event, Heard::Text(_));
+                        self.hear(event, &mut splitter, &t.options.filler).await;
+                        if text {
+                            let first = *first_token.get_or_insert_with(clock::now);
+                            clause_at = ctx.first_clause_after.filter(|_| self.said_nothing()).map(|after| first + after);
+                        }
+                    }
+                    None => break,
+                },
+                done = &mut run, if summary.is_none() => summary = Some(done),
                 () = sleep_until(self.filler_due()) => self.say_filler().await,
                 () = sleep_until(clause_at) => {
                     clause_at = None;
@@ -319,6 +326,84 @@ impl Voice<'_> {
                 }
             }
         }
+        if let Some(rest) = splitter.finish() {
+            self.say(&rest, false).await;
+        }
+        let stats = llm.stats();
+        self.reply.llm = stats.provider;
+        self.reply.llm_ttft = stats.first_token;
+        match summary {
+            Some(summary) => self.answered(summary).await,
+            None => self.reply.interrupted = true,
+        }
+    }
+
+    /// One event of the answer: text to the splitter (sentences spoken as they complete),
+    /// words said while tools run spoken at once, tool calls and results noted.
+    async fn hear(&mut self, event: Heard, splitter: &mut SentenceSplitter, tool_filler: &str) {
+        match event {
+            Heard::Text(delta) => {
+                self.reply.text.push_str(&delta);
+                let mut sentences = Vec::new();
+                splitter.push(&delta, &mut sentences);
+                for s in sentences {
+                    self.say(&s, false).await;
+                }
+            }
+            Heard::Said(sentence) => {
+                if let Some(rest) = splitter.finish() {
+                    self.say(&rest, false).await;
+                }
+                self.say(&sentence, sentence == tool_filler).await;
+            }
+            Heard::Item(ChatItem::Assistant(_)) => {
+                // One LLM step's words are complete: speak them before any tool runs.
+                if let Some(rest) = splitter.finish() {
+                    self.say(&rest, false).await;
+                }
+                if !self.reply.text.ends_with(char::is_whitespace) {
+                    self.reply.text.push(' ');
+                }
+            }
+            Heard::Item(item @ (ChatItem::ToolCall { .. } | ChatItem::ToolOutput { .. })) => {
+                self.reply.tools.push(item)
+            }
+            Heard::Item(ChatItem::System(_) | ChatItem::User(_)) => {}
+            Heard::Handoff(to) => self.reply.handoffs.push(to),
+            // Cut mid-answer: what was said stands; the unfinished sentence is dropped.
+            Heard::BrokeOff => *splitter = SentenceSplitter::new(self.ctx.splitter),
+        }
+    }
+
+    /// How the answer ended: its cost noted; never silence (an apology when no words came).
+    async fn answered(&mut self, summary: ReplySummary) {
+        self.reply.steps = summary.steps;
+        if summary.steps > 0 {
+            let clamp = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+            self.reply.tokens = Some((clamp(summary.tokens.0), clamp(summary.tokens.1)));
+        }
+        let answered = !self.reply.text.trim().is_empty();
+        match summary.end {
+            ReplyEnd::Interrupted => self.reply.interrupted = true,
+            // A step after tools failed: what came before was no answer.
+            ReplyEnd::Failed(e) if !answered || summary.tool_calls > 0 => self.fail(e).await,
+            // Cut mid-answer: what was said stands; the unfinished sentence is dropped.
+            ReplyEnd::Failed(e) => tracing::warn!(error = %e, "LLM answer broke off"),
+            // Tools ran (or a handoff was refused) and no words came: never silence.
+            ReplyEnd::StepLimit | ReplyEnd::Empty | ReplyEnd::HandedOff
+                if !answered && summary.tool_calls > 0 =>
+            {
+                tracing::warn!("no words after the tool calls; apologising");
+                let detail = "no answer after tool calls".into();
+                self.fail(ProviderError::Unavailable { capability: Capability::Llm, detail }).await;
+            }
+            ReplyEnd::Answered | ReplyEnd::Empty | ReplyEnd::StepLimit | ReplyEnd::HandedOff => {}
+        }
+    }
+
+    /// Nothing of the answer said yet (no audio queued, no text waiting).
+    fn said_nothing(&self) -> bool {
+        self.queued == 0 && self.reply.spoken.is_empty() && self.text_only.is_empty()
     }
 
     /// Awaits `fut` (TTS), meanwhile saying the filler when it is due.
@@ -455,6 +540,7 @@ impl Voice<'_> {
     }
 
     async fn finish(mut self) -> Reply {
+        close_unanswered(&mut self.reply.tools);
         if let Some(t) = self.transcript.take() {
             let _ = t.close(if self.reply.interrupted { "interrupted" } else { "" }).await;
         }

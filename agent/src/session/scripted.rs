@@ -1,6 +1,8 @@
 //! Scripted providers: an in-process [`SessionProviders`] for tests of the session and of
 //! agent logic. No sockets, no threads: answers come from a script, delays are tokio sleeps
 //! (so paused time runs them in no real time), and every request is logged for assertions.
+//! An answer may call tools ([`Answer::tool_call`]): the calls stream in small pieces, like
+//! a real server's.
 //!
 //! ```
 //! use voice_agent::session::scripted::{ScriptedProviders, Answer};
@@ -15,9 +17,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
+use serde_json::Value;
 
 use super::providers::{ChatSource, SessionProviders, SpeechSource};
-use crate::providers::{Call, Capability, ChatMessage, ProviderError, Transcription};
+use crate::providers::{
+    Call, Capability, ChatChunk, ChatItem, ChatMessage, Prompt, ProviderError, Role, ToolChoice,
+    Transcription,
+};
 
 /// PCM samples (48 kHz) rendered per character of text: 60 ms, like a brisk speaker.
 pub const SAMPLES_PER_CHAR: usize = 2_880;
@@ -32,6 +38,13 @@ pub enum Answer {
         /// The text deltas.
         deltas: Vec<String>,
         /// Time before each delta.
+        gap: Duration,
+    },
+    /// Streams these pieces (text, tool-call deltas), `gap` apart.
+    Chunks {
+        /// The pieces.
+        chunks: Vec<ChatChunk>,
+        /// Time before each piece.
         gap: Duration,
     },
     /// The request fails (e.g. every endpoint down → the session apologises).
@@ -57,6 +70,19 @@ impl Answer {
         Self::Deltas { deltas: deltas.into_iter().map(Into::into).collect(), gap }
     }
 
+    /// A call of tool `name` with `arguments`, streamed in pieces.
+    pub fn tool_call(name: &str, arguments: Value) -> Self {
+        Self::tool_calls([(name, arguments)])
+    }
+
+    /// Parallel tool calls, streamed in pieces (as the harness's scripted LLM streams them).
+    pub fn tool_calls<'a>(calls: impl IntoIterator<Item = (&'a str, Value)>) -> Self {
+        match crate::testing::Answer::tool_calls(calls).chunks() {
+            Ok(chunks) => Self::Chunks { chunks, gap: Duration::ZERO },
+            Err(e) => Self::Fail(e),
+        }
+    }
+
     /// Every LLM endpoint is down.
     pub fn unavailable() -> Self {
         Self::Fail(ProviderError::Unavailable {
@@ -72,8 +98,48 @@ struct Script {
     answers: VecDeque<Answer>,
     tts_down: bool,
     degraded: Option<String>,
-    chats: Vec<Vec<ChatMessage>>,
+    chats: Vec<SeenPrompt>,
     spoken: Vec<String>,
+}
+
+/// A chat request as the scripted LLM saw it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeenPrompt {
+    /// The system prompt.
+    pub system: Option<String>,
+    /// The conversation.
+    pub items: Vec<ChatItem>,
+    /// The names of the tools offered.
+    pub tools: Vec<String>,
+    /// Whether tools could be called.
+    pub tool_choice: ToolChoice,
+    /// A later step of a turn.
+    pub follow_up: bool,
+}
+
+impl SeenPrompt {
+    fn of(p: &Prompt<'_>) -> Self {
+        Self {
+            system: p.system.map(str::to_owned),
+            items: p.items.to_vec(),
+            tools: p.tools.iter().map(|t| t.name.clone()).collect(),
+            tool_choice: p.tool_choice,
+            follow_up: p.follow_up,
+        }
+    }
+
+    /// The request as plain messages: the system prompt, then what users and the agent said
+    /// (tool calls and results left out).
+    pub fn messages(&self) -> Vec<ChatMessage> {
+        let system = self.system.iter().map(|s| ChatMessage { role: Role::System, content: s.clone() });
+        let items = self.items.iter().filter_map(|i| match i {
+            ChatItem::System(t) => Some(ChatMessage { role: Role::System, content: t.clone() }),
+            ChatItem::User(t) => Some(ChatMessage { role: Role::User, content: t.clone() }),
+            ChatItem::Assistant(t) => Some(ChatMessage { role: Role::Assistant, content: t.clone() }),
+            ChatItem::ToolCall { .. } | ChatItem::ToolOutput { .. } => None,
+        });
+        system.chain(items).collect()
+    }
 }
 
 /// Providers that follow a script; cheap to clone (one shared script).
@@ -117,8 +183,13 @@ impl ScriptedProviders {
         self.lock().degraded = summary.map(str::to_owned);
     }
 
-    /// The messages of every chat request so far, in order.
+    /// The messages of every chat request so far, in order (see [`SeenPrompt::messages`]).
     pub fn chat_requests(&self) -> Vec<Vec<ChatMessage>> {
+        self.lock().chats.iter().map(SeenPrompt::messages).collect()
+    }
+
+    /// Every chat request so far, whole (tool calls, results, tools offered), in order.
+    pub fn prompts(&self) -> Vec<SeenPrompt> {
         self.lock().chats.clone()
     }
 
@@ -134,14 +205,14 @@ pub fn speech_for(text: &str) -> Vec<i16> {
 }
 
 struct ScriptedChat {
-    deltas: VecDeque<String>,
+    deltas: VecDeque<ChatChunk>,
     gap: Duration,
     first: Option<Duration>,
     stall: Option<(Duration, ProviderError)>,
 }
 
 impl ChatSource for ScriptedChat {
-    fn next(&mut self) -> BoxFuture<'_, Option<Result<String, ProviderError>>> {
+    fn next(&mut self) -> BoxFuture<'_, Option<Result<ChatChunk, ProviderError>>> {
         Box::pin(async move {
             if let Some((after, error)) = self.stall.take() {
                 tokio::time::sleep(after).await;
@@ -193,17 +264,22 @@ impl SessionProviders for ScriptedProviders {
     fn chat<'a>(
         &'a self,
         _call: &'a Call,
-        messages: &'a [ChatMessage],
+        prompt: &'a Prompt<'a>,
     ) -> BoxFuture<'a, Result<Box<dyn ChatSource>, ProviderError>> {
         let answer = {
             let mut s = self.lock();
-            s.chats.push(messages.to_vec());
+            s.chats.push(SeenPrompt::of(prompt));
             s.answers.pop_front().unwrap_or_else(Answer::unavailable)
         };
         Box::pin(async move {
             match answer {
                 Answer::Deltas { deltas, gap } => {
-                    Ok(Box::new(ScriptedChat { deltas: deltas.into(), gap, first: None, stall: None })
+                    let deltas = deltas.into_iter().map(ChatChunk::Text).collect();
+                    Ok(Box::new(ScriptedChat { deltas, gap, first: None, stall: None })
+                        as Box<dyn ChatSource>)
+                }
+                Answer::Chunks { chunks, gap } => {
+                    Ok(Box::new(ScriptedChat { deltas: chunks.into(), gap, first: None, stall: None })
                         as Box<dyn ChatSource>)
                 }
                 Answer::Stalled { after, error } => Ok(Box::new(ScriptedChat {

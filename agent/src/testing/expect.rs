@@ -28,6 +28,11 @@ pub enum RunEvent {
         /// Whether it is an error.
         is_error: bool,
     },
+    /// A tool handed the conversation to another agent.
+    Handoff {
+        /// The new agent's name.
+        to: String,
+    },
 }
 
 /// Everything one turn did.
@@ -157,6 +162,15 @@ impl<'a> EventAssert<'_, 'a> {
         match self.event() {
             RunEvent::FunctionCall { name: n, arguments } if n == name => CallAssert { arguments },
             _ => self.cursor.fail(&format!("a call to `{name}`")),
+        }
+    }
+
+    /// It is a handoff to the agent named `to`.
+    #[track_caller]
+    pub fn is_handoff(self, to: &str) {
+        match self.event() {
+            RunEvent::Handoff { to: t } if t == to => {}
+            _ => self.cursor.fail(&format!("a handoff to {to}")),
         }
     }
 

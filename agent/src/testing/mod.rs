@@ -1,8 +1,10 @@
 //! A test harness for agent logic: run an [`Agent`] turn by turn, text in, events out —
-//! answers, tool calls with their arguments, tool results, sentences spoken while tools ran —
+//! answers, tool calls with their arguments, tool results, sentences spoken while tools ran,
+//! handoffs to other agents —
 //! against a [`ScriptedLlm`] (in-process, no sockets) or any [`ChatModel`] (a real
 //! OpenAI-compatible endpoint through the providers). It runs the same code as a voice
-//! session — hooks, the tool loop, filler, barge-in, history — without audio or a LiveKit
+//! session ([`AgentRunner`]: hooks, the tool loop, filler, barge-in, handoffs, history) —
+//! without audio or a LiveKit
 //! server, so tests are deterministic and fast: use `#[tokio::test(start_paused = true)]` and
 //! slow tools cost no real time.
 //!
@@ -63,23 +65,23 @@ pub use expect::{Expect, RunEvent, RunResult};
 pub use scripted::{Answer, ScriptedLlm, SeenRequest};
 
 use crate::agent::{
-    Agent, ChatContext, ChatItem, ChatModel, ReplyEnd, ReplyEvent, ReplyFor, ReplyOptions, ReplySink,
-    TurnAction, UserTurn, respond,
+    Agent, AgentRunner, ChatContext, ChatItem, ChatModel, ReplyEnd, ReplyEvent, ReplyFor, ReplyOptions,
+    ReplySink, UserTurn,
 };
 use crate::livekit::job::JobInfo;
-use crate::tools::ToolSet;
 
 /// An agent under test, with its conversation.
 pub struct TestSession<A: Agent, M: ChatModel> {
-    agent: A,
+    runner: AgentRunner,
     llm: M,
-    tools: ToolSet,
-    chat: ChatContext,
+    /// What the conversation remembers, oldest first.
+    history: ChatContext,
     job: Arc<JobInfo>,
     speaker: Arc<str>,
     options: ReplyOptions,
     history_max_tokens: usize,
     entered: bool,
+    agent: std::marker::PhantomData<fn() -> A>,
 }
 
 impl<A: Agent, M: ChatModel> TestSession<A, M> {
@@ -89,23 +91,18 @@ impl<A: Agent, M: ChatModel> TestSession<A, M> {
     /// When the agent's tools are not valid (bad or duplicate names, non-object schemas):
     /// the test names every mistake.
     pub fn new(agent: A, llm: M) -> Self {
-        let tools = agent.tools();
-        if let Err(errors) = tools.validate() {
-            let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
-            panic!("the agent's tools are not valid: {}", list.join("; "));
-        }
-        let chat = ChatContext::new(agent.instructions());
+        let runner = AgentRunner::new(Box::new(agent)).unwrap_or_else(|e| panic!("{e}"));
         let job = JobInfo { id: "AJ_test".into(), room: "test-room".into(), ..JobInfo::default() };
         Self {
-            agent,
+            runner,
             llm,
-            tools,
-            chat,
+            history: ChatContext::new(""),
             job: Arc::new(job),
             speaker: Arc::from("user"),
             options: ReplyOptions::default(),
             history_max_tokens: 2000,
             entered: false,
+            agent: std::marker::PhantomData,
         }
     }
 
@@ -121,14 +118,25 @@ impl<A: Agent, M: ChatModel> TestSession<A, M> {
         self
     }
 
-    /// The conversation so far.
-    pub fn chat(&self) -> &ChatContext {
-        &self.chat
+    /// The conversation as the next turn would send it: the active agent's instructions, what
+    /// its `on_enter` seeded, and what was said, called and returned so far.
+    pub fn chat(&self) -> ChatContext {
+        self.runner.conversation(self.history.items().iter().cloned())
     }
 
-    /// The agent (to look at its state).
+    /// The agent the session started with (to look at its state).
+    ///
+    /// # Panics
+    /// After a handoff to an agent of another type; see [`TestSession::active_agent`].
     pub fn agent(&self) -> &A {
-        &self.agent
+        self.runner.agent_as::<A>().unwrap_or_else(|| {
+            panic!("the active agent is {}, not the one the session started with", self.runner.name())
+        })
+    }
+
+    /// The name of the agent that answers now (changes with handoffs).
+    pub fn active_agent(&self) -> String {
+        self.runner.name()
     }
 
     /// The LLM (to look at the requests it saw).
@@ -140,8 +148,8 @@ impl<A: Agent, M: ChatModel> TestSession<A, M> {
     pub async fn start(&mut self) -> RunResult {
         let mut result = RunResult::default();
         self.enter().await;
-        if let Some(greeting) = self.agent.greeting() {
-            self.chat.push(ChatItem::Assistant(greeting.clone()));
+        if let Some(greeting) = self.runner.greeting() {
+            self.history.push(ChatItem::Assistant(greeting.clone()));
             result.events.push(RunEvent::Message(greeting));
         }
         result
@@ -150,7 +158,7 @@ impl<A: Agent, M: ChatModel> TestSession<A, M> {
     async fn enter(&mut self) {
         if !self.entered {
             self.entered = true;
-            self.agent.on_enter(&mut self.chat).await;
+            self.runner.enter().await;
         }
     }
 
@@ -163,23 +171,21 @@ impl<A: Agent, M: ChatModel> TestSession<A, M> {
     /// (e.g. while a tool runs: `|e| matches!(e, RunEvent::FunctionCall { .. })`).
     pub async fn run_until(&mut self, text: &str, interrupt: impl Fn(&RunEvent) -> bool + Send) -> RunResult {
         self.enter().await;
-        self.chat.trim(self.history_max_tokens);
-        self.chat.push(ChatItem::User(text.to_owned()));
+        self.history.trim(self.history_max_tokens);
+        self.history.push(ChatItem::User(text.to_owned()));
+        let mut chat = self.runner.chat("", self.history.items().iter().cloned());
         let turn = UserTurn { speaker: self.speaker.clone(), text: text.to_owned() };
-        let mut result = RunResult::default();
-        match self.agent.on_user_turn(&turn, &mut self.chat).await {
-            TurnAction::Respond => {}
-            TurnAction::Say(answer) => {
-                self.chat.push(ChatItem::Assistant(answer.clone()));
-                result.events.push(RunEvent::Message(answer));
-                return result;
-            }
-            TurnAction::Ignore => return result,
-        }
         let cancel = CancellationToken::new();
-        let who = ReplyFor { job: self.job.clone(), speaker: self.speaker.clone(), cancel: cancel.clone() };
-        let mut sink = Recorder { result, cancel, interrupt };
-        let summary = respond(&self.llm, &mut self.chat, &self.tools, &who, &self.options, &mut sink).await;
+        let who = ReplyFor {
+            job: self.job.clone(),
+            speaker: self.speaker.clone(),
+            cancel: cancel.clone(),
+            follow_up: false,
+        };
+        let mut sink = Recorder { result: RunResult::default(), cancel, interrupt, remembered: Vec::new() };
+        let summary =
+            self.runner.user_turn(&self.llm, &mut chat, &turn, &who, &self.options, &mut sink).await;
+        self.history.items_mut().append(&mut sink.remembered);
         let mut result = sink.result;
         result.interrupted = matches!(summary.end, ReplyEnd::Interrupted);
         if let ReplyEnd::Failed(e) = summary.end {
@@ -194,13 +200,19 @@ struct Recorder<F> {
     result: RunResult,
     cancel: CancellationToken,
     interrupt: F,
+    /// Items the conversation keeps.
+    remembered: Vec<ChatItem>,
 }
 
 impl<F: Fn(&RunEvent) -> bool + Send> ReplySink for Recorder<F> {
     async fn on_event(&mut self, event: ReplyEvent<'_>) {
+        if let ReplyEvent::Item(item) = event {
+            self.remembered.push(item.clone());
+        }
         let recorded = match event {
-            ReplyEvent::Text(_) => return,
+            ReplyEvent::Text(_) | ReplyEvent::BrokeOff => return,
             ReplyEvent::Said(s) => RunEvent::Said(s.to_owned()),
+            ReplyEvent::Handoff(to) => RunEvent::Handoff { to: to.to_owned() },
             ReplyEvent::Item(ChatItem::Assistant(t)) => RunEvent::Message(t.clone()),
             ReplyEvent::Item(ChatItem::ToolCall { name, arguments, .. }) => RunEvent::FunctionCall {
                 name: name.clone(),

@@ -58,7 +58,8 @@ impl Answer {
         }])
     }
 
-    fn chunks(self) -> Result<Vec<ChatChunk>, ProviderError> {
+    /// The answer as the pieces a server would stream, usage last.
+    pub(crate) fn chunks(self) -> Result<Vec<ChatChunk>, ProviderError> {
         let mut out = Vec::new();
         match self {
             Answer::Text(t) => words(&t, &mut out),

@@ -1,7 +1,10 @@
 //! What a running tool knows and can do: the room, who asked, the job it serves, its call id,
-//! a way to say something while it works, and whether the user has moved on.
+//! a way to say something while it works, whether the user has moved on — and a slot where
+//! a tool leaves a request for the session after its step (a handoff, see
+//! `crate::agent::handoff`).
 
-use std::sync::Arc;
+use std::any::Any;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -30,6 +33,8 @@ pub struct ToolContext {
     call_id: Arc<str>,
     say: mpsc::Sender<String>,
     cancel: CancellationToken,
+    /// What a tool of this step left for the session (shared by the step's calls).
+    left: Arc<Mutex<Option<Box<dyn Any + Send>>>>,
 }
 
 impl ToolContext {
@@ -41,7 +46,15 @@ impl ToolContext {
         say: mpsc::Sender<String>,
         cancel: CancellationToken,
     ) -> Self {
-        Self { room: Arc::from(job.room.as_str()), speaker, job, call_id: Arc::from(""), say, cancel }
+        Self {
+            room: Arc::from(job.room.as_str()),
+            speaker,
+            job,
+            call_id: Arc::from(""),
+            say,
+            cancel,
+            left: Arc::default(),
+        }
     }
 
     /// A context outside any session (tests, tools run by hand), with the receiving end of
@@ -96,5 +109,15 @@ impl ToolContext {
 
     pub(crate) fn cancel_token(&self) -> &CancellationToken {
         &self.cancel
+    }
+
+    /// Leaves `value` for the session to pick up after the step (the last one wins).
+    pub(crate) fn leave(&self, value: Box<dyn Any + Send>) {
+        *self.left.lock().unwrap_or_else(PoisonError::into_inner) = Some(value);
+    }
+
+    /// Takes what a tool left.
+    pub(crate) fn take_left(&self) -> Option<Box<dyn Any + Send>> {
+        self.left.lock().unwrap_or_else(PoisonError::into_inner).take()
     }
 }

@@ -13,8 +13,14 @@
 //! 2. CPU and RSS of this process (the agent's worker, VAD, sessions and the fake providers)
 //!    while N conversations run at once, for each N in ROOMS. One Python process drives all N
 //!    rooms (`lk_client.py converse-many`): N Python processes would not fit on small machines.
+//! 3. A tool turn (`tools`): the same end of speech → first audio with instant fakes, where the
+//!    LLM first calls a tool that takes 200 ms, then answers with its result — against the
+//!    plain instant answer run right before it.
 //!
-//!     cargo run --release -p voice-agent-tests --bin bench-session [-- TURNS [ROOMS...]]
+//! ```text
+//! cargo run --release -p voice-agent-tests --bin bench-session [-- TURNS [ROOMS...]]
+//! cargo run --release -p voice-agent-tests --bin bench-session -- tools [TURNS]
+//! ```
 //!
 //! Defaults: 20 turns; rooms 1 10 50 (`0`: no load runs).
 
@@ -27,11 +33,14 @@ use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
+use serde_json::json;
+use voice_agent::agent::{Agent, Agents};
 use voice_agent::clock;
 use voice_agent::core::quota::{Scope, Unit, Window};
 use voice_agent::limits::LimitsConfig;
 use voice_agent::livekit::worker::load::process_cpu_time;
-use voice_agent_tests::fake_openai::{Behavior, Endpoint};
+use voice_agent::tools::{FunctionTool, NoArguments, ToolContext, ToolSet};
+use voice_agent_tests::fake_openai::{Behavior, ChatReply, Endpoint, LAST_TOOL_RESULT};
 use voice_agent_tests::livekit::client;
 use voice_agent_tests::livekit::voice::{self, VoiceOptions};
 
@@ -136,12 +145,38 @@ fn options(max_jobs: u32, smart: bool) -> VoiceOptions {
     VoiceOptions { limits, max_jobs, ..base }
 }
 
+/// Tool time of the tool-turn run.
+const TOOL_TIME: Duration = Duration::from_millis(200);
+
+/// An agent whose one tool takes [`TOOL_TIME`].
+struct Clock;
+
+impl Agent for Clock {
+    fn instructions(&self) -> String {
+        "You tell the time; look it up with the tool.".into()
+    }
+    fn tools(&self) -> ToolSet {
+        ToolSet::new().with(FunctionTool::new(
+            "current_time",
+            "The time now.",
+            |_: ToolContext, _: NoArguments| async {
+                tokio::time::sleep(TOOL_TIME).await;
+                "noon"
+            },
+        ))
+    }
+}
+
 /// One conversation of `turns` questions; `min_silence` overrides the VAD's silence wait;
-/// `smart`: Smart Turn decides the end of turn (else the VAD's silence alone).
-async fn latency(turns: usize, slow: bool, min_silence: Option<Duration>, smart: bool) {
+/// `tool`: each answer first calls a tool that takes [`TOOL_TIME`]; `smart`: Smart Turn
+/// decides the end of turn (else the VAD's silence alone).
+async fn latency(turns: usize, slow: bool, min_silence: Option<Duration>, tool: bool, smart: bool) {
     let mut opts = options(4, smart);
     if let Some(d) = min_silence {
         opts.segmenter.min_silence = d;
+    }
+    if tool {
+        opts.agents = Some(Agents::new(|_| Clock));
     }
     let rig = voice::start("bench", opts).await;
     agent_latencies();
@@ -149,19 +184,37 @@ async fn latency(turns: usize, slow: bool, min_silence: Option<Duration>, smart:
         r.transcript = "what time is it".into();
         r.chat_chunks = vec!["It is noon.".into()];
     });
+    if tool {
+        for _ in 0..turns {
+            rig.fake.push_chat(ChatReply::tool_call("current_time", json!({})));
+            rig.fake.push_chat(ChatReply::text(&format!("It is {LAST_TOOL_RESULT}.")));
+        }
+    }
     if slow {
         rig.fake.set_default(Endpoint::Chat, Behavior::SlowFirstByte(Duration::from_millis(300)));
         rig.fake.set_default(Endpoint::Speech, Behavior::SlowFirstByte(Duration::from_millis(150)));
     }
     let q = rig.question("latency", "What time is it?");
-    let room = if slow { "slow" } else { "instant" };
+    let room = if tool {
+        "tool"
+    } else if slow {
+        "slow"
+    } else {
+        "instant"
+    };
     let qs: Vec<&std::path::Path> = std::iter::repeat_n(q.as_path(), turns).collect();
     let result =
         voice::converse_task(&rig.server, room, "user", &qs, &["--quiet-secs", "0.8", "--tail", "0.5"])
             .await
             .expect("client");
-    let mut name =
-        if slow { "LLM TTFT 300 ms, TTS TTFB 150 ms" } else { "instant fake providers" }.to_owned();
+    let mut name = if tool {
+        "instant fake providers, one tool step of 200 ms"
+    } else if slow {
+        "LLM TTFT 300 ms, TTS TTFB 150 ms"
+    } else {
+        "instant fake providers"
+    }
+    .to_owned();
     name.push_str(if smart { ", TURN_DETECTION=smart" } else { ", TURN_DETECTION=vad" });
     if let Some(d) = min_silence {
         name.push_str(&format!(", VAD_MIN_SILENCE_SECS={}", d.as_secs_f64()));
@@ -260,18 +313,25 @@ async fn main() {
         .with(TurnLatencies.with_filter(EnvFilter::new("voice_agent::session=info")))
         .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(EnvFilter::new(logs)))
         .init();
+    let tools = std::env::args().nth(1).as_deref() == Some("tools");
     let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
     let turns = args.first().copied().unwrap_or(20);
+    if tools {
+        // A tool turn against the plain answer, one after the other on the same machine.
+        latency(turns, false, None, false, false).await;
+        latency(turns, false, None, true, false).await;
+        return;
+    }
     let rooms: Vec<usize> = if args.len() > 1 { args[1..].to_vec() } else { vec![1, 10, 50] };
     if turns > 0 {
         for smart in [false, true] {
-            latency(turns, false, None, smart).await;
-            latency(turns, true, None, smart).await;
+            latency(turns, false, None, false, smart).await;
+            latency(turns, true, None, false, smart).await;
         }
         // The VAD's silence wait (0.45 s by default) is within the endpointing delay (0.5 s),
         // which decides when the agent may answer; with a longer wait (Silero's usual 0.55 s)
         // the VAD would decide instead.
-        latency(turns, false, Some(Duration::from_millis(550)), false).await;
+        latency(turns, false, Some(Duration::from_millis(550)), false, false).await;
     }
     for n in rooms.into_iter().filter(|&n| n > 0) {
         load(n).await;

@@ -80,6 +80,14 @@ pub enum Behavior {
     WrongContentType,
     /// Speech: PCM with an odd number of bytes in total.
     OddPcm,
+    /// A 200 head, then forever one small piece every interval, which keeps the connection
+    /// alive and says nothing: chat an SSE comment (`: keep-alive`), speech one byte of
+    /// silence, transcription one space (JSON whitespace before an answer that never comes).
+    Trickle(Duration),
+    /// A 200 that never ends, as fast as the client reads: chat a text delta after another
+    /// (ignoring `max_tokens`), speech the configured audio over and over, transcription a
+    /// `text` string that goes on.
+    Endless,
 }
 
 /// What a normal answer contains.

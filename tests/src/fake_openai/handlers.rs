@@ -64,7 +64,43 @@ pub async fn answer(
         Behavior::MalformedSse | Behavior::MalformedJson | Behavior::OddPcm => {
             malformed(conn, ask, b, r).await
         }
+        Behavior::Trickle(every) => trickle(conn, ask.endpoint, *every).await,
+        Behavior::Endless => endless(conn, ask.endpoint, r).await,
         Behavior::Normal => normal(conn, state, ask, r, Flow::default()).await,
+    }
+}
+
+/// A head, then a piece that says nothing every `every`, until the client hangs up.
+async fn trickle(conn: &mut Conn, e: Endpoint, every: std::time::Duration) -> Result<(), Closed> {
+    conn.start_chunked(200, content_type(e)).await?;
+    let piece: &[u8] = match e {
+        Endpoint::Chat => b": keep-alive\n\n",
+        Endpoint::Speech => &[0],
+        Endpoint::Transcriptions => b" ",
+    };
+    loop {
+        conn.chunk(piece).await?;
+        conn.pause(every).await?;
+    }
+}
+
+/// An answer that never ends, until the client hangs up.
+async fn endless(conn: &mut Conn, e: Endpoint, r: &Replies) -> Result<(), Closed> {
+    conn.start_chunked(200, content_type(e)).await?;
+    let piece = match e {
+        Endpoint::Chat => sse(
+            &json!({"choices": [{"index": 0, "delta": {"content": " and so on"}, "finish_reason": null}]}),
+        ),
+        Endpoint::Speech => pcm_bytes(&r.speech_pcm),
+        Endpoint::Transcriptions => {
+            conn.chunk(br#"{"text": ""#).await?;
+            b"and so on ".repeat(100)
+        }
+    };
+    loop {
+        conn.chunk(&piece).await?;
+        // Let the other connections of the fake's runtime run between pieces.
+        tokio::task::yield_now().await;
     }
 }
 

@@ -26,6 +26,11 @@
 //! ([`LAST_TOOL_RESULT`]). Each logged request keeps its JSON, with helpers for the `tools`
 //! offered and the `messages` sent ([`LoggedRequest::tool_names`], [`LoggedRequest::messages_of`]).
 //!
+//! Responses that never end, for the client's bounds: [`Behavior::Trickle`] keeps a response
+//! alive with a piece that says nothing (an SSE comment, a byte of silence, a space) every
+//! interval, forever; [`Behavior::Endless`] answers as fast as the client reads, forever (text
+//! past any `max_tokens`, audio past any length).
+//!
 //! Behaviours come from a FIFO queue per endpoint ([`FakeOpenAi::push`]), else that endpoint's
 //! default ([`FakeOpenAi::set_default`]). [`Behavior::HoldBeforeLast`] holds the final piece of
 //! a body until [`FakeOpenAi::release`], so a test can prove the client yields data early
@@ -150,6 +155,14 @@ impl FakeOpenAi {
     /// Requests seen for `endpoint`.
     pub fn requests_to(&self, endpoint: Endpoint) -> Vec<LoggedRequest> {
         self.requests().into_iter().filter(|r| r.endpoint == Some(endpoint)).collect()
+    }
+
+    /// The texts of every speech request so far, in order.
+    pub fn speech_inputs(&self) -> Vec<String> {
+        self.requests_to(Endpoint::Speech)
+            .iter()
+            .filter_map(|r| r.json.as_ref().and_then(|j| j["input"].as_str().map(String::from)))
+            .collect()
     }
 
     /// TCP connections currently open.

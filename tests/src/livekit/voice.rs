@@ -8,11 +8,13 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use prometheus_client::registry::Registry;
+use voice_agent::agent::{Agents, PromptAgent};
 use voice_agent::clock;
 use voice_agent::core::breaker_config::BreakersConfig;
 use voice_agent::core::endpoint::SmartEndpointing;
 use voice_agent::core::segmenter::SegmenterConfig;
 use voice_agent::limits::{Limiter, LimitsConfig};
+use voice_agent::livekit::worker::WorkerSettings;
 use voice_agent::providers::{EndpointConfig, Providers, ProvidersConfig};
 use voice_agent::session::{SessionConfig, SessionHandler};
 use voice_agent::smart_turn::config::SMART_VAD_MIN_SILENCE;
@@ -37,6 +39,11 @@ pub struct VoiceOptions {
     pub max_jobs: u32,
     /// How the VAD cuts utterances.
     pub segmenter: SegmenterConfig,
+    /// The agent of each job (`None`: the session settings' prompt and greeting).
+    pub agents: Option<Agents>,
+    /// The worker's agent name (empty: dispatched to every new room; named: only by an
+    /// explicit dispatch, which may carry metadata).
+    pub agent_name: String,
     /// Sessions ask Smart Turn (the real model) at each pause, when `session.turn.smart` is
     /// set ([`VoiceOptions::smart`]).
     pub end_of_turn: bool,
@@ -53,6 +60,8 @@ impl Default for VoiceOptions {
             breakers: BreakersConfig::default(),
             max_jobs: 10,
             segmenter: VadConfig::default().segmenter,
+            agents: None,
+            agent_name: String::new(),
             end_of_turn: false,
             provider_timeout: None,
         }
@@ -144,13 +153,19 @@ pub fn providers_config(fake: &FakeOpenAi, fallback: Option<&FakeOpenAi>) -> Pro
     cfg
 }
 
-/// The voice-mode handler wired like the application does it, and the providers it calls.
+/// The voice-mode handler wired like the application does it, and the providers it calls;
+/// `agents` by default: the settings' prompt and greeting, as the binary does it.
 pub fn handler(
     cfg: &ProvidersConfig,
     session: SessionConfig,
     limits: &LimitsConfig,
     segmenter: SegmenterConfig,
+    agents: Option<Agents>,
 ) -> (SessionHandler, Arc<Providers>) {
+    let agents = agents.unwrap_or_else(|| {
+        let (prompt, greeting) = (session.system_prompt.clone(), session.greeting.clone());
+        Agents::new(move |_| PromptAgent::new(prompt.clone(), greeting.clone()))
+    });
     let mut registry = Registry::default();
     let resilience = voice_agent::limits::register_metrics(&mut registry);
     let provider_metrics = voice_agent::providers::register_metrics(&mut registry);
@@ -162,7 +177,7 @@ pub fn handler(
         .expect("loading the VAD (run scripts/setup)");
     let vad_cfg = VadConfig::default();
     let service = VadService::start(vad, vad_cfg.max_batch).expect("VAD service");
-    (SessionHandler::new(session, providers.clone(), cfg, limiter, service, segmenter), providers)
+    (SessionHandler::new(agents, session, providers.clone(), cfg, limiter, service, segmenter), providers)
 }
 
 /// Starts the server, the fakes (TTS answering with real speech) and the worker.
@@ -180,12 +195,13 @@ pub async fn start(name: &str, opts: VoiceOptions) -> VoiceRig {
             cap.timeout = t;
         }
     }
-    let (mut handler, providers) = handler(&cfg, opts.session, &opts.limits, opts.segmenter);
+    let (mut handler, providers) = handler(&cfg, opts.session, &opts.limits, opts.segmenter, opts.agents);
     if opts.end_of_turn {
         handler = handler.with_end_of_turn(Arc::new(turn_detector()));
     }
     let handler = Arc::new(handler);
-    let worker = agent::spawn(agent::settings(&server.url(), opts.max_jobs), handler);
+    let settings = agent::settings(&server.url(), opts.max_jobs);
+    let worker = agent::spawn(WorkerSettings { agent_name: opts.agent_name, ..settings }, handler);
     let status = worker.status.clone();
     agent::wait_until("worker registered", Duration::from_secs(15), || status.is_registered()).await;
     let dir = std::env::temp_dir().join(format!("voice-agent-{name}-{}", std::process::id()));

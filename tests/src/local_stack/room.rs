@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use voice_agent::agent::Agents;
 use voice_agent::clock;
 use voice_agent::limits::LimitsConfig;
 use voice_agent::providers::{EndpointConfig, Providers, ProvidersConfig};
@@ -84,8 +85,18 @@ pub async fn start(name: &str) -> LocalRig {
     start_with(name, Profile::Default, SessionConfig::default().system_prompt).await
 }
 
+/// [`start`], with the worker's sessions running the agents of `agents` in place of the
+/// settings' prompt (as the binary does).
+pub async fn start_agents(name: &str, agents: Agents) -> LocalRig {
+    start_rig(name, Profile::Default, SessionConfig::default().system_prompt, Some(agents)).await
+}
+
 /// [`start`] with the engines of `profile` and the agent's `system_prompt`.
 pub async fn start_with(name: &str, profile: Profile, system_prompt: String) -> LocalRig {
+    start_rig(name, profile, system_prompt, None).await
+}
+
+async fn start_rig(name: &str, profile: Profile, system_prompt: String, agents: Option<Agents>) -> LocalRig {
     crate::livekit::init_logs();
     let stack = tokio::task::spawn_blocking(move || LocalStack::start_with(&Engine::ALL, profile))
         .await
@@ -99,7 +110,7 @@ pub async fn start_with(name: &str, profile: Profile, system_prompt: String) -> 
         ..SessionConfig::default()
     };
     let (handler, providers) =
-        voice::handler(&cfg, session.clone(), &limits(), VadConfig::default().segmenter);
+        voice::handler(&cfg, session.clone(), &limits(), VadConfig::default().segmenter, agents);
     let worker = agent::spawn(agent::settings(&server.url(), 10), Arc::new(handler));
     let status = worker.status.clone();
     agent::wait_until("worker registered", Duration::from_secs(60), || status.is_registered()).await;

@@ -10,6 +10,7 @@ mod binary_cli;
 mod deploy_files;
 mod health_server;
 mod providers_audio;
+mod providers_bounds;
 mod providers_common;
 mod providers_fake;
 mod providers_llm;

@@ -29,6 +29,8 @@ mod session_leave;
 mod session_limits;
 mod session_outage;
 mod session_speakers;
+mod session_tools;
 mod session_transcripts;
+mod session_trickle;
 mod session_turns;
 mod session_waiting;

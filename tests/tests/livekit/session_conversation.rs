@@ -50,20 +50,17 @@ async fn a_question_is_answered_with_speech_and_transcripts() {
     assert_eq!(messages.last().unwrap()["content"], QUESTION);
     assert_eq!(messages.last().unwrap()["role"], "user");
     // One TTS request per sentence (greeting + 3), each as soon as its sentence was complete.
-    let spoken: Vec<String> = rig
-        .fake
-        .requests_to(Endpoint::Speech)
-        .iter()
-        .filter_map(|r| r.json.as_ref().and_then(|j| j["input"].as_str().map(String::from)))
-        .collect();
-    // The notices for outages were rendered while TTS worked (so they stay audible later).
+    let spoken: Vec<String> = rig.fake.speech_inputs();
+    // The thinking filler and the notices for outages were rendered while TTS worked (so they
+    // stay audible later).
     let notices = [
+        &SessionConfig::default().thinking_filler,
         &SessionConfig::default().llm_unavailable_message,
         &SessionConfig::default().stt_unavailable_message,
     ];
     let (prerendered, spoken): (Vec<String>, Vec<String>) =
         spoken.into_iter().partition(|s| notices.contains(&s));
-    assert_eq!(prerendered.len(), 2, "{prerendered:?}");
+    assert_eq!(prerendered.len(), 3, "{prerendered:?}");
     assert_eq!(spoken, ["Hi, I'm listening.", ANSWER[0], ANSWER[1].trim(), ANSWER[2].trim()]);
 
     // Transcripts of both sides arrived as final text streams on lk.transcription.

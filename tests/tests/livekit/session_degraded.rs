@@ -1,6 +1,7 @@
 //! End to end degraded mode: never silence.
 //!
-//! Speech synthesis fails from the first question on (after the notices were rendered).
+//! Speech synthesis fails from the first question on (after the filler and the notices were
+//! rendered).
 //! 1. STT fails too: the user still *hears* the spoken notice (its audio was cached).
 //! 2. STT works again: the answer cannot be spoken, so it arrives as text on `lk.chat` (and
 //!    as the agent's transcript); these failures open the TTS breaker.
@@ -46,7 +47,8 @@ async fn tts_down_replies_as_text_stt_down_is_spoken_and_the_prompt_knows() {
         voice::converse_task(&rig.server, "degraded-room", "gina", &[&q, &q, &q], &["--chat-answers"]);
     // The session renders its notices while TTS works; from then on every TTS request fails,
     // and the first transcription fails (attempt and retry).
-    assert!(rig.fake.wait_requests(Endpoint::Speech, 2).await, "the notices were never rendered");
+    // (The thinking filler and the two notices.)
+    assert!(rig.fake.wait_requests(Endpoint::Speech, 3).await, "the notices were never rendered");
     assert!(rig.fake.wait_idle().await, "rendering the notices never finished");
     rig.fake.set_default(Endpoint::Speech, Behavior::Status(500));
     rig.fake.push_n(Endpoint::Transcriptions, Behavior::Status(500), 2);
