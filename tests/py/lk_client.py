@@ -44,8 +44,9 @@ Subcommands (all print one JSON object on stdout, logs go to stderr):
 
                --type TEXT asks a typed question (lk.chat) after the spoken ones, answered
                like them; --big-text-bytes N and --never-ending send a huge typed message
-               and one that never ends first. "agents" reports each agent's attributes as
-               they changed.
+               and one that never ends first; --open-streams N has a second participant
+               (IDENTITY-flood) open N lk.chat streams that never end. "agents" reports each
+               agent's attributes as they changed.
 
   create-dispatch --room NAME --agent-name NAME
                dispatch the named agent into the room (explicit dispatch)
@@ -368,6 +369,8 @@ async def converse(args) -> dict:
                       "text": text, "status": status, "t": time.monotonic()})
 
     def on_text(reader, participant_identity):
+        if participant_identity == f"{args.identity}-flood":
+            return  # our own --open-streams participant: not what the test is about
         task = asyncio.ensure_future(read_stream(reader, participant_identity))
         pending.add(task)
         task.add_done_callback(pending.discard)
@@ -485,6 +488,7 @@ async def converse(args) -> dict:
     if args.never_ending:
         never = await lp.stream_text(topic="lk.chat")
         await never.write("this message never ends")
+    flood = await open_streams(args) if args.open_streams > 0 else None
     # Typed messages come after the spoken questions, each answered like one.
     typed = [None] * len(questions) + list(args.type)
     for i, q in enumerate(questions + [None] * len(args.type)):
@@ -544,6 +548,8 @@ async def converse(args) -> dict:
             pass
     await stream.aclose()
     await room.disconnect()
+    if flood is not None:
+        await flood[0].disconnect()
     answer_wavs = []
     if args.record_answers:
         for i, q in enumerate(asked):
@@ -553,7 +559,25 @@ async def converse(args) -> dict:
             write_wav_48k_mono(path, np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16))
             answer_wavs.append(path)
     return {"agent_identity": agent_identity, "identity": args.identity, "questions": asked,
-            "spurts": spurts, "texts": texts, "answer_wavs": answer_wavs, "agents": agents}
+            "spurts": spurts, "texts": texts, "answer_wavs": answer_wavs, "agents": agents,
+            "flood": flood[1] if flood else None}
+
+
+async def open_streams(args):
+    """A second participant (IDENTITY-flood) opens --open-streams lk.chat text streams that
+    never finish (a header and one chunk each) and stays; returns its room and what it sent."""
+    ns = argparse.Namespace(**vars(args))
+    ns.identity = f"{args.identity}-flood"
+    room = rtc.Room()
+    await room.connect(args.url, user_token(ns), rtc.RoomOptions(auto_subscribe=False))
+    t0 = time.monotonic()
+    writers = []
+    for i in range(args.open_streams):
+        w = await room.local_participant.stream_text(topic="lk.chat")
+        await w.write(f"open stream {i} never ends")
+        writers.append(w)
+    log(f"{args.open_streams} open streams in {time.monotonic() - t0:.1f} s")
+    return room, {"identity": ns.identity, "streams": len(writers), "secs": time.monotonic() - t0}
 
 
 async def frontend(args) -> dict:
@@ -670,6 +694,8 @@ def main():
                    help="converse: a typed message (lk.chat) after the spoken questions (repeatable)")
     p.add_argument("--big-text-bytes", type=int, default=0,
                    help="frontend, converse (before the questions): a text stream this long")
+    p.add_argument("--open-streams", type=int, default=0,
+                   help="converse: a second participant opens this many lk.chat streams that never end")
     p.add_argument("--never-ending", action="store_true",
                    help="frontend, converse (before the questions): a text stream left open")
     p.add_argument("--preconnect-secs", type=float, default=0.0, help="frontend: pre-connect audio")

@@ -1,14 +1,19 @@
 //! The voice session as LiveKit front ends see it, with the real Python client on a real
 //! server: the agent's `lk.agent.state` over a turn and a barge-in, a typed `lk.chat` message
-//! answered by voice and caption, a 5 MB and a never-ending text stream that change nothing
-//! (memory stays bounded), and two agents in one room that never answer each other.
+//! answered by voice and caption, a 5 MB and a never-ending text stream and thousands of open
+//! streams from another participant that change nothing (memory stays bounded), and two
+//! agents in one room that never answer each other.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use voice_agent::livekit::metrics::metrics;
 use voice_agent_tests::fake_openai::{Behavior, Endpoint};
 use voice_agent_tests::livekit::voice::{self, VoiceOptions};
 use voice_agent_tests::livekit::{agent, client};
+
+/// Text streams that never end, opened by a second participant of the typed-message test.
+const FLOOD: usize = 2000;
 
 /// The distinct successive values of `lk.agent.state` the client saw for `agent`.
 fn states(result: &serde_json::Value, agent: &str) -> Vec<String> {
@@ -96,13 +101,23 @@ async fn a_typed_message_is_answered_by_voice_and_huge_or_endless_streams_change
         r.chat_chunks = vec![ANSWER.into()];
     });
     let q = rig.question("q", "What do you think?");
+    let too_many = || metrics().streams_dropped.get_or_create(&[("reason", "too_many")]).get();
+    let too_many_before = too_many();
     let rss_before = rss_kib();
     let result = voice::converse_task(
         &rig.server,
         "typed-room",
         "ben",
         &[&q],
-        &["--type", "and what about typing", "--big-text-bytes", "5000000", "--never-ending"],
+        &[
+            "--type",
+            "and what about typing",
+            "--big-text-bytes",
+            "5000000",
+            "--never-ending",
+            "--open-streams",
+            &FLOOD.to_string(),
+        ],
     )
     .await
     .expect("client");
@@ -146,7 +161,15 @@ async fn a_typed_message_is_answered_by_voice_and_huge_or_endless_streams_change
     let notices: Vec<&str> =
         voice::texts(&result, "lk.chat").iter().filter_map(|t| t["text"].as_str()).collect();
     assert!(notices.iter().any(|n| n.contains("too long")), "{notices:?}");
-    // Memory: a 5 MB stream is not held (it is cut at 64 KiB), an endless one times out.
+    // Thousands of streams that never end, from another participant: a few are held (until
+    // their timeout, which frees room for a few more), the rest refused at their header (the
+    // very first may come before the agent knows the sender, and are dropped unseen); nobody's
+    // answers changed.
+    assert_eq!(result["flood"]["streams"], FLOOD, "{result}");
+    let refused = too_many() - too_many_before;
+    assert!(refused >= FLOOD as u64 / 2, "only {refused} of {FLOOD} open streams refused");
+    // Memory: a 5 MB stream is not held (it is cut at 64 KiB), endless ones time out or are
+    // refused.
     let grown = rss_after.saturating_sub(rss_before);
     assert!(grown < 32 * 1024, "RSS grew by {grown} KiB");
     assert!(rig.fake.wait_idle().await, "provider responses left running");
