@@ -7,14 +7,14 @@
 //! table; each timing is the best of several passes. CPU is the time the work ran on a core
 //! (the kernel's per-thread accounting), so waiting for a core on a busy machine is excluded.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use voice_agent::clock;
 use voice_agent::smart_turn::{FEATURES, MelExtractor, SmartTurn, SmartTurnModel, TurnDetector};
 
 mod common;
 
-use common::{cpu_ns, fixture, python_json, root};
+use common::{cpu_ns, env_path, fixture, python_json, root};
 
 const FIXTURE: &str = "turn/long_three_sentences.wav";
 const PASSES: usize = 5;
@@ -54,12 +54,8 @@ fn python(wav: &Path) -> Option<Ms> {
 }
 
 fn main() {
-    let ort = std::env::var_os("ORT_DYLIB_PATH")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("models/libonnxruntime.so.1.31.1"));
-    let path = std::env::var_os("TURN_MODEL_PATH")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("models/smart-turn-v3.2-cpu.onnx"));
+    let ort = env_path("ORT_DYLIB_PATH", "models/libonnxruntime.so.1.31.1");
+    let path = env_path("TURN_MODEL_PATH", "models/smart-turn-v3.2-cpu.onnx");
     let model = SmartTurn::load(&ort, &path, 1).unwrap_or_else(|e| panic!("{e}"));
     let pcm = fixture(FIXTURE);
     let audio: Vec<f32> = pcm.iter().map(|&s| f32::from(s) / 32768.0).collect();

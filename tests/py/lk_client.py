@@ -3,8 +3,10 @@
 
 Subcommands (all print one JSON object on stdout, logs go to stderr):
 
-  create-room  --room NAME               create a room through the server API (this is what
-                                         triggers automatic agent dispatch)
+  create-room  --room NAME [--agents A,B] [--dispatch-agent A --dispatch-metadata M]
+                                         create a room through the server API (this is what
+                                         triggers automatic agent dispatch, or dispatches
+                                         the named agents)
   delete-room  --room NAME               delete a room (the agent sees the room close)
   list-participants --room NAME          identities in a room
   remove-participant --room NAME --identity ID
@@ -39,6 +41,15 @@ Subcommands (all print one JSON object on stdout, logs go to stderr):
                same in the legacy chat packet (and one marked ignoreLegacy), a --big-text-bytes
                text stream, a text stream that never ends, and --preconnect-secs of a 24 kHz
                tone as pre-connect audio; stays --hold seconds; reports the attribute history.
+
+               --type TEXT asks a typed question (lk.chat) after the spoken ones, answered
+               like them; --big-text-bytes N and --never-ending send a huge typed message
+               and one that never ends first; --open-streams N has a second participant
+               (IDENTITY-flood) open N lk.chat streams that never end. "agents" reports each
+               agent's attributes as they changed.
+
+  create-dispatch --room NAME --agent-name NAME
+               dispatch the named agent into the room (explicit dispatch)
 
   converse-many --room PREFIX --rooms N --say Q.wav …
                converse in N rooms at once from one process (rooms PREFIX-0 …, created
@@ -110,13 +121,23 @@ async def publish_paced(source, samples: np.ndarray, frame_ms: int = FRAME_MS) -
 
 async def create_room(args) -> dict:
     async with api.LiveKitAPI(http_url(args.url), args.api_key, args.api_secret) as lk:
-        # A named agent is dispatched explicitly, with metadata (as CreateDispatch does).
-        agents = ([api.RoomAgentDispatch(agent_name=args.dispatch_agent, metadata=args.dispatch_metadata)]
-                  if args.dispatch_agent else [])
+        # Named agents are dispatched explicitly (and then no automatic dispatch happens); the
+        # one given with --dispatch-agent carries metadata (as CreateDispatch does).
+        agents = [api.RoomAgentDispatch(agent_name=a) for a in args.agents.split(",") if a]
+        if args.dispatch_agent:
+            agents.append(api.RoomAgentDispatch(agent_name=args.dispatch_agent,
+                                                metadata=args.dispatch_metadata))
         room = await lk.room.create_room(
             api.CreateRoomRequest(name=args.room, empty_timeout=args.empty_timeout,
                                   departure_timeout=args.departure_timeout, agents=agents))
         return {"room": room.name, "sid": room.sid}
+
+
+async def create_dispatch(args) -> dict:
+    async with api.LiveKitAPI(http_url(args.url), args.api_key, args.api_secret) as lk:
+        d = await lk.agent_dispatch.create_dispatch(
+            api.CreateAgentDispatchRequest(agent_name=args.agent_name, room=args.room))
+        return {"dispatch": d.id, "agent_name": d.agent_name}
 
 
 async def delete_room(args) -> dict:
@@ -333,15 +354,23 @@ async def converse(args) -> dict:
 
     async def read_stream(reader, who):
         info = reader.info
+        header = dict(info.attributes or {})  # as the header said (the trailer may add to it)
+        chunks = []  # arrival times of the chunks
+        text = ""
         try:
-            text = await reader.read_all()
+            async for chunk in reader:
+                chunks.append(time.monotonic())
+                text += chunk
             status = "complete"
         except Exception as e:  # an interrupted stream still says what it carried
-            text, status = "", f"error: {e}"
-        texts.append({"topic": info.topic, "from": who, "attributes": dict(info.attributes or {}),
+            status = f"error: {e}"
+        texts.append({"topic": info.topic, "from": who, "attributes": dict(reader.info.attributes or {}),
+                      "header_attributes": header, "chunks": chunks,
                       "text": text, "status": status, "t": time.monotonic()})
 
     def on_text(reader, participant_identity):
+        if participant_identity == f"{args.identity}-flood":
+            return  # our own --open-streams participant: not what the test is about
         task = asyncio.ensure_future(read_stream(reader, participant_identity))
         pending.add(task)
         task.add_done_callback(pending.discard)
@@ -349,7 +378,20 @@ async def converse(args) -> dict:
     room.register_text_stream_handler("lk.transcription", on_text)
     room.register_text_stream_handler("lk.chat", on_text)
 
+    # Every agent's attributes as they change (lk.agent.state, lk.agent.name).
+    agents: dict = {}
+
+    def note_agent(participant):
+        if participant.identity.startswith(args.agent_prefix):
+            agents.setdefault(participant.identity, []).append(
+                {"t": time.monotonic(), "attributes": dict(participant.attributes)})
+
+    room.on("participant_connected", note_agent)
+    room.on("participant_attributes_changed", lambda changed, p: note_agent(p))
+
     await room.connect(args.url, user_token(args), rtc.RoomOptions(auto_subscribe=True))
+    for p in room.remote_participants.values():
+        note_agent(p)
     source = rtc.AudioSource(SAMPLE_RATE, 1, queue_size_ms=100)
     track = rtc.LocalAudioTrack.create_audio_track("mic", source)
     await room.local_participant.publish_track(
@@ -439,12 +481,28 @@ async def converse(args) -> dict:
         if args.handshake:
             open(os.path.join(args.handshake, f"answered-{i}"), "w").close()
 
-    for i, q in enumerate(questions):
+    lp = room.local_participant
+    if args.big_text_bytes > 0:
+        # A huge typed message and one that never ends, before talking normally.
+        await lp.send_text("y" * args.big_text_bytes, topic="lk.chat")
+    if args.never_ending:
+        never = await lp.stream_text(topic="lk.chat")
+        await never.write("this message never ends")
+    flood = await open_streams(args) if args.open_streams > 0 else None
+    # Typed messages come after the spoken questions, each answered like one.
+    typed = [None] * len(questions) + list(args.type)
+    for i, q in enumerate(questions + [None] * len(args.type)):
         await handshake_go(i)
-        silence_on[0] = False
-        t0, t1 = await speak(q)
-        silence_on[0] = True
-        asked.append({"start": t0, "end": t1, "speech_end": t0 + speech_len(q, args.onset_threshold)})
+        if q is None:
+            t0 = time.monotonic()
+            await lp.send_text(typed[i], topic="lk.chat")
+            t1 = time.monotonic()
+            asked.append({"start": t0, "end": t1, "speech_end": t1, "typed": typed[i]})
+        else:
+            silence_on[0] = False
+            t0, t1 = await speak(q)
+            silence_on[0] = True
+            asked.append({"start": t0, "end": t1, "speech_end": t0 + speech_len(q, args.onset_threshold)})
         if args.chat_answers:
             # Whichever comes first: the agent's voice, or its reply as text on lk.chat.
             audio = asyncio.ensure_future(wait_answer_start(t1 - 0.2, args.answer_timeout))
@@ -471,7 +529,7 @@ async def converse(args) -> dict:
             if args.continue_unanswered:
                 continue
             break
-        last = i == len(questions) - 1
+        last = i == len(questions) + len(args.type) - 1
         if last and args.leave_after is not None:
             await asyncio.sleep(args.leave_after)
             break
@@ -490,6 +548,8 @@ async def converse(args) -> dict:
             pass
     await stream.aclose()
     await room.disconnect()
+    if flood is not None:
+        await flood[0].disconnect()
     answer_wavs = []
     if args.record_answers:
         for i, q in enumerate(asked):
@@ -499,7 +559,25 @@ async def converse(args) -> dict:
             write_wav_48k_mono(path, np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16))
             answer_wavs.append(path)
     return {"agent_identity": agent_identity, "identity": args.identity, "questions": asked,
-            "spurts": spurts, "texts": texts, "answer_wavs": answer_wavs}
+            "spurts": spurts, "texts": texts, "answer_wavs": answer_wavs, "agents": agents,
+            "flood": flood[1] if flood else None}
+
+
+async def open_streams(args):
+    """A second participant (IDENTITY-flood) opens --open-streams lk.chat text streams that
+    never finish (a header and one chunk each) and stays; returns its room and what it sent."""
+    ns = argparse.Namespace(**vars(args))
+    ns.identity = f"{args.identity}-flood"
+    room = rtc.Room()
+    await room.connect(args.url, user_token(ns), rtc.RoomOptions(auto_subscribe=False))
+    t0 = time.monotonic()
+    writers = []
+    for i in range(args.open_streams):
+        w = await room.local_participant.stream_text(topic="lk.chat")
+        await w.write(f"open stream {i} never ends")
+        writers.append(w)
+    log(f"{args.open_streams} open streams in {time.monotonic() - t0:.1f} s")
+    return room, {"identity": ns.identity, "streams": len(writers), "secs": time.monotonic() - t0}
 
 
 async def frontend(args) -> dict:
@@ -573,12 +651,14 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("command", choices=["create-room", "delete-room", "list-participants",
                                        "remove-participant", "scenario", "echo", "converse",
-                                       "converse-many", "frontend"])
+                                       "converse-many", "frontend", "create-dispatch"])
     p.add_argument("--url", required=True)
     p.add_argument("--api-key", required=True)
     p.add_argument("--api-secret", required=True)
     p.add_argument("--room", required=True)
     p.add_argument("--identity", default="user")
+    p.add_argument("--agent-name", default="", help="create-dispatch: the agent to dispatch")
+    p.add_argument("--agents", default="", help="create-room: agents to dispatch explicitly (a,b)")
     p.add_argument("--wav")
     p.add_argument("--out")
     p.add_argument("--agent-prefix", default="agent-")
@@ -610,8 +690,14 @@ def main():
     p.add_argument("--handshake", default=None, help="converse: a directory for answered-<i> / go-<i>")
     p.add_argument("--handshake-timeout", type=float, default=600.0)
     p.add_argument("--text", default="hello from the keyboard", help="frontend: the typed message")
-    p.add_argument("--big-text-bytes", type=int, default=0, help="frontend: a text stream this long")
-    p.add_argument("--never-ending", action="store_true", help="frontend: a text stream left open")
+    p.add_argument("--type", action="append", default=[],
+                   help="converse: a typed message (lk.chat) after the spoken questions (repeatable)")
+    p.add_argument("--big-text-bytes", type=int, default=0,
+                   help="frontend, converse (before the questions): a text stream this long")
+    p.add_argument("--open-streams", type=int, default=0,
+                   help="converse: a second participant opens this many lk.chat streams that never end")
+    p.add_argument("--never-ending", action="store_true",
+                   help="frontend, converse (before the questions): a text stream left open")
     p.add_argument("--preconnect-secs", type=float, default=0.0, help="frontend: pre-connect audio")
     p.add_argument("--hold", type=float, default=3.0, help="frontend: seconds to stay after sending")
     p.add_argument("--settle", type=float, default=10.0,
@@ -621,7 +707,8 @@ def main():
     handlers = {"create-room": create_room, "delete-room": delete_room,
                 "list-participants": list_participants, "remove-participant": remove_participant,
                 "scenario": scenario, "echo": echo, "converse": converse,
-                "converse-many": converse_many, "frontend": frontend}
+                "converse-many": converse_many, "frontend": frontend,
+                "create-dispatch": create_dispatch}
     if args.command == "echo" and not (args.wav and args.out):
         p.error("echo needs --wav and --out")
     result = asyncio.run(handlers[args.command](args))

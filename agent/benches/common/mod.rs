@@ -2,12 +2,19 @@
 //! reference runner.
 #![allow(dead_code)]
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The workspace root.
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_owned()
+}
+
+/// The path in environment variable `var`, or `default` below the workspace root (where
+/// `scripts/setup` puts it).
+pub fn env_path(var: &str, default: &str) -> PathBuf {
+    std::env::var_os(var).map(PathBuf::from).unwrap_or_else(|| root().join(default))
 }
 
 /// A committed fixture (tests/fixtures/NAME) as 16-bit samples.
@@ -34,7 +41,7 @@ pub fn cpu_ns(all_threads: bool) -> u64 {
 
 /// Runs `tests/bench/SCRIPT ARGS…` with the project venv's Python and returns its one JSON
 /// line, or `None` (said on stderr) when it cannot run.
-pub fn python_json(script: &str, args: &[&Path]) -> Option<serde_json::Value> {
+pub fn python_json<A: AsRef<OsStr>>(script: &str, args: &[A]) -> Option<serde_json::Value> {
     let py = root().join(".tools/venv/bin/python");
     let out = Command::new(&py).arg(root().join("tests/bench").join(script)).args(args).output();
     match out {

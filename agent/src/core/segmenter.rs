@@ -142,6 +142,13 @@ struct Speech {
     pcm: Vec<i16>,
 }
 
+impl Speech {
+    /// The finished utterance, its speech ending at `end`, with all the PCM kept.
+    fn into_utterance(self, end: u64, reason: EndReason) -> Utterance {
+        Utterance { start: self.start, end, pcm_start: self.pcm_start, pcm: self.pcm, reason }
+    }
+}
+
 fn samples(d: Duration) -> u64 {
     (d.as_secs_f64() * f64::from(SAMPLE_RATE)).round() as u64
 }
@@ -209,21 +216,14 @@ impl Segmenter {
     /// Ends the stream: an utterance in progress is emitted if it lasted the minimum speech.
     pub fn finish(&mut self, out: &mut Vec<SegmentEvent>) {
         let end = self.position();
-        let Some(mut s) = self.speech.take() else { return };
+        let Some(s) = self.speech.take() else { return };
         if end - s.start <= self.min_speech {
             return;
         }
         if !s.announced {
             out.push(SegmentEvent::SpeechStarted { start: s.start, detected_at: end });
         }
-        let pcm = std::mem::take(&mut s.pcm);
-        out.push(SegmentEvent::SpeechEnded(Utterance {
-            start: s.start,
-            end,
-            pcm_start: s.pcm_start,
-            pcm,
-            reason: EndReason::StreamEnded,
-        }));
+        out.push(SegmentEvent::SpeechEnded(s.into_utterance(end, EndReason::StreamEnded)));
         self.emitted_until = end;
     }
 
@@ -280,14 +280,7 @@ impl Segmenter {
         let keep = (end + self.end_pad - s.pcm_start).min(s.pcm.len() as u64) as usize;
         s.pcm.truncate(keep);
         self.emitted_until = s.pcm_start + keep as u64;
-        let pcm = std::mem::take(&mut s.pcm);
-        out.push(SegmentEvent::SpeechEnded(Utterance {
-            start: s.start,
-            end,
-            pcm_start: s.pcm_start,
-            pcm,
-            reason,
-        }));
+        out.push(SegmentEvent::SpeechEnded(s.into_utterance(end, reason)));
     }
 
     /// Cuts an utterance that reached the maximum length. Returns whether the current window

@@ -358,6 +358,29 @@ impl TurnMachine {
         self.try_answer(now);
     }
 
+    /// `who` typed `text` (a chat message): an utterance that needs no transcription and no
+    /// endpointing wait. Like speech long enough to barge in, it interrupts the agent's turn;
+    /// it is answered as soon as nobody speaks, with any utterances still waiting, in order.
+    pub fn typed(&mut self, who: &Arc<str>, text: &str, now: Instant) {
+        if !is_meaningful(text) {
+            return;
+        }
+        if let Some(agent) = self.agent {
+            self.interrupt(agent.id);
+        }
+        let id = self.take_id();
+        if self.parts.len() >= MAX_PARTS {
+            self.parts.remove(0);
+        }
+        let result = Some(Transcript::Text(text.to_owned()));
+        self.parts.push(Part { id, who: who.clone(), result });
+        // Ready now: the endpointing delay counts as already passed, and a sent message is a
+        // finished turn whatever the end-of-turn model thinks of an earlier pause.
+        self.last_end = Some(now.checked_sub(self.cfg.endpointing_delay).unwrap_or(now));
+        self.last_part = None;
+        self.try_answer(now);
+    }
+
     /// The first audio of `turn` went out.
     pub fn agent_audio_started(&mut self, turn: TurnId) {
         if let Some(a) = self.agent.as_mut()

@@ -167,3 +167,16 @@ fn a_short_noise_during_the_answer_is_not_sent_to_the_model() {
     assert!(r.commands().is_empty(), "a cough is neither predicted nor transcribed");
     assert_eq!(r.m.phase(), Phase::Speaking);
 }
+
+#[test]
+fn a_typed_message_ends_a_hesitant_turn_at_once() {
+    let mut r = rig();
+    let (p1, _) = r.says(0, 1000, 1600, "I'd like to book a table for");
+    r.m.end_of_turn(p1, Some(0.04), r.at(1260));
+    assert_eq!(r.answer(), None, "a hesitation waits for more");
+    // The rest comes typed: a sent message is a finished turn, answered with what was said.
+    r.m.typed(&id("alice"), "two people at eight", r.at(1500));
+    let (said, _) = r.answer().expect("answered at once");
+    assert_eq!(said, ["I'd like to book a table for", "two people at eight"]);
+    assert_eq!(r.m.verdict(), None);
+}

@@ -360,5 +360,54 @@ fn waiting_utterances_are_bounded() {
     }
 }
 
+#[test]
+fn typed_text_is_answered_at_once_and_interrupts_the_agent() {
+    let mut r = Rig::new();
+    let ann: Arc<str> = Arc::from("ann");
+    r.m.typed(&ann, "hello there", r.at(0));
+    let cmds = r.commands();
+    let turn = match cmds.as_slice() {
+        [Command::Respond { turn, said, .. }] => {
+            assert_eq!(said, &[Said { who: ann.clone(), text: "hello there".into() }]);
+            *turn
+        }
+        other => panic!("typed text not answered at once: {other:?}"),
+    };
+    r.m.agent_audio_started(turn);
+    assert_eq!(r.m.phase(), Phase::Speaking);
+    // A second message while the agent speaks stops it and is answered next.
+    r.m.typed(&ann, "stop, another question", r.at(800));
+    let cmds = r.commands();
+    assert!(matches!(cmds.first(), Some(Command::Interrupt { turn: t }) if *t == turn), "{cmds:?}");
+    assert!(
+        matches!(cmds.get(1), Some(Command::Respond { said, .. }) if said[0].text == "stop, another question")
+    );
+    assert_eq!(r.m.interruptions(), 1);
+    // Blank text is no message at all.
+    let before = r.m.phase();
+    r.m.typed(&ann, "   ", r.at(900));
+    assert!(r.commands().is_empty());
+    assert_eq!(r.m.phase(), before);
+}
+
+#[test]
+fn typed_text_waits_while_someone_speaks() {
+    let mut r = Rig::new();
+    let (ann, bob): (Arc<str>, Arc<str>) = (Arc::from("ann"), Arc::from("bob"));
+    r.m.speech_started(&bob, r.at(0), r.at(60));
+    r.m.typed(&ann, "a typed question", r.at(100));
+    assert!(r.commands().is_empty(), "never talks over a speaker");
+    r.m.speech_ended(&bob, vec![0; 16], r.at(1000), r.at(1450));
+    let part = match r.commands().as_slice() {
+        [Command::Transcribe { part, .. }] => *part,
+        other => panic!("{other:?}"),
+    };
+    r.m.transcribed(part, Transcript::Text("spoken words".into()), r.at(1500));
+    r.advance(1500);
+    let cmds = r.commands();
+    let Some(Command::Respond { said, .. }) = cmds.first() else { panic!("{cmds:?}") };
+    let texts: Vec<&str> = said.iter().map(|s| s.text.as_str()).collect();
+    assert_eq!(texts, ["a typed question", "spoken words"]);
+}
 #[path = "turn_smart_tests.rs"]
 mod smart;

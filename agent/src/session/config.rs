@@ -53,6 +53,9 @@ pub struct SessionConfig {
     /// clause (up to a comma, colon, semicolon or dash) is spoken already (`FIRST_CLAUSE_SECS`,
     /// 0.5; 0: wait for whole sentences).
     pub first_clause_after: Option<Duration>,
+    /// When the last user has left, the session ends after this long unless someone comes
+    /// back (`LEAVE_GRACE_SECS`, 0: at once).
+    pub leave_grace: Duration,
 }
 
 impl Default for SessionConfig {
@@ -70,6 +73,7 @@ impl Default for SessionConfig {
             thinking_notice: Some(Duration::from_millis(2500)),
             thinking_filler: DEFAULT_THINKING_FILLER.to_owned(),
             first_clause_after: Some(Duration::from_millis(500)),
+            leave_grace: Duration::ZERO,
         }
     }
 }
@@ -79,10 +83,11 @@ impl SessionConfig {
     /// (0.5), `INTERRUPT_MIN_SPEECH_SECS` (0.5), `HISTORY_MAX_TOKENS` (2000),
     /// `TURN_DEADLINE_SECS` (30), `LLM_UNAVAILABLE_MESSAGE`, `STT_UNAVAILABLE_MESSAGE`,
     /// `SENTENCE_MAX_CHARS` (180), `THINKING_NOTICE_SECS` (2.5), `THINKING_FILLER`,
-    /// `FIRST_CLAUSE_SECS` (0.5), and the tool loop's `TOOL_TIMEOUT_SECS` (10),
-    /// `TOOL_FILLER_SECS` (1), `TOOL_FILLER`, `TOOL_MAX_STEPS` (3) and `TOOL_LOG_ARGUMENTS`
-    /// (false). Texts set to an empty value count as unset (the default), so the greeting is
-    /// turned off with its own flag; a zero delay turns its feature off.
+    /// `FIRST_CLAUSE_SECS` (0.5), `LEAVE_GRACE_SECS` (0), and the tool loop's
+    /// `TOOL_TIMEOUT_SECS` (10), `TOOL_FILLER_SECS` (1), `TOOL_FILLER`, `TOOL_MAX_STEPS` (3) and
+    /// `TOOL_LOG_ARGUMENTS` (false). Texts set to an empty value count as unset (the default),
+    /// so the greeting is turned off with its own flag; a zero delay turns its feature off (a
+    /// zero leave grace ends the session at once).
     pub fn from_env(env: &mut EnvReader) -> Self {
         let d = Self::default();
         let system_prompt = env.string("SYSTEM_PROMPT", &d.system_prompt);
@@ -125,6 +130,7 @@ impl SessionConfig {
                 0.0,
                 60.0,
             )),
+            leave_grace: env.seconds("LEAVE_GRACE_SECS", d.leave_grace, 0.0, 3600.0),
         }
     }
 }
@@ -169,7 +175,9 @@ mod tests {
             ("ENDPOINTING_DELAY_SECS", "0.3"),
             ("SYSTEM_PROMPT", "Be brief."),
             ("STT_UNAVAILABLE_MESSAGE", "I can't hear."),
+            ("LEAVE_GRACE_SECS", "2.5"),
         ]);
+        assert_eq!(c.leave_grace, Duration::from_millis(2500));
         assert!(errs.is_empty());
         assert_eq!((c.greeting, c.system_prompt.as_str()), (None, "Be brief."));
         assert_eq!(c.turn.endpointing_delay, Duration::from_millis(300));
@@ -222,6 +230,7 @@ mod tests {
             ("SENTENCE_MAX_CHARS", "5"),
             ("THINKING_NOTICE_SECS", "-1"),
             ("FIRST_CLAUSE_SECS", "soon"),
+            ("LEAVE_GRACE_SECS", "-1"),
         ]);
         assert_eq!(
             errs,
@@ -233,7 +242,8 @@ mod tests {
                 "TURN_DEADLINE_SECS",
                 "SENTENCE_MAX_CHARS",
                 "THINKING_NOTICE_SECS",
-                "FIRST_CLAUSE_SECS"
+                "FIRST_CLAUSE_SECS",
+                "LEAVE_GRACE_SECS"
             ]
         );
     }

@@ -1,11 +1,16 @@
 //! The session loop of one job: room events and task reports in, turn-machine commands out.
 //!
+//! Besides speech it takes typed messages (`lk.chat`, as a user turn without STT), puts a
+//! front end's pre-connect recording in front of the user's microphone ([`super::preconnect`]),
+//! shows the turn's phase as `lk.agent.state`, and ends the session when the last user has
+//! left (after `LEAVE_GRACE_SECS`).
+//!
 //! It reads time only through [`clock::now`] and sleeps on tokio's timers, so on paused time
 //! (`tokio::time::pause`) a test drives it through whole conversations in milliseconds; see
 //! `driver_tests.rs`, which runs it on an in-memory room
 //! ([`crate::livekit::room::memory`]) with scripted providers and ears.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 use super::accounting::{self, TurnFacts};
 use super::metrics::{metrics, observe};
 use super::outcome::{Outcome, TurnKind};
+use super::preconnect::PreConnect;
 use super::reply::{self, AgentTurn, Reply, ReplyCtx, Script, SharedAgent};
 use super::transcript::{self, TOPIC_CHAT, TOPIC_TRANSCRIPTION};
 use super::{Event, Shared};
@@ -23,10 +29,13 @@ use crate::agent::{AgentRunner, UserTurn};
 use crate::clock;
 use crate::core::chat_item::ChatItem;
 use crate::core::history::{History, PieceId, Speaker, heard_text, is_meaningful};
-use crate::core::turn::{Command, PartId, Said, SayReason, Transcript, TurnId, TurnMachine};
+use crate::core::turn::{Command, PartId, Phase, Said, SayReason, Transcript, TurnId, TurnMachine};
 use crate::limits::{Now, SessionLease};
 use crate::livekit::job::{JobError, JobInfo};
-use crate::livekit::room::{AudioSink, CloseReason, Room, RoomEvent, TextStreamOptions, TextStreams};
+use crate::livekit::room::{
+    AgentState, Attributes, AudioSink, CloseReason, PreConnectAudio, Room, RoomEvent, TextStreamOptions,
+    TextStreams,
+};
 use crate::providers::{Call, Capability, ProviderError};
 
 /// A participant the session serves.
@@ -78,6 +87,14 @@ struct Session {
     segments: u64,
     /// Audio of the utterances waiting, milliseconds (prices STT).
     pending_audio_ms: u64,
+    /// Our participant attributes (`lk.agent.state`).
+    attributes: Attributes,
+    /// Pre-connect recordings and the tracks waiting for them.
+    preconnect: PreConnect,
+    /// Users in the room now.
+    present: HashSet<Arc<str>>,
+    /// Since when the room has had no user, after someone was there.
+    deserted_since: Option<Instant>,
     /// The end-of-turn question in flight (a newer pause withdraws it).
     predicting: Option<AbortHandle>,
 }
@@ -124,16 +141,27 @@ pub(super) async fn run(
         pending_stt: None,
         segments: 0,
         pending_audio_ms: 0,
+        attributes: room.attributes(),
+        preconnect: PreConnect::default(),
+        present: HashSet::new(),
+        deserted_since: None,
         predicting: None,
         shared,
     };
     metrics().sessions.inc();
     tracing::info!(room = %s.room, job = %s.job.id, "voice session started");
     s.prerender();
+    // Ready: front ends show the agent as connected from here on.
+    s.show_state();
     let result = loop {
         let wake = s.machine.poll_timeout();
+        let deserted = s.deserted_since.map(|at| at + s.shared.cfg.leave_grace);
         tokio::select! {
             () = cancel.cancelled() => break Ok(()),
+            () = sleep_until(deserted) => {
+                tracing::info!(room = %s.room, "the last user left; voice session done");
+                break Ok(());
+            }
             event = room.next_event() => match event {
                 None => break Ok(()),
                 Some(RoomEvent::Closed(CloseReason::Failed(why))) => break Err(JobError(why)),
@@ -148,8 +176,9 @@ pub(super) async fn run(
             () = sleep_until(wake) => s.machine.handle_timeout(clock::now()),
         }
         s.execute().await;
+        s.show_state();
     };
-    s.end().await;
+    s.end(&mut inbox).await;
     room.leave().await;
     result
 }
@@ -164,10 +193,16 @@ async fn sleep_until(at: Option<Instant>) {
 impl Session {
     async fn on_room_event(&mut self, event: RoomEvent) {
         match event {
-            RoomEvent::TrackSubscribed { identity, track_sid, audio } => {
+            RoomEvent::TrackSubscribed { identity, track_sid, mut audio } => {
                 let who: Arc<str> = Arc::from(identity.as_str());
+                self.arrived(&who);
                 if !self.members.contains_key(&who) && !self.admit(&who).await {
                     return;
+                }
+                if audio.expects_preconnect() {
+                    let (stream, feed) = self.preconnect.prepend(&track_sid, audio, clock::now());
+                    self.tasks.spawn(feed);
+                    audio = stream;
                 }
                 let task = self.shared.hearing.listen(who.clone(), audio, self.events.clone());
                 let handle = self.tasks.spawn(task);
@@ -185,9 +220,58 @@ impl Session {
                     l.abort();
                 }
             }
+            RoomEvent::ParticipantJoined { identity, .. } => self.arrived(&Arc::from(identity.as_str())),
             RoomEvent::ParticipantLeft { identity } => self.left(&Arc::from(identity.as_str())).await,
+            RoomEvent::Chat(message) => {
+                let who: Arc<str> = Arc::from(message.from.as_str());
+                self.arrived(&who);
+                if !self.members.contains_key(&who) && !self.admit(&who).await {
+                    return;
+                }
+                let (text, notice) =
+                    super::typed::prepare(&self.shared.limiter, &message.text, message.truncated);
+                if let Some(notice) = notice {
+                    tracing::info!(participant = %who, "typed message capped");
+                    let _ = self.text.send(TOPIC_CHAT, &notice, TextStreamOptions::default()).await;
+                }
+                self.machine.typed(&who, &text, clock::now());
+            }
+            RoomEvent::PreConnectAudio(audio) => self.decode_preconnect(audio),
             _ => {}
         }
+    }
+
+    /// A user is (back) in the room.
+    fn arrived(&mut self, who: &Arc<str>) {
+        self.present.insert(who.clone());
+        self.deserted_since = None;
+    }
+
+    /// Decodes a pre-connect recording off the loop; the result comes back as an event.
+    fn decode_preconnect(&mut self, audio: PreConnectAudio) {
+        let events = self.events.clone();
+        self.tasks.spawn(async move {
+            let track_sid = audio.track_sid.clone();
+            let from = audio.from.clone();
+            match tokio::task::spawn_blocking(move || audio.decode()).await {
+                Ok(Ok(pcm)) => {
+                    let _ = events.send(Event::PreConnectDecoded { track_sid, pcm }).await;
+                }
+                Ok(Err(e)) => tracing::warn!(participant = %from, error = %e, "pre-connect audio not used"),
+                Err(e) => tracing::warn!(error = %e, "pre-connect decoder failed"),
+            }
+        });
+    }
+
+    /// Shows the turn's phase to front ends: thinking from the end of the user's turn to the
+    /// first audio, speaking while it plays, listening otherwise.
+    fn show_state(&self) {
+        let state = match self.machine.phase() {
+            Phase::Thinking => AgentState::Thinking,
+            Phase::Speaking => AgentState::Speaking,
+            Phase::Listening | Phase::UserSpeaking | Phase::Endpointing => AgentState::Listening,
+        };
+        self.attributes.set_agent_state(state);
     }
 
     /// Takes a concurrent-session slot for a new participant; a refusal is spoken.
@@ -220,6 +304,9 @@ impl Session {
     }
 
     async fn left(&mut self, who: &Arc<str>) {
+        if self.present.remove(who) && self.present.is_empty() {
+            self.deserted_since = Some(clock::now());
+        }
         if let Some(m) = self.members.remove(who) {
             if let Some(l) = m.listener {
                 l.abort();
@@ -269,6 +356,7 @@ impl Session {
                 self.machine.transcribed(part, result, now);
             }
             Event::AudioStarted { turn } => self.machine.agent_audio_started(turn),
+            Event::PreConnectDecoded { track_sid, pcm } => self.preconnect.arrived(&track_sid, pcm, now),
             Event::ReplyDone(reply) => self.finished(*reply, now),
         }
     }
@@ -521,9 +609,25 @@ impl Session {
         self.tasks.spawn(async move { reply::prerender(providers.as_ref(), &cache, &call, &texts).await });
     }
 
-    /// Ends every task and gives the session slots back.
-    async fn end(&mut self) {
+    /// Ends every task and gives the session slots back. A reply still running is stopped
+    /// and given a moment to close its caption at what was heard.
+    async fn end(&mut self, inbox: &mut mpsc::Receiver<Event>) {
         self.cancel.cancel();
+        if !self.turns.is_empty() {
+            self.sink.stop().await;
+            let _ = tokio::time::timeout(Duration::from_secs(2), async {
+                while !self.turns.is_empty() {
+                    match inbox.recv().await {
+                        Some(Event::ReplyDone(reply)) => {
+                            self.turns.remove(&reply.turn);
+                        }
+                        Some(_) => {}
+                        None => break,
+                    }
+                }
+            })
+            .await;
+        }
         self.tasks.shutdown().await;
         for (_, m) in self.members.drain() {
             if let Some(lease) = m.lease {

@@ -15,6 +15,9 @@
 //! - [`outcome`]: turn kinds and outcomes ([`TurnKind`], [`Outcome`]).
 //! - [`accounting`]: metrics, cost and the log line of a finished turn.
 //! - [`transcript`]: LiveKit transcript formatting (topics, segment ids, attributes).
+//! - [`captions`]: the agent's transcript of a reply, written word by word as its audio plays.
+//! - [`typed`]: typed messages (`lk.chat`) as user turns; [`preconnect`]: a front end's
+//!   recording of the user's first words in front of their live microphone.
 //! - [`metrics`]: per-turn histograms and counters (`voice_*`).
 //! - [`echo`]: the announced echo mode used when no provider is configured.
 //!
@@ -37,6 +40,7 @@
 //! replies (TTS down, limits) also on `lk.chat`.
 
 pub mod accounting;
+pub mod captions;
 pub mod config;
 mod driver;
 pub mod echo;
@@ -46,16 +50,20 @@ pub mod listen;
 pub mod llm;
 pub mod metrics;
 pub mod outcome;
+pub mod preconnect;
 pub mod providers;
 pub mod relay;
 pub mod reply;
 pub mod scripted;
 pub mod transcript;
+pub mod typed;
 
 #[cfg(test)]
 mod agent_tests;
 #[cfg(test)]
 mod driver_tests;
+#[cfg(test)]
+mod frontend_tests;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -121,6 +129,13 @@ pub enum Event {
     },
     /// A turn ended.
     ReplyDone(Box<reply::Reply>),
+    /// Pre-connect audio for `track_sid` was decoded (48 kHz mono).
+    PreConnectDecoded {
+        /// The microphone track it goes in front of.
+        track_sid: String,
+        /// The recording.
+        pcm: Vec<i16>,
+    },
 }
 
 /// What every session of a worker shares.

@@ -1,6 +1,6 @@
 //! One agent turn: the agent's answer ([`crate::agent::AgentRunner::user_turn`]: its hook,
 //! then the LLM with tools) → sentences → TTS → the room's audio sink, with the agent's
-//! transcript streamed alongside — or a fixed text (greeting, notice, apology).
+//! caption paced with the audio ([`Captions`]) — or a fixed text (greeting, notice, apology).
 //!
 //! The answer's text goes to the sentence splitter as it streams; what is said while tools
 //! run (a tool's own words, the tool filler) is spoken at once, after what the LLM said before
@@ -35,18 +35,19 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Notify, mpsc};
 
 use super::Event;
+use super::captions::Captions;
 use super::llm::SessionLlm;
 use super::outcome::Outcome;
 use super::providers::SessionProviders;
 use super::relay::{Heard, RELAY_QUEUE, Relay};
-use super::transcript::{self, TOPIC_CHAT, TOPIC_TRANSCRIPTION};
+use super::transcript::TOPIC_CHAT;
 use crate::agent::{AgentRunner, ChatItem, ReplyEnd, ReplyFor, ReplyOptions, ReplySummary, UserTurn};
 use crate::clock;
 use crate::core::chat_item::close_unanswered;
 use crate::core::sentences::{SentenceSplitter, SplitterConfig};
 use crate::core::turn::TurnId;
 use crate::livekit::job::JobInfo;
-use crate::livekit::room::{AudioSink, TextStream, TextStreamOptions, TextStreams};
+use crate::livekit::room::{AudioSink, TextStreamOptions, TextStreams};
 use crate::providers::{Call, Capability, ProviderError};
 
 /// A first clause shorter than this (characters) is not spoken on its own.
@@ -200,12 +201,13 @@ pub async fn run(
     let audio_queued = Notify::new();
     // Where the answer's own audio starts in the sink (after a filler, if one is said).
     let answer_base = AtomicU64::new(baseline);
+    let (captions, writer) = Captions::new(ctx.text.clone(), ctx.sink.clone(), segment);
+    let mut writer = std::pin::pin!(writer);
     let mut voice = Voice {
         ctx: &ctx,
         call: &call,
         reply: Reply { turn, baseline, outcome: Outcome::Answered, ..Reply::default() },
-        segment,
-        transcript: None,
+        captions,
         text_only: Vec::new(),
         tts_down: false,
         queued: 0,
@@ -231,6 +233,8 @@ pub async fn run(
                 () = call.cancel.cancelled() => break true,
                 () = &mut performed => break false,
                 at = &mut first_audio, if first.is_none() => first = Some(at),
+                // Writes words as they play; returns only after `done`.
+                () = &mut writer => {}
             }
         }
     };
@@ -240,6 +244,8 @@ pub async fn run(
     }
     voice.reply.interrupted |= cancelled;
     voice.reply.first_audio = first;
+    voice.captions.done(voice.reply.interrupted);
+    writer.await;
     voice.finish().await
 }
 
@@ -256,8 +262,8 @@ struct Voice<'a> {
     ctx: &'a ReplyCtx,
     call: &'a Call,
     reply: Reply,
-    segment: String,
-    transcript: Option<TextStream>,
+    /// The agent's transcript, paced with the audio.
+    captions: Captions,
     text_only: Vec<String>,
     tts_down: bool,
     queued: u64,
@@ -431,12 +437,10 @@ impl Voice<'_> {
             tracing::debug!("the filler is not rendered yet; waiting without it");
             return;
         };
-        // In the transcript only if it comes first (TTS may be slow on a sentence already
-        // written there).
-        if self.transcript.is_none() {
-            self.write_transcript(text).await;
-        }
+        // Captioned like the rest: it plays before any of the answer's audio.
         let n = pcm.len() as u64;
+        self.captions.sentence(text, self.position());
+        self.captions.length(n);
         self.reply.baseline += n;
         self.answer_base.fetch_add(n, Ordering::AcqRel);
         self.reply.filler = true;
@@ -463,9 +467,10 @@ impl Voice<'_> {
 
     /// Speaks one sentence (text fallback if TTS cannot); `cache` renders it once for good.
     async fn say(&mut self, sentence: &str, cache: bool) {
-        self.write_transcript(sentence).await;
         if let Some(pcm) = cache.then(|| self.ctx.cache.get(sentence)).flatten() {
             let n = pcm.len() as u64;
+            self.captions.sentence(sentence, self.position());
+            self.captions.length(n);
             self.play(pcm.as_ref().clone()).await;
             self.reply.spoken.push((sentence.to_owned(), n));
             return;
@@ -479,6 +484,9 @@ impl Voice<'_> {
                     while let Some(chunk) = self.with_filler(stream.next()).await {
                         match chunk {
                             Ok(pcm) => {
+                                if n == 0 && !pcm.is_empty() {
+                                    self.captions.sentence(sentence, self.position());
+                                }
                                 n += pcm.len() as u64;
                                 if let Some(k) = kept.as_mut() {
                                     k.extend_from_slice(&pcm);
@@ -500,11 +508,13 @@ impl Voice<'_> {
                         self.ctx.cache.put(sentence, k);
                     }
                     if n > 0 {
+                        self.captions.length(n);
                         self.reply.spoken.push((sentence.to_owned(), n));
                         return;
                     }
                 }
                 Err(ProviderError::Limited { sentence: why, .. }) => {
+                    self.captions.text_only(&why, self.position());
                     self.text_only.push(why);
                 }
                 Err(ProviderError::Cancelled) => return,
@@ -514,6 +524,7 @@ impl Voice<'_> {
                 }
             }
         }
+        self.captions.text_only(sentence, self.position());
         self.text_only.push(sentence.to_owned());
     }
 
@@ -529,21 +540,13 @@ impl Voice<'_> {
         let _ = self.ctx.sink.play(pcm).await;
     }
 
-    async fn write_transcript(&mut self, sentence: &str) {
-        if self.transcript.is_none() {
-            let options = transcript::agent_options(&self.segment);
-            self.transcript = self.ctx.text.open(TOPIC_TRANSCRIPTION, options).await.ok();
-        }
-        if let Some(t) = self.transcript.as_mut() {
-            let _ = t.write(&transcript::piece(sentence, t.is_empty())).await;
-        }
+    /// Where the next queued audio will start, in the sink's played-sample count.
+    fn position(&self) -> u64 {
+        self.reply.baseline + self.queued
     }
 
     async fn finish(mut self) -> Reply {
         close_unanswered(&mut self.reply.tools);
-        if let Some(t) = self.transcript.take() {
-            let _ = t.close(if self.reply.interrupted { "interrupted" } else { "" }).await;
-        }
         if !self.text_only.is_empty() && !self.reply.interrupted {
             if self.reply.spoken.is_empty() && self.reply.outcome == Outcome::Answered {
                 self.reply.outcome = Outcome::TextOnly;

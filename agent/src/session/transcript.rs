@@ -1,6 +1,7 @@
 //! Transcripts as LiveKit front ends read them: text streams on `lk.transcription` with the
-//! segment, final flag and (for users) the transcribed track as attributes; text replies on
-//! `lk.chat`. The session decides what to say; this module only shapes it for LiveKit.
+//! segment, final flag and the transcribed track as attributes; text replies on `lk.chat`.
+//! The session decides what to say; this module only shapes it for LiveKit (the agent's own
+//! transcript is paced with its audio by [`super::captions`]).
 
 use std::collections::HashMap;
 
@@ -31,23 +32,6 @@ pub fn user_options(who: &str, part: PartId, track_sid: Option<&str>) -> TextStr
     TextStreamOptions { attributes, sender: who.to_owned(), generated: true }
 }
 
-/// Options of the agent's transcript of one reply.
-pub fn agent_options(segment: &str) -> TextStreamOptions {
-    TextStreamOptions {
-        attributes: [
-            (ATTR_SEGMENT_ID.to_owned(), segment.to_owned()),
-            (ATTR_FINAL.to_owned(), "true".to_owned()),
-        ]
-        .into(),
-        ..TextStreamOptions::default()
-    }
-}
-
-/// The piece to append for `sentence` to a transcript that has `empty` content so far.
-pub fn piece(sentence: &str, empty: bool) -> String {
-    if empty { sentence.to_owned() } else { format!(" {sentence}") }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -60,8 +44,6 @@ mod tests {
         assert_eq!(o.attributes[ATTR_TRACK_ID], "TR_a");
         assert_eq!((o.sender.as_str(), o.generated), ("alice", true));
         assert!(!user_options("bob", 1, None).attributes.contains_key(ATTR_TRACK_ID));
-        assert_eq!(agent_options("SG_agent_2").attributes[ATTR_SEGMENT_ID], "SG_agent_2");
-        assert_eq!(piece("Hi.", true), "Hi.");
-        assert_eq!(piece("Bye.", false), " Bye.");
+        assert_eq!(agent_segment("agent", 2), "SG_agent_2");
     }
 }

@@ -54,6 +54,8 @@
 //! - [`expect`]: [`RunResult`], [`RunEvent`] and the assertions.
 
 pub mod expect;
+#[cfg(test)]
+mod runner_tests;
 pub mod scripted;
 
 use std::sync::Arc;

@@ -95,6 +95,15 @@ struct Agent {
     turns: Arc<Mutex<Vec<(Instant, f64)>>>,
     /// Warnings and errors it logged (first few kept).
     complaints: Arc<Mutex<Vec<String>>>,
+    /// Job offers it accepted, and declined by reason.
+    offers: Arc<Mutex<Offers>>,
+}
+
+/// What the agent answered the server's job offers.
+#[derive(Debug, Default)]
+struct Offers {
+    accepted: usize,
+    declined: std::collections::BTreeMap<String, usize>,
 }
 
 fn start_agent(server: &LiveKitServer, fake: &FakeOpenAi, rooms: usize) -> Agent {
@@ -126,7 +135,8 @@ fn start_agent(server: &LiveKitServer, fake: &FakeOpenAi, rooms: usize) -> Agent
     let stderr = process.0.stderr.take().expect("piped stderr");
     let turns: Arc<Mutex<Vec<(Instant, f64)>>> = Arc::default();
     let complaints: Arc<Mutex<Vec<String>>> = Arc::default();
-    let (t, c) = (turns.clone(), complaints.clone());
+    let offers: Arc<Mutex<Offers>> = Arc::default();
+    let (t, c, o) = (turns.clone(), complaints.clone(), offers.clone());
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
@@ -134,7 +144,13 @@ fn start_agent(server: &LiveKitServer, fake: &FakeOpenAi, rooms: usize) -> Agent
                 && let Some(ms) = v["response_ms"].as_f64()
             {
                 t.lock().unwrap_or_else(|e| e.into_inner()).push((clock::now(), ms));
-            } else if matches!(v["level"].as_str(), Some("WARN" | "ERROR")) {
+            } else if v["message"] == "accepting job" {
+                o.lock().unwrap_or_else(|e| e.into_inner()).accepted += 1;
+            } else if v["message"] == "declining job" {
+                let reason = v["reason"].as_str().unwrap_or("?").to_owned();
+                *o.lock().unwrap_or_else(|e| e.into_inner()).declined.entry(reason).or_default() += 1;
+            }
+            if matches!(v["level"].as_str(), Some("WARN" | "ERROR")) {
                 let mut c = c.lock().unwrap_or_else(|e| e.into_inner());
                 if c.len() < 5 {
                     c.push(line);
@@ -144,7 +160,7 @@ fn start_agent(server: &LiveKitServer, fake: &FakeOpenAi, rooms: usize) -> Agent
     });
     for _ in 0..600 {
         if get(port, "/readyz").0 == 200 {
-            return Agent { process, pid, port, turns, complaints };
+            return Agent { process, pid, port, turns, complaints, offers };
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -273,6 +289,10 @@ async fn run(server: &LiveKitServer, fake: &FakeOpenAi, questions: &Arc<Vec<Ques
         cpu / n as f64,
         (peak_rss - idle_rss) / n as f64
     );
+    {
+        let o = agent.offers.lock().unwrap_or_else(|e| e.into_inner());
+        println!("job offers: {} accepted, declined {:?}", o.accepted, o.declined);
+    }
     for c in agent.complaints.lock().unwrap_or_else(|e| e.into_inner()).iter() {
         println!("  agent: {c}");
     }

@@ -8,7 +8,8 @@
 //!    token 300 ms and TTS time to first byte 150 ms.
 //!    The agent's own measurement is reported too: from the end of speech as its VAD placed
 //!    it to the first audio packet it sent (`response_ms` of its per-turn log line, the
-//!    `voice_response_seconds` histogram).
+//!    `voice_response_seconds` histogram). Each is run with `TURN_DETECTION=vad` (silence
+//!    alone) and with Smart Turn (the application's default), side by side.
 //! 2. CPU and RSS of this process (the agent's worker, VAD, sessions and the fake providers)
 //!    while N conversations run at once, for each N in ROOMS. One Python process drives all N
 //!    rooms (`lk_client.py converse-many`): N Python processes would not fit on small machines.
@@ -21,7 +22,7 @@
 //! cargo run --release -p voice-agent-tests --bin bench-session -- tools [TURNS]
 //! ```
 //!
-//! Defaults: 20 turns; rooms 1 10 50.
+//! Defaults: 20 turns; rooms 1 10 50 (`0`: no load runs).
 
 use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
@@ -134,13 +135,14 @@ fn report(name: &str, mut v: Vec<f64>) {
     );
 }
 
-fn options(max_jobs: u32) -> VoiceOptions {
+fn options(max_jobs: u32, smart: bool) -> VoiceOptions {
     // The usual limits, raised so a long benchmark conversation is never refused.
     let mut limits = LimitsConfig::default();
     limits.quotas.set(Scope::Participant, Unit::Turns, Window::Minute, 10_000);
     limits.quotas.set(Scope::Participant, Unit::Turns, Window::Day, 100_000);
     limits.quotas.set(Scope::Global, Unit::Turns, Window::Minute, 100_000);
-    VoiceOptions { limits, max_jobs, ..VoiceOptions::default() }
+    let base = if smart { VoiceOptions::smart() } else { VoiceOptions::default() };
+    VoiceOptions { limits, max_jobs, ..base }
 }
 
 /// Tool time of the tool-turn run.
@@ -166,9 +168,10 @@ impl Agent for Clock {
 }
 
 /// One conversation of `turns` questions; `min_silence` overrides the VAD's silence wait;
-/// `tool`: each answer first calls a tool that takes [`TOOL_TIME`].
-async fn latency(turns: usize, slow: bool, min_silence: Option<Duration>, tool: bool) {
-    let mut opts = options(4);
+/// `tool`: each answer first calls a tool that takes [`TOOL_TIME`]; `smart`: Smart Turn
+/// decides the end of turn (else the VAD's silence alone).
+async fn latency(turns: usize, slow: bool, min_silence: Option<Duration>, tool: bool, smart: bool) {
+    let mut opts = options(4, smart);
     if let Some(d) = min_silence {
         opts.segmenter.min_silence = d;
     }
@@ -212,6 +215,7 @@ async fn latency(turns: usize, slow: bool, min_silence: Option<Duration>, tool: 
         "instant fake providers"
     }
     .to_owned();
+    name.push_str(if smart { ", TURN_DETECTION=smart" } else { ", TURN_DETECTION=vad" });
     if let Some(d) = min_silence {
         name.push_str(&format!(", VAD_MIN_SILENCE_SECS={}", d.as_secs_f64()));
     }
@@ -226,7 +230,7 @@ async fn latency(turns: usize, slow: bool, min_silence: Option<Duration>, tool: 
 type Sample = (f64, Duration, f64);
 
 async fn load(rooms: usize) {
-    let rig = Arc::new(voice::start("load", options(rooms as u32 + 2)).await);
+    let rig = Arc::new(voice::start("load", options(rooms as u32 + 2, false)).await);
     rig.fake.edit_replies(|r| {
         r.transcript = "what time is it".into();
         r.chat_chunks = vec!["It is noon. The sun is high.".into()];
@@ -314,20 +318,22 @@ async fn main() {
     let turns = args.first().copied().unwrap_or(20);
     if tools {
         // A tool turn against the plain answer, one after the other on the same machine.
-        latency(turns, false, None, false).await;
-        latency(turns, false, None, true).await;
+        latency(turns, false, None, false, false).await;
+        latency(turns, false, None, true, false).await;
         return;
     }
     let rooms: Vec<usize> = if args.len() > 1 { args[1..].to_vec() } else { vec![1, 10, 50] };
     if turns > 0 {
-        latency(turns, false, None, false).await;
-        latency(turns, true, None, false).await;
+        for smart in [false, true] {
+            latency(turns, false, None, false, smart).await;
+            latency(turns, true, None, false, smart).await;
+        }
         // The VAD's silence wait (0.45 s by default) is within the endpointing delay (0.5 s),
         // which decides when the agent may answer; with a longer wait (Silero's usual 0.55 s)
         // the VAD would decide instead.
-        latency(turns, false, Some(Duration::from_millis(550)), false).await;
+        latency(turns, false, Some(Duration::from_millis(550)), false, false).await;
     }
-    for n in rooms {
+    for n in rooms.into_iter().filter(|&n| n > 0) {
         load(n).await;
     }
 }

@@ -9,21 +9,20 @@ pub const RATE: u32 = 48_000;
 
 /// Renders `text` as 48 kHz mono s16 speech into `out` (espeak-ng → sox).
 pub fn speech(text: &str, out: &Path) {
+    speech_with(text, "en-us", 150, out);
+}
+
+/// Renders `text` in espeak-ng `voice` at `speed` words per minute as 48 kHz mono s16 into `out`.
+pub fn speech_with(text: &str, voice: &str, speed: u32, out: &Path) {
     let raw = out.with_extension("espeak.wav");
     let status = Command::new("espeak-ng")
-        .args(["-v", "en-us", "-s", "150", "-w"])
+        .args(["-v", voice, "-s", &speed.to_string(), "-w"])
         .arg(&raw)
         .arg(text)
         .status()
         .expect("espeak-ng is missing: run scripts/setup");
-    assert!(status.success(), "espeak-ng failed");
-    let status = Command::new("sox")
-        .arg(&raw)
-        .args(["-r", "48000", "-c", "1", "-b", "16", "-e", "signed-integer"])
-        .arg(out)
-        .status()
-        .expect("sox is missing: run scripts/setup");
-    assert!(status.success(), "sox failed");
+    assert!(status.success(), "espeak-ng -v {voice} failed");
+    to_48k(&raw, out);
     let _ = std::fs::remove_file(raw);
 }
 

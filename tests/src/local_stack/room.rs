@@ -107,6 +107,10 @@ async fn start_rig(name: &str, profile: Profile, system_prompt: String, agents: 
         system_prompt,
         greeting: None,
         turn_deadline: Duration::from_secs(120),
+        // The client scores the first thing the agent says after a question; on a busy machine
+        // the local LLM often takes longer than the filler's 2.5 s, and "One moment." would be
+        // scored as the answer. The filler has its own tests (`session_waiting`).
+        thinking_notice: None,
         ..SessionConfig::default()
     };
     let (handler, providers) =

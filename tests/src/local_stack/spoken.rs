@@ -7,7 +7,6 @@
 //! within 30 dB of the loudest one, so pauses do not lower the speech level.
 
 use std::path::Path;
-use std::process::Command;
 
 use crate::livekit::wav;
 
@@ -26,22 +25,7 @@ pub enum Condition {
 /// Speaks `text` with espeak-ng `voice` at `speed` words per minute, applies `condition` and
 /// writes a 48 kHz mono s16 WAV to `out`. `seed` picks the noise.
 pub fn question_wav(text: &str, voice: &str, speed: u32, condition: Condition, seed: u64, out: &Path) {
-    let raw = out.with_extension("espeak.wav");
-    let status = Command::new("espeak-ng")
-        .args(["-v", voice, "-s", &speed.to_string(), "-w"])
-        .arg(&raw)
-        .arg(text)
-        .status()
-        .expect("espeak-ng is missing: run scripts/setup");
-    assert!(status.success(), "espeak-ng -v {voice} failed");
-    let status = Command::new("sox")
-        .arg(&raw)
-        .args(["-r", "48000", "-c", "1", "-b", "16", "-e", "signed-integer"])
-        .arg(out)
-        .status()
-        .expect("sox is missing: run scripts/setup");
-    assert!(status.success(), "sox failed");
-    let _ = std::fs::remove_file(raw);
+    wav::speech_with(text, voice, speed, out);
     if let Condition::Noisy { snr_db } = condition {
         let mut samples = wav::read(out);
         add_noise(&mut samples, snr_db, seed);

@@ -10,6 +10,7 @@
 
 mod binary_e2e;
 mod binary_voice;
+mod browser_playground;
 mod health_fuzz;
 mod livekit_bad_input;
 mod livekit_capacity;
@@ -25,6 +26,7 @@ mod log_canary;
 mod session_barge_in;
 mod session_conversation;
 mod session_degraded;
+mod session_frontends;
 mod session_leave;
 mod session_limits;
 mod session_outage;

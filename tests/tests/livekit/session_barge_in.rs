@@ -90,9 +90,16 @@ async fn speaking_over_the_agent_stops_it_and_the_new_question_is_answered() {
 
     // Transcripts: the story's stream ended as interrupted, the new answer's completed.
     let texts = voice::texts(&result, "lk.transcription");
-    assert!(
-        texts.iter().any(|t| t["status"].as_str().is_some_and(|s| s.contains("interrupted"))),
-        "{texts:?}"
+    let story = texts
+        .iter()
+        .find(|t| t["attributes"]["lk.interrupted"] == "true")
+        .unwrap_or_else(|| panic!("no interrupted caption: {texts:?}"));
+    // It ends at what was heard, and closes normally (final) so front ends keep it.
+    let shown = story["text"].as_str().unwrap();
+    assert!(A1.starts_with(shown) && shown.len() < A1.len(), "{story}");
+    assert_eq!(
+        (story["status"].as_str(), story["attributes"]["lk.transcription_final"].as_str()),
+        (Some("complete"), Some("true"))
     );
     assert!(texts.iter().any(|t| t["text"] == A2 && t["status"] == "complete"), "{texts:?}");
     assert!(texts.iter().any(|t| t["text"] == Q2 && t["from"] == "bob"), "{texts:?}");

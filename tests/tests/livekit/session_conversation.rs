@@ -83,6 +83,24 @@ async fn a_question_is_answered_with_speech_and_transcripts() {
         .unwrap_or_else(|| panic!("no agent transcript: {texts:?}"));
     assert_eq!(reply["from"], agent_id);
     assert!(reply["attributes"]["lk.segment_id"].as_str().is_some_and(|s| !s.is_empty()));
+    // As front ends expect: interim in the header, final in the trailer, the agent's own track.
+    assert_eq!(reply["header_attributes"]["lk.transcription_final"], "false", "{reply}");
+    assert_eq!(reply["attributes"]["lk.transcription_final"], "true", "{reply}");
+    let agent_track = reply["attributes"]["lk.transcribed_track_id"].as_str().unwrap_or("");
+    assert!(
+        agent_track.starts_with("TR_") && agent_track != user["attributes"]["lk.transcribed_track_id"],
+        "{reply}"
+    );
+    // Paced with the voice: the answer's caption starts once its audio does, and grows with it.
+    let question_end = result["questions"][0]["end"].as_f64().unwrap();
+    let chunks: Vec<f64> = reply["chunks"].as_array().unwrap().iter().filter_map(|c| c.as_f64()).collect();
+    assert!(chunks.len() > 3, "written word by word: {reply}");
+    assert!(chunks[0] > question_end, "no caption before the question ended: {reply}");
+    let answer_start = result["questions"][0]["answer_start"].as_f64().unwrap();
+    assert!(
+        chunks.last().unwrap() > &answer_start,
+        "the caption still grows while the answer plays: {reply}"
+    );
     assert!(
         texts.iter().any(|t| t["text"] == "Hi, I'm listening." && t["from"] == agent_id),
         "greeting transcript"

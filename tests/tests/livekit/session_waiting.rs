@@ -7,7 +7,9 @@
 
 use std::time::Duration;
 
+use voice_agent::clock;
 use voice_agent::core::jitter::Jitter;
+use voice_agent::session::metrics::metrics;
 use voice_agent_tests::fake_openai::{Behavior, Endpoint, RetryHint};
 use voice_agent_tests::livekit::voice::{self, VoiceOptions, VoiceRig};
 use voice_agent_tests::load::{Question, SimUser};
@@ -34,6 +36,27 @@ async fn user(rig: &VoiceRig, room: &str) -> SimUser {
     });
     assert!(rendered.await, "the filler was never rendered");
     user
+}
+
+/// Outcomes of the `voice_turns` counter but the greeting's.
+const OUTCOMES: [&str; 6] = ["answered", "interrupted", "apology", "text_only", "limited", "notice"];
+
+/// This process's finished turns so far, per outcome of [`OUTCOMES`].
+fn turns_ended() -> Vec<u64> {
+    OUTCOMES.iter().map(|o| metrics().turns.get_or_create(&[("outcome", *o)]).get()).collect()
+}
+
+/// Waits (up to `limit`) for a turn to end after `before`; its outcome, if one did.
+async fn turn_outcome(before: &[u64], limit: Duration) -> Option<&'static str> {
+    let give_up = clock::now() + limit;
+    while clock::now() < give_up {
+        let now = turns_ended();
+        if let Some(i) = (0..OUTCOMES.len()).find(|&i| now[i] > before[i]) {
+            return Some(OUTCOMES[i]);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
 }
 
 fn last_chat_messages(rig: &VoiceRig) -> Vec<(String, String)> {
@@ -135,18 +158,22 @@ async fn under_provider_chaos_every_question_gets_audio_or_text() {
         for b in splan {
             rig.fake.push(Endpoint::Speech, b.clone());
         }
+        let before = turns_ended();
         let asked = user.ask(&q, Duration::from_secs(20)).await.expect("room open");
         let sign = asked.first_sign();
+        // The turn runs to its end (a hanging LLM to its apology) before the next question,
+        // which would otherwise cut it short.
+        let outcome = turn_outcome(&before, Duration::from_secs(30)).await.unwrap_or("still running");
         match sign {
             Some(d) if d <= Duration::from_secs(5) => within_5s += 1,
             Some(_) => {}
             None => silent += 1,
         }
         outcomes.push(format!(
-            "{i}: llm {cname}, tts {sname}: {}",
+            "{i}: llm {cname}, tts {sname}: {}, {outcome}",
             sign.map_or("nothing".into(), |d| format!("{:.2} s", d.as_secs_f64()))
         ));
-        // Let hanging requests time out before the next question.
+        // Let the end of the reply play out before the next question.
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     for o in &outcomes {

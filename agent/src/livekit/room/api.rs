@@ -23,11 +23,24 @@ use crate::livekit::audio::{FRAME_SAMPLES, SAMPLE_RATE};
 #[derive(Debug)]
 pub struct AudioStream {
     rx: mpsc::Receiver<AudioFrame>,
+    preconnect: bool,
 }
 
 impl AudioStream {
     pub(crate) fn new(rx: mpsc::Receiver<AudioFrame>) -> Self {
-        Self { rx }
+        Self { rx, preconnect: false }
+    }
+
+    /// Marks the track as one whose front end recorded audio before the agent joined.
+    pub(crate) fn with_preconnect(mut self, preconnect: bool) -> Self {
+        self.preconnect = preconnect;
+        self
+    }
+
+    /// The track's front end recorded the user before the agent joined and sends that as
+    /// [`RoomEvent::PreConnectAudio`] (the track carries `TF_PRECONNECT_BUFFER`).
+    pub fn expects_preconnect(&self) -> bool {
+        self.preconnect
     }
 
     /// The next frame. Frames the consumer does not pick up in time are dropped (counted in
@@ -183,6 +196,7 @@ pub struct AudioSink {
     pub(crate) tx: mpsc::Sender<AudioChunk>,
     pub(crate) control: Arc<SinkControl>,
     pub(crate) state: watch::Receiver<PlaybackState>,
+    pub(crate) track: watch::Receiver<Option<String>>,
 }
 
 impl AudioSink {
@@ -213,6 +227,12 @@ impl AudioSink {
         // If the room closed, the last published state is final anyway.
         let _ = state.wait_for(|s| s.stops_done >= wanted).await;
         *state.borrow()
+    }
+
+    /// The sid of the track this sink plays on, once the server has published it (it changes
+    /// after a rejoin). Transcripts name it as `lk.transcribed_track_id`.
+    pub fn track_sid(&self) -> Option<String> {
+        self.track.borrow().clone()
     }
 
     /// The current playback counters.

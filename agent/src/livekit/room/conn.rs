@@ -50,6 +50,11 @@ pub enum ConnEvent {
         /// The packet.
         value: Box<proto::data_packet::Value>,
     },
+    /// The server published our audio track under this sid.
+    Published {
+        /// Track sid.
+        track_sid: String,
+    },
     /// The server answered request `request_id` (`ok` or refused).
     Response {
         /// The request's id.
@@ -149,7 +154,7 @@ impl Conn {
             }
             Resp::Trickle(t) => self.on_trickle(&t)?,
             Resp::Update(update) => out.push(ConnEvent::Participants(update.participants)),
-            Resp::TrackPublished(published) => self.on_track_published(published).await?,
+            Resp::TrackPublished(published) => self.on_track_published(published, out).await?,
             Resp::Leave(leave) => {
                 let why = signal::leave_reason(&leave);
                 return Err(match proto::leave_request::Action::try_from(leave.action) {
@@ -214,11 +219,18 @@ impl Conn {
         peer.add_remote_candidate(init.attribute()).map_err(failed)
     }
 
-    async fn on_track_published(&mut self, published: proto::TrackPublishedResponse) -> Result<(), End> {
+    async fn on_track_published(
+        &mut self,
+        published: proto::TrackPublishedResponse,
+        out: &mut Vec<ConnEvent>,
+    ) -> Result<(), End> {
         let Some(offer) = self.publication.offer(&published, &mut self.publ).map_err(|e| End::Failed(e.0))?
         else {
             return Ok(());
         };
+        if let Some(track) = published.track.as_ref() {
+            out.push(ConnEvent::Published { track_sid: track.sid.clone() });
+        }
         let id = self.next_offer_id;
         self.next_offer_id += 1;
         self.send(&signal::offer(offer, id)).await?;

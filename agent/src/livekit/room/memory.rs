@@ -41,7 +41,7 @@ pub struct SentText {
     pub topic: String,
     /// Sent in the name of this participant (empty: the agent itself).
     pub sender: String,
-    /// Header attributes.
+    /// Header attributes, updated by the trailer's once closed.
     pub attributes: HashMap<String, String>,
     /// The chunks so far, joined.
     pub text: String,
@@ -70,6 +70,8 @@ pub struct FarEnd {
 /// the current tokio runtime.
 pub fn pair(name: &str, identity: &str) -> (Room, FarEnd) {
     let (room, wiring) = super::wire(name.to_owned(), identity.to_owned());
+    // The agent's track is published at once here.
+    wiring.track_tx.send_replace(Some(format!("TR_{identity}")));
     let far = FarEnd {
         events: wiring.events,
         state: room.sink.state.clone(),
@@ -91,13 +93,19 @@ pub fn pair(name: &str, identity: &str) -> (Room, FarEnd) {
 impl FarEnd {
     /// `identity` joins and publishes a microphone: returns its sender (frames of 48 kHz mono).
     pub async fn join(&self, identity: &str) -> mpsc::Sender<AudioFrame> {
+        self.join_with(identity, false).await
+    }
+
+    /// [`FarEnd::join`], with a microphone marked as having a pre-connect recording
+    /// (`TF_PRECONNECT_BUFFER`) if `preconnect`. The track's sid is `TR_<identity>`.
+    pub async fn join_with(&self, identity: &str, preconnect: bool) -> mpsc::Sender<AudioFrame> {
         let (tx, rx) = mpsc::channel(64);
         self.event(RoomEvent::ParticipantJoined { identity: identity.to_owned(), name: identity.to_owned() })
             .await;
         self.event(RoomEvent::TrackSubscribed {
             identity: identity.to_owned(),
             track_sid: format!("TR_{identity}"),
-            audio: AudioStream::new(rx),
+            audio: AudioStream::new(rx).with_preconnect(preconnect),
         })
         .await;
         tx
@@ -150,6 +158,11 @@ impl FarEnd {
     /// The agent's participant attributes as last set (e.g. `lk.agent.state`).
     pub fn attributes(&self) -> BTreeMap<String, String> {
         self.attributes.borrow().clone()
+    }
+
+    /// The agent's attributes as they change (for a test that records every change).
+    pub fn watch_attributes(&self) -> watch::Receiver<BTreeMap<String, String>> {
+        self.attributes.clone()
     }
 
     /// Waits until the agent's attributes satisfy `found`, and returns them.
@@ -218,6 +231,8 @@ impl FarTask {
             }
             Value::StreamTrailer(t) => {
                 if let Some(i) = texts.by_id.remove(&t.stream_id) {
+                    // As clients do: the trailer's attributes update the header's.
+                    texts.all[i].attributes.extend(t.attributes);
                     texts.all[i].closed = Some(t.reason);
                 }
             }

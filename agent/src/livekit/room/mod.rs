@@ -102,6 +102,7 @@ fn wire(name: String, identity: String) -> (Room, task::Wiring) {
     let (data_tx, data_rx) = mpsc::channel(64);
     let (audio_tx, audio_rx) = mpsc::channel(16);
     let (state_tx, state_rx) = watch::channel(PlaybackState::default());
+    let (track_tx, track_rx) = watch::channel(None);
     let control = Arc::new(SinkControl::default());
     let (attributes, attributes_rx) = Attributes::new();
     let leave = CancellationToken::new();
@@ -111,6 +112,7 @@ fn wire(name: String, identity: String) -> (Room, task::Wiring) {
         audio_rx,
         control: control.clone(),
         state_tx,
+        track_tx,
         attributes: attributes_rx,
         leave: leave.clone(),
     };
@@ -118,7 +120,7 @@ fn wire(name: String, identity: String) -> (Room, task::Wiring) {
         name,
         identity,
         events: events_rx,
-        sink: AudioSink { tx: audio_tx, control, state: state_rx },
+        sink: AudioSink { tx: audio_tx, control, state: state_rx, track: track_rx },
         data: data_tx,
         attributes,
         leave,

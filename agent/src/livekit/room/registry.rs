@@ -83,6 +83,8 @@ struct Participant {
     version: u32,
     /// track sid → (is audio, muted)
     tracks: HashMap<String, (bool, bool)>,
+    /// Audio tracks whose front end sends pre-connect audio (`TF_PRECONNECT_BUFFER`).
+    preconnect: HashSet<String>,
 }
 
 /// The registry.
@@ -152,6 +154,13 @@ impl Registry {
                 .iter()
                 .map(|t| (t.sid.clone(), (t.r#type == proto::TrackType::Audio as i32, t.muted)))
                 .collect();
+            let feature = proto::AudioTrackFeature::TfPreconnectBuffer as i32;
+            let preconnect: HashSet<String> = info
+                .tracks
+                .iter()
+                .filter(|t| t.audio_features.contains(&feature))
+                .map(|t| t.sid.clone())
+                .collect();
             match self.participants.get_mut(&info.sid) {
                 Some(p) if info.version != 0 && info.version < p.version => {}
                 Some(p) => {
@@ -167,13 +176,19 @@ impl Registry {
                         }
                     }
                     p.tracks = tracks;
+                    p.preconnect = preconnect;
                     p.version = info.version;
                 }
                 None => {
                     changes.push(Change::Joined { identity: info.identity.clone(), name: info.name.clone() });
                     self.participants.insert(
                         info.sid.clone(),
-                        Participant { identity: info.identity.clone(), version: info.version, tracks },
+                        Participant {
+                            identity: info.identity.clone(),
+                            version: info.version,
+                            tracks,
+                            preconnect,
+                        },
                     );
                 }
             }
@@ -206,6 +221,11 @@ impl Registry {
     /// Whether `identity` is a user the agent serves (data from anyone else is dropped).
     pub fn is_user(&self, identity: &str) -> bool {
         self.participants.values().any(|p| p.identity == identity)
+    }
+
+    /// Whether `track_sid`'s front end sends pre-connect audio for it.
+    pub fn has_preconnect(&self, track_sid: &str) -> bool {
+        self.participants.values().any(|p| p.preconnect.contains(track_sid))
     }
 
     fn owner_of_audio(&self, track_sid: &str) -> Option<&str> {

@@ -57,6 +57,8 @@ pub(super) struct Wiring {
     pub audio_rx: mpsc::Receiver<AudioChunk>,
     pub control: Arc<SinkControl>,
     pub state_tx: watch::Sender<PlaybackState>,
+    /// Our published track's sid.
+    pub track_tx: watch::Sender<Option<String>>,
     pub attributes: watch::Receiver<BTreeMap<String, String>>,
     pub leave: CancellationToken,
 }
@@ -75,6 +77,7 @@ pub(super) struct RoomTask {
     heard_audio: bool,
     attributes_rx: watch::Receiver<BTreeMap<String, String>>,
     attributes: AttributeSync,
+    track_tx: watch::Sender<Option<String>>,
     streams: Reassembler,
 }
 
@@ -101,6 +104,7 @@ impl RoomTask {
             inbound: HashMap::new(),
             heard_audio: false,
             attributes_rx: wiring.attributes,
+            track_tx: wiring.track_tx,
             attributes: AttributeSync::new(),
             streams: Reassembler::new(Limits::default()),
         };
@@ -275,6 +279,9 @@ impl RoomTask {
             ConnEvent::Media(data) => self.on_media(&data),
             ConnEvent::Data(msg) => self.on_data(msg),
             ConnEvent::Stream { from, value } => self.on_stream(from, *value),
+            ConnEvent::Published { track_sid } => {
+                self.track_tx.send_replace(Some(track_sid));
+            }
             ConnEvent::Response { request_id, ok } => {
                 if self.attributes.on_response(request_id, ok, clock::now()) && !ok {
                     metrics().attribute_retries.inc();
@@ -348,10 +355,11 @@ impl RoomTask {
                         let (tx, rx) = mpsc::channel(STREAM_BUFFER);
                         self.inbound.insert(mid, Inbound { decoder, tx });
                         tracing::info!(%identity, %track_sid, "subscribed to remote audio");
+                        let preconnect = self.registry.has_preconnect(&track_sid);
                         self.emit(RoomEvent::TrackSubscribed {
                             identity,
                             track_sid,
-                            audio: AudioStream::new(rx),
+                            audio: AudioStream::new(rx).with_preconnect(preconnect),
                         });
                     }
                     Err(e) => tracing::error!(error = %e, "cannot create an Opus decoder"),

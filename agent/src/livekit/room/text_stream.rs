@@ -129,11 +129,18 @@ impl TextStream {
 
     /// Ends the stream; `reason` is empty for a normal end (else e.g. `"interrupted"`).
     pub async fn close(self, reason: &str) -> Result<(), RoomClosed> {
-        let trailer = data_stream::Trailer {
-            stream_id: self.id.clone(),
-            reason: reason.to_owned(),
-            ..Default::default()
-        };
+        self.close_with(reason, HashMap::new()).await
+    }
+
+    /// Ends the stream with attributes that receivers merge into the header's (e.g.
+    /// `lk.transcription_final = "true"`).
+    pub async fn close_with(
+        self,
+        reason: &str,
+        attributes: HashMap<String, String>,
+    ) -> Result<(), RoomClosed> {
+        let trailer =
+            data_stream::Trailer { stream_id: self.id.clone(), reason: reason.to_owned(), attributes };
         self.send(Value::StreamTrailer(trailer)).await
     }
 

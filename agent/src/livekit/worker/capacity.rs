@@ -53,7 +53,10 @@ impl Refusal {
 pub struct Report {
     /// False means WS_FULL: the server stops offering jobs.
     pub available: bool,
-    /// 0..1, the larger of CPU load and job-slot usage; the server weights choices by 1 − load.
+    /// 0..1: the CPU load while jobs are taken, 1 once they are not. The server weights its
+    /// choice by 1 − load and stops offering jobs to a worker well before 1 (about 0.7 in
+    /// livekit-server 1.13), so slot usage is not reported as load: it would stop the offers
+    /// at about 70 % of `max_jobs`. Full is said by `available`.
     pub load: f32,
     /// Jobs running or reserved.
     pub job_count: u32,
@@ -147,10 +150,10 @@ impl Capacity {
     /// The status report for the server.
     pub fn report(&mut self, now: Instant) -> Report {
         self.expire(now);
-        let usage = self.slots.len() as f64 / f64::from(self.limits.max_jobs);
+        let available = self.refusal().is_none();
         Report {
-            available: self.refusal().is_none(),
-            load: usage.max(self.cpu_load).min(1.0) as f32,
+            available,
+            load: if available { self.cpu_load as f32 } else { 1.0 },
             job_count: self.slots.len().try_into().unwrap_or(u32::MAX),
         }
     }
@@ -257,7 +260,9 @@ mod tests {
         assert_eq!(c.offer("a", t0), Err(Refusal::Overloaded));
         let r = c.report(t0);
         assert!(!r.available);
-        assert!((r.load - 0.75).abs() < 1e-6);
+        assert_eq!(r.load, 1.0);
+        c.set_cpu_load(0.5);
+        assert!((c.report(t0).load - 0.5).abs() < 1e-6);
         c.set_cpu_load(f64::NAN);
         assert_eq!(c.offer("a", t0), Ok(()));
         c.drain();
@@ -267,12 +272,18 @@ mod tests {
     }
 
     #[test]
-    fn load_reports_slot_usage() {
+    fn load_is_cpu_not_slot_usage_until_full() {
         let t0 = clock::now();
         let mut c = cap(4);
-        c.offer("a", t0).unwrap();
+        c.set_cpu_load(0.1);
+        for job in ["a", "b", "c"] {
+            c.offer(job, t0).unwrap();
+        }
         let r = c.report(t0);
         assert!(r.available);
-        assert!((r.load - 0.25).abs() < 1e-6);
+        assert!((r.load - 0.1).abs() < 1e-6, "3 of 4 slots taken still reads as the CPU load");
+        c.offer("d", t0).unwrap();
+        let r = c.report(t0);
+        assert_eq!((r.available, r.load, r.job_count), (false, 1.0, 4));
     }
 }
