@@ -4,10 +4,10 @@
 //! desk's store, and the spoken answer carries the tool's result. Only robust words are
 //! checked (the small model words its answers its own way).
 //!
-//! The 1.5B model does not always call the tool on the first request (with the greeting in the
-//! history it sometimes answers in words, even with a made-up reference), so the caller says
-//! a second time that the booking should be made, as a caller would; a made-up reference
-//! does not pass (the store's first reference is checked).
+//! The greeting is in the history, as in every call: with it, the 1.5B model used to answer in
+//! words with a made-up reference; `local/qwen2.5-tools.jinja` now tells it that it acts only
+//! through the functions. The caller then asks for the reference, as a caller would: a
+//! made-up one does not pass (the store's is checked).
 #![allow(clippy::unwrap_used)] // a test: a failed unwrap is a failed test
 
 use front_desk::{FrontDesk, Store};
@@ -24,7 +24,7 @@ async fn a_spoken_booking_is_made_by_the_local_llm_through_the_tool() {
     let rig = room::start_agents("local-tools", agents).await;
     let ask =
         rig.question("q1", "Please book a table for four people at seven thirty tonight. My name is Smith.");
-    let again = rig.question("q2", "Please make that booking now, under the name Smith.");
+    let again = rig.question("q2", "What is my booking reference?");
     let result = rig.converse("local-tools", &[ask, again], &[]).await;
     println!("client: {result}");
     let said = agent_said(&result);
@@ -38,12 +38,12 @@ async fn a_spoken_booking_is_made_by_the_local_llm_through_the_tool() {
     assert_eq!(booking.time, "19:30", "{booking:?}");
 
     // An answer carries the tool's result: the reference's number, in the transcript and in
-    // what the client heard (Whisper may write it "1001" or "one thousand and one").
+    // what the client heard (Whisper may write it "1001", "1,001" or "one thousand and one").
     let reference = booking.reference.trim_start_matches("R-").to_owned();
     assert!(said.iter().any(|t| t.contains(&reference)), "no answer gives the reference: {said:?}");
     let heard = rig.heard_answers(&result, 2).await;
     assert!(
-        heard.iter().any(|h| h.contains(&reference) || words(h).contains(&"thousand".into())),
+        heard.iter().any(|h| h.replace(',', "").contains(&reference) || words(h).contains(&"thousand".into())),
         "no spoken answer sounded like the reference: {heard:?}"
     );
     rig.stop().await;
