@@ -9,6 +9,15 @@ pub const MAX_PARTY: u32 = 8;
 /// Slots the restaurant books, "HH:MM".
 pub const SLOTS: [&str; 6] = ["18:00", "18:30", "19:00", "19:30", "20:00", "20:30"];
 
+/// The slot a time names: "19:30" itself, or the evening slot of a 12-hour "7:30" (callers
+/// say "seven thirty" for tonight).
+fn slot(time: &str) -> Option<&'static str> {
+    let (h, m) = time.trim().split_once(':')?;
+    let h: u32 = h.parse().ok()?;
+    let wanted = format!("{:02}:{m}", if h < 12 { h + 12 } else { h });
+    SLOTS.iter().copied().find(|s| *s == wanted)
+}
+
 /// One booking.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Booking {
@@ -78,17 +87,17 @@ impl Store {
         }
     }
 
-    /// Tables still free at `time`.
+    /// Tables still free at `time` ("19:30"; an evening time said the 12-hour way, "7:30",
+    /// means the same slot).
     pub async fn free_tables(&self, time: &str) -> Result<usize, BookError> {
         self.lookup().await;
-        if !SLOTS.contains(&time) {
-            return Err(BookError::NoSuchTime(time.to_owned()));
-        }
+        let time = slot(time).ok_or_else(|| BookError::NoSuchTime(time.to_owned()))?;
         Ok(self.with(|b| b.tables_per_slot - b.bookings.values().filter(|x| x.time == time).count()))
     }
 
     /// Books a table.
     pub async fn book(&self, name: &str, people: u32, time: &str) -> Result<Booking, BookError> {
+        let time = slot(time).unwrap_or(time);
         if !(1..=MAX_PARTY).contains(&people) {
             return Err(BookError::PartySize(people));
         }
@@ -118,5 +127,30 @@ impl Store {
     /// Every booking, by reference.
     pub fn bookings(&self) -> Vec<Booking> {
         self.with(|b| b.bookings.values().cloned().collect())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a test: a failed unwrap is a failed test
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_evening_time_said_the_12_hour_way_is_its_slot() {
+        assert_eq!(slot("19:30"), Some("19:30"));
+        assert_eq!(slot("7:30"), Some("19:30"));
+        assert_eq!(slot("07:30"), Some("19:30"));
+        assert_eq!(slot("6:00"), Some("18:00"));
+        assert_eq!(slot("12:00"), None);
+        assert_eq!(slot("seven"), None);
+    }
+
+    #[tokio::test]
+    async fn a_booking_at_7_30_is_at_19_30() {
+        let store = Store::new(1);
+        let b = store.book("Smith", 4, "7:30").await.unwrap();
+        assert_eq!(b.time, "19:30");
+        assert_eq!(store.free_tables("7:30").await, Ok(0));
+        assert_eq!(store.book("Lee", 2, "9:15").await, Err(BookError::NoSuchTime("9:15".into())));
     }
 }

@@ -43,7 +43,9 @@ async fn a_spoken_booking_is_made_by_the_local_llm_through_the_tool() {
     assert!(said.iter().any(|t| t.contains(&reference)), "no answer gives the reference: {said:?}");
     let heard = rig.heard_answers(&result, 2).await;
     assert!(
-        heard.iter().any(|h| h.replace(',', "").contains(&reference) || words(h).contains(&"thousand".into())),
+        heard
+            .iter()
+            .any(|h| h.replace(',', "").contains(&reference) || words(h).contains(&"thousand".into())),
         "no spoken answer sounded like the reference: {heard:?}"
     );
     rig.stop().await;
