@@ -90,7 +90,8 @@ fn main() {
     // The service as sessions use it: N requests at once from async tasks.
     let rt =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-    let detector = TurnDetector::start(model.clone(), 16).expect("service");
+    let detector =
+        TurnDetector::start(model.clone(), 16, std::time::Duration::from_secs(3600)).expect("service");
     for n in [1, 8] {
         let ms = best_ms(n, true, || {
             rt.block_on(async {

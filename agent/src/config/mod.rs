@@ -170,7 +170,7 @@ impl Config {
             true => crate::smart_turn::config::SMART_VAD_MIN_SILENCE,
             false => crate::core::segmenter::SegmenterConfig::default().min_silence,
         };
-        let vad = crate::vad::config::VadConfig::from_env_with_silence(env, silence);
+        let vad = crate::vad::config::VadConfig::from_env_with_silence(env, silence, smart);
         let limits = crate::limits::config::LimitsConfig::from_env(env);
         let providers = crate::providers::ProvidersConfig::from_env(env);
         let mut session = crate::session::SessionConfig::from_env(env);

@@ -26,12 +26,15 @@ impl VadConfig {
     /// `VAD_PREFIX_PADDING_SECS` (0.5), `VAD_END_PADDING_SECS` (0.1, not above the minimum
     /// silence), `VAD_MAX_UTTERANCE_SECS` (30) and `VAD_MAX_BATCH` (64).
     pub fn from_env(env: &mut EnvReader) -> Self {
-        Self::from_env_with_silence(env, SegmenterConfig::default().min_silence)
+        Self::from_env_with_silence(env, SegmenterConfig::default().min_silence, false)
     }
 
     /// [`VadConfig::from_env`] with another default for `VAD_MIN_SILENCE_SECS` (shorter with
-    /// an end-of-turn model, which decides what a pause means).
-    pub fn from_env_with_silence(env: &mut EnvReader, min_silence: Duration) -> Self {
+    /// an end-of-turn model, which decides what a pause means). With `keep_pause`,
+    /// `VAD_END_PADDING_SECS` defaults to the minimum silence: an utterance keeps the whole
+    /// pause the VAD waited for, as an end-of-turn model expects to hear it (Smart Turn's
+    /// reference pipeline feeds it the audio up to the moment the VAD reported the pause).
+    pub fn from_env_with_silence(env: &mut EnvReader, min_silence: Duration, keep_pause: bool) -> Self {
         let d = SegmenterConfig { min_silence, ..SegmenterConfig::default() };
         let activation_threshold = env.ranged("VAD_ACTIVATION_THRESHOLD", d.activation_threshold, 0.01, 0.99);
         let mut deactivation_threshold =
@@ -43,7 +46,8 @@ impl VadConfig {
         let min_speech = env.seconds("VAD_MIN_SPEECH_SECS", d.min_speech, 0.0, 10.0);
         let min_silence = env.seconds("VAD_MIN_SILENCE_SECS", d.min_silence, 0.032, 10.0);
         let prefix_padding = env.seconds("VAD_PREFIX_PADDING_SECS", d.prefix_padding, 0.0, 5.0);
-        let mut end_padding = env.seconds("VAD_END_PADDING_SECS", d.end_padding, 0.0, 10.0);
+        let pad = if keep_pause { min_silence } else { d.end_padding };
+        let mut end_padding = env.seconds("VAD_END_PADDING_SECS", pad, 0.0, 10.0);
         if end_padding > min_silence {
             env.error("VAD_END_PADDING_SECS", "a number of seconds not above VAD_MIN_SILENCE_SECS");
             end_padding = min_silence;
@@ -84,6 +88,22 @@ mod tests {
         assert!(errs.is_empty());
         assert_eq!(c, VadConfig::default());
         assert_eq!(c.segmenter.min_silence, Duration::from_millis(450));
+        assert_eq!(c.segmenter.end_padding, Duration::from_millis(100));
+    }
+
+    #[test]
+    fn an_end_of_turn_model_hears_the_whole_pause() {
+        let ms = Duration::from_millis;
+        let mut env = EnvReader::from_pairs(&[]);
+        let c = VadConfig::from_env_with_silence(&mut env, ms(200), true);
+        assert_eq!((c.segmenter.min_silence, c.segmenter.end_padding), (ms(200), ms(200)));
+        let mut env = EnvReader::from_pairs(&[("VAD_MIN_SILENCE_SECS", "0.3")]);
+        let c = VadConfig::from_env_with_silence(&mut env, ms(200), true);
+        assert_eq!(c.segmenter.end_padding, ms(300), "the configured pause, not the default");
+        let mut env = EnvReader::from_pairs(&[("VAD_END_PADDING_SECS", "0.05")]);
+        let c = VadConfig::from_env_with_silence(&mut env, ms(200), true);
+        assert_eq!(c.segmenter.end_padding, ms(50), "an explicit padding wins");
+        assert!(env.errors().is_empty());
     }
 
     #[test]

@@ -80,6 +80,7 @@ fn run(vad: &Vad, model: Option<&SmartTurn>, u: &Utterance) -> Run {
     let smart = model.is_some();
     let segmenter = SegmenterConfig {
         min_silence: if smart { SMART_VAD_MIN_SILENCE } else { SegmenterConfig::default().min_silence },
+        end_padding: if smart { SMART_VAD_MIN_SILENCE } else { SegmenterConfig::default().end_padding },
         ..SegmenterConfig::default()
     };
     let cfg = TurnConfig { smart: smart.then(SmartEndpointing::default), ..TurnConfig::default() };
