@@ -162,6 +162,11 @@ fn normalized_correlation(a: &[f64], b: &[f64], lag: i64) -> f64 {
 
 /// Writes 48 kHz mono s16 samples as a WAV file.
 pub fn write(path: &Path, samples: &[i16]) {
+    write_at(path, samples, RATE);
+}
+
+/// Writes mono s16 samples at `rate` Hz as a WAV file.
+pub fn write_at(path: &Path, samples: &[i16], rate: u32) {
     let data_len = (samples.len() * 2) as u32;
     let mut bytes = Vec::with_capacity(44 + samples.len() * 2);
     bytes.extend_from_slice(b"RIFF");
@@ -170,8 +175,8 @@ pub fn write(path: &Path, samples: &[i16]) {
     bytes.extend_from_slice(&16u32.to_le_bytes());
     bytes.extend_from_slice(&1u16.to_le_bytes()); // PCM
     bytes.extend_from_slice(&1u16.to_le_bytes()); // mono
-    bytes.extend_from_slice(&RATE.to_le_bytes());
-    bytes.extend_from_slice(&(RATE * 2).to_le_bytes());
+    bytes.extend_from_slice(&rate.to_le_bytes());
+    bytes.extend_from_slice(&(rate * 2).to_le_bytes());
     bytes.extend_from_slice(&2u16.to_le_bytes());
     bytes.extend_from_slice(&16u16.to_le_bytes());
     bytes.extend_from_slice(b"data");
