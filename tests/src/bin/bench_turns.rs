@@ -131,10 +131,11 @@ fn run(vad: &Vad, model: Option<&SmartTurn>, u: &Utterance) -> Run {
                     first_p.get_or_insert(p);
                     verdicts.push((now + took, part, p));
                 }
-                Cmd::Respond { .. } | Cmd::Say { .. } => {
+                // A preemptive reply played once the turn is confirmed counts from its release.
+                Cmd::Respond { .. } | Cmd::Release { .. } | Cmd::Say { .. } => {
                     return Run { answered: Some(fed), predictions, first_p };
                 }
-                Cmd::Interrupt { .. } => {}
+                Cmd::Prepare { .. } | Cmd::Discard { .. } | Cmd::Interrupt { .. } => {}
             }
         }
     }
