@@ -170,11 +170,15 @@ impl Config {
             true => crate::smart_turn::config::SMART_VAD_MIN_SILENCE,
             false => crate::core::segmenter::SegmenterConfig::default().min_silence,
         };
-        let vad = crate::vad::config::VadConfig::from_env_with_silence(env, silence);
+        let mut vad = crate::vad::config::VadConfig::from_env_with_silence(env, silence);
         let limits = crate::limits::config::LimitsConfig::from_env(env);
         let providers = crate::providers::ProvidersConfig::from_env(env);
         let mut session = crate::session::SessionConfig::from_env(env);
         session.turn.smart = smart.then_some(turn.endpointing);
+        if smart && session.turn.preemptive {
+            // The model is asked at a short pause already; the silence wait still ends it.
+            vad.segmenter.early_pause = crate::smart_turn::config::SMART_VAD_EARLY_PAUSE;
+        }
         Self { livekit, worker, health, models, log_format, log_level, vad, limits, providers, session, turn }
     }
 
