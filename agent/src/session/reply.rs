@@ -22,8 +22,8 @@
 //! `FIRST_CLAUSE_SECS` after its first token has its first clause spoken already.
 //!
 //! A preemptive reply ([`crate::core::preempt`]) runs with a [`Hold`]: the LLM and the
-//! first sentence's TTS go ahead, but nothing is played, captioned or sent (not even the
-//! filler) before the session releases it; a reply with nothing to say waits too, so it
+//! first sentence's TTS go ahead, but nothing is played, captioned or sent (the filler
+//! neither) before the session releases it; a reply with nothing to say waits too, so it
 //! never ends before its turn is confirmed. Cancelled while held, it leaves no trace.
 //!
 //! The turn is cancelled by its [`Call`]'s token (barge-in, participant gone): what was
@@ -444,9 +444,9 @@ impl Voice<'_> {
         }
     }
 
-    /// When the filler is due: not said yet, no audio of the answer queued, not held.
+    /// When the filler is due: not said yet, and no audio of the answer queued.
     fn filler_due(&self) -> Option<Instant> {
-        self.filler_at.filter(|_| self.queued == 0 && self.hold.is_none())
+        self.filler_at.filter(|_| self.queued == 0)
     }
 
     /// Waits until the turn is confirmed, if this is a held reply (a cancellation drops the
@@ -461,6 +461,8 @@ impl Voice<'_> {
     /// The filler, from its rendered audio only (a TTS request now would be late too). It is
     /// not the answer: it moves the answer's start on, and does not count as first audio.
     async fn say_filler(&mut self) {
+        // A held reply says it once released (the user has waited that long by then).
+        self.confirmed().await;
         self.filler_at = None;
         let Some(text) = self.ctx.filler.as_deref() else { return };
         let Some(pcm) = self.ctx.cache.get(text) else {

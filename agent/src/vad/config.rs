@@ -62,6 +62,8 @@ impl VadConfig {
                 prefix_padding,
                 end_padding,
                 max_utterance,
+                // Set by the application with Smart Turn and preemptive replies.
+                early_pause: d.early_pause,
             },
             max_batch: env.ranged("VAD_MAX_BATCH", 64, 1, 512),
         }
