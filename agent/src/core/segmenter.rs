@@ -276,7 +276,8 @@ impl Segmenter {
             let since = *s.silence_since.get_or_insert(cur);
             if cur - since >= self.min_silence {
                 self.end(since, EndReason::Silence, out);
-            } else if self.early > 0 && s.announced && !s.paused && cur + WINDOW as u64 - since >= self.early {
+            } else if self.early > 0 && s.announced && !s.paused && cur + WINDOW as u64 - since >= self.early
+            {
                 s.paused = true;
                 let upto = ((since - s.pcm_start) as usize).min(s.pcm.len());
                 let pcm = s.pcm[upto.saturating_sub(PAUSE_AUDIO)..upto].to_vec();

@@ -22,10 +22,10 @@ use tokio::task::{AbortHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use super::accounting::{self, TurnFacts};
+use super::held::{Hold, Release};
 use super::metrics::{metrics, observe};
 use super::outcome::{Outcome, TurnKind};
 use super::preconnect::PreConnect;
-use super::held::{Hold, Release};
 use super::reply::{self, AgentTurn, Reply, ReplyCtx, Script, SharedAgent, Timing};
 use super::transcript::{self, TOPIC_CHAT, TOPIC_TRANSCRIPTION};
 use super::{Event, Shared};
@@ -396,7 +396,8 @@ impl Session {
                 Command::Respond { turn, said, speech_ended } => self.respond(turn, said, speech_ended),
                 Command::Say { turn, text, reason, who, speech_ended } => {
                     let who = who.unwrap_or_else(|| self.agent.clone());
-                    let start = Start { kind: TurnKind::Say(reason), speech_ended, asked: Vec::new(), hold: None };
+                    let start =
+                        Start { kind: TurnKind::Say(reason), speech_ended, asked: Vec::new(), hold: None };
                     self.start_turn(turn, Script::Fixed(text), who, start);
                 }
                 Command::Prepare { turn, said, speech_ended } => self.prepare(turn, said, speech_ended),
@@ -477,7 +478,9 @@ impl Session {
     /// several people are in the call).
     fn user_texts(&self, said: &[Said]) -> Vec<String> {
         let labelled = self.members.len() > 1;
-        said.iter().map(|s| if labelled { format!("{}: {}", s.who, s.text) } else { s.text.clone() }).collect()
+        said.iter()
+            .map(|s| if labelled { format!("{}: {}", s.who, s.text) } else { s.text.clone() })
+            .collect()
     }
 
     /// The agent's answer to `said` (whose texts are `texts`) given `history` (ending with

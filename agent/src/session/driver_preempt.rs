@@ -31,8 +31,12 @@ impl Session {
         }
         let (answer, who) = self.agent_turn(&history, &said, texts.clone());
         let (release, hold) = held::hold();
-        let start =
-            Start { kind: TurnKind::Answer, speech_ended: Some(speech_ended), asked: Vec::new(), hold: Some(hold) };
+        let start = Start {
+            kind: TurnKind::Answer,
+            speech_ended: Some(speech_ended),
+            asked: Vec::new(),
+            hold: Some(hold),
+        };
         self.start_turn(turn, Script::Agent(answer), who, start);
         if let Some(info) = self.turns.get_mut(&turn) {
             info.held = Some((release, texts));

@@ -41,7 +41,8 @@ async fn a_pause_mid_sentence_is_not_answered_and_the_whole_sentence_is_answered
     r.agent_said("A table for four, done.").await;
     r.idle().await;
     assert_eq!(r.providers.chat_requests().len(), asked + 1, "answered once");
-    let captions = r.far.texts().into_iter().filter(|t| t.sender.is_empty() && t.topic == TOPIC_TRANSCRIPTION);
+    let captions =
+        r.far.texts().into_iter().filter(|t| t.sender.is_empty() && t.topic == TOPIC_TRANSCRIPTION);
     assert_eq!(captions.count(), 1, "one answer heard");
     r.end().await;
 }

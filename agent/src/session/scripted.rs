@@ -302,10 +302,13 @@ impl SessionProviders for ScriptedProviders {
                     Ok(Box::new(ScriptedChat { deltas, gap, first: None, stall: None, hang_up })
                         as Box<dyn ChatSource>)
                 }
-                Answer::Chunks { chunks, gap } => {
-                    Ok(Box::new(ScriptedChat { deltas: chunks.into(), gap, first: None, stall: None, hang_up })
-                        as Box<dyn ChatSource>)
-                }
+                Answer::Chunks { chunks, gap } => Ok(Box::new(ScriptedChat {
+                    deltas: chunks.into(),
+                    gap,
+                    first: None,
+                    stall: None,
+                    hang_up,
+                }) as Box<dyn ChatSource>),
                 Answer::Stalled { after, error } => Ok(Box::new(ScriptedChat {
                     deltas: VecDeque::new(),
                     gap: Duration::ZERO,
