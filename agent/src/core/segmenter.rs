@@ -32,7 +32,7 @@ const MIN_CUT_PAUSE: u64 = SAMPLE_RATE as u64 * 98 / 1000;
 /// Audio an early pause carries at most: the last 8 s of the utterance.
 pub const PAUSE_AUDIO: usize = 8 * SAMPLE_RATE as usize;
 
-/// Segmenter thresholds and durations (see `VadConfig::from_env` for the variables).
+/// Segmenter thresholds and durations (see `VadSettings::from_env` for the variables).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SegmenterConfig {
     /// A window at or above this probability starts speech (default 0.5).

@@ -151,10 +151,6 @@ fn options(max_jobs: u32, smart: bool) -> VoiceOptions {
     limits.quotas.set(Scope::Global, Unit::Turns, Window::Minute, 100_000);
     let mut base = if smart { VoiceOptions::smart() } else { VoiceOptions::default() };
     base.session.turn.preemptive = PREEMPTIVE.load(Ordering::Relaxed);
-    if !base.session.turn.preemptive {
-        // As the application sets it up: no early pause without preemptive replies.
-        base.segmenter.early_pause = Duration::ZERO;
-    }
     VoiceOptions { limits, max_jobs, ..base }
 }
 
