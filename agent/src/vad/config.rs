@@ -108,10 +108,6 @@ impl VadSettings {
             .is_some()
             .then(|| env.seconds("VAD_MIN_SILENCE_SECS", silence_default, 0.0, 10.0));
         let pad_default = SegmenterConfig::default().end_padding;
-        let end_padding = env
-            .raw("VAD_END_PADDING_SECS")
-            .is_some()
-            .then(|| env.seconds("VAD_END_PADDING_SECS", pad_default, 0.0, 10.0));
         Self {
             activation_threshold: env.ranged(
                 "VAD_ACTIVATION_THRESHOLD",
@@ -128,7 +124,10 @@ impl VadSettings {
             min_speech: env.seconds("VAD_MIN_SPEECH_SECS", d.min_speech, 0.0, 10.0),
             min_silence,
             prefix_padding: env.seconds("VAD_PREFIX_PADDING_SECS", d.prefix_padding, 0.0, 5.0),
-            end_padding,
+            end_padding: env
+                .raw("VAD_END_PADDING_SECS")
+                .is_some()
+                .then(|| env.seconds("VAD_END_PADDING_SECS", pad_default, 0.0, 10.0)),
             max_utterance: env.seconds("VAD_MAX_UTTERANCE_SECS", d.max_utterance, 1.0, 600.0),
             max_batch: env.ranged("VAD_MAX_BATCH", d.max_batch, b.min, b.max),
         }
