@@ -3,7 +3,9 @@
 //! Besides speech it takes typed messages (`lk.chat`, as a user turn without STT), puts a
 //! front end's pre-connect recording in front of the user's microphone ([`super::preconnect`]),
 //! shows the turn's phase as `lk.agent.state`, and ends the session when the last user has
-//! left (after `LEAVE_GRACE_SECS`).
+//! left (after `LEAVE_GRACE_SECS`) or when the turn machine says goodbye to a user who went
+//! away (`USER_AWAY_LEAVE_SECS`). A barge-in that may be false pauses the room's audio sink
+//! and resumes it, as the machine decides.
 //!
 //! It reads time only through [`clock::now`] and sleeps on tokio's timers, so on paused time
 //! (`tokio::time::pause`) a test drives it through whole conversations in milliseconds; see
@@ -97,6 +99,8 @@ struct Session {
     deserted_since: Option<Instant>,
     /// The end-of-turn question in flight (a newer pause withdraws it).
     predicting: Option<AbortHandle>,
+    /// The goodbye to an absent user has been said: the session ends.
+    leaving: bool,
 }
 
 /// Runs one session in `room` until it closes or `cancel` fires, then leaves the room.
@@ -126,7 +130,7 @@ pub(super) async fn run(
             .then(|| shared.cfg.tool_loop.filler.clone()),
         agent_runner: Arc::new(tokio::sync::Mutex::new(runner)),
         job: Arc::new(job),
-        machine: TurnMachine::new(turn),
+        machine: TurnMachine::new(turn).with_away(shared.cfg.away.clone()),
         history: History::new(shared.cfg.history_max_tokens),
         room: Arc::from(room.name()),
         agent: Arc::from(room.identity()),
@@ -146,6 +150,7 @@ pub(super) async fn run(
         present: HashSet::new(),
         deserted_since: None,
         predicting: None,
+        leaving: false,
         shared,
     };
     metrics().sessions.inc();
@@ -177,6 +182,10 @@ pub(super) async fn run(
         }
         s.execute().await;
         s.show_state();
+        if s.leaving {
+            tracing::info!(room = %s.room, "the user went away; goodbye said, voice session done");
+            break Ok(());
+        }
     };
     s.end(&mut inbox).await;
     room.leave().await;
@@ -245,6 +254,7 @@ impl Session {
     fn arrived(&mut self, who: &Arc<str>) {
         self.present.insert(who.clone());
         self.deserted_since = None;
+        self.machine.user_present(clock::now());
     }
 
     /// Decodes a pre-connect recording off the loop; the result comes back as an event.
@@ -264,12 +274,15 @@ impl Session {
     }
 
     /// Shows the turn's phase to front ends: thinking from the end of the user's turn to the
-    /// first audio, speaking while it plays, listening otherwise.
+    /// first audio, speaking while it plays, listening otherwise (also while a possible
+    /// interruption holds the agent's audio).
     fn show_state(&self) {
         let state = match self.machine.phase() {
             Phase::Thinking => AgentState::Thinking,
             Phase::Speaking => AgentState::Speaking,
-            Phase::Listening | Phase::UserSpeaking | Phase::Endpointing => AgentState::Listening,
+            Phase::Listening | Phase::UserSpeaking | Phase::Endpointing | Phase::Paused => {
+                AgentState::Listening
+            }
         };
         self.attributes.set_agent_state(state);
     }
@@ -381,6 +394,19 @@ impl Session {
                         info.stopped_at = Some(state.played_samples);
                     }
                 }
+                Command::Pause { turn } => {
+                    if self.turns.contains_key(&turn) {
+                        self.sink.pause();
+                    }
+                }
+                Command::Resume { turn } => {
+                    if self.turns.contains_key(&turn) {
+                        metrics().resumed.inc();
+                        tracing::debug!(room = %self.room, turn, "no interruption after all; resuming");
+                    }
+                    self.sink.resume();
+                }
+                Command::Leave => self.leaving = true,
             }
         }
     }

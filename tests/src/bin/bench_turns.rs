@@ -134,7 +134,7 @@ fn run(vad: &Vad, model: Option<&SmartTurn>, u: &Utterance) -> Run {
                 Cmd::Respond { .. } | Cmd::Say { .. } => {
                     return Run { answered: Some(fed), predictions, first_p };
                 }
-                Cmd::Interrupt { .. } => {}
+                Cmd::Interrupt { .. } | Cmd::Pause { .. } | Cmd::Resume { .. } | Cmd::Leave => {}
             }
         }
     }

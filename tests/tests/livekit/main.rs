@@ -26,6 +26,7 @@ mod log_canary;
 mod session_barge_in;
 mod session_conversation;
 mod session_degraded;
+mod session_false_interruption;
 mod session_frontends;
 mod session_leave;
 mod session_limits;
