@@ -101,6 +101,9 @@ struct Session {
     predicting: Option<AbortHandle>,
     /// The goodbye to an absent user has been said: the session ends.
     leaving: bool,
+    /// Answers waiting for an interrupted turn to report what was heard of it, so that their
+    /// request carries the history in order.
+    deferred: Vec<(TurnId, Vec<Said>, Instant)>,
 }
 
 /// Runs one session in `room` until it closes or `cancel` fires, then leaves the room.
@@ -151,6 +154,7 @@ pub(super) async fn run(
         deserted_since: None,
         predicting: None,
         leaving: false,
+        deferred: Vec::new(),
         shared,
     };
     metrics().sessions.inc();
@@ -330,6 +334,7 @@ impl Session {
         }
         self.machine.participant_left(who, clock::now());
         if self.members.is_empty() {
+            self.deferred.clear();
             // Nobody left to hear the answer: stop it now.
             for info in self.turns.values() {
                 info.cancel.cancel();
@@ -380,7 +385,14 @@ impl Session {
             match cmd {
                 Command::Transcribe { part, who, pcm } => self.transcribe(part, who, pcm),
                 Command::Predict { part, who, pcm } => self.predict(part, who, pcm),
-                Command::Respond { turn, said, speech_ended } => self.respond(turn, said, speech_ended),
+                Command::Respond { turn, said, speech_ended } => {
+                    if self.turns.values().any(|t| t.cancel.is_cancelled()) {
+                        // An interrupted turn is still winding down: its words go first.
+                        self.deferred.push((turn, said, speech_ended));
+                    } else {
+                        self.respond(turn, said, speech_ended);
+                    }
+                }
                 Command::Say { turn, text, reason, who, speech_ended } => {
                     let who = who.unwrap_or_else(|| self.agent.clone());
                     let kind = TurnKind::Say(reason);
@@ -388,17 +400,20 @@ impl Session {
                 }
                 Command::Interrupt { turn } => {
                     metrics().interruptions.inc();
+                    let waiting = self.deferred.len();
+                    self.deferred.retain(|(t, ..)| *t != turn);
+                    if self.deferred.len() < waiting {
+                        // Never started: nothing of it is queued, but a pause must not stay.
+                        self.sink.resume();
+                    }
                     if let Some(info) = self.turns.get_mut(&turn) {
                         info.cancel.cancel();
                         let state = self.sink.stop().await;
                         info.stopped_at = Some(state.played_samples);
                     }
                 }
-                Command::Pause { turn } => {
-                    if self.turns.contains_key(&turn) {
-                        self.sink.pause();
-                    }
-                }
+                // The machine pauses only its current turn (which may not have started yet).
+                Command::Pause { .. } => self.sink.pause(),
                 Command::Resume { turn } => {
                     if self.turns.contains_key(&turn) {
                         metrics().resumed.inc();
@@ -573,6 +588,11 @@ impl Session {
         };
         accounting::account(self.shared.limiter.prices(), &self.shared.models, &facts, &reply, &heard);
         self.machine.agent_done(reply.turn, now);
+        if !self.turns.values().any(|t| t.cancel.is_cancelled()) {
+            for (turn, said, speech_ended) in std::mem::take(&mut self.deferred) {
+                self.respond(turn, said, speech_ended);
+            }
+        }
     }
 
     async fn publish_user_transcript(&mut self, who: &Arc<str>, text: &str, part: PartId) {

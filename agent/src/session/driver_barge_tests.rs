@@ -71,8 +71,12 @@ async fn a_back_channel_under_the_minimum_words_does_not_stop_the_answer() {
 
 #[tokio::test(start_paused = true)]
 async fn words_over_the_held_answer_stop_it_and_no_more_of_it_is_synthesised() {
-    // No filler: the LLM's sentences come slowly, the last ones while the agent is held.
-    let mut r = start(SessionConfig { thinking_notice: None, ..quiet() }, &LimitsConfig::default());
+    // No filler: the LLM's sentences come slowly, the last ones while the agent is held. No
+    // endpointing delay: the new question is due the moment its words stop the old answer, so
+    // its request must wait for the old turn to report what was heard (history in order).
+    let mut cfg = SessionConfig { thinking_notice: None, ..quiet() };
+    cfg.turn.endpointing_delay = Duration::ZERO;
+    let mut r = start(cfg, &LimitsConfig::default());
     r.join("alice").await;
     r.providers.answer(Answer::paced(ANSWER, Duration::from_secs(3)));
     r.say("alice", 1.0, "count for me").await;
