@@ -27,7 +27,7 @@ pub const SAMPLE_RATE: u32 = 16_000;
 /// (the reference's `min_silence_at_max_speech`, 98 ms).
 const MIN_CUT_PAUSE: u64 = SAMPLE_RATE as u64 * 98 / 1000;
 
-/// Segmenter thresholds and durations (see `VadConfig::from_env` for the variables).
+/// Segmenter thresholds and durations (see `VadSettings::from_env` for the variables).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SegmenterConfig {
     /// A window at or above this probability starts speech (default 0.5).

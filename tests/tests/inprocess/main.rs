@@ -9,6 +9,7 @@ mod agent_tools;
 mod binary_cli;
 mod deploy_files;
 mod health_server;
+mod pipeline_guards;
 mod providers_audio;
 mod providers_bounds;
 mod providers_common;

@@ -23,6 +23,7 @@ mod livekit_room_events;
 mod livekit_sink;
 mod load_users;
 mod log_canary;
+mod pipeline_in_code;
 mod session_barge_in;
 mod session_conversation;
 mod session_degraded;
