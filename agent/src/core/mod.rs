@@ -19,6 +19,7 @@
 //! - [`turn`]: turn-taking — endpointing, barge-in, several speakers; [`barge`]: which barge-ins
 //!   are real (false interruptions resume); [`away`]: checking on a quiet user; [`endpoint`]: how long
 //!   a pause must last, given the end-of-turn model's verdict.
+//! - [`preempt`]: preemptive replies — started at the pause, played once the turn is confirmed.
 //! - [`sentences`]: the streamed LLM answer cut into sentences for TTS.
 //! - [`chat_item`]: one item of a conversation (message, tool call, tool result).
 //! - [`history`]: the conversation within a token budget; what was heard of an interrupted answer.
@@ -40,6 +41,7 @@ pub mod history;
 pub mod jitter;
 pub mod ledger;
 pub mod messages;
+pub mod preempt;
 pub mod quota;
 pub mod retry;
 pub mod retry_after;

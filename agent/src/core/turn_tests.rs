@@ -13,8 +13,9 @@ struct Rig {
 }
 
 impl Rig {
+    /// The machine without preemptive replies (`turn_preempt_tests.rs` has those).
     fn new() -> Self {
-        Self::with(TurnConfig::default())
+        Self::with(TurnConfig { preemptive: false, ..TurnConfig::default() })
     }
     fn with(cfg: TurnConfig) -> Self {
         Self { m: TurnMachine::new(cfg), t0: clock::now() }
@@ -411,5 +412,7 @@ fn typed_text_waits_while_someone_speaks() {
 }
 #[path = "turn_barge_tests.rs"]
 mod barge;
+#[path = "turn_preempt_tests.rs"]
+mod preempt;
 #[path = "turn_smart_tests.rs"]
 mod smart;

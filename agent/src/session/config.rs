@@ -32,7 +32,8 @@ pub struct SessionConfig {
     /// it off).
     pub greeting: Option<String>,
     /// Endpointing delay, barge-in threshold, false interruptions (`FALSE_INTERRUPTION_SECS`,
-    /// 2 here; 0: a barge-in stops the agent at once) and `INTERRUPT_MIN_WORDS` (0).
+    /// 2 here; 0: a barge-in stops the agent at once), `INTERRUPT_MIN_WORDS` (0) and
+    /// preemptive replies (`PREEMPTIVE_GENERATION`).
     pub turn: TurnConfig,
     /// A quiet user: `USER_AWAY_SECS` (0: no check-in), `USER_AWAY_LEAVE_SECS` (0: never
     /// leaves), `USER_AWAY_MESSAGE`, `USER_AWAY_GOODBYE`.
@@ -92,8 +93,8 @@ impl Default for SessionConfig {
 impl SessionConfig {
     /// Reads `SYSTEM_PROMPT`, `GREETING`, `GREETING_ENABLED` (true), `ENDPOINTING_DELAY_SECS`
     /// (0.5), `INTERRUPT_MIN_SPEECH_SECS` (0.5), `FALSE_INTERRUPTION_SECS` (2),
-    /// `INTERRUPT_MIN_WORDS` (0), `USER_AWAY_SECS` (0), `USER_AWAY_LEAVE_SECS` (0),
-    /// `USER_AWAY_MESSAGE`, `USER_AWAY_GOODBYE`, `HISTORY_MAX_TOKENS` (2000),
+    /// `INTERRUPT_MIN_WORDS` (0), `PREEMPTIVE_GENERATION` (true), `USER_AWAY_SECS` (0),
+    /// `USER_AWAY_LEAVE_SECS` (0), `USER_AWAY_MESSAGE`, `USER_AWAY_GOODBYE`, `HISTORY_MAX_TOKENS` (2000),
     /// `TURN_DEADLINE_SECS` (30), `LLM_UNAVAILABLE_MESSAGE`, `STT_UNAVAILABLE_MESSAGE`,
     /// `SENTENCE_MAX_CHARS` (180), `THINKING_NOTICE_SECS` (2.5), `THINKING_FILLER`,
     /// `FIRST_CLAUSE_SECS` (0.5), `LEAVE_GRACE_SECS` (0), and the tool loop's
@@ -123,6 +124,7 @@ impl SessionConfig {
                 60.0,
             )),
             interrupt_min_words: env.ranged("INTERRUPT_MIN_WORDS", d.turn.interrupt_min_words, 0, 20),
+            preemptive: env.flag("PREEMPTIVE_GENERATION", d.turn.preemptive),
         };
         let away = AwayConfig {
             check_in_after: env.seconds("USER_AWAY_SECS", d.away.check_in_after, 0.0, 86_400.0),
@@ -203,8 +205,11 @@ mod tests {
             ("SYSTEM_PROMPT", "Be brief."),
             ("STT_UNAVAILABLE_MESSAGE", "I can't hear."),
             ("LEAVE_GRACE_SECS", "2.5"),
+            ("PREEMPTIVE_GENERATION", "false"),
         ]);
         assert_eq!(c.leave_grace, Duration::from_millis(2500));
+        assert!(!c.turn.preemptive);
+        assert!(SessionConfig::default().turn.preemptive, "on by default");
         assert!(errs.is_empty());
         assert_eq!((c.greeting, c.system_prompt.as_str()), (None, "Be brief."));
         assert_eq!(c.turn.endpointing_delay, Duration::from_millis(300));
@@ -277,6 +282,7 @@ mod tests {
             ("FALSE_INTERRUPTION_SECS", "x"),
             ("INTERRUPT_MIN_WORDS", "-1"),
             ("USER_AWAY_SECS", "-5"),
+            ("PREEMPTIVE_GENERATION", "sometimes"),
         ]);
         assert_eq!(
             errs,
@@ -286,6 +292,7 @@ mod tests {
                 "INTERRUPT_MIN_SPEECH_SECS",
                 "FALSE_INTERRUPTION_SECS",
                 "INTERRUPT_MIN_WORDS",
+                "PREEMPTIVE_GENERATION",
                 "USER_AWAY_SECS",
                 "HISTORY_MAX_TOKENS",
                 "TURN_DEADLINE_SECS",
