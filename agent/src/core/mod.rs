@@ -18,6 +18,7 @@
 //! - [`segmenter`]: VAD probabilities → utterances (hysteresis, min speech/silence, padding).
 //! - [`turn`]: turn-taking — endpointing, barge-in, several speakers; [`endpoint`]: how long
 //!   a pause must last, given the end-of-turn model's verdict.
+//! - [`preempt`]: preemptive replies — started at the pause, played once the turn is confirmed.
 //! - [`sentences`]: the streamed LLM answer cut into sentences for TTS.
 //! - [`chat_item`]: one item of a conversation (message, tool call, tool result).
 //! - [`history`]: the conversation within a token budget; what was heard of an interrupted answer.
@@ -37,6 +38,7 @@ pub mod history;
 pub mod jitter;
 pub mod ledger;
 pub mod messages;
+pub mod preempt;
 pub mod quota;
 pub mod retry;
 pub mod retry_after;

@@ -25,6 +25,11 @@
 //! answers — short when the speaker has finished, long when they hesitate, the VAD delay
 //! when it failed, and a bounded wait while it is slow ([`super::endpoint`]).
 //!
+//! Preemptive replies (when [`TurnConfig::preemptive`] is set): as soon as a pause's
+//! transcripts are in, the reply is started ([`Command::Prepare`]) while the end of the turn
+//! is still being confirmed, and played only once it is ([`Command::Release`]); if the user
+//! goes on, it is dropped ([`Command::Discard`]) — see [`super::preempt`].
+//!
 //! Several participants share one agent. Policy: anyone can interrupt; the agent answers only
 //! when *everybody* has been silent for the endpointing delay, so it never talks over a
 //! speaker; utterances that overlap or follow each other before that are answered together,
@@ -36,6 +41,7 @@ use std::time::{Duration, Instant};
 
 use super::endpoint::{SmartEndpointing, Verdict};
 use super::history::is_meaningful;
+use super::preempt::{EarlyVerdict, Preemption};
 
 /// Turn of the agent (an answer or a spoken notice).
 pub type TurnId = u64;
@@ -57,6 +63,9 @@ pub struct TurnConfig {
     pub interrupt_min_speech: Duration,
     /// Dynamic endpointing with an end-of-turn model; `None`: the VAD delay alone.
     pub smart: Option<SmartEndpointing>,
+    /// Start the reply at the pause, before the end of the turn is confirmed, and play it
+    /// only once it is (`PREEMPTIVE_GENERATION`, default on; see [`super::preempt`]).
+    pub preemptive: bool,
 }
 
 impl Default for TurnConfig {
@@ -65,6 +74,7 @@ impl Default for TurnConfig {
             endpointing_delay: Duration::from_millis(500),
             interrupt_min_speech: Duration::from_millis(500),
             smart: None,
+            preemptive: true,
         }
     }
 }
@@ -146,6 +156,33 @@ pub enum Command {
         /// The speaker's audio of this turn up to the pause (16 kHz, at most [`TURN_AUDIO`]).
         pcm: Vec<i16>,
     },
+    /// Start answering like [`Command::Respond`], but hold everything the user would
+    /// notice (audio, captions, text, history) until [`Command::Release`]; the turn is not the
+    /// agent's yet. Only with [`TurnConfig::preemptive`].
+    Prepare {
+        /// The reply's turn.
+        turn: TurnId,
+        /// What it answers.
+        said: Vec<Said>,
+        /// The real end of the last utterance.
+        speech_ended: Instant,
+    },
+    /// The end of the turn is confirmed and the prepared `turn` answers it: play it; from
+    /// now on it is the agent's turn (report like [`Command::Respond`]). If that reply is
+    /// gone, answer `said` as [`Command::Respond`] would.
+    Release {
+        /// The prepared turn.
+        turn: TurnId,
+        /// What it answers.
+        said: Vec<Said>,
+        /// The real end of the last utterance.
+        speech_ended: Instant,
+    },
+    /// The user went on: cancel the prepared `turn`; nothing of it is heard or remembered.
+    Discard {
+        /// The prepared turn.
+        turn: TurnId,
+    },
     /// Barge-in: stop playback at once and cancel the turn's requests.
     Interrupt {
         /// The interrupted turn.
@@ -205,6 +242,12 @@ pub struct TurnMachine {
     /// The utterance that ended last, what the model said about the pause after it, and when
     /// it was asked.
     last_part: Option<(PartId, Verdict, Instant)>,
+    /// The reply prepared ahead of the end of the turn.
+    preempt: Preemption,
+    /// Interrupted turns that have not reported their end yet.
+    ending: Vec<TurnId>,
+    /// The model's question about a pause announced before the utterance ended.
+    early: EarlyVerdict,
 }
 
 impl TurnMachine {
@@ -221,7 +264,15 @@ impl TurnMachine {
             interruptions: 0,
             audio: Vec::new(),
             last_part: None,
+            preempt: Preemption::new(cfg.preemptive),
+            ending: Vec::new(),
+            early: EarlyVerdict::default(),
         }
+    }
+
+    /// The reply prepared ahead of the end of the turn, if one is.
+    pub fn prepared(&self) -> Option<TurnId> {
+        self.preempt.prepared()
     }
 
     /// The current phase.
@@ -266,6 +317,7 @@ impl TurnMachine {
 
     /// VAD: `who` started speaking at `start` (the real start, before detection).
     pub fn speech_started(&mut self, who: &Arc<str>, start: Instant, now: Instant) {
+        self.early.started(who);
         self.speaking.retain(|s| s.who != *who);
         let during = self.agent.map(|a| a.id);
         self.speaking.push(Speaking { who: who.clone(), start, during });
@@ -294,9 +346,13 @@ impl TurnMachine {
         self.parts.push(Part { id, who: who.clone(), result: None });
         let latest = self.last_end.is_none_or(|e| end >= e);
         self.last_end = Some(self.last_end.map_or(end, |e| e.max(end)));
+        let early = self.early.ended(who, end);
         if self.cfg.smart.is_some() {
             let heard = self.turn_audio(who, &pcm);
-            if latest {
+            if let (true, Some(asked)) = (latest, early) {
+                // Asked already at the early pause: its verdict (or the question in flight).
+                self.last_part = Some(asked);
+            } else if latest {
                 self.last_part = Some((id, Verdict::Pending, now));
                 self.commands.push_back(Command::Predict { part: id, who: who.clone(), pcm: heard });
             }
@@ -309,12 +365,36 @@ impl TurnMachine {
     /// when it gave none (failed, too busy). Answers about older pauses are ignored.
     pub fn end_of_turn(&mut self, part: PartId, probability: Option<f32>, now: Instant) {
         let Some(smart) = self.cfg.smart else { return };
+        if self.early.answered(part, smart.verdict(probability)) {
+            return;
+        }
         if let Some((last, verdict, _)) = self.last_part.as_mut()
             && *last == part
         {
             *verdict = smart.verdict(probability);
             self.try_answer(now);
         }
+    }
+
+    /// VAD: `who` has been silent since `end` for a short while, and the utterance is not over
+    /// yet (`pcm`: its audio up to the pause). With an end-of-turn model and preemptive
+    /// replies, the model is asked now; if the utterance ends in this pause, the answer is
+    /// taken for it. Not while the agent has the turn (speech then is a barge-in).
+    pub fn speech_paused(&mut self, who: &Arc<str>, pcm: &[i16], end: Instant, now: Instant) {
+        if self.cfg.smart.is_none() || !self.cfg.preemptive || self.agent.is_some() {
+            return;
+        }
+        if !self.speaking.iter().any(|s| s.who == *who && s.during.is_none()) {
+            return;
+        }
+        let mut heard = self.audio.iter().find(|(w, _)| w == who).map(|(_, a)| a.clone()).unwrap_or_default();
+        heard.extend_from_slice(pcm);
+        if heard.len() > TURN_AUDIO {
+            heard.drain(..heard.len() - TURN_AUDIO);
+        }
+        let part = self.take_id();
+        self.early.asked(who, end, part, now);
+        self.commands.push_back(Command::Predict { part, who: who.clone(), pcm: heard });
     }
 
     /// What the model said about the last pause, if it was asked.
@@ -392,7 +472,13 @@ impl TurnMachine {
 
     /// `turn` has ended (played out, failed or cancelled).
     pub fn agent_done(&mut self, turn: TurnId, now: Instant) {
-        if self.agent.is_some_and(|a| a.id == turn) {
+        let ending = self.ending.len();
+        self.ending.retain(|t| *t != turn);
+        if self.preempt.ended(turn) || self.ending.len() < ending {
+            // A prepared reply gone before its release, or an interrupted one finally over:
+            // the pending utterances may be prepared (again).
+            self.try_answer(now);
+        } else if self.agent.is_some_and(|a| a.id == turn) {
             self.agent = None;
             // Speech that began during the turn is an ordinary utterance now.
             for s in &mut self.speaking {
@@ -439,6 +525,11 @@ impl TurnMachine {
 
     fn interrupt(&mut self, turn: TurnId) {
         self.agent = None;
+        if self.ending.len() >= MAX_PARTS {
+            // Never reported over (no task ran for it): forget the oldest.
+            self.ending.remove(0);
+        }
+        self.ending.push(turn);
         self.interruptions += 1;
         for s in &mut self.speaking {
             s.during = None;
@@ -463,32 +554,58 @@ impl TurnMachine {
 
     fn try_answer(&mut self, now: Instant) {
         let Some(end) = self.last_end else { return };
-        if self.agent.is_some() || !self.speaking.is_empty() || !self.all_transcribed() || now < self.due(end)
-        {
+        if self.agent.is_some() || !self.speaking.is_empty() || !self.all_transcribed() {
+            return;
+        }
+        let (said, notice) = self.said();
+        if now < self.due(end) {
+            if self.ending.is_empty() {
+                let verdict = self.verdict();
+                let next = &mut self.next_id;
+                let new_turn = || {
+                    *next += 1;
+                    *next - 1
+                };
+                self.preempt.pending(said, verdict, end, new_turn, &mut self.commands);
+            }
             return;
         }
         self.last_end = None;
         self.last_part = None;
         self.audio.clear();
+        self.parts.clear();
+        if !said.is_empty() {
+            if let Some(turn) = self.preempt.confirm(&said, &mut self.commands) {
+                self.agent = Some(AgentTurn { id: turn, audible: false });
+                self.commands.push_back(Command::Release { turn, said, speech_ended: end });
+            } else {
+                let turn = self.start_turn();
+                self.commands.push_back(Command::Respond { turn, said, speech_ended: end });
+            }
+        } else {
+            self.preempt.discard(&mut self.commands);
+            if let Some((text, who)) = notice {
+                let turn = self.start_turn();
+                let (reason, who) = (SayReason::Notice, Some(who));
+                self.commands.push_back(Command::Say { turn, text, reason, who, speech_ended: Some(end) });
+            }
+        }
+    }
+
+    /// What the waiting utterances say, in order, and the last failure notice among them.
+    fn said(&self) -> (Vec<Said>, Option<(String, Arc<str>)>) {
         let mut said = Vec::new();
         let mut notice = None;
-        for p in self.parts.drain(..) {
-            match p.result {
-                Some(Transcript::Text(text)) if is_meaningful(&text) => {
-                    said.push(Said { who: p.who, text: text.trim().to_owned() })
+        for p in &self.parts {
+            match &p.result {
+                Some(Transcript::Text(text)) if is_meaningful(text) => {
+                    said.push(Said { who: p.who.clone(), text: text.trim().to_owned() })
                 }
-                Some(Transcript::Failed { notice: Some(n) }) => notice = Some((n, p.who)),
+                Some(Transcript::Failed { notice: Some(n) }) => notice = Some((n.clone(), p.who.clone())),
                 _ => {}
             }
         }
-        if !said.is_empty() {
-            let turn = self.start_turn();
-            self.commands.push_back(Command::Respond { turn, said, speech_ended: end });
-        } else if let Some((text, who)) = notice {
-            let turn = self.start_turn();
-            let (reason, who) = (SayReason::Notice, Some(who));
-            self.commands.push_back(Command::Say { turn, text, reason, who, speech_ended: Some(end) });
-        }
+        (said, notice)
     }
 }
 

@@ -28,7 +28,7 @@ pub struct SessionConfig {
     /// Spoken when the first participant arrives (`GREETING`; `GREETING_ENABLED=false` turns
     /// it off).
     pub greeting: Option<String>,
-    /// Endpointing delay and barge-in threshold.
+    /// Endpointing delay, barge-in threshold, preemptive replies (`PREEMPTIVE_GENERATION`).
     pub turn: TurnConfig,
     /// Token budget of the history sent with each request (`HISTORY_MAX_TOKENS`, 2000).
     pub history_max_tokens: usize,
@@ -80,7 +80,8 @@ impl Default for SessionConfig {
 
 impl SessionConfig {
     /// Reads `SYSTEM_PROMPT`, `GREETING`, `GREETING_ENABLED` (true), `ENDPOINTING_DELAY_SECS`
-    /// (0.5), `INTERRUPT_MIN_SPEECH_SECS` (0.5), `HISTORY_MAX_TOKENS` (2000),
+    /// (0.5), `INTERRUPT_MIN_SPEECH_SECS` (0.5), `PREEMPTIVE_GENERATION` (true),
+    /// `HISTORY_MAX_TOKENS` (2000),
     /// `TURN_DEADLINE_SECS` (30), `LLM_UNAVAILABLE_MESSAGE`, `STT_UNAVAILABLE_MESSAGE`,
     /// `SENTENCE_MAX_CHARS` (180), `THINKING_NOTICE_SECS` (2.5), `THINKING_FILLER`,
     /// `FIRST_CLAUSE_SECS` (0.5), `LEAVE_GRACE_SECS` (0), and the tool loop's
@@ -103,6 +104,7 @@ impl SessionConfig {
             ),
             // Set from `TURN_DETECTION` and its settings (`smart_turn::config`).
             smart: None,
+            preemptive: env.flag("PREEMPTIVE_GENERATION", d.turn.preemptive),
         };
         Self {
             system_prompt,
@@ -176,8 +178,11 @@ mod tests {
             ("SYSTEM_PROMPT", "Be brief."),
             ("STT_UNAVAILABLE_MESSAGE", "I can't hear."),
             ("LEAVE_GRACE_SECS", "2.5"),
+            ("PREEMPTIVE_GENERATION", "false"),
         ]);
         assert_eq!(c.leave_grace, Duration::from_millis(2500));
+        assert!(!c.turn.preemptive);
+        assert!(SessionConfig::default().turn.preemptive, "on by default");
         assert!(errs.is_empty());
         assert_eq!((c.greeting, c.system_prompt.as_str()), (None, "Be brief."));
         assert_eq!(c.turn.endpointing_delay, Duration::from_millis(300));
@@ -231,6 +236,7 @@ mod tests {
             ("THINKING_NOTICE_SECS", "-1"),
             ("FIRST_CLAUSE_SECS", "soon"),
             ("LEAVE_GRACE_SECS", "-1"),
+            ("PREEMPTIVE_GENERATION", "sometimes"),
         ]);
         assert_eq!(
             errs,
@@ -238,6 +244,7 @@ mod tests {
                 "GREETING_ENABLED",
                 "ENDPOINTING_DELAY_SECS",
                 "INTERRUPT_MIN_SPEECH_SECS",
+                "PREEMPTIVE_GENERATION",
                 "HISTORY_MAX_TOKENS",
                 "TURN_DEADLINE_SECS",
                 "SENTENCE_MAX_CHARS",

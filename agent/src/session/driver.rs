@@ -5,6 +5,9 @@
 //! shows the turn's phase as `lk.agent.state`, and ends the session when the last user has
 //! left (after `LEAVE_GRACE_SECS`).
 //!
+//! Preemptive replies (a reply started before the end of the turn is confirmed, heard only
+//! once it is) are carried out in `driver_preempt.rs`.
+//!
 //! It reads time only through [`clock::now`] and sleeps on tokio's timers, so on paused time
 //! (`tokio::time::pause`) a test drives it through whole conversations in milliseconds; see
 //! `driver_tests.rs`, which runs it on an in-memory room
@@ -19,10 +22,11 @@ use tokio::task::{AbortHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use super::accounting::{self, TurnFacts};
+use super::held::{Hold, Release};
 use super::metrics::{metrics, observe};
 use super::outcome::{Outcome, TurnKind};
 use super::preconnect::PreConnect;
-use super::reply::{self, AgentTurn, Reply, ReplyCtx, Script, SharedAgent};
+use super::reply::{self, AgentTurn, Reply, ReplyCtx, Script, SharedAgent, Timing};
 use super::transcript::{self, TOPIC_CHAT, TOPIC_TRANSCRIPTION};
 use super::{Event, Shared};
 use crate::agent::{AgentRunner, UserTurn};
@@ -59,6 +63,22 @@ struct TurnInfo {
     stopped_at: Option<u64>,
     /// The questions this turn answers, as history pieces (taken back if it gets no answer).
     asked: Vec<PieceId>,
+    /// A preemptive reply not released yet: its release, and the user's words it answers
+    /// (they enter the history at the release).
+    held: Option<(Release, Vec<String>)>,
+    /// A preemptive reply dropped because the user went on.
+    discarded: bool,
+}
+
+/// How an agent turn starts.
+struct Start {
+    kind: TurnKind,
+    /// The end of the speech it answers.
+    speech_ended: Option<Instant>,
+    /// The questions it answers, as history pieces.
+    asked: Vec<PieceId>,
+    /// A preemptive reply's hold (it is heard once released).
+    hold: Option<Hold>,
 }
 
 struct Session {
@@ -97,6 +117,9 @@ struct Session {
     deserted_since: Option<Instant>,
     /// The end-of-turn question in flight (a newer pause withdraws it).
     predicting: Option<AbortHandle>,
+    /// Replies may be prepared ahead: the agent has no tools (a tool's effects could not be
+    /// taken back if the user goes on).
+    preemptive: bool,
 }
 
 /// Runs one session in `room` until it closes or `cancel` fires, then leaves the room.
@@ -120,7 +143,9 @@ pub(super) async fn run(
     if shared.end_of_turn.is_none() {
         turn.smart = None;
     }
+    let preemptive = turn.preemptive && runner.tools().is_empty();
     let mut s = Session {
+        preemptive,
         greeting: runner.greeting(),
         filler: (!runner.tools().is_empty() && shared.cfg.tool_loop.filler_after.is_some())
             .then(|| shared.cfg.tool_loop.filler.clone()),
@@ -335,6 +360,7 @@ impl Session {
                 self.pending_audio_ms += pcm.len() as u64 / 16;
                 self.machine.speech_ended(&who, pcm, end, now);
             }
+            Event::SpeechPaused { who, end, pcm } => self.machine.speech_paused(&who, &pcm, end, now),
             Event::EndOfTurn { part, probability } => self.machine.end_of_turn(part, probability, now),
             Event::Transcribed { part, who, result, stt } => {
                 if let Some(d) = stt {
@@ -370,9 +396,13 @@ impl Session {
                 Command::Respond { turn, said, speech_ended } => self.respond(turn, said, speech_ended),
                 Command::Say { turn, text, reason, who, speech_ended } => {
                     let who = who.unwrap_or_else(|| self.agent.clone());
-                    let kind = TurnKind::Say(reason);
-                    self.start_turn(turn, Script::Fixed(text), who, kind, speech_ended, Vec::new());
+                    let start =
+                        Start { kind: TurnKind::Say(reason), speech_ended, asked: Vec::new(), hold: None };
+                    self.start_turn(turn, Script::Fixed(text), who, start);
                 }
+                Command::Prepare { turn, said, speech_ended } => self.prepare(turn, said, speech_ended),
+                Command::Release { turn, said, speech_ended } => self.release(turn, said, speech_ended),
+                Command::Discard { turn } => self.discard(turn),
                 Command::Interrupt { turn } => {
                     metrics().interruptions.inc();
                     if let Some(info) = self.turns.get_mut(&turn) {
@@ -434,14 +464,29 @@ impl Session {
     fn respond(&mut self, turn: TurnId, said: Vec<Said>, speech_ended: Instant) {
         // The filler and notices, if TTS could not render them before.
         self.prerender();
-        let labelled = self.members.len() > 1;
-        let mut texts = Vec::new();
+        let texts = self.user_texts(&said);
         let mut asked = Vec::new();
-        for s in &said {
-            let text = if labelled { format!("{}: {}", s.who, s.text) } else { s.text.clone() };
-            asked.extend(self.history.push_user(&text));
-            texts.push(text);
+        for text in &texts {
+            asked.extend(self.history.push_user(text));
         }
+        let (answer, who) = self.agent_turn(&self.history, &said, texts);
+        let start = Start { kind: TurnKind::Answer, speech_ended: Some(speech_ended), asked, hold: None };
+        self.start_turn(turn, Script::Agent(answer), who, start);
+    }
+
+    /// What each utterance said, as the history keeps it (labelled with the speaker when
+    /// several people are in the call).
+    fn user_texts(&self, said: &[Said]) -> Vec<String> {
+        let labelled = self.members.len() > 1;
+        said.iter()
+            .map(|s| if labelled { format!("{}: {}", s.who, s.text) } else { s.text.clone() })
+            .collect()
+    }
+
+    /// The agent's answer to `said` (whose texts are `texts`) given `history` (ending with
+    /// them), and who it answers.
+    fn agent_turn(&self, history: &History, said: &[Said], texts: Vec<String>) -> (AgentTurn, Arc<str>) {
+        let labelled = self.members.len() > 1;
         let now = clock::now();
         let mut extra = Vec::new();
         if let Some(degraded) = self.shared.providers.degraded_summary(now) {
@@ -453,38 +498,31 @@ impl Session {
                     .to_owned(),
             );
         }
-        let mut history = Vec::new();
-        for e in self.history.window() {
+        let mut items = Vec::new();
+        for e in history.window() {
             if e.speaker == Speaker::User {
-                history.push(ChatItem::User(e.text));
+                items.push(ChatItem::User(e.text));
             } else {
-                history.extend(e.tools);
+                items.extend(e.tools);
                 if !e.text.is_empty() {
-                    history.push(ChatItem::Assistant(e.text));
+                    items.push(ChatItem::Assistant(e.text));
                 }
             }
         }
         let who = said.first().map_or_else(|| self.agent.clone(), |s| s.who.clone());
         let answer = AgentTurn {
             agent: self.agent_runner.clone(),
-            history,
+            history: items,
             extra: extra.join("\n\n"),
             turn: UserTurn { speaker: who.clone(), text: texts.join(" ") },
             job: self.job.clone(),
             options: Arc::new(self.shared.cfg.tool_loop.clone()),
         };
-        self.start_turn(turn, Script::Agent(answer), who, TurnKind::Answer, Some(speech_ended), asked);
+        (answer, who)
     }
 
-    fn start_turn(
-        &mut self,
-        turn: TurnId,
-        script: Script,
-        who: Arc<str>,
-        kind: TurnKind,
-        speech_ended: Option<Instant>,
-        asked: Vec<PieceId>,
-    ) {
+    fn start_turn(&mut self, turn: TurnId, script: Script, who: Arc<str>, start: Start) {
+        let Start { kind, speech_ended, asked, hold } = start;
         let call = self.call(&who);
         let info = TurnInfo {
             cancel: call.cancel.clone(),
@@ -495,6 +533,8 @@ impl Session {
             audio_ms: std::mem::take(&mut self.pending_audio_ms),
             stopped_at: None,
             asked,
+            held: None,
+            discarded: false,
         };
         self.turns.insert(turn, info);
         self.segments += 1;
@@ -506,14 +546,21 @@ impl Session {
             (TurnKind::Answer, Some(end), Some(after)) => Some(end + after),
             _ => None,
         };
+        let timing = Timing { filler_at, hold };
         self.tasks.spawn(async move {
-            let reply = reply::run(ctx, turn, script, call, segment, filler_at).await;
+            let reply = reply::run(ctx, turn, script, call, segment, timing).await;
             let _ = events.send(Event::ReplyDone(Box::new(reply))).await;
         });
     }
 
     fn finished(&mut self, reply: Reply, now: Instant) {
         let Some(info) = self.turns.remove(&reply.turn) else { return };
+        if info.discarded || info.held.is_some() {
+            // Never heard: nothing of it is remembered; what it used is counted.
+            self.unheard(&info, &reply);
+            self.machine.agent_done(reply.turn, now);
+            return;
+        }
         let heard = match info.stopped_at {
             Some(played) => heard_text(&reply.spoken, played.saturating_sub(reply.baseline)),
             None if reply.interrupted => String::new(),
@@ -638,3 +685,6 @@ impl Session {
         tracing::info!(room = %self.room, "voice session ended");
     }
 }
+
+#[path = "driver_preempt.rs"]
+mod preempt;

@@ -451,3 +451,5 @@ async fn the_last_participant_leaving_stops_the_answer_at_once() {
 
 #[path = "driver_turn_tests.rs"]
 mod end_of_turn;
+#[path = "driver_preempt_tests.rs"]
+mod preempt;

@@ -67,9 +67,11 @@ async fn the_state_walks_through_a_turn_as_the_user_hears_it() {
     let seen = record_states(&r.far);
     wait_state(&r, "listening").await;
     r.join("alice").await;
-    // Thinking lasts while the LLM takes its time; speaking from the first audio packet.
+    // Thinking lasts while the LLM takes its time (longer than the 0.5 s endpointing delay:
+    // a reply prepared during it is not heard, nor seen thinking, before the turn is taken);
+    // speaking from the first audio packet.
     r.providers
-        .answer(Answer::paced(["Sure, here it is. ", "And a second sentence."], Duration::from_millis(400)));
+        .answer(Answer::paced(["Sure, here it is. ", "And a second sentence."], Duration::from_millis(800)));
     r.say("alice", 1.0, "tell me something").await;
     wait_state(&r, "thinking").await;
     assert_eq!(r.far.playback().played_samples, 0, "nothing heard while thinking");

@@ -30,6 +30,8 @@ pub enum Outcome {
     Notice,
     /// The greeting was said.
     Greeting,
+    /// A preemptive reply was never heard: the user went on before their turn ended.
+    Discarded,
 }
 
 impl Outcome {
@@ -43,6 +45,7 @@ impl Outcome {
             Self::Limited => "limited",
             Self::Notice => "notice",
             Self::Greeting => "greeting",
+            Self::Discarded => "discarded",
         }
     }
 

@@ -12,6 +12,10 @@ use crate::pipeline::check::TURN_THRESHOLD;
 /// The VAD's silence wait with Smart Turn (`VAD_MIN_SILENCE_SECS` default): the model, not
 /// the silence, decides whether a pause ends the turn, so the pause is reported early.
 pub const SMART_VAD_MIN_SILENCE: Duration = Duration::from_millis(200);
+/// With Smart Turn the VAD announces a pause after this much silence already
+/// (`SegmenterConfig::early_pause`); with preemptive replies the model is asked then, so its
+/// verdict is ready sooner than after the silence wait.
+pub const SMART_VAD_EARLY_PAUSE: Duration = Duration::from_millis(96);
 
 /// How the end of a user's turn is decided (`TURN_DETECTION`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -16,6 +16,7 @@ mod providers_common;
 mod providers_fake;
 mod providers_llm;
 mod providers_resilience;
+mod session_preempt;
 mod smart_turn_golden;
 mod vad_48k;
 mod vad_batch;
