@@ -140,7 +140,12 @@ fn run(vad: &Vad, model: Option<&SmartTurn>, u: &Utterance) -> Run {
                 Cmd::Respond { .. } | Cmd::Release { .. } | Cmd::Say { .. } => {
                     return Run { answered: Some(fed), predictions, first_p };
                 }
-                Cmd::Prepare { .. } | Cmd::Discard { .. } | Cmd::Interrupt { .. } => {}
+                Cmd::Prepare { .. }
+                | Cmd::Discard { .. }
+                | Cmd::Interrupt { .. }
+                | Cmd::Pause { .. }
+                | Cmd::Resume { .. }
+                | Cmd::Leave => {}
             }
         }
     }
