@@ -33,16 +33,17 @@ pub async fn run(config: Config, agents: Agents, health: Health, lifecycle: Life
     health.with_registry(crate::session::register_metrics);
     health.with_registry(crate::tools::register_metrics);
     let worker_id = format!("{}-{}", hostname(), std::process::id());
-    let limiter = match Limiter::new(&config.limits, resilience.clone(), &worker_id, crate::clock::now()) {
-        Ok(l) => Arc::new(l),
-        Err(e) => {
-            // REDIS_URL was validated by configuration; this is a client-side failure.
-            tracing::error!(error = %e, "cannot set up the Redis limit store");
-            health.set_component("limits", false, e.to_string());
-            lifecycle.draining.cancelled().await;
-            return;
-        }
-    };
+    let limiter =
+        match Limiter::new(config.pipeline.limits(), resilience.clone(), &worker_id, crate::clock::now()) {
+            Ok(l) => Arc::new(l),
+            Err(e) => {
+                // REDIS_URL was validated by configuration; this is a client-side failure.
+                tracing::error!(error = %e, "cannot set up the Redis limit store");
+                health.set_component("limits", false, e.to_string());
+                lifecycle.draining.cancelled().await;
+                return;
+            }
+        };
     let maintenance = limiter.spawn_maintenance(Duration::from_secs(5));
     crate::stats::install(&health, limiter.clone());
 
@@ -90,10 +91,11 @@ pub async fn run(config: Config, agents: Agents, health: Health, lifecycle: Life
     health.set_component("worker", false, "stopped");
 }
 
-/// Smart Turn's service with `TURN_DETECTION=smart`. Without it (not wanted, or it cannot
-/// load: component `turn` says why) sessions end turns on silence alone.
+/// Smart Turn's service with `TURN_DETECTION=smart` (or [`TurnDetection::Smart`] chosen in
+/// code). Without it (not wanted, or it cannot load: component `turn` says why) sessions end
+/// turns on silence alone.
 async fn load_end_of_turn(config: &Config, health: &Health) -> Option<TurnDetector> {
-    let turn = &config.turn;
+    let turn = config.pipeline.turn();
     if turn.mode != TurnDetection::Smart {
         return None;
     }
@@ -101,7 +103,8 @@ async fn load_end_of_turn(config: &Config, health: &Health) -> Option<TurnDetect
     let (ort, model, threads) = (config.models.ort_dylib.clone(), turn.model.clone(), turn.threads);
     let loaded = tokio::task::spawn_blocking(move || SmartTurn::load(&ort, &model, threads)).await;
     let why = match loaded {
-        Ok(Ok(model)) => match TurnDetector::start(model, turn.max_batch) {
+        // A verdict is of use until the turn machine ends the pause without it.
+        Ok(Ok(model)) => match TurnDetector::start(model, turn.max_batch, turn_wait(config)) {
             Ok(detector) => {
                 health.set_component("turn", true, "Smart Turn model loaded");
                 return Some(detector);
@@ -117,6 +120,13 @@ async fn load_end_of_turn(config: &Config, health: &Health) -> Option<TurnDetect
     None
 }
 
+/// How long a pause's question to Smart Turn stays of use: the turn machine waits for its
+/// verdict `TURN_MODEL_WAIT_SECS` after asking, and never answers before
+/// `ENDPOINTING_DELAY_SECS` anyway.
+fn turn_wait(config: &Config) -> std::time::Duration {
+    config.pipeline.turn().endpointing.model_wait.max(config.session.turn.endpointing_delay)
+}
+
 /// The voice session — or, when no provider is configured (or the VAD is missing), echo mode
 /// that announces itself.
 fn voice_handler(
@@ -129,7 +139,7 @@ fn voice_handler(
     turn: Option<TurnDetector>,
 ) -> Arc<dyn JobHandler> {
     let echo = || Arc::new(AnnouncedEcho::new(config.worker.echo_delay)) as Arc<dyn JobHandler>;
-    let p = &config.providers;
+    let p = config.pipeline.providers();
     if p.llm.endpoints.is_empty() && p.stt.endpoints.is_empty() && p.tts.endpoints.is_empty() {
         tracing::warn!(
             "AGENT_MODE=voice but no provider is configured: {}",
@@ -146,19 +156,20 @@ fn voice_handler(
         }
     };
     publish_provider_health(health, &providers);
-    let service = vad.map(|v| VadService::start(v, config.vad.max_batch));
+    let vad_config = config.pipeline.vad();
+    let service = vad.map(|v| VadService::start(v, vad_config.max_batch));
     let Some(Ok(service)) = service else {
         tracing::error!("no VAD: voice mode cannot listen; running echo mode");
         return echo();
     };
     let handler = SessionHandler::new(
         agents,
-        config.session.clone(),
+        config.session_config(),
         providers,
         p,
         limiter,
         service,
-        config.vad.segmenter.clone(),
+        vad_config.segmenter,
     );
     Arc::new(match turn {
         Some(detector) => handler.with_end_of_turn(Arc::new(detector)),

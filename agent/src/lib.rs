@@ -18,6 +18,9 @@
 //! - [`providers`]: STT, LLM and TTS per vendor (OpenAI-compatible HTTP so far) behind one
 //!   guard (limits → breaker → deadline → one retry), fallback chains, streamed SSE and PCM,
 //!   degraded-mode summary.
+//! - [`pipeline`]: the providers, VAD, turn detection and limits a session runs, chosen in
+//!   code ([`pipeline::Pipeline::builder`]) or from the environment through the same builder;
+//!   typed errors for every mistake.
 //! - [`limits`]: limit stores (in-memory, Redis with degraded fallback), stats, metrics.
 //! - [`core`]: sans-IO logic — breakers, GCRA limits, cost, spoken rejections, segmenter,
 //!   turn-taking, sentences, history; time comes in as an argument.
@@ -46,6 +49,7 @@ pub mod lifecycle;
 pub mod limits;
 pub mod livekit;
 pub mod logging;
+pub mod pipeline;
 pub mod providers;
 pub mod redact;
 pub mod secret;

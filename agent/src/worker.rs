@@ -19,6 +19,29 @@
 //!
 //! Each dispatched job gets its own agent from the closure, which sees the job's dispatch
 //! metadata, room, and the participant it was dispatched for ([`JobInfo`]).
+//!
+//! Providers, fallbacks, VAD, turn detection and limits come from the environment unless
+//! chosen in code: [`config_with`] hands the environment's choices to a closure as a
+//! [`PipelineBuilder`] to override ([`crate::pipeline`]):
+//!
+//! ```no_run
+//! use voice_agent::agent::{JobInfo, PromptAgent};
+//! use voice_agent::pipeline::{OpenAiCompatible, TurnDetection};
+//! use voice_agent::worker;
+//!
+//! fn main() -> std::process::ExitCode {
+//!     let local = "http://127.0.0.1:8080/v1";
+//!     let config = worker::config_with(|p| {
+//!         p.llm(OpenAiCompatible::new(local).model("qwen2.5-1.5b-instruct"))
+//!             .turn_detection(TurnDetection::Vad)
+//!     });
+//!     let config = match config {
+//!         Ok(c) => c,
+//!         Err(code) => return code,
+//!     };
+//!     worker::run(config, |_: &JobInfo| PromptAgent::new("You are brief.", None))
+//! }
+//! ```
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -33,6 +56,7 @@ use crate::config::Config;
 use crate::env::{ConfigError, load_dotenv};
 use crate::lifecycle::{DrainOutcome, Lifecycle};
 use crate::livekit::job::JobInfo;
+use crate::pipeline::PipelineBuilder;
 use crate::{app, heartbeat, logging};
 
 /// Exit code for bad configuration or usage (sysexits EX_USAGE).
@@ -59,6 +83,20 @@ pub fn config() -> Result<Config, ExitCode> {
         report_config_errors(&errors);
         ExitCode::from(EX_USAGE)
     })
+}
+
+/// [`config`], with the pipeline then chosen in code: `choose` gets the environment's choices
+/// as a builder and returns it with its own. Mistakes of either are printed to stderr and the
+/// error is the exit code to return (64).
+pub fn config_with(choose: impl FnOnce(PipelineBuilder) -> PipelineBuilder) -> Result<Config, ExitCode> {
+    let config = config()?;
+    match choose(config.pipeline.to_builder()).build() {
+        Ok(pipeline) => Ok(config.with_pipeline(pipeline)),
+        Err(errors) => {
+            eprintln!("voice-agent: {errors}");
+            Err(ExitCode::from(EX_USAGE))
+        }
+    }
 }
 
 fn report_config_errors(errors: &[ConfigError]) {

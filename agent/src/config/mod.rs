@@ -6,8 +6,13 @@
 //! [`EnvReader`]; this module puts them together and holds the process-wide settings. Nothing
 //! but the application imports it.
 
+mod pipeline_env;
+#[cfg(test)]
+mod pipeline_env_tests;
+
 use crate::env::{ConfigError, EnvReader};
 use crate::logging::LogFormat;
+use crate::pipeline::Pipeline;
 use crate::secret::Secret;
 
 use std::collections::HashMap;
@@ -101,16 +106,12 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Log filter (tracing `EnvFilter` syntax).
     pub log_level: String,
-    /// VAD segmenter and batching.
-    pub vad: crate::vad::config::VadConfig,
-    /// Rate limits, cost caps, spoken rejection texts, shared store.
-    pub limits: crate::limits::config::LimitsConfig,
-    /// STT, LLM and TTS endpoints, their breakers and retries.
-    pub providers: crate::providers::ProvidersConfig,
+    /// STT, LLM and TTS endpoints with fallbacks, options, breakers and retries; the VAD;
+    /// turn detection; limits and cost caps — from the environment, or chosen in code
+    /// ([`Config::with_pipeline`]).
+    pub pipeline: Pipeline,
     /// Voice session: prompt, greeting, turn-taking, history, notices.
     pub session: crate::session::SessionConfig,
-    /// End of turn: Smart Turn or the VAD alone, the model and how it runs.
-    pub turn: crate::smart_turn::TurnDetectionConfig,
 }
 
 impl Config {
@@ -125,7 +126,8 @@ impl Config {
     /// including those of optional groups (`REDIS_*`, `TTS_SPEED`): each must refuse `NaN` and
     /// infinities, which is what the binary's tests try.
     pub fn float_variables() -> Vec<String> {
-        let optional = [("REDIS_URL", "redis://127.0.0.1:6379"), ("TTS_SPEED", "1")];
+        let optional =
+            [("REDIS_URL", "redis://127.0.0.1:6379"), ("TTS_SPEED", "1"), ("VAD_MIN_SILENCE_SECS", "0.45")];
         let mut env = EnvReader::from_pairs(&optional);
         Self::read(&mut env);
         env.float_names().to_vec()
@@ -164,18 +166,38 @@ impl Config {
         if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
             env.error("LOG_LEVEL", "a log filter such as info, debug or voice_agent=debug,info");
         }
-        let turn = crate::smart_turn::TurnDetectionConfig::from_env(env);
-        let smart = turn.mode == crate::smart_turn::TurnDetection::Smart;
-        let silence = match smart {
-            true => crate::smart_turn::config::SMART_VAD_MIN_SILENCE,
-            false => crate::core::segmenter::SegmenterConfig::default().min_silence,
-        };
-        let vad = crate::vad::config::VadConfig::from_env_with_silence(env, silence);
-        let limits = crate::limits::config::LimitsConfig::from_env(env);
-        let providers = crate::providers::ProvidersConfig::from_env(env);
-        let mut session = crate::session::SessionConfig::from_env(env);
-        session.turn.smart = smart.then_some(turn.endpointing);
-        Self { livekit, worker, health, models, log_format, log_level, vad, limits, providers, session, turn }
+        let pipeline = pipeline_env::read(env);
+        let session = crate::session::SessionConfig::from_env(env);
+        Self { livekit, worker, health, models, log_format, log_level, pipeline, session }
+    }
+
+    /// The same configuration with the pipeline chosen in code (from
+    /// [`Pipeline::builder`], or from `config.pipeline.to_builder()` to override some of
+    /// the environment's choices).
+    ///
+    /// ```
+    /// use voice_agent::config::Config;
+    /// use voice_agent::pipeline::{OpenAiCompatible, TurnDetection};
+    /// # let vars = [("LIVEKIT_API_KEY", "devkey"), ("LIVEKIT_API_SECRET", "secret")];
+    /// # let vars = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    /// let config = Config::from_vars(vars).expect("environment");
+    /// let pipeline = config.pipeline.to_builder()
+    ///     .llm(OpenAiCompatible::new("http://127.0.0.1:8080/v1").model("qwen2.5"))
+    ///     .turn_detection(TurnDetection::Vad)
+    ///     .build()
+    ///     .expect("valid choices");
+    /// let config = config.with_pipeline(pipeline);
+    /// assert_eq!(config.pipeline.providers().llm.endpoints[0].model, "qwen2.5");
+    /// ```
+    pub fn with_pipeline(self, pipeline: Pipeline) -> Self {
+        Self { pipeline, ..self }
+    }
+
+    /// The voice session's settings, with the pipeline's turn detection.
+    pub fn session_config(&self) -> crate::session::SessionConfig {
+        let mut session = self.session.clone();
+        session.turn.smart = self.pipeline.smart_endpointing();
+        session
     }
 
     /// Every credential in the configuration, for the log redactor: the LiveKit secret, the
@@ -183,8 +205,8 @@ impl Config {
     pub fn secrets(&self) -> Vec<String> {
         let mut out = vec![self.livekit.api_secret.expose().to_owned()];
         out.extend(self.health.stats_token.as_ref().map(|t| t.expose().to_owned()));
-        out.extend(self.providers.api_keys().map(|k| k.expose().to_owned()));
-        if let Some(redis) = &self.limits.redis {
+        out.extend(self.pipeline.providers().api_keys().map(|k| k.expose().to_owned()));
+        if let Some(redis) = &self.pipeline.limits().redis {
             let url = redis.url.expose();
             out.push(url.to_owned());
             out.extend(url_password(url).map(str::to_owned));

@@ -16,7 +16,13 @@
 //!
 //! While the agent thinks or speaks, speech that lasts `interrupt_min_speech` interrupts it
 //! ([`Command::Interrupt`]: stop playback, cancel its requests) and becomes the next
-//! question; shorter speech (a cough, "mm-hm") is ignored and dropped.
+//! question; shorter speech (a cough, "mm-hm") is ignored and dropped. With
+//! [`TurnConfig::false_interruption`] set, such speech only pauses the agent
+//! ([`Command::Pause`]) until its transcript tells: words stop it as above, noise or too few
+//! words resume it where it paused ([`Command::Resume`]; the rule is in [`super::barge`]).
+//!
+//! A room that stays quiet is checked on ([`super::away`]): a check-in, then a goodbye and
+//! [`Command::Leave`].
 //!
 //! Dynamic endpointing (when [`TurnConfig::smart`] is set): each finished utterance is also
 //! sent to the end-of-turn model with the speaker's audio of the turn so far
@@ -24,6 +30,11 @@
 //! ([`TurnMachine::end_of_turn`]) sets how long the silence must last before the agent
 //! answers — short when the speaker has finished, long when they hesitate, the VAD delay
 //! when it failed, and a bounded wait while it is slow ([`super::endpoint`]).
+//!
+//! Preemptive replies (when [`TurnConfig::preemptive`] is set): as soon as a pause's
+//! transcripts are in, the reply is started ([`Command::Prepare`]) while the end of the turn
+//! is still being confirmed, and played only once it is ([`Command::Release`]); if the user
+//! goes on, it is dropped ([`Command::Discard`]) — see [`super::preempt`].
 //!
 //! Several participants share one agent. Policy: anyone can interrupt; the agent answers only
 //! when *everybody* has been silent for the endpointing delay, so it never talks over a
@@ -34,8 +45,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::away::{Away, AwayConfig};
 use super::endpoint::{SmartEndpointing, Verdict};
 use super::history::is_meaningful;
+use super::preempt::{EarlyVerdict, Preemption};
 
 /// Turn of the agent (an answer or a spoken notice).
 pub type TurnId = u64;
@@ -57,6 +70,15 @@ pub struct TurnConfig {
     pub interrupt_min_speech: Duration,
     /// Dynamic endpointing with an end-of-turn model; `None`: the VAD delay alone.
     pub smart: Option<SmartEndpointing>,
+    /// Barge-in speech pauses the agent, which resumes if no words come of it within this
+    /// long after the speech ended (`FALSE_INTERRUPTION_SECS`); `None`: it stops at once.
+    pub false_interruption: Option<Duration>,
+    /// With [`TurnConfig::false_interruption`], a barge-in's transcript needs this many words
+    /// to stop the agent (`INTERRUPT_MIN_WORDS`; 0 or 1: any word).
+    pub interrupt_min_words: usize,
+    /// Start the reply at the pause, before the end of the turn is confirmed, and play it
+    /// only once it is (`PREEMPTIVE_GENERATION`, default on; see [`super::preempt`]).
+    pub preemptive: bool,
 }
 
 impl Default for TurnConfig {
@@ -65,6 +87,9 @@ impl Default for TurnConfig {
             endpointing_delay: Duration::from_millis(500),
             interrupt_min_speech: Duration::from_millis(500),
             smart: None,
+            false_interruption: None,
+            interrupt_min_words: 0,
+            preemptive: true,
         }
     }
 }
@@ -99,6 +124,10 @@ pub enum SayReason {
     Limited,
     /// A failure notice (e.g. nothing could be transcribed).
     Notice,
+    /// The room has been quiet for a long time: "Are you still there?".
+    CheckIn,
+    /// Quiet for longer still: the goodbye before the agent leaves.
+    Goodbye,
 }
 
 /// What the session must do.
@@ -146,11 +175,50 @@ pub enum Command {
         /// The speaker's audio of this turn up to the pause (16 kHz, at most [`TURN_AUDIO`]).
         pcm: Vec<i16>,
     },
+    /// Start answering like [`Command::Respond`], but hold everything the user would
+    /// notice (audio, captions, text, history) until [`Command::Release`]; the turn is not the
+    /// agent's yet. Only with [`TurnConfig::preemptive`].
+    Prepare {
+        /// The reply's turn.
+        turn: TurnId,
+        /// What it answers.
+        said: Vec<Said>,
+        /// The real end of the last utterance.
+        speech_ended: Instant,
+    },
+    /// The end of the turn is confirmed and the prepared `turn` answers it: play it; from
+    /// now on it is the agent's turn (report like [`Command::Respond`]). If that reply is
+    /// gone, answer `said` as [`Command::Respond`] would.
+    Release {
+        /// The prepared turn.
+        turn: TurnId,
+        /// What it answers.
+        said: Vec<Said>,
+        /// The real end of the last utterance.
+        speech_ended: Instant,
+    },
+    /// The user went on: cancel the prepared `turn`; nothing of it is heard or remembered.
+    Discard {
+        /// The prepared turn.
+        turn: TurnId,
+    },
     /// Barge-in: stop playback at once and cancel the turn's requests.
     Interrupt {
         /// The interrupted turn.
         turn: TurnId,
     },
+    /// Possible barge-in: hold playback where it is (the turn's work goes on).
+    Pause {
+        /// The paused turn.
+        turn: TurnId,
+    },
+    /// A false interruption (or the paused turn ended): play on from where it paused.
+    Resume {
+        /// The resumed turn.
+        turn: TurnId,
+    },
+    /// The goodbye has been said to a user who went away: leave the room, ending the job.
+    Leave,
 }
 
 /// Where the conversation is (for logs, metrics and tests).
@@ -166,6 +234,8 @@ pub enum Phase {
     Thinking,
     /// The agent's audio is playing.
     Speaking,
+    /// The agent's turn is paused by speech that may be an interruption.
+    Paused,
 }
 
 #[derive(Debug)]
@@ -181,12 +251,15 @@ struct Part {
     id: PartId,
     who: Arc<str>,
     result: Option<Transcript>,
+    /// Spoken over the agent's turn that is still running (a candidate interruption).
+    barge: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
 struct AgentTurn {
     id: TurnId,
     audible: bool,
+    paused: bool,
 }
 
 /// The machine for one room.
@@ -205,6 +278,18 @@ pub struct TurnMachine {
     /// The utterance that ended last, what the model said about the pause after it, and when
     /// it was asked.
     last_part: Option<(PartId, Verdict, Instant)>,
+    /// The latest end of a candidate interruption's speech.
+    barge_end: Option<Instant>,
+    false_interruptions: u64,
+    away: Away,
+    /// The goodbye turn, after which the agent leaves.
+    goodbye: Option<TurnId>,
+    /// The reply prepared ahead of the end of the turn.
+    preempt: Preemption,
+    /// Interrupted turns that have not reported their end yet.
+    ending: Vec<TurnId>,
+    /// The model's question about a pause announced before the utterance ended.
+    early: EarlyVerdict,
 }
 
 impl TurnMachine {
@@ -221,12 +306,31 @@ impl TurnMachine {
             interruptions: 0,
             audio: Vec::new(),
             last_part: None,
+            barge_end: None,
+            false_interruptions: 0,
+            away: Away::new(AwayConfig::default()),
+            goodbye: None,
+            preempt: Preemption::new(cfg.preemptive),
+            ending: Vec::new(),
+            early: EarlyVerdict::default(),
         }
+    }
+
+    /// The machine with a user-away policy (off by default).
+    pub fn with_away(mut self, away: AwayConfig) -> Self {
+        self.away = Away::new(away);
+        self
+    }
+
+    /// The reply prepared ahead of the end of the turn, if one is.
+    pub fn prepared(&self) -> Option<TurnId> {
+        self.preempt.prepared()
     }
 
     /// The current phase.
     pub fn phase(&self) -> Phase {
         match self.agent {
+            Some(AgentTurn { paused: true, .. }) => Phase::Paused,
             Some(AgentTurn { audible: true, .. }) => Phase::Speaking,
             Some(_) => Phase::Thinking,
             None if !self.speaking.is_empty() => Phase::UserSpeaking,
@@ -240,6 +344,11 @@ impl TurnMachine {
         self.interruptions
     }
 
+    /// Pauses that turned out to be no interruption (the agent resumed).
+    pub fn false_interruptions(&self) -> u64 {
+        self.false_interruptions
+    }
+
     /// The next command, if any.
     pub fn poll_command(&mut self) -> Option<Command> {
         self.commands.pop_front()
@@ -249,23 +358,35 @@ impl TurnMachine {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let barge = self
             .agent
+            .filter(|a| !a.paused)
             .and_then(|a| self.speaking.iter().filter(|s| s.during == Some(a.id)).map(|s| s.start).min())
             .map(|start| start + self.cfg.interrupt_min_speech);
         let answer = match (self.agent, self.speaking.is_empty(), self.last_end) {
             (None, true, Some(end)) if self.all_transcribed() => Some(self.due(end)),
             _ => None,
         };
-        [barge, answer].into_iter().flatten().min()
+        let resume = self.resume_due();
+        let away = if self.phase() == Phase::Listening { self.away.due() } else { None };
+        [barge, answer, resume, away].into_iter().flatten().min()
     }
 
     /// Time has passed.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.check_barge_in(now);
+        self.settle_barge(now);
         self.try_answer(now);
+        self.check_away(now);
+    }
+
+    /// A user is in the room at `now` (starts the away clock if the room is quiet).
+    pub fn user_present(&mut self, now: Instant) {
+        self.note_quiet(now);
     }
 
     /// VAD: `who` started speaking at `start` (the real start, before detection).
     pub fn speech_started(&mut self, who: &Arc<str>, start: Instant, now: Instant) {
+        self.away.user_active();
+        self.early.started(who);
         self.speaking.retain(|s| s.who != *who);
         let during = self.agent.map(|a| a.id);
         self.speaking.push(Speaking { who: who.clone(), start, during });
@@ -277,26 +398,39 @@ impl TurnMachine {
     pub fn speech_ended(&mut self, who: &Arc<str>, pcm: Vec<i16>, end: Instant, now: Instant) {
         let entry = self.speaking.iter().position(|s| s.who == *who).map(|i| self.speaking.remove(i));
         let (start, during) = entry.map_or((end, None), |s| (s.start, s.during));
+        let mut barge = false;
         if let (Some(agent), Some(turn)) = (self.agent, during)
             && agent.id == turn
         {
             if end.saturating_duration_since(start) < self.cfg.interrupt_min_speech {
                 // Too short to interrupt: a noise or a back-channel "mm-hm"; dropped.
+                self.settle_barge(now);
                 self.try_answer(now);
                 return;
             }
-            self.interrupt(agent.id);
+            if self.cfg.false_interruption.is_some() {
+                // Its transcript decides (the timer may not have paused the agent yet).
+                self.pause(agent.id);
+                self.barge_end = Some(self.barge_end.map_or(end, |e| e.max(end)));
+                barge = true;
+            } else {
+                self.interrupt(agent.id);
+            }
         }
         let id = self.take_id();
         if self.parts.len() >= MAX_PARTS {
             self.parts.remove(0);
         }
-        self.parts.push(Part { id, who: who.clone(), result: None });
+        self.parts.push(Part { id, who: who.clone(), result: None, barge });
         let latest = self.last_end.is_none_or(|e| end >= e);
         self.last_end = Some(self.last_end.map_or(end, |e| e.max(end)));
+        let early = self.early.ended(who, end);
         if self.cfg.smart.is_some() {
             let heard = self.turn_audio(who, &pcm);
-            if latest {
+            if let (true, Some(asked)) = (latest, early) {
+                // Asked already at the early pause: its verdict (or the question in flight).
+                self.last_part = Some(asked);
+            } else if latest {
                 self.last_part = Some((id, Verdict::Pending, now));
                 self.commands.push_back(Command::Predict { part: id, who: who.clone(), pcm: heard });
             }
@@ -309,12 +443,36 @@ impl TurnMachine {
     /// when it gave none (failed, too busy). Answers about older pauses are ignored.
     pub fn end_of_turn(&mut self, part: PartId, probability: Option<f32>, now: Instant) {
         let Some(smart) = self.cfg.smart else { return };
+        if self.early.answered(part, smart.verdict(probability)) {
+            return;
+        }
         if let Some((last, verdict, _)) = self.last_part.as_mut()
             && *last == part
         {
             *verdict = smart.verdict(probability);
             self.try_answer(now);
         }
+    }
+
+    /// VAD: `who` has been silent since `end` for a short while, and the utterance is not over
+    /// yet (`pcm`: its audio up to the pause). With an end-of-turn model and preemptive
+    /// replies, the model is asked now; if the utterance ends in this pause, the answer is
+    /// taken for it. Not while the agent has the turn (speech then is a barge-in).
+    pub fn speech_paused(&mut self, who: &Arc<str>, pcm: &[i16], end: Instant, now: Instant) {
+        if self.cfg.smart.is_none() || !self.cfg.preemptive || self.agent.is_some() {
+            return;
+        }
+        if !self.speaking.iter().any(|s| s.who == *who && s.during.is_none()) {
+            return;
+        }
+        let mut heard = self.audio.iter().find(|(w, _)| w == who).map(|(_, a)| a.clone()).unwrap_or_default();
+        heard.extend_from_slice(pcm);
+        if heard.len() > TURN_AUDIO {
+            heard.drain(..heard.len() - TURN_AUDIO);
+        }
+        let part = self.take_id();
+        self.early.asked(who, end, part, now);
+        self.commands.push_back(Command::Predict { part, who: who.clone(), pcm: heard });
     }
 
     /// What the model said about the last pause, if it was asked.
@@ -355,6 +513,7 @@ impl TurnMachine {
         if let Some(p) = self.parts.iter_mut().find(|p| p.id == part) {
             p.result = Some(result);
         }
+        self.settle_barge(now);
         self.try_answer(now);
     }
 
@@ -365,6 +524,7 @@ impl TurnMachine {
         if !is_meaningful(text) {
             return;
         }
+        self.away.user_active();
         if let Some(agent) = self.agent {
             self.interrupt(agent.id);
         }
@@ -373,7 +533,7 @@ impl TurnMachine {
             self.parts.remove(0);
         }
         let result = Some(Transcript::Text(text.to_owned()));
-        self.parts.push(Part { id, who: who.clone(), result });
+        self.parts.push(Part { id, who: who.clone(), result, barge: false });
         // Ready now: the endpointing delay counts as already passed, and a sent message is a
         // finished turn whatever the end-of-turn model thinks of an earlier pause.
         self.last_end = Some(now.checked_sub(self.cfg.endpointing_delay).unwrap_or(now));
@@ -392,11 +552,29 @@ impl TurnMachine {
 
     /// `turn` has ended (played out, failed or cancelled).
     pub fn agent_done(&mut self, turn: TurnId, now: Instant) {
-        if self.agent.is_some_and(|a| a.id == turn) {
+        let ending = self.ending.len();
+        self.ending.retain(|t| *t != turn);
+        if self.preempt.ended(turn) || self.ending.len() < ending {
+            // A prepared reply gone before its release, or an interrupted one finally over:
+            // the pending utterances may be prepared (again).
+            self.try_answer(now);
+        } else if let Some(agent) = self.agent.filter(|a| a.id == turn) {
             self.agent = None;
+            if agent.paused {
+                // Nothing of it is left to play; the next turn must not start paused.
+                self.commands.push_back(Command::Resume { turn });
+            }
             // Speech that began during the turn is an ordinary utterance now.
             for s in &mut self.speaking {
                 s.during = None;
+            }
+            for p in &mut self.parts {
+                p.barge = false;
+            }
+            self.barge_end = None;
+            if self.goodbye.take() == Some(turn) {
+                self.commands.push_back(Command::Leave);
+                return;
             }
             self.try_answer(now);
         }
@@ -405,6 +583,7 @@ impl TurnMachine {
     /// A participant left: their speech in progress ends without an utterance.
     pub fn participant_left(&mut self, who: &Arc<str>, now: Instant) {
         self.speaking.retain(|s| s.who != *who);
+        self.settle_barge(now);
         self.try_answer(now);
     }
 
@@ -433,15 +612,29 @@ impl TurnMachine {
 
     fn start_turn(&mut self) -> TurnId {
         let id = self.take_id();
-        self.agent = Some(AgentTurn { id, audible: false });
+        self.agent = Some(AgentTurn { id, audible: false, paused: false });
+        self.away.busy();
         id
     }
 
     fn interrupt(&mut self, turn: TurnId) {
         self.agent = None;
+        if self.ending.len() >= MAX_PARTS {
+            // Never reported over (no task ran for it): forget the oldest.
+            self.ending.remove(0);
+        }
+        self.ending.push(turn);
         self.interruptions += 1;
         for s in &mut self.speaking {
             s.during = None;
+        }
+        for p in &mut self.parts {
+            p.barge = false;
+        }
+        self.barge_end = None;
+        if self.goodbye.take().is_some() {
+            // Cut short by the user: they are back, the agent stays.
+            self.away.user_active();
         }
         self.commands.push_back(Command::Interrupt { turn });
     }
@@ -452,7 +645,9 @@ impl TurnMachine {
             .speaking
             .iter()
             .any(|s| s.during == Some(agent.id) && now >= s.start + self.cfg.interrupt_min_speech);
-        if long_enough {
+        if long_enough && self.cfg.false_interruption.is_some() {
+            self.pause(agent.id);
+        } else if long_enough {
             self.interrupt(agent.id);
         }
     }
@@ -462,35 +657,69 @@ impl TurnMachine {
     }
 
     fn try_answer(&mut self, now: Instant) {
+        self.answer_if_due(now);
+        self.note_quiet(now);
+    }
+
+    fn answer_if_due(&mut self, now: Instant) {
         let Some(end) = self.last_end else { return };
-        if self.agent.is_some() || !self.speaking.is_empty() || !self.all_transcribed() || now < self.due(end)
-        {
+        if self.agent.is_some() || !self.speaking.is_empty() || !self.all_transcribed() {
+            return;
+        }
+        let (said, notice) = self.said();
+        if now < self.due(end) {
+            if self.ending.is_empty() {
+                let verdict = self.verdict();
+                let next = &mut self.next_id;
+                let new_turn = || {
+                    *next += 1;
+                    *next - 1
+                };
+                self.preempt.pending(said, verdict, end, new_turn, &mut self.commands);
+            }
             return;
         }
         self.last_end = None;
         self.last_part = None;
         self.audio.clear();
+        self.parts.clear();
+        if !said.is_empty() {
+            if let Some(turn) = self.preempt.confirm(&said, &mut self.commands) {
+                self.agent = Some(AgentTurn { id: turn, audible: false, paused: false });
+                self.commands.push_back(Command::Release { turn, said, speech_ended: end });
+            } else {
+                let turn = self.start_turn();
+                self.commands.push_back(Command::Respond { turn, said, speech_ended: end });
+            }
+        } else {
+            self.preempt.discard(&mut self.commands);
+            if let Some((text, who)) = notice {
+                let turn = self.start_turn();
+                let (reason, who) = (SayReason::Notice, Some(who));
+                self.commands.push_back(Command::Say { turn, text, reason, who, speech_ended: Some(end) });
+            }
+        }
+    }
+
+    /// What the waiting utterances say, in order, and the last failure notice among them.
+    fn said(&self) -> (Vec<Said>, Option<(String, Arc<str>)>) {
         let mut said = Vec::new();
         let mut notice = None;
-        for p in self.parts.drain(..) {
-            match p.result {
-                Some(Transcript::Text(text)) if is_meaningful(&text) => {
-                    said.push(Said { who: p.who, text: text.trim().to_owned() })
+        for p in &self.parts {
+            match &p.result {
+                Some(Transcript::Text(text)) if is_meaningful(text) => {
+                    said.push(Said { who: p.who.clone(), text: text.trim().to_owned() })
                 }
-                Some(Transcript::Failed { notice: Some(n) }) => notice = Some((n, p.who)),
+                Some(Transcript::Failed { notice: Some(n) }) => notice = Some((n.clone(), p.who.clone())),
                 _ => {}
             }
         }
-        if !said.is_empty() {
-            let turn = self.start_turn();
-            self.commands.push_back(Command::Respond { turn, said, speech_ended: end });
-        } else if let Some((text, who)) = notice {
-            let turn = self.start_turn();
-            let (reason, who) = (SayReason::Notice, Some(who));
-            self.commands.push_back(Command::Say { turn, text, reason, who, speech_ended: Some(end) });
-        }
+        (said, notice)
     }
 }
+
+#[path = "turn_hold.rs"]
+mod hold;
 
 #[cfg(test)]
 #[path = "turn_tests.rs"]

@@ -6,7 +6,11 @@ use crate::core::endpoint::{SmartEndpointing, Verdict};
 
 /// VAD delay 0.5 s; the model's threshold 0.5, minimum 0.2 s, maximum 3 s.
 fn rig() -> Rig {
-    Rig::with(TurnConfig { smart: Some(SmartEndpointing::default()), ..TurnConfig::default() })
+    Rig::with(TurnConfig {
+        smart: Some(SmartEndpointing::default()),
+        preemptive: false,
+        ..TurnConfig::default()
+    })
 }
 
 impl Rig {

@@ -13,8 +13,9 @@ struct Rig {
 }
 
 impl Rig {
+    /// The machine without preemptive replies (`turn_preempt_tests.rs` has those).
     fn new() -> Self {
-        Self::with(TurnConfig::default())
+        Self::with(TurnConfig { preemptive: false, ..TurnConfig::default() })
     }
     fn with(cfg: TurnConfig) -> Self {
         Self { m: TurnMachine::new(cfg), t0: clock::now() }
@@ -409,5 +410,9 @@ fn typed_text_waits_while_someone_speaks() {
     let texts: Vec<&str> = said.iter().map(|s| s.text.as_str()).collect();
     assert_eq!(texts, ["a typed question", "spoken words"]);
 }
+#[path = "turn_barge_tests.rs"]
+mod barge;
+#[path = "turn_preempt_tests.rs"]
+mod preempt;
 #[path = "turn_smart_tests.rs"]
 mod smart;

@@ -6,41 +6,100 @@ use crate::core::cost::PriceTable;
 use crate::core::messages::Messages;
 use crate::core::quota::{Quotas, Scope, Unit, Window};
 use crate::env::EnvReader;
+use crate::pipeline::Limits;
+use crate::pipeline::check::{COST_CAP_USD, COST_WARN_FRACTION};
+use crate::pipeline::error::Setting;
 
 /// Reads `LIMIT_[ROOM_|GLOBAL_]{TURNS,LLM_TOKENS,TTS_CHARS,STT_SECONDS}_PER_{MIN,HOUR,DAY}`
 /// (no scope prefix = per participant), `LIMIT_[ROOM_|GLOBAL_]SESSIONS`,
-/// `COST_CAP_{USER,ROOM,GLOBAL}_USD_PER_DAY` and `COST_WARN_FRACTION`.
+/// `COST_CAP_{USER,ROOM,GLOBAL}_USD_PER_DAY` and `COST_WARN_FRACTION` into [`Limits`] — the
+/// limits a developer sets in code — where 0 turns a limit off.
 pub fn read_quotas(env: &mut EnvReader) -> Quotas {
-    let mut q = Quotas::default();
-    let prefixes = [(Scope::Participant, ""), (Scope::Room, "ROOM_"), (Scope::Global, "GLOBAL_")];
-    let units = [
-        (Unit::Turns, "TURNS", 1),
-        (Unit::LlmTokens, "LLM_TOKENS", 1),
-        (Unit::TtsChars, "TTS_CHARS", 1),
-        (Unit::SttMillis, "STT_SECONDS", 1000),
-    ];
-    let windows = [(Window::Minute, "MIN"), (Window::Hour, "HOUR"), (Window::Day, "DAY")];
-    for (scope, sp) in prefixes {
-        for (unit, un, scale) in units {
-            for (window, wn) in windows {
-                let name = format!("LIMIT_{sp}{un}_PER_{wn}");
-                let default = q.limit(scope, unit, window) / scale;
-                let v: u64 = env.ranged(&name, default, 0, 1_000_000_000_000);
-                q.set(scope, unit, window, v.saturating_mul(scale));
+    let seed = Quotas::default();
+    let mut limits = Limits::default();
+    for scope in Scope::ALL {
+        for (unit, _, scale) in UNITS {
+            for window in Window::ALL {
+                let default = seed.limit(scope, unit, window) / scale;
+                let v: u64 = env.ranged(&limit_var(scope, unit, window), default, 0, 1_000_000_000_000);
+                limits = match v {
+                    0 => limits.no_limit(scope, unit, window),
+                    v => limits.limit(scope, unit, window, v.saturating_mul(scale)),
+                };
             }
         }
-        let name = format!("LIMIT_{sp}SESSIONS");
-        let sessions = env.ranged(&name, q.session_limit(scope), 0, 1_000_000);
-        q.set(scope, Unit::Sessions, Window::Concurrent, sessions);
-        let who = if scope == Scope::Participant { "USER" } else { &sp[..sp.len() - 1] };
-        let name = format!("COST_CAP_{who}_USD_PER_DAY");
-        let default = q.limit(scope, Unit::CostMicroUsd, Window::Day) as f64 / 1e6;
-        let usd = env.ranged(&name, default, 0.0, 1e9);
-        q.set(scope, Unit::CostMicroUsd, Window::Day, (usd * 1e6).round() as u64);
+        let sessions = env.ranged(&sessions_var(scope), seed.session_limit(scope), 0, 1_000_000);
+        limits = match sessions {
+            0 => limits.no_limit(scope, Unit::Sessions, Window::Concurrent),
+            n => limits.sessions(scope, n),
+        };
+        let default = seed.limit(scope, Unit::CostMicroUsd, Window::Day) as f64 / 1e6;
+        let usd = env.ranged(&cost_cap_var(scope), default, COST_CAP_USD.min, COST_CAP_USD.max);
+        limits = match usd > 0.0 {
+            false => limits.no_limit(scope, Unit::CostMicroUsd, Window::Day),
+            true => limits.cost_cap_usd_per_day(scope, usd),
+        };
     }
-    let warn: f64 = env.ranged("COST_WARN_FRACTION", 0.8, 0.0, 1.0);
-    q.warn_permille = (warn * 1000.0).round() as u64;
-    q
+    let b = COST_WARN_FRACTION;
+    limits = limits.cost_warn_fraction(env.ranged("COST_WARN_FRACTION", 0.8, b.min, b.max));
+    let (quotas, errors) = limits.into_parts();
+    for e in errors {
+        env.error(&variable(e.setting()), e.expected());
+    }
+    quotas
+}
+
+/// The variable of a limit setting.
+pub(crate) fn variable(setting: Setting) -> String {
+    match setting {
+        Setting::Limit { scope, unit: Unit::Sessions, .. } => sessions_var(scope),
+        Setting::Limit { scope, unit, window } => limit_var(scope, unit, window),
+        Setting::CostCap(scope) => cost_cap_var(scope),
+        _ => "COST_WARN_FRACTION".to_owned(),
+    }
+}
+
+/// The windowed units read from the environment: the name in variables and the scale from
+/// the variable's unit (STT in seconds) to the limiter's (milliseconds).
+const UNITS: [(Unit, &str, u64); 4] = [
+    (Unit::Turns, "TURNS", 1),
+    (Unit::LlmTokens, "LLM_TOKENS", 1),
+    (Unit::TtsChars, "TTS_CHARS", 1),
+    (Unit::SttMillis, "STT_SECONDS", 1000),
+];
+
+fn scope_prefix(scope: Scope) -> &'static str {
+    match scope {
+        Scope::Participant => "",
+        Scope::Room => "ROOM_",
+        Scope::Global => "GLOBAL_",
+    }
+}
+
+/// `LIMIT_[ROOM_|GLOBAL_]<UNIT>_PER_<WINDOW>`.
+fn limit_var(scope: Scope, unit: Unit, window: Window) -> String {
+    let un = UNITS.iter().find(|u| u.0 == unit).map(|u| u.1).unwrap_or("TURNS");
+    let wn = match window {
+        Window::Minute => "MIN",
+        Window::Hour => "HOUR",
+        Window::Day | Window::Concurrent => "DAY",
+    };
+    format!("LIMIT_{}{un}_PER_{wn}", scope_prefix(scope))
+}
+
+/// `LIMIT_[ROOM_|GLOBAL_]SESSIONS`.
+fn sessions_var(scope: Scope) -> String {
+    format!("LIMIT_{}SESSIONS", scope_prefix(scope))
+}
+
+/// `COST_CAP_{USER,ROOM,GLOBAL}_USD_PER_DAY`.
+fn cost_cap_var(scope: Scope) -> String {
+    let who = match scope {
+        Scope::Participant => "USER",
+        Scope::Room => "ROOM",
+        Scope::Global => "GLOBAL",
+    };
+    format!("COST_CAP_{who}_USD_PER_DAY")
 }
 
 /// The built-in price table merged with `PRICES` (JSON, see [`PriceTable::merge_json`]).

@@ -1,6 +1,8 @@
 //! Provider settings: per capability an ordered chain of OpenAI-compatible endpoints
 //! (`LLM_BASE_URL`, `LLM_FALLBACK_1_BASE_URL` … `_3_`), their keys (never logged; `_FILE`
-//! variants for Docker secrets), models, timeouts and request options.
+//! variants for Docker secrets), models, timeouts and request options. The endpoints are
+//! chosen and checked through the pipeline builder ([`crate::pipeline`]), whether they come
+//! from code or, read here ([`EnvChain`]), from the environment.
 
 use std::time::Duration;
 
@@ -9,6 +11,8 @@ use super::resilience_config::{read_breakers, read_retry};
 use crate::core::breaker_config::BreakersConfig;
 use crate::core::retry::RetryConfig;
 use crate::env::EnvReader;
+use crate::pipeline::OpenAiCompatible;
+use crate::pipeline::check::{MAX_TOKENS, TEMPERATURE, TTS_SPEED};
 use crate::secret::Secret;
 
 /// How many fallbacks a chain may list (`<CAP>_FALLBACK_1_…` to `_3_`).
@@ -114,17 +118,17 @@ impl ProvidersConfig {
             .flat_map(|c| c.endpoints.iter().filter_map(|e| e.api_key.as_ref()))
     }
 
-    /// Reads `LLM_*`, `TTS_*`, `STT_*` and their fallbacks, `BREAKER_*` and `RETRY_*`.
+    /// Reads the options and timeouts of `LLM_*`, `TTS_*` and `STT_*`, `BREAKER_*` and
+    /// `RETRY_*`; the endpoints are read with [`EnvChain::read`] and chosen through the
+    /// pipeline builder ([`crate::pipeline`]), which checks them.
     pub fn from_env(env: &mut EnvReader) -> Self {
         let d = Self::default();
-        let llm = read_capability(env, Capability::Llm, "gpt-4o-mini", &d.llm);
-        let tts = read_capability(env, Capability::Tts, "tts-1", &d.tts);
-        let stt = read_capability(env, Capability::Stt, "whisper-1", &d.stt);
+        let (t, n, sp) = (TEMPERATURE, MAX_TOKENS, TTS_SPEED);
         let llm_options = LlmOptions {
-            max_tokens: env.ranged("LLM_MAX_TOKENS", d.llm_options.max_tokens, 1, 100_000),
-            temperature: env.ranged("LLM_TEMPERATURE", d.llm_options.temperature, 0.0, 2.0),
+            max_tokens: env.ranged("LLM_MAX_TOKENS", d.llm_options.max_tokens, n.min, n.max),
+            temperature: env.ranged("LLM_TEMPERATURE", d.llm_options.temperature, t.min, t.max),
         };
-        let speed = env.raw("TTS_SPEED").is_some().then(|| env.ranged("TTS_SPEED", 1.0f32, 0.25, 4.0));
+        let speed = env.raw("TTS_SPEED").is_some().then(|| env.ranged("TTS_SPEED", 1.0f32, sp.min, sp.max));
         let tts_options = TtsOptions { voice: env.string("TTS_VOICE", &d.tts_options.voice), speed };
         let stt_options = SttOptions { language: env.opt_string("STT_LANGUAGE") };
         let max_body_bytes = env.ranged("PROVIDER_MAX_BODY_BYTES", d.max_body_bytes, 4096, 64 << 20);
@@ -132,9 +136,9 @@ impl ProvidersConfig {
         let breakers = read_breakers(env);
         let retry = read_retry(env);
         Self {
-            llm,
-            tts,
-            stt,
+            llm: read_timeouts(env, Capability::Llm, &d.llm),
+            tts: read_timeouts(env, Capability::Tts, &d.tts),
+            stt: read_timeouts(env, Capability::Stt, &d.stt),
             llm_options,
             tts_options,
             stt_options,
@@ -155,51 +159,72 @@ impl ProvidersConfig {
     }
 }
 
-fn read_capability(
-    env: &mut EnvReader,
-    cap: Capability,
-    default_model: &str,
-    d: &CapabilityConfig,
-) -> CapabilityConfig {
+fn read_timeouts(env: &mut EnvReader, cap: Capability, d: &CapabilityConfig) -> CapabilityConfig {
     let p = cap.env_prefix();
-    let mut endpoints = Vec::new();
-    let prefixes =
-        std::iter::once(p.to_owned()).chain((1..=MAX_FALLBACKS).map(|i| format!("{p}_FALLBACK_{i}")));
-    for (i, prefix) in prefixes.enumerate() {
-        let url_var = format!("{prefix}_BASE_URL");
-        let key = env.secret(&format!("{prefix}_API_KEY"));
-        let model = env.opt_string(&format!("{prefix}_MODEL"));
-        let Some(url) = env.opt_string(&url_var) else {
-            if key.is_some() || model.is_some() {
-                env.error(
-                    &url_var,
-                    "a base URL such as https://api.openai.com/v1 (key or model set without one)",
-                );
-            }
-            continue;
-        };
-        if !(url.starts_with("http://") || url.starts_with("https://")) || reqwest::Url::parse(&url).is_err()
-        {
-            env.error(&url_var, "an http:// or https:// URL such as https://api.openai.com/v1");
-            continue;
-        }
-        if i > 0 && endpoints.is_empty() {
-            env.error(&url_var, format!("{p}_BASE_URL set as well (a fallback needs a primary)"));
-        }
-        // A fallback without a model uses the primary's model.
-        let model = model
-            .or_else(|| endpoints.first().map(|e: &EndpointConfig| e.model.clone()))
-            .unwrap_or_else(|| default_model.to_owned());
-        endpoints.push(EndpointConfig {
-            base_url: url.trim_end_matches('/').to_owned(),
-            api_key: key,
-            model,
-        });
-    }
     CapabilityConfig {
-        endpoints,
+        endpoints: Vec::new(),
         timeout: env.seconds(&format!("{p}_TIMEOUT_SECS"), d.timeout, 0.1, 600.0),
         slow: env.seconds(&format!("{p}_SLOW_SECS"), d.slow, 0.01, 600.0),
+    }
+}
+
+/// One capability's endpoints as the environment lists them (`<CAP>_BASE_URL`, `_API_KEY`
+/// or `_API_KEY_FILE`, `_MODEL`, then `<CAP>_FALLBACK_{1..3}_…`), and the variables that
+/// held them, so the pipeline's mistakes are reported by variable.
+#[derive(Debug, Clone)]
+pub struct EnvChain {
+    /// Which capability.
+    pub cap: Capability,
+    /// The endpoints found, in order, with the prefix of their variables (`LLM`,
+    /// `LLM_FALLBACK_2`, …).
+    pub endpoints: Vec<(String, OpenAiCompatible)>,
+}
+
+impl EnvChain {
+    /// Reads `cap`'s endpoints. A key or model without a base URL is a mistake here; what
+    /// the URLs and models must be is the pipeline's to check.
+    pub fn read(env: &mut EnvReader, cap: Capability) -> Self {
+        let p = cap.env_prefix();
+        let prefixes =
+            std::iter::once(p.to_owned()).chain((1..=MAX_FALLBACKS).map(|i| format!("{p}_FALLBACK_{i}")));
+        let mut endpoints = Vec::new();
+        for prefix in prefixes {
+            let url_var = format!("{prefix}_BASE_URL");
+            let key = env.secret(&format!("{prefix}_API_KEY"));
+            let model = env.opt_string(&format!("{prefix}_MODEL"));
+            let Some(url) = env.opt_string(&url_var) else {
+                if key.is_some() || model.is_some() {
+                    env.error(
+                        &url_var,
+                        "a base URL such as https://api.openai.com/v1 (key or model set without one)",
+                    );
+                }
+                continue;
+            };
+            let mut e = OpenAiCompatible::new(url);
+            if let Some(key) = key {
+                e = e.api_key(key);
+            }
+            if let Some(model) = model {
+                e = e.model(model);
+            }
+            endpoints.push((prefix, e));
+        }
+        Self { cap, endpoints }
+    }
+
+    /// Whether the first endpoint found is the primary (`<CAP>_BASE_URL`).
+    pub fn has_primary(&self) -> bool {
+        self.endpoints.first().is_some_and(|(prefix, _)| prefix == self.cap.env_prefix())
+    }
+
+    /// The prefix of the variables of the endpoint the pipeline ranks `rank` (0: the
+    /// primary; with no primary set, the fallbacks are ranked from 1).
+    pub fn prefix(&self, rank: usize) -> String {
+        let i = if self.has_primary() { Some(rank) } else { rank.checked_sub(1) };
+        i.and_then(|i| self.endpoints.get(i))
+            .map(|(prefix, _)| prefix.clone())
+            .unwrap_or_else(|| format!("{}_FALLBACK_{rank}", self.cap.env_prefix()))
     }
 }
 
@@ -218,51 +243,43 @@ mod tests {
     }
 
     #[test]
-    fn chains_keys_from_files_and_redaction() {
-        let dir = std::env::temp_dir().join(format!("va-prov-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let f = dir.join("key");
-        std::fs::write(&f, "sk-secret-file\n").unwrap();
+    fn chains_are_read_with_their_variables() {
         let mut env = EnvReader::from_pairs(&[
             ("LLM_BASE_URL", "https://api.openai.com/v1/"),
             ("LLM_API_KEY", "sk-primary"),
-            ("LLM_MODEL", "gpt-4o-mini"),
-            ("LLM_FALLBACK_1_BASE_URL", "https://api.groq.com/openai/v1"),
-            ("LLM_FALLBACK_1_API_KEY_FILE", f.to_str().unwrap()),
-            ("LLM_FALLBACK_1_MODEL", "llama-3.1-8b-instant"),
             ("LLM_FALLBACK_2_BASE_URL", "http://127.0.0.1:8000/v1"),
-            ("STT_BASE_URL", "http://127.0.0.1:9000/v1"),
+            ("TTS_FALLBACK_1_BASE_URL", "http://x/v1"),
+            ("STT_API_KEY", "k"),
             ("STT_LANGUAGE", "en"),
             ("TTS_SPEED", "1.5"),
         ]);
+        let llm = EnvChain::read(&mut env, Capability::Llm);
+        let tts = EnvChain::read(&mut env, Capability::Tts);
+        let stt = EnvChain::read(&mut env, Capability::Stt);
         let c = ProvidersConfig::from_env(&mut env);
-        assert!(env.finish().is_ok());
-        let e = &c.llm.endpoints;
-        assert_eq!(e.len(), 3);
-        assert_eq!(e[0].base_url, "https://api.openai.com/v1");
-        assert_eq!(e[1].api_key.as_ref().map(Secret::expose), Some("sk-secret-file"));
-        assert_eq!(e[2].model, "gpt-4o-mini", "a fallback inherits the primary's model");
-        assert_eq!(c.stt.endpoints[0].model, "whisper-1");
+        assert_eq!(
+            (llm.has_primary(), llm.prefix(0), llm.prefix(1)),
+            (true, "LLM".into(), "LLM_FALLBACK_2".into())
+        );
+        assert_eq!((tts.has_primary(), tts.prefix(1)), (false, "TTS_FALLBACK_1".into()));
+        assert!(stt.endpoints.is_empty());
         assert_eq!(c.stt_options.language.as_deref(), Some("en"));
         assert_eq!(c.tts_options.speed, Some(1.5));
-        let dbg = format!("{c:?}");
-        assert!(!dbg.contains("sk-primary") && !dbg.contains("sk-secret-file"), "{dbg}");
+        assert!(!format!("{llm:?}").contains("sk-primary"));
+        let names: Vec<_> = env.finish().unwrap_err().into_iter().map(|e| e.var).collect();
+        assert_eq!(names, ["STT_BASE_URL"], "a key without a URL");
     }
 
     #[test]
-    fn every_mistake_is_named() {
+    fn every_option_mistake_is_named() {
         let mut env = EnvReader::from_pairs(&[
-            ("LLM_BASE_URL", "api.openai.com"),
-            ("TTS_FALLBACK_1_BASE_URL", "http://x/v1"),
-            ("STT_API_KEY", "k"),
             ("LLM_MAX_TOKENS", "0"),
             ("TTS_SPEED", "9"),
+            ("LLM_TEMPERATURE", "NaN"),
+            ("STT_TIMEOUT_SECS", "0"),
         ]);
         ProvidersConfig::from_env(&mut env);
         let names: Vec<_> = env.finish().unwrap_err().into_iter().map(|e| e.var).collect();
-        assert_eq!(
-            names,
-            ["LLM_BASE_URL", "TTS_FALLBACK_1_BASE_URL", "STT_BASE_URL", "LLM_MAX_TOKENS", "TTS_SPEED"]
-        );
+        assert_eq!(names, ["LLM_MAX_TOKENS", "LLM_TEMPERATURE", "TTS_SPEED", "STT_TIMEOUT_SECS"]);
     }
 }

@@ -3,7 +3,12 @@
 //! Besides speech it takes typed messages (`lk.chat`, as a user turn without STT), puts a
 //! front end's pre-connect recording in front of the user's microphone ([`super::preconnect`]),
 //! shows the turn's phase as `lk.agent.state`, and ends the session when the last user has
-//! left (after `LEAVE_GRACE_SECS`).
+//! left (after `LEAVE_GRACE_SECS`) or when the turn machine says goodbye to a user who went
+//! away (`USER_AWAY_LEAVE_SECS`). A barge-in that may be false pauses the room's audio sink
+//! and resumes it, as the machine decides.
+//!
+//! Preemptive replies (a reply started before the end of the turn is confirmed, heard only
+//! once it is) are carried out in `driver_preempt.rs`.
 //!
 //! It reads time only through [`clock::now`] and sleeps on tokio's timers, so on paused time
 //! (`tokio::time::pause`) a test drives it through whole conversations in milliseconds; see
@@ -19,10 +24,11 @@ use tokio::task::{AbortHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use super::accounting::{self, TurnFacts};
+use super::held::{Hold, Release};
 use super::metrics::{metrics, observe};
 use super::outcome::{Outcome, TurnKind};
 use super::preconnect::PreConnect;
-use super::reply::{self, AgentTurn, Reply, ReplyCtx, Script, SharedAgent};
+use super::reply::{self, AgentTurn, Reply, ReplyCtx, Script, SharedAgent, Timing};
 use super::transcript::{self, TOPIC_CHAT, TOPIC_TRANSCRIPTION};
 use super::{Event, Shared};
 use crate::agent::{AgentRunner, UserTurn};
@@ -59,6 +65,22 @@ struct TurnInfo {
     stopped_at: Option<u64>,
     /// The questions this turn answers, as history pieces (taken back if it gets no answer).
     asked: Vec<PieceId>,
+    /// A preemptive reply not released yet: its release, and the user's words it answers
+    /// (they enter the history at the release).
+    held: Option<(Release, Vec<String>)>,
+    /// A preemptive reply dropped because the user went on.
+    discarded: bool,
+}
+
+/// How an agent turn starts.
+struct Start {
+    kind: TurnKind,
+    /// The end of the speech it answers.
+    speech_ended: Option<Instant>,
+    /// The questions it answers, as history pieces.
+    asked: Vec<PieceId>,
+    /// A preemptive reply's hold (it is heard once released).
+    hold: Option<Hold>,
 }
 
 struct Session {
@@ -97,6 +119,14 @@ struct Session {
     deserted_since: Option<Instant>,
     /// The end-of-turn question in flight (a newer pause withdraws it).
     predicting: Option<AbortHandle>,
+    /// The goodbye to an absent user has been said: the session ends.
+    leaving: bool,
+    /// Answers waiting for an interrupted turn to report what was heard of it, so that their
+    /// request carries the history in order.
+    deferred: Vec<(TurnId, Vec<Said>, Instant)>,
+    /// Replies may be prepared ahead: the agent has no tools (a tool's effects could not be
+    /// taken back if the user goes on).
+    preemptive: bool,
 }
 
 /// Runs one session in `room` until it closes or `cancel` fires, then leaves the room.
@@ -120,13 +150,15 @@ pub(super) async fn run(
     if shared.end_of_turn.is_none() {
         turn.smart = None;
     }
+    let preemptive = turn.preemptive && runner.tools().is_empty();
     let mut s = Session {
+        preemptive,
         greeting: runner.greeting(),
         filler: (!runner.tools().is_empty() && shared.cfg.tool_loop.filler_after.is_some())
             .then(|| shared.cfg.tool_loop.filler.clone()),
         agent_runner: Arc::new(tokio::sync::Mutex::new(runner)),
         job: Arc::new(job),
-        machine: TurnMachine::new(turn),
+        machine: TurnMachine::new(turn).with_away(shared.cfg.away.clone()),
         history: History::new(shared.cfg.history_max_tokens),
         room: Arc::from(room.name()),
         agent: Arc::from(room.identity()),
@@ -146,6 +178,8 @@ pub(super) async fn run(
         present: HashSet::new(),
         deserted_since: None,
         predicting: None,
+        leaving: false,
+        deferred: Vec::new(),
         shared,
     };
     metrics().sessions.inc();
@@ -177,6 +211,10 @@ pub(super) async fn run(
         }
         s.execute().await;
         s.show_state();
+        if s.leaving {
+            tracing::info!(room = %s.room, "the user went away; goodbye said, voice session done");
+            break Ok(());
+        }
     };
     s.end(&mut inbox).await;
     room.leave().await;
@@ -245,6 +283,7 @@ impl Session {
     fn arrived(&mut self, who: &Arc<str>) {
         self.present.insert(who.clone());
         self.deserted_since = None;
+        self.machine.user_present(clock::now());
     }
 
     /// Decodes a pre-connect recording off the loop; the result comes back as an event.
@@ -264,12 +303,15 @@ impl Session {
     }
 
     /// Shows the turn's phase to front ends: thinking from the end of the user's turn to the
-    /// first audio, speaking while it plays, listening otherwise.
+    /// first audio, speaking while it plays, listening otherwise (also while a possible
+    /// interruption holds the agent's audio).
     fn show_state(&self) {
         let state = match self.machine.phase() {
             Phase::Thinking => AgentState::Thinking,
             Phase::Speaking => AgentState::Speaking,
-            Phase::Listening | Phase::UserSpeaking | Phase::Endpointing => AgentState::Listening,
+            Phase::Listening | Phase::UserSpeaking | Phase::Endpointing | Phase::Paused => {
+                AgentState::Listening
+            }
         };
         self.attributes.set_agent_state(state);
     }
@@ -317,6 +359,7 @@ impl Session {
         }
         self.machine.participant_left(who, clock::now());
         if self.members.is_empty() {
+            self.deferred.clear();
             // Nobody left to hear the answer: stop it now.
             for info in self.turns.values() {
                 info.cancel.cancel();
@@ -335,6 +378,7 @@ impl Session {
                 self.pending_audio_ms += pcm.len() as u64 / 16;
                 self.machine.speech_ended(&who, pcm, end, now);
             }
+            Event::SpeechPaused { who, end, pcm } => self.machine.speech_paused(&who, &pcm, end, now),
             Event::EndOfTurn { part, probability } => self.machine.end_of_turn(part, probability, now),
             Event::Transcribed { part, who, result, stt } => {
                 if let Some(d) = stt {
@@ -367,20 +411,47 @@ impl Session {
             match cmd {
                 Command::Transcribe { part, who, pcm } => self.transcribe(part, who, pcm),
                 Command::Predict { part, who, pcm } => self.predict(part, who, pcm),
-                Command::Respond { turn, said, speech_ended } => self.respond(turn, said, speech_ended),
+                Command::Respond { turn, said, speech_ended } => {
+                    if self.turns.values().any(|t| t.cancel.is_cancelled()) {
+                        // An interrupted turn is still winding down: its words go first.
+                        self.deferred.push((turn, said, speech_ended));
+                    } else {
+                        self.respond(turn, said, speech_ended);
+                    }
+                }
                 Command::Say { turn, text, reason, who, speech_ended } => {
                     let who = who.unwrap_or_else(|| self.agent.clone());
-                    let kind = TurnKind::Say(reason);
-                    self.start_turn(turn, Script::Fixed(text), who, kind, speech_ended, Vec::new());
+                    let start =
+                        Start { kind: TurnKind::Say(reason), speech_ended, asked: Vec::new(), hold: None };
+                    self.start_turn(turn, Script::Fixed(text), who, start);
                 }
+                Command::Prepare { turn, said, speech_ended } => self.prepare(turn, said, speech_ended),
+                Command::Release { turn, said, speech_ended } => self.release(turn, said, speech_ended),
+                Command::Discard { turn } => self.discard(turn),
                 Command::Interrupt { turn } => {
                     metrics().interruptions.inc();
+                    let waiting = self.deferred.len();
+                    self.deferred.retain(|(t, ..)| *t != turn);
+                    if self.deferred.len() < waiting {
+                        // Never started: nothing of it is queued, but a pause must not stay.
+                        self.sink.resume();
+                    }
                     if let Some(info) = self.turns.get_mut(&turn) {
                         info.cancel.cancel();
                         let state = self.sink.stop().await;
                         info.stopped_at = Some(state.played_samples);
                     }
                 }
+                // The machine pauses only its current turn (which may not have started yet).
+                Command::Pause { .. } => self.sink.pause(),
+                Command::Resume { turn } => {
+                    if self.turns.contains_key(&turn) {
+                        metrics().resumed.inc();
+                        tracing::debug!(room = %self.room, turn, "no interruption after all; resuming");
+                    }
+                    self.sink.resume();
+                }
+                Command::Leave => self.leaving = true,
             }
         }
     }
@@ -434,14 +505,29 @@ impl Session {
     fn respond(&mut self, turn: TurnId, said: Vec<Said>, speech_ended: Instant) {
         // The filler and notices, if TTS could not render them before.
         self.prerender();
-        let labelled = self.members.len() > 1;
-        let mut texts = Vec::new();
+        let texts = self.user_texts(&said);
         let mut asked = Vec::new();
-        for s in &said {
-            let text = if labelled { format!("{}: {}", s.who, s.text) } else { s.text.clone() };
-            asked.extend(self.history.push_user(&text));
-            texts.push(text);
+        for text in &texts {
+            asked.extend(self.history.push_user(text));
         }
+        let (answer, who) = self.agent_turn(&self.history, &said, texts);
+        let start = Start { kind: TurnKind::Answer, speech_ended: Some(speech_ended), asked, hold: None };
+        self.start_turn(turn, Script::Agent(answer), who, start);
+    }
+
+    /// What each utterance said, as the history keeps it (labelled with the speaker when
+    /// several people are in the call).
+    fn user_texts(&self, said: &[Said]) -> Vec<String> {
+        let labelled = self.members.len() > 1;
+        said.iter()
+            .map(|s| if labelled { format!("{}: {}", s.who, s.text) } else { s.text.clone() })
+            .collect()
+    }
+
+    /// The agent's answer to `said` (whose texts are `texts`) given `history` (ending with
+    /// them), and who it answers.
+    fn agent_turn(&self, history: &History, said: &[Said], texts: Vec<String>) -> (AgentTurn, Arc<str>) {
+        let labelled = self.members.len() > 1;
         let now = clock::now();
         let mut extra = Vec::new();
         if let Some(degraded) = self.shared.providers.degraded_summary(now) {
@@ -453,38 +539,31 @@ impl Session {
                     .to_owned(),
             );
         }
-        let mut history = Vec::new();
-        for e in self.history.window() {
+        let mut items = Vec::new();
+        for e in history.window() {
             if e.speaker == Speaker::User {
-                history.push(ChatItem::User(e.text));
+                items.push(ChatItem::User(e.text));
             } else {
-                history.extend(e.tools);
+                items.extend(e.tools);
                 if !e.text.is_empty() {
-                    history.push(ChatItem::Assistant(e.text));
+                    items.push(ChatItem::Assistant(e.text));
                 }
             }
         }
         let who = said.first().map_or_else(|| self.agent.clone(), |s| s.who.clone());
         let answer = AgentTurn {
             agent: self.agent_runner.clone(),
-            history,
+            history: items,
             extra: extra.join("\n\n"),
             turn: UserTurn { speaker: who.clone(), text: texts.join(" ") },
             job: self.job.clone(),
             options: Arc::new(self.shared.cfg.tool_loop.clone()),
         };
-        self.start_turn(turn, Script::Agent(answer), who, TurnKind::Answer, Some(speech_ended), asked);
+        (answer, who)
     }
 
-    fn start_turn(
-        &mut self,
-        turn: TurnId,
-        script: Script,
-        who: Arc<str>,
-        kind: TurnKind,
-        speech_ended: Option<Instant>,
-        asked: Vec<PieceId>,
-    ) {
+    fn start_turn(&mut self, turn: TurnId, script: Script, who: Arc<str>, start: Start) {
+        let Start { kind, speech_ended, asked, hold } = start;
         let call = self.call(&who);
         let info = TurnInfo {
             cancel: call.cancel.clone(),
@@ -495,6 +574,8 @@ impl Session {
             audio_ms: std::mem::take(&mut self.pending_audio_ms),
             stopped_at: None,
             asked,
+            held: None,
+            discarded: false,
         };
         self.turns.insert(turn, info);
         self.segments += 1;
@@ -506,14 +587,21 @@ impl Session {
             (TurnKind::Answer, Some(end), Some(after)) => Some(end + after),
             _ => None,
         };
+        let timing = Timing { filler_at, hold };
         self.tasks.spawn(async move {
-            let reply = reply::run(ctx, turn, script, call, segment, filler_at).await;
+            let reply = reply::run(ctx, turn, script, call, segment, timing).await;
             let _ = events.send(Event::ReplyDone(Box::new(reply))).await;
         });
     }
 
     fn finished(&mut self, reply: Reply, now: Instant) {
         let Some(info) = self.turns.remove(&reply.turn) else { return };
+        if info.discarded || info.held.is_some() {
+            // Never heard: nothing of it is remembered; what it used is counted.
+            self.unheard(&info, &reply);
+            self.machine.agent_done(reply.turn, now);
+            return;
+        }
         let heard = match info.stopped_at {
             Some(played) => heard_text(&reply.spoken, played.saturating_sub(reply.baseline)),
             None if reply.interrupted => String::new(),
@@ -547,6 +635,11 @@ impl Session {
         };
         accounting::account(self.shared.limiter.prices(), &self.shared.models, &facts, &reply, &heard);
         self.machine.agent_done(reply.turn, now);
+        if !self.turns.values().any(|t| t.cancel.is_cancelled()) {
+            for (turn, said, speech_ended) in std::mem::take(&mut self.deferred) {
+                self.respond(turn, said, speech_ended);
+            }
+        }
     }
 
     async fn publish_user_transcript(&mut self, who: &Arc<str>, text: &str, part: PartId) {
@@ -638,3 +731,6 @@ impl Session {
         tracing::info!(room = %self.room, "voice session ended");
     }
 }
+
+#[path = "driver_preempt.rs"]
+mod preempt;

@@ -28,12 +28,20 @@ impl EndOfTurn for TurnDetector {
 pub struct ScriptedEndOfTurn {
     answers: Arc<Mutex<Vec<Result<f32, DetectError>>>>,
     asked: Arc<Mutex<Vec<usize>>>,
+    /// How long each answer takes (tokio time).
+    delay: std::time::Duration,
 }
 
 impl ScriptedEndOfTurn {
     /// A model that answers `answers` in order (the last one for ever; with none, it fails).
     pub fn new(answers: Vec<Result<f32, DetectError>>) -> Self {
-        Self { answers: Arc::new(Mutex::new(answers)), asked: Arc::default() }
+        Self { answers: Arc::new(Mutex::new(answers)), asked: Arc::default(), delay: Default::default() }
+    }
+
+    /// The same model taking `delay` for each answer, like a real one on a busy machine.
+    pub fn with_delay(mut self, delay: std::time::Duration) -> Self {
+        self.delay = delay;
+        self
     }
 
     /// How many samples each question carried, in order.
@@ -51,6 +59,10 @@ impl EndOfTurn for ScriptedEndOfTurn {
             1 => answers[0].clone(),
             _ => answers.remove(0),
         };
-        Box::pin(async move { answer })
+        let delay = self.delay;
+        Box::pin(async move {
+            tokio::time::sleep(delay).await;
+            answer
+        })
     }
 }

@@ -16,6 +16,7 @@
 //! - [`accounting`]: metrics, cost and the log line of a finished turn.
 //! - [`transcript`]: LiveKit transcript formatting (topics, segment ids, attributes).
 //! - [`captions`]: the agent's transcript of a reply, written word by word as its audio plays.
+//! - [`held`]: a preemptive reply held back until its turn is confirmed.
 //! - [`typed`]: typed messages (`lk.chat`) as user turns; [`preconnect`]: a front end's
 //!   recording of the user's first words in front of their live microphone.
 //! - [`metrics`]: per-turn histograms and counters (`voice_*`).
@@ -46,6 +47,7 @@ mod driver;
 pub mod echo;
 pub mod end_of_turn;
 pub mod hearing;
+pub mod held;
 pub mod listen;
 pub mod llm;
 pub mod metrics;
@@ -102,6 +104,15 @@ pub enum Event {
         /// The real end of speech.
         end: Instant,
         /// 16 kHz PCM.
+        pcm: Vec<i16>,
+    },
+    /// VAD: `who` paused at `end` (a short silence, the utterance not over yet).
+    SpeechPaused {
+        /// Speaker.
+        who: Arc<str>,
+        /// Where the silence began.
+        end: Instant,
+        /// 16 kHz PCM of the utterance up to the pause.
         pcm: Vec<i16>,
     },
     /// The end-of-turn model answered about the pause after `part` (`None`: it failed).

@@ -21,6 +21,15 @@
 //! heard of the answer). A slow LLM that has sent words but no whole sentence
 //! `FIRST_CLAUSE_SECS` after its first token has its first clause spoken already.
 //!
+//! While speech over the agent holds its audio ([`AudioSink::pause`], a possible barge-in),
+//! the LLM's words still stream in but no new sentence goes to TTS until playback resumes: a
+//! real interruption then costs no synthesis of what would never be heard.
+//!
+//! A preemptive reply ([`crate::core::preempt`]) runs with a [`Hold`]: the LLM and the
+//! first sentence's TTS go ahead, but nothing is played, captioned or sent (the filler
+//! neither) before the session releases it; a reply with nothing to say waits too, so it
+//! never ends before its turn is confirmed. Cancelled while held, it leaves no trace.
+//!
 //! The turn is cancelled by its [`Call`]'s token (barge-in, participant gone): what was
 //! queued is then reported so the session can record what the user actually heard. The
 //! moment the first audio packet leaves is watched inside the turn's own task (no task of
@@ -36,6 +45,7 @@ use tokio::sync::{Notify, mpsc};
 
 use super::Event;
 use super::captions::Captions;
+use super::held::Hold;
 use super::llm::SessionLlm;
 use super::outcome::Outcome;
 use super::providers::SessionProviders;
@@ -187,15 +197,25 @@ pub struct Reply {
     pub handoffs: Vec<String>,
 }
 
+/// When and how a turn may be heard.
+#[derive(Debug, Clone, Default)]
+pub struct Timing {
+    /// An answer still without audio then gets the filler.
+    pub filler_at: Option<Instant>,
+    /// A preemptive reply: nothing is heard before the session releases it.
+    pub hold: Option<Hold>,
+}
+
 /// Runs one turn to its end (played out) or until `call.cancel` fires. An answer still without
-/// audio at `filler_at` gets the filler.
+/// audio at `timing.filler_at` gets the filler; one with a `timing.hold` waits for its release
+/// before it is heard.
 pub async fn run(
     ctx: ReplyCtx,
     turn: TurnId,
     script: Script,
     call: Call,
     segment: String,
-    filler_at: Option<Instant>,
+    timing: Timing,
 ) -> Reply {
     let baseline = ctx.sink.state().played_samples;
     let audio_queued = Notify::new();
@@ -213,7 +233,8 @@ pub async fn run(
         queued: 0,
         audio_queued: &audio_queued,
         answer_base: &answer_base,
-        filler_at: filler_at.filter(|_| ctx.filler.is_some()),
+        filler_at: timing.filler_at.filter(|_| ctx.filler.is_some()),
+        hold: timing.hold,
     };
     // Notes when the first packet actually leaves (the playout may still be busy).
     let first_audio = async {
@@ -273,6 +294,8 @@ struct Voice<'a> {
     answer_base: &'a AtomicU64,
     /// When the filler is due, until it is said or the answer has audio.
     filler_at: Option<Instant>,
+    /// Held until the turn is confirmed (a preemptive reply), until released.
+    hold: Option<Hold>,
 }
 
 impl Voice<'_> {
@@ -284,6 +307,8 @@ impl Voice<'_> {
             }
             Script::Agent(turn) => self.answer(turn).await,
         }
+        // Even with nothing to say, a held reply does not end before its turn is confirmed.
+        self.confirmed().await;
         // The turn lasts until its audio has been played.
         self.ctx.sink.wait_played(self.reply.baseline + self.queued).await;
     }
@@ -428,9 +453,20 @@ impl Voice<'_> {
         self.filler_at.filter(|_| self.queued == 0)
     }
 
+    /// Waits until the turn is confirmed, if this is a held reply (a cancellation drops the
+    /// whole performance, this wait included).
+    async fn confirmed(&mut self) {
+        if let Some(hold) = self.hold.as_mut() {
+            hold.wait().await;
+            self.hold = None;
+        }
+    }
+
     /// The filler, from its rendered audio only (a TTS request now would be late too). It is
     /// not the answer: it moves the answer's start on, and does not count as first audio.
     async fn say_filler(&mut self) {
+        // A held reply says it once released (the user has waited that long by then).
+        self.confirmed().await;
         self.filler_at = None;
         let Some(text) = self.ctx.filler.as_deref() else { return };
         let Some(pcm) = self.ctx.cache.get(text) else {
@@ -468,6 +504,7 @@ impl Voice<'_> {
     /// Speaks one sentence (text fallback if TTS cannot); `cache` renders it once for good.
     async fn say(&mut self, sentence: &str, cache: bool) {
         if let Some(pcm) = cache.then(|| self.ctx.cache.get(sentence)).flatten() {
+            self.confirmed().await;
             let n = pcm.len() as u64;
             self.captions.sentence(sentence, self.position());
             self.captions.length(n);
@@ -477,6 +514,7 @@ impl Voice<'_> {
         }
         if !self.tts_down {
             let ctx = self.ctx;
+            ctx.sink.wait_unpaused().await;
             match self.with_filler(ctx.providers.speak(self.call, sentence)).await {
                 Ok(mut stream) => {
                     let mut n = 0u64;
@@ -485,6 +523,8 @@ impl Voice<'_> {
                         match chunk {
                             Ok(pcm) => {
                                 if n == 0 && !pcm.is_empty() {
+                                    // A preemptive reply has its first audio ready here.
+                                    self.confirmed().await;
                                     self.captions.sentence(sentence, self.position());
                                 }
                                 n += pcm.len() as u64;
@@ -514,6 +554,7 @@ impl Voice<'_> {
                     }
                 }
                 Err(ProviderError::Limited { sentence: why, .. }) => {
+                    self.confirmed().await;
                     self.captions.text_only(&why, self.position());
                     self.text_only.push(why);
                 }
@@ -524,6 +565,7 @@ impl Voice<'_> {
                 }
             }
         }
+        self.confirmed().await;
         self.captions.text_only(sentence, self.position());
         self.text_only.push(sentence.to_owned());
     }

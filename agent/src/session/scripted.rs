@@ -13,6 +13,7 @@
 //! ```
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -146,6 +147,8 @@ impl SeenPrompt {
 #[derive(Debug, Clone, Default)]
 pub struct ScriptedProviders {
     script: Arc<Mutex<Script>>,
+    /// Chat answers dropped unfinished after their call was cancelled.
+    cancelled: Arc<AtomicUsize>,
 }
 
 impl ScriptedProviders {
@@ -193,6 +196,12 @@ impl ScriptedProviders {
         self.lock().chats.clone()
     }
 
+    /// Chat answers hung up on: dropped before their end, their call cancelled (a barge-in,
+    /// a preemptive reply discarded).
+    pub fn cancelled_chats(&self) -> usize {
+        self.cancelled.load(Ordering::Acquire)
+    }
+
     /// Every text sent to TTS so far, in order.
     pub fn spoken(&self) -> Vec<String> {
         self.lock().spoken.clone()
@@ -209,6 +218,20 @@ struct ScriptedChat {
     gap: Duration,
     first: Option<Duration>,
     stall: Option<(Duration, ProviderError)>,
+    /// The call's token and the count of cancelled answers.
+    hang_up: Option<(tokio_util::sync::CancellationToken, Arc<AtomicUsize>)>,
+}
+
+impl Drop for ScriptedChat {
+    fn drop(&mut self) {
+        let unfinished = !self.deltas.is_empty() || self.stall.is_some();
+        if let Some((cancel, count)) = self.hang_up.take()
+            && unfinished
+            && cancel.is_cancelled()
+        {
+            count.fetch_add(1, Ordering::AcqRel);
+        }
+    }
 }
 
 impl ChatSource for ScriptedChat {
@@ -263,9 +286,10 @@ impl SessionProviders for ScriptedProviders {
 
     fn chat<'a>(
         &'a self,
-        _call: &'a Call,
+        call: &'a Call,
         prompt: &'a Prompt<'a>,
     ) -> BoxFuture<'a, Result<Box<dyn ChatSource>, ProviderError>> {
+        let hang_up = Some((call.cancel.clone(), self.cancelled.clone()));
         let answer = {
             let mut s = self.lock();
             s.chats.push(SeenPrompt::of(prompt));
@@ -275,18 +299,22 @@ impl SessionProviders for ScriptedProviders {
             match answer {
                 Answer::Deltas { deltas, gap } => {
                     let deltas = deltas.into_iter().map(ChatChunk::Text).collect();
-                    Ok(Box::new(ScriptedChat { deltas, gap, first: None, stall: None })
+                    Ok(Box::new(ScriptedChat { deltas, gap, first: None, stall: None, hang_up })
                         as Box<dyn ChatSource>)
                 }
-                Answer::Chunks { chunks, gap } => {
-                    Ok(Box::new(ScriptedChat { deltas: chunks.into(), gap, first: None, stall: None })
-                        as Box<dyn ChatSource>)
-                }
+                Answer::Chunks { chunks, gap } => Ok(Box::new(ScriptedChat {
+                    deltas: chunks.into(),
+                    gap,
+                    first: None,
+                    stall: None,
+                    hang_up,
+                }) as Box<dyn ChatSource>),
                 Answer::Stalled { after, error } => Ok(Box::new(ScriptedChat {
                     deltas: VecDeque::new(),
                     gap: Duration::ZERO,
                     first: None,
                     stall: Some((after, error)),
+                    hang_up,
                 }) as Box<dyn ChatSource>),
                 Answer::Fail(e) => Err(e),
             }

@@ -7,10 +7,15 @@ use std::time::Duration;
 
 use crate::core::endpoint::SmartEndpointing;
 use crate::env::EnvReader;
+use crate::pipeline::check::TURN_THRESHOLD;
 
 /// The VAD's silence wait with Smart Turn (`VAD_MIN_SILENCE_SECS` default): the model, not
 /// the silence, decides whether a pause ends the turn, so the pause is reported early.
 pub const SMART_VAD_MIN_SILENCE: Duration = Duration::from_millis(200);
+/// With Smart Turn the VAD announces a pause after this much silence already
+/// (`SegmenterConfig::early_pause`); with preemptive replies the model is asked then, so its
+/// verdict is ready sooner than after the silence wait.
+pub const SMART_VAD_EARLY_PAUSE: Duration = Duration::from_millis(96);
 
 /// How the end of a user's turn is decided (`TURN_DETECTION`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,7 +36,9 @@ pub struct TurnDetectionConfig {
     pub model: PathBuf,
     /// `TURN_THREADS`: intra-op threads of the model run (default 1).
     pub threads: usize,
-    /// `TURN_MAX_BATCH`: most requests scored in one run (default 16).
+    /// `TURN_MAX_BATCH`: most requests scored in one run (default 1: a batch costs as much CPU
+    /// per item as single runs, makes every answer in it wait for the whole run, and needs
+    /// ~19 MB more memory per item).
     pub max_batch: usize,
     /// `TURN_THRESHOLD` (0.5), `TURN_MIN_DELAY_SECS` (0.2), `TURN_MAX_DELAY_SECS` (3),
     /// `TURN_MODEL_WAIT_SECS` (0.5).
@@ -44,7 +51,7 @@ impl Default for TurnDetectionConfig {
             mode: TurnDetection::Smart,
             model: PathBuf::from("models/smart-turn-v3.2-cpu.onnx"),
             threads: 1,
-            max_batch: 16,
+            max_batch: 1,
             endpointing: SmartEndpointing::default(),
         }
     }
@@ -53,20 +60,15 @@ impl Default for TurnDetectionConfig {
 impl TurnDetectionConfig {
     /// Reads `TURN_DETECTION`, `TURN_MODEL_PATH`, `TURN_THREADS`, `TURN_MAX_BATCH`,
     /// `TURN_THRESHOLD`, `TURN_MIN_DELAY_SECS`, `TURN_MAX_DELAY_SECS` (not below the
-    /// minimum) and `TURN_MODEL_WAIT_SECS`.
+    /// minimum: checked with the pipeline, [`crate::pipeline`]) and `TURN_MODEL_WAIT_SECS`.
     pub fn from_env(env: &mut EnvReader) -> Self {
         let d = Self::default();
         let e = d.endpointing;
-        let min_delay = env.seconds("TURN_MIN_DELAY_SECS", e.min_delay, 0.0, 10.0);
-        let mut max_delay = env.seconds("TURN_MAX_DELAY_SECS", e.max_delay, 0.0, 60.0);
-        if max_delay < min_delay {
-            env.error("TURN_MAX_DELAY_SECS", "a number of seconds not below TURN_MIN_DELAY_SECS");
-            max_delay = min_delay;
-        }
+        let t = TURN_THRESHOLD;
         let endpointing = SmartEndpointing {
-            threshold: env.ranged("TURN_THRESHOLD", e.threshold, 0.01, 0.99),
-            min_delay,
-            max_delay,
+            threshold: env.ranged("TURN_THRESHOLD", e.threshold, t.min, t.max),
+            min_delay: env.seconds("TURN_MIN_DELAY_SECS", e.min_delay, 0.0, 10.0),
+            max_delay: env.seconds("TURN_MAX_DELAY_SECS", e.max_delay, 0.0, 60.0),
             model_wait: env.seconds("TURN_MODEL_WAIT_SECS", e.model_wait, 0.0, 10.0),
         };
         Self {
@@ -113,9 +115,8 @@ mod tests {
             ("TURN_DETECTION", "semantic"),
             ("TURN_MAX_BATCH", "0"),
             ("TURN_THRESHOLD", "1.5"),
-            ("TURN_MIN_DELAY_SECS", "2"),
-            ("TURN_MAX_DELAY_SECS", "1"),
+            ("TURN_MIN_DELAY_SECS", "-2"),
         ]);
-        assert_eq!(errs, ["TURN_MAX_DELAY_SECS", "TURN_THRESHOLD", "TURN_DETECTION", "TURN_MAX_BATCH"]);
+        assert_eq!(errs, ["TURN_THRESHOLD", "TURN_MIN_DELAY_SECS", "TURN_DETECTION", "TURN_MAX_BATCH"]);
     }
 }

@@ -17,14 +17,19 @@
 //!    LLM first calls a tool that takes 200 ms, then answers with its result — against the
 //!    plain instant answer run right before it.
 //!
+//! 4. Preemptive replies (`preempt`): the latency runs with Smart Turn, instant fakes and the
+//!    slow ones, each with `PREEMPTIVE_GENERATION=false` and then with it on (the default).
+//!
 //! ```text
 //! cargo run --release -p voice-agent-tests --bin bench-session [-- TURNS [ROOMS...]]
 //! cargo run --release -p voice-agent-tests --bin bench-session -- tools [TURNS]
+//! cargo run --release -p voice-agent-tests --bin bench-session -- preempt [TURNS]
 //! ```
 //!
 //! Defaults: 20 turns; rooms 1 10 50 (`0`: no load runs).
 
 use std::fmt::Debug;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -43,6 +48,9 @@ use voice_agent::tools::{FunctionTool, NoArguments, ToolContext, ToolSet};
 use voice_agent_tests::fake_openai::{Behavior, ChatReply, Endpoint, LAST_TOOL_RESULT};
 use voice_agent_tests::livekit::client;
 use voice_agent_tests::livekit::voice::{self, VoiceOptions};
+
+/// Whether the latency runs prepare replies ahead (`PREEMPTIVE_GENERATION`, on by default).
+static PREEMPTIVE: AtomicBool = AtomicBool::new(true);
 
 /// Turns of each conversation in the load runs.
 const LOAD_TURNS: usize = 3;
@@ -141,7 +149,8 @@ fn options(max_jobs: u32, smart: bool) -> VoiceOptions {
     limits.quotas.set(Scope::Participant, Unit::Turns, Window::Minute, 10_000);
     limits.quotas.set(Scope::Participant, Unit::Turns, Window::Day, 100_000);
     limits.quotas.set(Scope::Global, Unit::Turns, Window::Minute, 100_000);
-    let base = if smart { VoiceOptions::smart() } else { VoiceOptions::default() };
+    let mut base = if smart { VoiceOptions::smart() } else { VoiceOptions::default() };
+    base.session.turn.preemptive = PREEMPTIVE.load(Ordering::Relaxed);
     VoiceOptions { limits, max_jobs, ..base }
 }
 
@@ -216,6 +225,9 @@ async fn latency(turns: usize, slow: bool, min_silence: Option<Duration>, tool: 
     }
     .to_owned();
     name.push_str(if smart { ", TURN_DETECTION=smart" } else { ", TURN_DETECTION=vad" });
+    if !PREEMPTIVE.load(Ordering::Relaxed) {
+        name.push_str(", PREEMPTIVE_GENERATION=false");
+    }
     if let Some(d) = min_silence {
         name.push_str(&format!(", VAD_MIN_SILENCE_SECS={}", d.as_secs_f64()));
     }
@@ -314,12 +326,23 @@ async fn main() {
         .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(EnvFilter::new(logs)))
         .init();
     let tools = std::env::args().nth(1).as_deref() == Some("tools");
+    let preempt = std::env::args().nth(1).as_deref() == Some("preempt");
     let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
     let turns = args.first().copied().unwrap_or(20);
     if tools {
         // A tool turn against the plain answer, one after the other on the same machine.
         latency(turns, false, None, false, false).await;
         latency(turns, false, None, true, false).await;
+        return;
+    }
+    if preempt {
+        // Smart Turn without and with preemptive replies, one after the other.
+        for slow in [false, true] {
+            for on in [false, true] {
+                PREEMPTIVE.store(on, Ordering::Relaxed);
+                latency(turns, slow, None, false, true).await;
+            }
+        }
         return;
     }
     let rooms: Vec<usize> = if args.len() > 1 { args[1..].to_vec() } else { vec![1, 10, 50] };

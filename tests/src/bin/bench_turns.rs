@@ -24,7 +24,7 @@ use voice_agent::clock;
 use voice_agent::core::endpoint::SmartEndpointing;
 use voice_agent::core::segmenter::SegmenterConfig;
 use voice_agent::core::turn::{Command as Cmd, Transcript, TurnConfig, TurnMachine};
-use voice_agent::smart_turn::config::SMART_VAD_MIN_SILENCE;
+use voice_agent::smart_turn::config::{SMART_VAD_EARLY_PAUSE, SMART_VAD_MIN_SILENCE};
 use voice_agent::smart_turn::{MelExtractor, SmartTurn};
 use voice_agent::vad::{InputFrame, Samples, SegmentEvent, Vad};
 use voice_agent_tests::livekit::tool;
@@ -80,6 +80,10 @@ fn run(vad: &Vad, model: Option<&SmartTurn>, u: &Utterance) -> Run {
     let smart = model.is_some();
     let segmenter = SegmenterConfig {
         min_silence: if smart { SMART_VAD_MIN_SILENCE } else { SegmenterConfig::default().min_silence },
+        end_padding: if smart { SMART_VAD_MIN_SILENCE } else { SegmenterConfig::default().end_padding },
+        // As the application sets it up: with Smart Turn (and preemptive replies), the model is
+        // asked at a short pause already.
+        early_pause: if smart { SMART_VAD_EARLY_PAUSE } else { Duration::ZERO },
         ..SegmenterConfig::default()
     };
     let cfg = TurnConfig { smart: smart.then(SmartEndpointing::default), ..TurnConfig::default() };
@@ -114,6 +118,7 @@ fn run(vad: &Vad, model: Option<&SmartTurn>, u: &Utterance) -> Run {
             match ev {
                 SegmentEvent::SpeechStarted { start, .. } => machine.speech_started(&who, at(start), now),
                 SegmentEvent::SpeechEnded(utt) => machine.speech_ended(&who, utt.pcm, at(utt.end), now),
+                SegmentEvent::Paused { end, pcm } => machine.speech_paused(&who, &pcm, at(end), now),
                 SegmentEvent::Window { .. } => {}
             }
         }
@@ -131,10 +136,16 @@ fn run(vad: &Vad, model: Option<&SmartTurn>, u: &Utterance) -> Run {
                     first_p.get_or_insert(p);
                     verdicts.push((now + took, part, p));
                 }
-                Cmd::Respond { .. } | Cmd::Say { .. } => {
+                // A preemptive reply played once the turn is confirmed counts from its release.
+                Cmd::Respond { .. } | Cmd::Release { .. } | Cmd::Say { .. } => {
                     return Run { answered: Some(fed), predictions, first_p };
                 }
-                Cmd::Interrupt { .. } => {}
+                Cmd::Prepare { .. }
+                | Cmd::Discard { .. }
+                | Cmd::Interrupt { .. }
+                | Cmd::Pause { .. }
+                | Cmd::Resume { .. }
+                | Cmd::Leave => {}
             }
         }
     }
