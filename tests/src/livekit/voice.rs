@@ -17,7 +17,7 @@ use voice_agent::limits::{Limiter, LimitsConfig};
 use voice_agent::livekit::worker::WorkerSettings;
 use voice_agent::providers::{EndpointConfig, Providers, ProvidersConfig};
 use voice_agent::session::{SessionConfig, SessionHandler};
-use voice_agent::smart_turn::config::{SMART_VAD_EARLY_PAUSE, SMART_VAD_MIN_SILENCE};
+use voice_agent::smart_turn::config::SMART_VAD_MIN_SILENCE;
 use voice_agent::smart_turn::{SmartTurn, TurnDetector};
 use voice_agent::vad::{Vad, VadConfig, VadService};
 
@@ -75,7 +75,6 @@ impl VoiceOptions {
         let mut opts = Self::default();
         opts.session.turn.smart = Some(SmartEndpointing::default());
         opts.segmenter.min_silence = SMART_VAD_MIN_SILENCE;
-        opts.segmenter.early_pause = SMART_VAD_EARLY_PAUSE;
         opts.end_of_turn = true;
         opts
     }
