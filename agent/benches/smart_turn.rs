@@ -1,7 +1,9 @@
 //! Smart Turn benchmark: cost of one end-of-turn prediction — the log-mel features, the model
 //! run (1 and 2 intra-op threads), both together — single and batched through the service,
 //! and the Python reference (numpy features + onnxruntime, as the pipecat-ai wheel does it) on
-//! the same audio in the same run.
+//! the same audio in the same run. Then memory: the process's resident memory after runs of
+//! batch 1, 4, 16 and 1 again, with ONNX Runtime's arena off (the service's session) and on
+//! (its default), each in a fresh session.
 //!
 //! `cargo bench -p voice-agent --bench smart_turn` (after `scripts/setup`). Prints a Markdown
 //! table; each timing is the best of several passes. CPU is the time the work ran on a core
@@ -10,6 +12,7 @@
 use std::path::Path;
 
 use voice_agent::clock;
+use voice_agent::smart_turn::model::Arena;
 use voice_agent::smart_turn::{FEATURES, MelExtractor, SmartTurn, SmartTurnModel, TurnDetector};
 
 mod common;
@@ -46,6 +49,27 @@ fn best_ms(units: usize, all_threads: bool, mut f: impl FnMut()) -> Ms {
         best.cpu = best.cpu.min(cpu / per);
     }
     best
+}
+
+/// Resident memory of this process, MB.
+fn rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kb = status.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1));
+    kb.and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / 1024.0
+}
+
+/// RSS after a fresh session's runs of batch 1, 4, 16, then 1 again (MB, from before it loaded).
+fn memory(ort: &Path, path: &Path, features: &[f32], arena: Arena) -> Vec<f64> {
+    let before = rss_mb();
+    let mut model = SmartTurnModel::load_with(ort, path, 1, arena).expect("session");
+    let batch: Vec<f32> = features.iter().copied().cycle().take(16 * FEATURES).collect();
+    let mut out = vec![rss_mb() - before];
+    for n in [1, 4, 16, 1] {
+        let mut probs = vec![0.0; n];
+        model.infer(&batch[..n * FEATURES], &mut probs).expect("infer");
+        out.push(rss_mb() - before);
+    }
+    out
 }
 
 fn python(wav: &Path) -> Option<Ms> {
@@ -90,7 +114,8 @@ fn main() {
     // The service as sessions use it: N requests at once from async tasks.
     let rt =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-    let detector = TurnDetector::start(model.clone(), 16).expect("service");
+    let detector =
+        TurnDetector::start(model.clone(), 16, std::time::Duration::from_secs(3600)).expect("service");
     for n in [1, 8] {
         let ms = best_ms(n, true, || {
             rt.block_on(async {
@@ -103,6 +128,9 @@ fn main() {
         rows.push((format!("service, {n} concurrent request(s) (per prediction)"), ms));
     }
     let py = python(&root().join("tests/fixtures").join(FIXTURE));
+    drop(detector);
+    let release = memory(&ort, &path, &features, Arena::Release);
+    let keep = memory(&ort, &path, &features, Arena::Keep);
 
     println!(
         "\nSmart Turn v3.2 benchmark ({FIXTURE}: {:.1} s, 8 s used; best of {PASSES})",
@@ -127,5 +155,12 @@ fn main() {
             );
         }
         None => println!("\nPython path unavailable (see above); no ratio"),
+    }
+    println!("\nResident memory added by one session, MB (loaded; after batch 1, 4, 16, then 1 again):\n");
+    println!("| session | loaded | 1 | 4 | 16 | 1 again |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for (name, mb) in [("arena off (the service)", &release), ("arena on (ONNX Runtime's default)", &keep)] {
+        let cells: Vec<String> = mb.iter().map(|m| format!("{m:.0}")).collect();
+        println!("| {name} | {} |", cells.join(" | "));
     }
 }

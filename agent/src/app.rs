@@ -103,7 +103,8 @@ async fn load_end_of_turn(config: &Config, health: &Health) -> Option<TurnDetect
     let (ort, model, threads) = (config.models.ort_dylib.clone(), turn.model.clone(), turn.threads);
     let loaded = tokio::task::spawn_blocking(move || SmartTurn::load(&ort, &model, threads)).await;
     let why = match loaded {
-        Ok(Ok(model)) => match TurnDetector::start(model, turn.max_batch) {
+        // A verdict is of use until the turn machine ends the pause without it.
+        Ok(Ok(model)) => match TurnDetector::start(model, turn.max_batch, turn_wait(config)) {
             Ok(detector) => {
                 health.set_component("turn", true, "Smart Turn model loaded");
                 return Some(detector);
@@ -117,6 +118,13 @@ async fn load_end_of_turn(config: &Config, health: &Health) -> Option<TurnDetect
     tracing::error!(error = %why, "no Smart Turn: turns end on silence alone");
     health.set_component("turn", false, why);
     None
+}
+
+/// How long a pause's question to Smart Turn stays of use: the turn machine waits for its
+/// verdict `TURN_MODEL_WAIT_SECS` after asking, and never answers before
+/// `ENDPOINTING_DELAY_SECS` anyway.
+fn turn_wait(config: &Config) -> std::time::Duration {
+    config.pipeline.turn().endpointing.model_wait.max(config.session.turn.endpointing_delay)
 }
 
 /// The voice session — or, when no provider is configured (or the VAD is missing), echo mode

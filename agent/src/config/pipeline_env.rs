@@ -32,8 +32,14 @@ pub(super) fn read(env: &mut EnvReader) -> Pipeline {
     match builder.build() {
         Ok(pipeline) => pipeline,
         Err(errors) => {
+            // The environment sets one breaker for every capability: say its mistake once.
+            let mut said: Vec<(String, String)> = Vec::new();
             for e in errors.0 {
-                env.error(&variable(&e, &chains), e.expected());
+                let said_now = (variable(&e, &chains), e.expected());
+                if !said.contains(&said_now) {
+                    env.error(&said_now.0, said_now.1.clone());
+                    said.push(said_now);
+                }
             }
             Pipeline::default()
         }
@@ -51,6 +57,8 @@ fn variable(e: &PipelineError, chains: &[EnvChain; 3]) -> String {
         Setting::Model { cap, rank } => format!("{}_MODEL", prefix(cap, rank)),
         Setting::Timeout(cap) => format!("{}_TIMEOUT_SECS", cap.env_prefix()),
         Setting::Slow(cap) => format!("{}_SLOW_SECS", cap.env_prefix()),
+        Setting::Breaker { field, .. } => breaker_variable(field).into(),
+        Setting::Retry(field) => retry_variable(field).into(),
         Setting::LlmMaxTokens => "LLM_MAX_TOKENS".into(),
         Setting::LlmTemperature => "LLM_TEMPERATURE".into(),
         Setting::TtsSpeed => "TTS_SPEED".into(),
@@ -65,5 +73,33 @@ fn variable(e: &PipelineError, chains: &[EnvChain; 3]) -> String {
         s @ (Setting::Limit { .. } | Setting::CostCap(_) | Setting::CostWarnFraction) => {
             crate::limits::quota_config::variable(s)
         }
+    }
+}
+
+/// The `BREAKER_*` variable of a breaker field (one for every capability).
+fn breaker_variable(field: &str) -> &'static str {
+    match field {
+        "consecutive_failures" => "BREAKER_CONSECUTIVE_FAILURES",
+        "window" => "BREAKER_WINDOW_SECS",
+        "buckets" => "BREAKER_BUCKETS",
+        "min_calls" => "BREAKER_MIN_CALLS",
+        "failure_rate" => "BREAKER_FAILURE_RATE",
+        "slow_rate" => "BREAKER_SLOW_RATE",
+        "open_base" => "BREAKER_OPEN_SECS",
+        "open_max" => "BREAKER_OPEN_MAX_SECS",
+        "retrip_window" => "BREAKER_RETRIP_WINDOW_SECS",
+        "jitter" => "BREAKER_JITTER",
+        _ => "BREAKER_PROBE_TIMEOUT_SECS",
+    }
+}
+
+/// The `RETRY_*` variable of a retry field.
+fn retry_variable(field: &str) -> &'static str {
+    match field {
+        "min_delay" => "RETRY_MIN_DELAY_MS",
+        "max_delay" => "RETRY_MAX_DELAY_MS",
+        "ratio" => "RETRY_BUDGET_RATIO",
+        "per_sec" => "RETRY_BUDGET_PER_SEC",
+        _ => "RETRY_BUDGET_MAX",
     }
 }

@@ -87,6 +87,8 @@ fn settings_that_must_fit_together_are_checked_by_the_builder() {
     );
     let too_short = [("VAD_MIN_SILENCE_SECS", "0.01"), ("VAD_END_PADDING_SECS", "0")];
     assert_eq!(named(&too_short), ["VAD_MIN_SILENCE_SECS"]);
+    let guards = [("BREAKER_OPEN_SECS", "10"), ("BREAKER_OPEN_MAX_SECS", "5"), ("RETRY_MIN_DELAY_MS", "600")];
+    assert_eq!(named(&guards), ["BREAKER_OPEN_MAX_SECS", "RETRY_MAX_DELAY_MS"], "each said once");
 }
 
 #[test]

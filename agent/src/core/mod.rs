@@ -16,7 +16,8 @@
 //! - [`retry`]: retryable statuses, full-jitter delay, retry budget.
 //! - [`jitter`]: a seeded random source for open-time and retry jitter.
 //! - [`segmenter`]: VAD probabilities → utterances (hysteresis, min speech/silence, padding).
-//! - [`turn`]: turn-taking — endpointing, barge-in, several speakers; [`endpoint`]: how long
+//! - [`turn`]: turn-taking — endpointing, barge-in, several speakers; [`barge`]: which barge-ins
+//!   are real (false interruptions resume); [`away`]: checking on a quiet user; [`endpoint`]: how long
 //!   a pause must last, given the end-of-turn model's verdict.
 //! - [`preempt`]: preemptive replies — started at the pause, played once the turn is confirmed.
 //! - [`sentences`]: the streamed LLM answer cut into sentences for TTS.
@@ -25,6 +26,8 @@
 //! - [`tool_calls`]: streamed tool-call deltas put back together into whole calls, bounded.
 //! - [`wait_budget`]: how long a provider may keep a turn waiting for the rest of a response.
 
+pub mod away;
+pub mod barge;
 pub mod breaker;
 pub mod breaker_config;
 pub mod breaker_window;

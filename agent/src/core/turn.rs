@@ -16,7 +16,13 @@
 //!
 //! While the agent thinks or speaks, speech that lasts `interrupt_min_speech` interrupts it
 //! ([`Command::Interrupt`]: stop playback, cancel its requests) and becomes the next
-//! question; shorter speech (a cough, "mm-hm") is ignored and dropped.
+//! question; shorter speech (a cough, "mm-hm") is ignored and dropped. With
+//! [`TurnConfig::false_interruption`] set, such speech only pauses the agent
+//! ([`Command::Pause`]) until its transcript tells: words stop it as above, noise or too few
+//! words resume it where it paused ([`Command::Resume`]; the rule is in [`super::barge`]).
+//!
+//! A room that stays quiet is checked on ([`super::away`]): a check-in, then a goodbye and
+//! [`Command::Leave`].
 //!
 //! Dynamic endpointing (when [`TurnConfig::smart`] is set): each finished utterance is also
 //! sent to the end-of-turn model with the speaker's audio of the turn so far
@@ -39,6 +45,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::away::{Away, AwayConfig};
 use super::endpoint::{SmartEndpointing, Verdict};
 use super::history::is_meaningful;
 use super::preempt::{EarlyVerdict, Preemption};
@@ -63,6 +70,12 @@ pub struct TurnConfig {
     pub interrupt_min_speech: Duration,
     /// Dynamic endpointing with an end-of-turn model; `None`: the VAD delay alone.
     pub smart: Option<SmartEndpointing>,
+    /// Barge-in speech pauses the agent, which resumes if no words come of it within this
+    /// long after the speech ended (`FALSE_INTERRUPTION_SECS`); `None`: it stops at once.
+    pub false_interruption: Option<Duration>,
+    /// With [`TurnConfig::false_interruption`], a barge-in's transcript needs this many words
+    /// to stop the agent (`INTERRUPT_MIN_WORDS`; 0 or 1: any word).
+    pub interrupt_min_words: usize,
     /// Start the reply at the pause, before the end of the turn is confirmed, and play it
     /// only once it is (`PREEMPTIVE_GENERATION`, default on; see [`super::preempt`]).
     pub preemptive: bool,
@@ -74,6 +87,8 @@ impl Default for TurnConfig {
             endpointing_delay: Duration::from_millis(500),
             interrupt_min_speech: Duration::from_millis(500),
             smart: None,
+            false_interruption: None,
+            interrupt_min_words: 0,
             preemptive: true,
         }
     }
@@ -109,6 +124,10 @@ pub enum SayReason {
     Limited,
     /// A failure notice (e.g. nothing could be transcribed).
     Notice,
+    /// The room has been quiet for a long time: "Are you still there?".
+    CheckIn,
+    /// Quiet for longer still: the goodbye before the agent leaves.
+    Goodbye,
 }
 
 /// What the session must do.
@@ -188,6 +207,18 @@ pub enum Command {
         /// The interrupted turn.
         turn: TurnId,
     },
+    /// Possible barge-in: hold playback where it is (the turn's work goes on).
+    Pause {
+        /// The paused turn.
+        turn: TurnId,
+    },
+    /// A false interruption (or the paused turn ended): play on from where it paused.
+    Resume {
+        /// The resumed turn.
+        turn: TurnId,
+    },
+    /// The goodbye has been said to a user who went away: leave the room, ending the job.
+    Leave,
 }
 
 /// Where the conversation is (for logs, metrics and tests).
@@ -203,6 +234,8 @@ pub enum Phase {
     Thinking,
     /// The agent's audio is playing.
     Speaking,
+    /// The agent's turn is paused by speech that may be an interruption.
+    Paused,
 }
 
 #[derive(Debug)]
@@ -218,12 +251,15 @@ struct Part {
     id: PartId,
     who: Arc<str>,
     result: Option<Transcript>,
+    /// Spoken over the agent's turn that is still running (a candidate interruption).
+    barge: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
 struct AgentTurn {
     id: TurnId,
     audible: bool,
+    paused: bool,
 }
 
 /// The machine for one room.
@@ -242,6 +278,12 @@ pub struct TurnMachine {
     /// The utterance that ended last, what the model said about the pause after it, and when
     /// it was asked.
     last_part: Option<(PartId, Verdict, Instant)>,
+    /// The latest end of a candidate interruption's speech.
+    barge_end: Option<Instant>,
+    false_interruptions: u64,
+    away: Away,
+    /// The goodbye turn, after which the agent leaves.
+    goodbye: Option<TurnId>,
     /// The reply prepared ahead of the end of the turn.
     preempt: Preemption,
     /// Interrupted turns that have not reported their end yet.
@@ -264,10 +306,20 @@ impl TurnMachine {
             interruptions: 0,
             audio: Vec::new(),
             last_part: None,
+            barge_end: None,
+            false_interruptions: 0,
+            away: Away::new(AwayConfig::default()),
+            goodbye: None,
             preempt: Preemption::new(cfg.preemptive),
             ending: Vec::new(),
             early: EarlyVerdict::default(),
         }
+    }
+
+    /// The machine with a user-away policy (off by default).
+    pub fn with_away(mut self, away: AwayConfig) -> Self {
+        self.away = Away::new(away);
+        self
     }
 
     /// The reply prepared ahead of the end of the turn, if one is.
@@ -278,6 +330,7 @@ impl TurnMachine {
     /// The current phase.
     pub fn phase(&self) -> Phase {
         match self.agent {
+            Some(AgentTurn { paused: true, .. }) => Phase::Paused,
             Some(AgentTurn { audible: true, .. }) => Phase::Speaking,
             Some(_) => Phase::Thinking,
             None if !self.speaking.is_empty() => Phase::UserSpeaking,
@@ -291,6 +344,11 @@ impl TurnMachine {
         self.interruptions
     }
 
+    /// Pauses that turned out to be no interruption (the agent resumed).
+    pub fn false_interruptions(&self) -> u64 {
+        self.false_interruptions
+    }
+
     /// The next command, if any.
     pub fn poll_command(&mut self) -> Option<Command> {
         self.commands.pop_front()
@@ -300,23 +358,34 @@ impl TurnMachine {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let barge = self
             .agent
+            .filter(|a| !a.paused)
             .and_then(|a| self.speaking.iter().filter(|s| s.during == Some(a.id)).map(|s| s.start).min())
             .map(|start| start + self.cfg.interrupt_min_speech);
         let answer = match (self.agent, self.speaking.is_empty(), self.last_end) {
             (None, true, Some(end)) if self.all_transcribed() => Some(self.due(end)),
             _ => None,
         };
-        [barge, answer].into_iter().flatten().min()
+        let resume = self.resume_due();
+        let away = if self.phase() == Phase::Listening { self.away.due() } else { None };
+        [barge, answer, resume, away].into_iter().flatten().min()
     }
 
     /// Time has passed.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.check_barge_in(now);
+        self.settle_barge(now);
         self.try_answer(now);
+        self.check_away(now);
+    }
+
+    /// A user is in the room at `now` (starts the away clock if the room is quiet).
+    pub fn user_present(&mut self, now: Instant) {
+        self.note_quiet(now);
     }
 
     /// VAD: `who` started speaking at `start` (the real start, before detection).
     pub fn speech_started(&mut self, who: &Arc<str>, start: Instant, now: Instant) {
+        self.away.user_active();
         self.early.started(who);
         self.speaking.retain(|s| s.who != *who);
         let during = self.agent.map(|a| a.id);
@@ -329,21 +398,30 @@ impl TurnMachine {
     pub fn speech_ended(&mut self, who: &Arc<str>, pcm: Vec<i16>, end: Instant, now: Instant) {
         let entry = self.speaking.iter().position(|s| s.who == *who).map(|i| self.speaking.remove(i));
         let (start, during) = entry.map_or((end, None), |s| (s.start, s.during));
+        let mut barge = false;
         if let (Some(agent), Some(turn)) = (self.agent, during)
             && agent.id == turn
         {
             if end.saturating_duration_since(start) < self.cfg.interrupt_min_speech {
                 // Too short to interrupt: a noise or a back-channel "mm-hm"; dropped.
+                self.settle_barge(now);
                 self.try_answer(now);
                 return;
             }
-            self.interrupt(agent.id);
+            if self.cfg.false_interruption.is_some() {
+                // Its transcript decides (the timer may not have paused the agent yet).
+                self.pause(agent.id);
+                self.barge_end = Some(self.barge_end.map_or(end, |e| e.max(end)));
+                barge = true;
+            } else {
+                self.interrupt(agent.id);
+            }
         }
         let id = self.take_id();
         if self.parts.len() >= MAX_PARTS {
             self.parts.remove(0);
         }
-        self.parts.push(Part { id, who: who.clone(), result: None });
+        self.parts.push(Part { id, who: who.clone(), result: None, barge });
         let latest = self.last_end.is_none_or(|e| end >= e);
         self.last_end = Some(self.last_end.map_or(end, |e| e.max(end)));
         let early = self.early.ended(who, end);
@@ -435,6 +513,7 @@ impl TurnMachine {
         if let Some(p) = self.parts.iter_mut().find(|p| p.id == part) {
             p.result = Some(result);
         }
+        self.settle_barge(now);
         self.try_answer(now);
     }
 
@@ -445,6 +524,7 @@ impl TurnMachine {
         if !is_meaningful(text) {
             return;
         }
+        self.away.user_active();
         if let Some(agent) = self.agent {
             self.interrupt(agent.id);
         }
@@ -453,7 +533,7 @@ impl TurnMachine {
             self.parts.remove(0);
         }
         let result = Some(Transcript::Text(text.to_owned()));
-        self.parts.push(Part { id, who: who.clone(), result });
+        self.parts.push(Part { id, who: who.clone(), result, barge: false });
         // Ready now: the endpointing delay counts as already passed, and a sent message is a
         // finished turn whatever the end-of-turn model thinks of an earlier pause.
         self.last_end = Some(now.checked_sub(self.cfg.endpointing_delay).unwrap_or(now));
@@ -478,11 +558,23 @@ impl TurnMachine {
             // A prepared reply gone before its release, or an interrupted one finally over:
             // the pending utterances may be prepared (again).
             self.try_answer(now);
-        } else if self.agent.is_some_and(|a| a.id == turn) {
+        } else if let Some(agent) = self.agent.filter(|a| a.id == turn) {
             self.agent = None;
+            if agent.paused {
+                // Nothing of it is left to play; the next turn must not start paused.
+                self.commands.push_back(Command::Resume { turn });
+            }
             // Speech that began during the turn is an ordinary utterance now.
             for s in &mut self.speaking {
                 s.during = None;
+            }
+            for p in &mut self.parts {
+                p.barge = false;
+            }
+            self.barge_end = None;
+            if self.goodbye.take() == Some(turn) {
+                self.commands.push_back(Command::Leave);
+                return;
             }
             self.try_answer(now);
         }
@@ -491,6 +583,7 @@ impl TurnMachine {
     /// A participant left: their speech in progress ends without an utterance.
     pub fn participant_left(&mut self, who: &Arc<str>, now: Instant) {
         self.speaking.retain(|s| s.who != *who);
+        self.settle_barge(now);
         self.try_answer(now);
     }
 
@@ -519,7 +612,8 @@ impl TurnMachine {
 
     fn start_turn(&mut self) -> TurnId {
         let id = self.take_id();
-        self.agent = Some(AgentTurn { id, audible: false });
+        self.agent = Some(AgentTurn { id, audible: false, paused: false });
+        self.away.busy();
         id
     }
 
@@ -534,6 +628,14 @@ impl TurnMachine {
         for s in &mut self.speaking {
             s.during = None;
         }
+        for p in &mut self.parts {
+            p.barge = false;
+        }
+        self.barge_end = None;
+        if self.goodbye.take().is_some() {
+            // Cut short by the user: they are back, the agent stays.
+            self.away.user_active();
+        }
         self.commands.push_back(Command::Interrupt { turn });
     }
 
@@ -543,7 +645,9 @@ impl TurnMachine {
             .speaking
             .iter()
             .any(|s| s.during == Some(agent.id) && now >= s.start + self.cfg.interrupt_min_speech);
-        if long_enough {
+        if long_enough && self.cfg.false_interruption.is_some() {
+            self.pause(agent.id);
+        } else if long_enough {
             self.interrupt(agent.id);
         }
     }
@@ -553,6 +657,11 @@ impl TurnMachine {
     }
 
     fn try_answer(&mut self, now: Instant) {
+        self.answer_if_due(now);
+        self.note_quiet(now);
+    }
+
+    fn answer_if_due(&mut self, now: Instant) {
         let Some(end) = self.last_end else { return };
         if self.agent.is_some() || !self.speaking.is_empty() || !self.all_transcribed() {
             return;
@@ -576,7 +685,7 @@ impl TurnMachine {
         self.parts.clear();
         if !said.is_empty() {
             if let Some(turn) = self.preempt.confirm(&said, &mut self.commands) {
-                self.agent = Some(AgentTurn { id: turn, audible: false });
+                self.agent = Some(AgentTurn { id: turn, audible: false, paused: false });
                 self.commands.push_back(Command::Release { turn, said, speech_ended: end });
             } else {
                 let turn = self.start_turn();
@@ -608,6 +717,9 @@ impl TurnMachine {
         (said, notice)
     }
 }
+
+#[path = "turn_hold.rs"]
+mod hold;
 
 #[cfg(test)]
 #[path = "turn_tests.rs"]

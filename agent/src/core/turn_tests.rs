@@ -410,6 +410,8 @@ fn typed_text_waits_while_someone_speaks() {
     let texts: Vec<&str> = said.iter().map(|s| s.text.as_str()).collect();
     assert_eq!(texts, ["a typed question", "spoken words"]);
 }
+#[path = "turn_barge_tests.rs"]
+mod barge;
 #[path = "turn_preempt_tests.rs"]
 mod preempt;
 #[path = "turn_smart_tests.rs"]

@@ -5,7 +5,9 @@
 use std::time::Duration;
 
 use super::error::{PipelineError, Setting};
+use crate::core::breaker_config::BreakerConfig;
 use crate::core::endpoint::SmartEndpointing;
+use crate::core::retry::RetryConfig;
 use crate::providers::{Capability, ProvidersConfig};
 use crate::vad::config::VadSettings;
 
@@ -34,6 +36,20 @@ pub const TURN_THRESHOLD: Bounds<f32> = Bounds { min: 0.01, max: 0.99 };
 pub const COST_CAP_USD: Bounds<f64> = Bounds { min: 0.0, max: 1e9 };
 /// The share of a cost cap at which warnings start.
 pub const COST_WARN_FRACTION: Bounds<f64> = Bounds { min: 0.0, max: 1.0 };
+/// A breaker's failure and slow-call rates.
+pub const BREAKER_RATE: Bounds<f64> = Bounds { min: 0.01, max: 1.0 };
+/// A breaker's jitter on its open time (a share).
+pub const BREAKER_JITTER: Bounds<f64> = Bounds { min: 0.0, max: 1.0 };
+/// The buckets of a breaker's window.
+pub const BREAKER_BUCKETS: Bounds<u32> = Bounds { min: 1, max: 60 };
+/// The calls a breaker's window needs before rates count.
+pub const BREAKER_MIN_CALLS: Bounds<u32> = Bounds { min: 1, max: 100_000 };
+/// The retry budget's share of calls.
+pub const RETRY_RATIO: Bounds<f64> = Bounds { min: 0.0, max: 1.0 };
+/// The retry budget's refill per second.
+pub const RETRY_PER_SEC: Bounds<f64> = Bounds { min: 0.0, max: 1000.0 };
+/// The retry budget's size.
+pub const RETRY_MAX_TOKENS: Bounds<u32> = Bounds { min: 1, max: 100_000 };
 /// The shortest silence the VAD can see (one 32 ms window).
 pub const VAD_MIN_SILENCE_FLOOR: Duration = Duration::from_millis(32);
 
@@ -64,13 +80,21 @@ impl<T: Checked> Bounds<T> {
     }
 }
 
-/// Provider options and timeouts (the endpoints are checked as the chains are resolved).
+/// Provider options, timeouts, breakers and retries (the endpoints are checked as the
+/// chains are resolved).
 pub fn providers(p: &ProvidersConfig, errors: &mut Vec<PipelineError>) {
     for cap in Capability::ALL {
         let c = p.capability(cap);
         positive(Setting::Timeout(cap), c.timeout, errors);
         positive(Setting::Slow(cap), c.slow, errors);
+        let b = match cap {
+            Capability::Llm => &p.breakers.llm,
+            Capability::Tts => &p.breakers.tts,
+            Capability::Stt => &p.breakers.stt,
+        };
+        breaker(cap, b, errors);
     }
+    retry(&p.retry, errors);
     MAX_TOKENS.check(Setting::LlmMaxTokens, p.llm_options.max_tokens, errors);
     TEMPERATURE.check(Setting::LlmTemperature, p.llm_options.temperature, errors);
     if let Some(speed) = p.tts_options.speed {
@@ -78,8 +102,38 @@ pub fn providers(p: &ProvidersConfig, errors: &mut Vec<PipelineError>) {
     }
 }
 
-/// The VAD's thresholds and durations, and how they relate; `min_silence` as resolved.
-pub fn vad(v: &VadSettings, min_silence: Duration, errors: &mut Vec<PipelineError>) {
+/// A breaker's rates, window and open times.
+pub fn breaker(cap: Capability, b: &BreakerConfig, errors: &mut Vec<PipelineError>) {
+    let s = |field| Setting::Breaker { cap, field };
+    BREAKER_RATE.check(s("failure_rate"), b.failure_rate, errors);
+    BREAKER_RATE.check(s("slow_rate"), b.slow_rate, errors);
+    BREAKER_JITTER.check(s("jitter"), b.jitter, errors);
+    BREAKER_BUCKETS.check(s("buckets"), b.buckets, errors);
+    BREAKER_MIN_CALLS.check(s("min_calls"), b.min_calls, errors);
+    positive(s("window"), b.window, errors);
+    positive(s("open_base"), b.open_base, errors);
+    positive(s("probe_timeout"), b.probe_timeout, errors);
+    if b.open_max < b.open_base {
+        let expected = "a longest open time not below the first open time";
+        errors.push(PipelineError::Inconsistent { setting: s("open_max"), expected });
+    }
+}
+
+/// The retry delays and budget.
+pub fn retry(r: &RetryConfig, errors: &mut Vec<PipelineError>) {
+    RETRY_RATIO.check(Setting::Retry("ratio"), r.ratio, errors);
+    RETRY_PER_SEC.check(Setting::Retry("per_sec"), r.per_sec, errors);
+    RETRY_MAX_TOKENS.check(Setting::Retry("max_tokens"), r.max_tokens, errors);
+    if r.max_delay < r.min_delay {
+        let expected = "a longest delay not below the shortest delay";
+        errors.push(PipelineError::Inconsistent { setting: Setting::Retry("max_delay"), expected });
+    }
+}
+
+/// The VAD's thresholds and durations, and how they relate, resolved for the turn detection
+/// (`smart`: Smart Turn is used).
+pub fn vad(v: &VadSettings, smart: bool, errors: &mut Vec<PipelineError>) {
+    let min_silence = v.min_silence_for(smart);
     VAD_THRESHOLD.check(Setting::VadActivation, v.activation_threshold, errors);
     VAD_THRESHOLD.check(Setting::VadDeactivation, v.deactivation_threshold, errors);
     VAD_MAX_BATCH.check(Setting::VadMaxBatch, v.max_batch, errors);
@@ -91,7 +145,7 @@ pub fn vad(v: &VadSettings, min_silence: Duration, errors: &mut Vec<PipelineErro
         let expected = "at least 0.032 s (one VAD window)";
         errors.push(PipelineError::Inconsistent { setting: Setting::VadMinSilence, expected });
     }
-    if v.end_padding > min_silence {
+    if v.end_padding_for(smart) > min_silence {
         let expected = "an end padding not above the minimum silence";
         errors.push(PipelineError::Inconsistent { setting: Setting::VadEndPadding, expected });
     }
@@ -140,8 +194,8 @@ mod tests {
         let mut errors = Vec::new();
         providers(&ProvidersConfig::default(), &mut errors);
         let v = VadSettings::default();
-        vad(&v, v.min_silence_for(false), &mut errors);
-        vad(&v, v.min_silence_for(true), &mut errors);
+        vad(&v, false, &mut errors);
+        vad(&v, true, &mut errors);
         smart_endpointing(&SmartEndpointing::default(), &mut errors);
         assert!(errors.is_empty(), "{errors:?}");
     }

@@ -28,6 +28,16 @@ pub enum Setting {
     Timeout(Capability),
     /// A capability's slow-call threshold.
     Slow(Capability),
+    /// A knob of a capability's breaker (its field in
+    /// [`BreakerConfig`](crate::core::breaker_config::BreakerConfig)).
+    Breaker {
+        /// Which capability's endpoints.
+        cap: Capability,
+        /// The field, e.g. `failure_rate`.
+        field: &'static str,
+    },
+    /// A knob of the retry policy (its field in [`RetryConfig`](crate::core::retry::RetryConfig)).
+    Retry(&'static str),
     /// The LLM's `max_tokens`.
     LlmMaxTokens,
     /// The LLM's `temperature`.
@@ -74,6 +84,8 @@ impl fmt::Display for Setting {
             Setting::Model { cap, rank } => write!(f, "{cap} fallback {rank} model"),
             Setting::Timeout(cap) => write!(f, "{cap} timeout"),
             Setting::Slow(cap) => write!(f, "{cap} slow threshold"),
+            Setting::Breaker { cap, field } => write!(f, "{cap} breaker {field}"),
+            Setting::Retry(field) => write!(f, "retry {field}"),
             Setting::LlmMaxTokens => f.write_str("llm max_tokens"),
             Setting::LlmTemperature => f.write_str("llm temperature"),
             Setting::TtsSpeed => f.write_str("tts speed"),

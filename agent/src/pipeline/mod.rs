@@ -64,7 +64,9 @@ pub use endpoint::OpenAiCompatible;
 pub use error::{PipelineError, PipelineErrors, Setting};
 pub use limits::Limits;
 
+pub use crate::core::breaker_config::BreakerConfig;
 pub use crate::core::endpoint::SmartEndpointing;
+pub use crate::core::retry::RetryConfig;
 pub use crate::smart_turn::TurnDetection;
 pub use crate::vad::config::VadSettings;
 
@@ -258,6 +260,25 @@ impl PipelineBuilder {
         self
     }
 
+    /// The breaker of every endpoint of `cap` (5 consecutive failures, or 50 % failed or slow
+    /// of at least 10 calls in 10 s; open 5 s doubling to 60 s; one probe when half-open).
+    pub fn breaker(mut self, cap: Capability, breaker: BreakerConfig) -> Self {
+        let b = &mut self.providers.breakers;
+        *match cap {
+            Capability::Llm => &mut b.llm,
+            Capability::Tts => &mut b.tts,
+            Capability::Stt => &mut b.stt,
+        } = breaker;
+        self
+    }
+
+    /// The retry policy: at most one retry before the first byte, with full jitter between
+    /// its delays, from a budget (10 % of calls + 1 a second).
+    pub fn retry(mut self, retry: RetryConfig) -> Self {
+        self.providers.retry = retry;
+        self
+    }
+
     fn capability(&mut self, cap: Capability) -> &mut crate::providers::CapabilityConfig {
         match cap {
             Capability::Llm => &mut self.providers.llm,
@@ -334,7 +355,7 @@ impl PipelineBuilder {
             }
         }
         check::providers(&providers, &mut errors);
-        check::vad(&vad, vad.min_silence_for(turn.mode == TurnDetection::Smart), &mut errors);
+        check::vad(&vad, turn.mode == TurnDetection::Smart, &mut errors);
         check::smart_endpointing(&turn.endpointing, &mut errors);
         errors.extend(pending);
         match errors.is_empty() {

@@ -106,6 +106,7 @@ fn every_mistake_comes_back_typed_and_at_once() {
                 activation_threshold: 0.3,
                 deactivation_threshold: 0.4,
                 min_silence: Some(Duration::from_millis(10)),
+                end_padding: Some(Duration::from_millis(100)),
                 max_utterance: Duration::ZERO,
                 max_batch: 0,
                 ..VadSettings::default()
@@ -144,6 +145,40 @@ fn every_mistake_comes_back_typed_and_at_once() {
     assert!(matches!(errors[3], PipelineError::ZeroDuration { .. }));
     assert!(matches!(errors[5], PipelineError::OutOfRange { value, .. } if value.is_nan()));
     assert!(matches!(errors[14], PipelineError::ZeroLimit { .. }));
+}
+
+#[test]
+fn breakers_and_retries_are_chosen_and_checked() {
+    let quick = BreakerConfig {
+        consecutive_failures: 2,
+        open_base: Duration::from_millis(500),
+        ..BreakerConfig::default()
+    };
+    let p = Pipeline::builder()
+        .breaker(Capability::Tts, quick.clone())
+        .retry(RetryConfig { ratio: 0.0, ..RetryConfig::default() })
+        .build()
+        .unwrap();
+    assert_eq!(p.providers().breakers.tts, quick);
+    assert_eq!(p.providers().breakers.llm, BreakerConfig::default());
+    assert_eq!(p.providers().retry.ratio, 0.0);
+    let errors = errors_of(
+        Pipeline::builder()
+            .breaker(
+                Capability::Llm,
+                BreakerConfig {
+                    failure_rate: f64::NAN,
+                    open_max: Duration::from_millis(100),
+                    ..BreakerConfig::default()
+                },
+            )
+            .retry(RetryConfig { max_delay: Duration::ZERO, per_sec: -1.0, ..RetryConfig::default() }),
+    );
+    let named: Vec<String> = errors.iter().map(|e| e.setting().to_string()).collect();
+    assert_eq!(
+        named,
+        ["llm breaker failure_rate", "llm breaker open_max", "retry per_sec", "retry max_delay"]
+    );
 }
 
 #[test]

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::agent::ReplyOptions;
+use crate::core::away::{AwayConfig, DEFAULT_CHECK_IN, DEFAULT_GOODBYE};
 use crate::core::sentences::SplitterConfig;
 use crate::core::turn::TurnConfig;
 use crate::env::EnvReader;
@@ -17,6 +18,8 @@ pub const DEFAULT_GREETING: &str = "Hello! How can I help you today?";
 pub const DEFAULT_LLM_UNAVAILABLE: &str = "I'm sorry, I can't think of an answer right now because my language service is unavailable. Please try again in a moment.";
 /// Default filler, said once per turn when the answer is slow to start.
 pub const DEFAULT_THINKING_FILLER: &str = "One moment.";
+/// Default window for a barge-in to yield words before the agent resumes.
+pub const DEFAULT_FALSE_INTERRUPTION: Duration = Duration::from_secs(2);
 /// Default notice when no STT can transcribe.
 pub const DEFAULT_STT_UNAVAILABLE: &str = "I'm sorry, I can't understand speech right now because my transcription service is unavailable. Please try again in a moment.";
 
@@ -28,8 +31,13 @@ pub struct SessionConfig {
     /// Spoken when the first participant arrives (`GREETING`; `GREETING_ENABLED=false` turns
     /// it off).
     pub greeting: Option<String>,
-    /// Endpointing delay, barge-in threshold, preemptive replies (`PREEMPTIVE_GENERATION`).
+    /// Endpointing delay, barge-in threshold, false interruptions (`FALSE_INTERRUPTION_SECS`,
+    /// 2 here; 0: a barge-in stops the agent at once), `INTERRUPT_MIN_WORDS` (0) and
+    /// preemptive replies (`PREEMPTIVE_GENERATION`).
     pub turn: TurnConfig,
+    /// A quiet user: `USER_AWAY_SECS` (0: no check-in), `USER_AWAY_LEAVE_SECS` (0: never
+    /// leaves), `USER_AWAY_MESSAGE`, `USER_AWAY_GOODBYE`.
+    pub away: AwayConfig,
     /// Token budget of the history sent with each request (`HISTORY_MAX_TOKENS`, 2000).
     pub history_max_tokens: usize,
     /// Deadline of one turn (`TURN_DEADLINE_SECS`, 30): no provider response starts after it,
@@ -63,7 +71,11 @@ impl Default for SessionConfig {
         Self {
             system_prompt: DEFAULT_SYSTEM_PROMPT.to_owned(),
             greeting: Some(DEFAULT_GREETING.to_owned()),
-            turn: TurnConfig::default(),
+            turn: TurnConfig {
+                false_interruption: Some(DEFAULT_FALSE_INTERRUPTION),
+                ..TurnConfig::default()
+            },
+            away: AwayConfig::default(),
             history_max_tokens: 2000,
             turn_deadline: Duration::from_secs(30),
             llm_unavailable_message: DEFAULT_LLM_UNAVAILABLE.to_owned(),
@@ -80,8 +92,9 @@ impl Default for SessionConfig {
 
 impl SessionConfig {
     /// Reads `SYSTEM_PROMPT`, `GREETING`, `GREETING_ENABLED` (true), `ENDPOINTING_DELAY_SECS`
-    /// (0.5), `INTERRUPT_MIN_SPEECH_SECS` (0.5), `PREEMPTIVE_GENERATION` (true),
-    /// `HISTORY_MAX_TOKENS` (2000),
+    /// (0.5), `INTERRUPT_MIN_SPEECH_SECS` (0.5), `FALSE_INTERRUPTION_SECS` (2),
+    /// `INTERRUPT_MIN_WORDS` (0), `PREEMPTIVE_GENERATION` (true), `USER_AWAY_SECS` (0),
+    /// `USER_AWAY_LEAVE_SECS` (0), `USER_AWAY_MESSAGE`, `USER_AWAY_GOODBYE`, `HISTORY_MAX_TOKENS` (2000),
     /// `TURN_DEADLINE_SECS` (30), `LLM_UNAVAILABLE_MESSAGE`, `STT_UNAVAILABLE_MESSAGE`,
     /// `SENTENCE_MAX_CHARS` (180), `THINKING_NOTICE_SECS` (2.5), `THINKING_FILLER`,
     /// `FIRST_CLAUSE_SECS` (0.5), `LEAVE_GRACE_SECS` (0), and the tool loop's
@@ -104,12 +117,26 @@ impl SessionConfig {
             ),
             // Set from `TURN_DETECTION` and its settings (`smart_turn::config`).
             smart: None,
+            false_interruption: nonzero(env.seconds(
+                "FALSE_INTERRUPTION_SECS",
+                DEFAULT_FALSE_INTERRUPTION,
+                0.0,
+                60.0,
+            )),
+            interrupt_min_words: env.ranged("INTERRUPT_MIN_WORDS", d.turn.interrupt_min_words, 0, 20),
             preemptive: env.flag("PREEMPTIVE_GENERATION", d.turn.preemptive),
+        };
+        let away = AwayConfig {
+            check_in_after: env.seconds("USER_AWAY_SECS", d.away.check_in_after, 0.0, 86_400.0),
+            leave_after: env.seconds("USER_AWAY_LEAVE_SECS", d.away.leave_after, 0.0, 86_400.0),
+            check_in: env.string("USER_AWAY_MESSAGE", DEFAULT_CHECK_IN),
+            goodbye: env.string("USER_AWAY_GOODBYE", DEFAULT_GOODBYE),
         };
         Self {
             system_prompt,
             greeting: greeting_enabled.then_some(greeting),
             turn,
+            away,
             history_max_tokens: env.ranged("HISTORY_MAX_TOKENS", d.history_max_tokens, 50, 1_000_000),
             turn_deadline: env.seconds("TURN_DEADLINE_SECS", d.turn_deadline, 1.0, 600.0),
             llm_unavailable_message: env.string("LLM_UNAVAILABLE_MESSAGE", DEFAULT_LLM_UNAVAILABLE),
@@ -196,6 +223,22 @@ mod tests {
         assert!(errs.is_empty());
         assert_eq!((c.thinking_notice, c.thinking_filler.as_str()), (None, "Hmm, let me see."));
         assert_eq!(c.first_clause_after, Some(Duration::from_millis(1500)));
+        assert_eq!(c.turn.false_interruption, Some(DEFAULT_FALSE_INTERRUPTION));
+        assert_eq!(c.away.check_in_after, Duration::ZERO, "off unless set");
+        let (c, errs) = read(&[
+            ("FALSE_INTERRUPTION_SECS", "0"),
+            ("INTERRUPT_MIN_WORDS", "2"),
+            ("USER_AWAY_SECS", "20"),
+            ("USER_AWAY_LEAVE_SECS", "40"),
+            ("USER_AWAY_MESSAGE", "Still with me?"),
+        ]);
+        assert!(errs.is_empty(), "{errs:?}");
+        assert_eq!((c.turn.false_interruption, c.turn.interrupt_min_words), (None, 2));
+        assert_eq!(
+            (c.away.check_in_after, c.away.leave_after, c.away.check_in.as_str()),
+            (Duration::from_secs(20), Duration::from_secs(40), "Still with me?")
+        );
+        assert_eq!(c.away.goodbye, DEFAULT_GOODBYE);
         let (c, _) = read(&[("GREETING", "Hi there."), ("SYSTEM_PROMPT", "  ")]);
         assert_eq!(c.greeting.as_deref(), Some("Hi there."));
         assert_eq!(c.system_prompt, DEFAULT_SYSTEM_PROMPT, "an empty value means the default");
@@ -236,6 +279,9 @@ mod tests {
             ("THINKING_NOTICE_SECS", "-1"),
             ("FIRST_CLAUSE_SECS", "soon"),
             ("LEAVE_GRACE_SECS", "-1"),
+            ("FALSE_INTERRUPTION_SECS", "x"),
+            ("INTERRUPT_MIN_WORDS", "-1"),
+            ("USER_AWAY_SECS", "-5"),
             ("PREEMPTIVE_GENERATION", "sometimes"),
         ]);
         assert_eq!(
@@ -244,7 +290,10 @@ mod tests {
                 "GREETING_ENABLED",
                 "ENDPOINTING_DELAY_SECS",
                 "INTERRUPT_MIN_SPEECH_SECS",
+                "FALSE_INTERRUPTION_SECS",
+                "INTERRUPT_MIN_WORDS",
                 "PREEMPTIVE_GENERATION",
+                "USER_AWAY_SECS",
                 "HISTORY_MAX_TOKENS",
                 "TURN_DEADLINE_SECS",
                 "SENTENCE_MAX_CHARS",

@@ -3,7 +3,9 @@
 //! Besides speech it takes typed messages (`lk.chat`, as a user turn without STT), puts a
 //! front end's pre-connect recording in front of the user's microphone ([`super::preconnect`]),
 //! shows the turn's phase as `lk.agent.state`, and ends the session when the last user has
-//! left (after `LEAVE_GRACE_SECS`).
+//! left (after `LEAVE_GRACE_SECS`) or when the turn machine says goodbye to a user who went
+//! away (`USER_AWAY_LEAVE_SECS`). A barge-in that may be false pauses the room's audio sink
+//! and resumes it, as the machine decides.
 //!
 //! Preemptive replies (a reply started before the end of the turn is confirmed, heard only
 //! once it is) are carried out in `driver_preempt.rs`.
@@ -117,6 +119,11 @@ struct Session {
     deserted_since: Option<Instant>,
     /// The end-of-turn question in flight (a newer pause withdraws it).
     predicting: Option<AbortHandle>,
+    /// The goodbye to an absent user has been said: the session ends.
+    leaving: bool,
+    /// Answers waiting for an interrupted turn to report what was heard of it, so that their
+    /// request carries the history in order.
+    deferred: Vec<(TurnId, Vec<Said>, Instant)>,
     /// Replies may be prepared ahead: the agent has no tools (a tool's effects could not be
     /// taken back if the user goes on).
     preemptive: bool,
@@ -151,7 +158,7 @@ pub(super) async fn run(
             .then(|| shared.cfg.tool_loop.filler.clone()),
         agent_runner: Arc::new(tokio::sync::Mutex::new(runner)),
         job: Arc::new(job),
-        machine: TurnMachine::new(turn),
+        machine: TurnMachine::new(turn).with_away(shared.cfg.away.clone()),
         history: History::new(shared.cfg.history_max_tokens),
         room: Arc::from(room.name()),
         agent: Arc::from(room.identity()),
@@ -171,6 +178,8 @@ pub(super) async fn run(
         present: HashSet::new(),
         deserted_since: None,
         predicting: None,
+        leaving: false,
+        deferred: Vec::new(),
         shared,
     };
     metrics().sessions.inc();
@@ -202,6 +211,10 @@ pub(super) async fn run(
         }
         s.execute().await;
         s.show_state();
+        if s.leaving {
+            tracing::info!(room = %s.room, "the user went away; goodbye said, voice session done");
+            break Ok(());
+        }
     };
     s.end(&mut inbox).await;
     room.leave().await;
@@ -270,6 +283,7 @@ impl Session {
     fn arrived(&mut self, who: &Arc<str>) {
         self.present.insert(who.clone());
         self.deserted_since = None;
+        self.machine.user_present(clock::now());
     }
 
     /// Decodes a pre-connect recording off the loop; the result comes back as an event.
@@ -289,12 +303,15 @@ impl Session {
     }
 
     /// Shows the turn's phase to front ends: thinking from the end of the user's turn to the
-    /// first audio, speaking while it plays, listening otherwise.
+    /// first audio, speaking while it plays, listening otherwise (also while a possible
+    /// interruption holds the agent's audio).
     fn show_state(&self) {
         let state = match self.machine.phase() {
             Phase::Thinking => AgentState::Thinking,
             Phase::Speaking => AgentState::Speaking,
-            Phase::Listening | Phase::UserSpeaking | Phase::Endpointing => AgentState::Listening,
+            Phase::Listening | Phase::UserSpeaking | Phase::Endpointing | Phase::Paused => {
+                AgentState::Listening
+            }
         };
         self.attributes.set_agent_state(state);
     }
@@ -342,6 +359,7 @@ impl Session {
         }
         self.machine.participant_left(who, clock::now());
         if self.members.is_empty() {
+            self.deferred.clear();
             // Nobody left to hear the answer: stop it now.
             for info in self.turns.values() {
                 info.cancel.cancel();
@@ -393,7 +411,14 @@ impl Session {
             match cmd {
                 Command::Transcribe { part, who, pcm } => self.transcribe(part, who, pcm),
                 Command::Predict { part, who, pcm } => self.predict(part, who, pcm),
-                Command::Respond { turn, said, speech_ended } => self.respond(turn, said, speech_ended),
+                Command::Respond { turn, said, speech_ended } => {
+                    if self.turns.values().any(|t| t.cancel.is_cancelled()) {
+                        // An interrupted turn is still winding down: its words go first.
+                        self.deferred.push((turn, said, speech_ended));
+                    } else {
+                        self.respond(turn, said, speech_ended);
+                    }
+                }
                 Command::Say { turn, text, reason, who, speech_ended } => {
                     let who = who.unwrap_or_else(|| self.agent.clone());
                     let start =
@@ -405,12 +430,28 @@ impl Session {
                 Command::Discard { turn } => self.discard(turn),
                 Command::Interrupt { turn } => {
                     metrics().interruptions.inc();
+                    let waiting = self.deferred.len();
+                    self.deferred.retain(|(t, ..)| *t != turn);
+                    if self.deferred.len() < waiting {
+                        // Never started: nothing of it is queued, but a pause must not stay.
+                        self.sink.resume();
+                    }
                     if let Some(info) = self.turns.get_mut(&turn) {
                         info.cancel.cancel();
                         let state = self.sink.stop().await;
                         info.stopped_at = Some(state.played_samples);
                     }
                 }
+                // The machine pauses only its current turn (which may not have started yet).
+                Command::Pause { .. } => self.sink.pause(),
+                Command::Resume { turn } => {
+                    if self.turns.contains_key(&turn) {
+                        metrics().resumed.inc();
+                        tracing::debug!(room = %self.room, turn, "no interruption after all; resuming");
+                    }
+                    self.sink.resume();
+                }
+                Command::Leave => self.leaving = true,
             }
         }
     }
@@ -594,6 +635,11 @@ impl Session {
         };
         accounting::account(self.shared.limiter.prices(), &self.shared.models, &facts, &reply, &heard);
         self.machine.agent_done(reply.turn, now);
+        if !self.turns.values().any(|t| t.cancel.is_cancelled()) {
+            for (turn, said, speech_ended) in std::mem::take(&mut self.deferred) {
+                self.respond(turn, said, speech_ended);
+            }
+        }
     }
 
     async fn publish_user_transcript(&mut self, who: &Arc<str>, text: &str, part: PartId) {

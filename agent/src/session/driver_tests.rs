@@ -449,6 +449,8 @@ async fn the_last_participant_leaving_stops_the_answer_at_once() {
     r.end().await;
 }
 
+#[path = "driver_barge_tests.rs"]
+mod barge;
 #[path = "driver_turn_tests.rs"]
 mod end_of_turn;
 #[path = "driver_preempt_tests.rs"]

@@ -33,6 +33,8 @@ pub struct SessionMetrics {
     pub turns: Family<OutcomeLabel, Counter>,
     /// Barge-ins.
     pub interruptions: Counter,
+    /// Pauses for a possible barge-in after which the agent resumed (false interruptions).
+    pub resumed: Counter,
     /// Fillers said while an answer was slow to start.
     pub fillers: Counter,
     /// LLM prompt tokens.
@@ -57,6 +59,7 @@ impl SessionMetrics {
             tts_ttfb: latency(),
             turns: Family::default(),
             interruptions: Counter::default(),
+            resumed: Counter::default(),
             fillers: Counter::default(),
             prompt_tokens: Counter::default(),
             completion_tokens: Counter::default(),
@@ -96,6 +99,11 @@ pub fn register_metrics(registry: &mut Registry) {
     registry.register("voice_tts_ttfb_seconds", "TTS request to first audio (first sentence)", m.tts_ttfb);
     registry.register("voice_turns", "Agent turns by outcome", m.turns);
     registry.register("voice_interruptions", "Barge-ins (user speech stopped the agent)", m.interruptions);
+    registry.register(
+        "voice_false_interruptions",
+        "Speech over the agent that paused it but was no interruption (noise, too few words): resumed",
+        m.resumed,
+    );
     registry.register("voice_fillers", "Fillers said while an answer was slow to start", m.fillers);
     registry.register("voice_llm_prompt_tokens", "LLM prompt tokens", m.prompt_tokens);
     registry.register("voice_llm_completion_tokens", "LLM completion tokens", m.completion_tokens);

@@ -67,11 +67,12 @@ impl Outcome {
     }
 
     /// Whether what was heard of the turn enters the conversation history: answers (spoken or
-    /// as text) and the greeting do; notices, limits and apologies do not.
+    /// as text), the greeting and the check-in of a quiet user do; notices, limits and
+    /// apologies do not.
     pub fn remembered(kind: TurnKind, reply: Outcome) -> bool {
         match kind {
             TurnKind::Answer => matches!(reply, Self::Answered | Self::TextOnly),
-            TurnKind::Say(SayReason::Greeting) => true,
+            TurnKind::Say(SayReason::Greeting | SayReason::CheckIn | SayReason::Goodbye) => true,
             TurnKind::Say(_) => false,
         }
     }

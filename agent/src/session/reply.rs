@@ -21,6 +21,10 @@
 //! heard of the answer). A slow LLM that has sent words but no whole sentence
 //! `FIRST_CLAUSE_SECS` after its first token has its first clause spoken already.
 //!
+//! While speech over the agent holds its audio ([`AudioSink::pause`], a possible barge-in),
+//! the LLM's words still stream in but no new sentence goes to TTS until playback resumes: a
+//! real interruption then costs no synthesis of what would never be heard.
+//!
 //! A preemptive reply ([`crate::core::preempt`]) runs with a [`Hold`]: the LLM and the
 //! first sentence's TTS go ahead, but nothing is played, captioned or sent (the filler
 //! neither) before the session releases it; a reply with nothing to say waits too, so it
@@ -510,6 +514,7 @@ impl Voice<'_> {
         }
         if !self.tts_down {
             let ctx = self.ctx;
+            ctx.sink.wait_unpaused().await;
             match self.with_filler(ctx.providers.speak(self.call, sentence)).await {
                 Ok(mut stream) => {
                     let mut n = 0u64;

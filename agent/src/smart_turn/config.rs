@@ -36,7 +36,9 @@ pub struct TurnDetectionConfig {
     pub model: PathBuf,
     /// `TURN_THREADS`: intra-op threads of the model run (default 1).
     pub threads: usize,
-    /// `TURN_MAX_BATCH`: most requests scored in one run (default 16).
+    /// `TURN_MAX_BATCH`: most requests scored in one run (default 1: a batch costs as much CPU
+    /// per item as single runs, makes every answer in it wait for the whole run, and needs
+    /// ~19 MB more memory per item).
     pub max_batch: usize,
     /// `TURN_THRESHOLD` (0.5), `TURN_MIN_DELAY_SECS` (0.2), `TURN_MAX_DELAY_SECS` (3),
     /// `TURN_MODEL_WAIT_SECS` (0.5).
@@ -49,7 +51,7 @@ impl Default for TurnDetectionConfig {
             mode: TurnDetection::Smart,
             model: PathBuf::from("models/smart-turn-v3.2-cpu.onnx"),
             threads: 1,
-            max_batch: 16,
+            max_batch: 1,
             endpointing: SmartEndpointing::default(),
         }
     }

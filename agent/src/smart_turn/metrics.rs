@@ -1,5 +1,5 @@
 //! Smart Turn metrics: run time (features and model), batch sizes, predictions, requests
-//! skipped or refused, failures.
+//! skipped, refused or too late, failures.
 //!
 //! One set per process (the model is loaded once); [`register_metrics`] exposes it. No label
 //! carries a stream or user identity.
@@ -24,6 +24,9 @@ pub struct TurnModelMetrics {
     pub skipped: Counter,
     /// Requests refused because the queue was full.
     pub busy: Counter,
+    /// Requests dropped unscored after waiting their longest wait (the pause already ended on
+    /// silence).
+    pub late: Counter,
     /// Runs that failed.
     pub inference_errors: Counter,
 }
@@ -35,6 +38,7 @@ static METRICS: LazyLock<TurnModelMetrics> = LazyLock::new(|| TurnModelMetrics {
     predictions: Counter::default(),
     skipped: Counter::default(),
     busy: Counter::default(),
+    late: Counter::default(),
     inference_errors: Counter::default(),
 });
 
@@ -63,6 +67,7 @@ pub fn register_metrics(registry: &mut Registry) {
     r.register("predictions", "End-of-turn predictions made", m.predictions);
     r.register("skipped", "Requests withdrawn before their run (the speaker went on)", m.skipped);
     r.register("busy", "Requests refused because the queue was full", m.busy);
+    r.register("late", "Requests dropped unscored after waiting TURN_MODEL_WAIT_SECS", m.late);
     r.register("inference_errors", "Smart Turn runs that failed", m.inference_errors);
 }
 

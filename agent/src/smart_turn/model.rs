@@ -10,6 +10,7 @@ use ort::session::Session;
 use ort::value::TensorRef;
 
 use super::features::{FEATURES, N_FRAMES, N_MELS};
+pub use crate::vad::load::Arena;
 use crate::vad::load::{self as ort_load, LoadError};
 
 /// sha256 of `smart-turn-v3.2-cpu.onnx` (pipecat-ai 1.14.0) this code was verified against.
@@ -76,11 +77,22 @@ impl std::fmt::Debug for SmartTurnModel {
 
 impl SmartTurnModel {
     /// Loads ONNX Runtime from `ort_dylib` (once per process) and the model from `path`
-    /// (sha256-checked), with `threads` intra-op threads.
+    /// (sha256-checked), with `threads` intra-op threads. Runs keep no memory between them
+    /// ([`Arena::Release`]): batches vary in size, and an arena would hold on to the largest.
     pub fn load(ort_dylib: &Path, path: &Path, threads: usize) -> Result<Self, TurnLoadError> {
+        Self::load_with(ort_dylib, path, threads, Arena::Release)
+    }
+
+    /// [`SmartTurnModel::load`] with another memory policy (benchmarks compare them).
+    pub fn load_with(
+        ort_dylib: &Path,
+        path: &Path,
+        threads: usize,
+        arena: Arena,
+    ) -> Result<Self, TurnLoadError> {
         let env = ort_load::runtime(ort_dylib)?;
         let bytes = read_model(path)?;
-        let session = ort_load::build_session(&env, &bytes, threads, "load the Smart Turn model")?;
+        let session = ort_load::build_session(&env, &bytes, threads, arena, "load the Smart Turn model")?;
         let inputs: Vec<&str> = session.inputs().iter().map(|i| i.name()).collect();
         let outputs: Vec<&str> = session.outputs().iter().map(|o| o.name()).collect();
         if inputs != ["input_features"] || outputs.len() != 1 {

@@ -32,8 +32,10 @@ pub struct VadSettings {
     pub min_silence: Option<Duration>,
     /// Audio kept before the speech start (500 ms).
     pub prefix_padding: Duration,
-    /// Audio kept after the speech end (100 ms; not above the minimum silence).
-    pub end_padding: Duration,
+    /// Audio kept after the speech end (not above the minimum silence); `None`: 100 ms, or
+    /// with Smart Turn the whole minimum silence — the utterance keeps the pause the VAD
+    /// waited for, as Smart Turn's reference pipeline feeds it to the model.
+    pub end_padding: Option<Duration>,
     /// Longer speech is cut into several utterances (30 s).
     pub max_utterance: Duration,
     /// Most streams scored in one model run (64).
@@ -49,7 +51,7 @@ impl Default for VadSettings {
             min_speech: d.min_speech,
             min_silence: None,
             prefix_padding: d.prefix_padding,
-            end_padding: d.end_padding,
+            end_padding: None,
             max_utterance: d.max_utterance,
             max_batch: 64,
         }
@@ -65,6 +67,14 @@ impl VadSettings {
         })
     }
 
+    /// The end padding, resolved for the turn detection (`smart`: Smart Turn is used).
+    pub fn end_padding_for(&self, smart: bool) -> Duration {
+        self.end_padding.unwrap_or(match smart {
+            true => self.min_silence_for(true),
+            false => SegmenterConfig::default().end_padding,
+        })
+    }
+
     /// The settings as the VAD runs them.
     pub fn resolve(&self, smart: bool) -> VadConfig {
         VadConfig {
@@ -74,7 +84,7 @@ impl VadSettings {
                 min_speech: self.min_speech,
                 min_silence: self.min_silence_for(smart),
                 prefix_padding: self.prefix_padding,
-                end_padding: self.end_padding,
+                end_padding: self.end_padding_for(smart),
                 max_utterance: self.max_utterance,
                 // Off: asked at 96 ms of silence (`SMART_VAD_EARLY_PAUSE`), the model heard most
                 // complete questions as unfinished (bench-session: client p50 3.1 s).
@@ -86,7 +96,8 @@ impl VadSettings {
 
     /// Reads `VAD_ACTIVATION_THRESHOLD` (0.5), `VAD_DEACTIVATION_THRESHOLD` (0.35),
     /// `VAD_MIN_SPEECH_SECS` (0.05), `VAD_MIN_SILENCE_SECS` (0.45; 0.2 with Smart Turn),
-    /// `VAD_PREFIX_PADDING_SECS` (0.5), `VAD_END_PADDING_SECS` (0.1), `VAD_MAX_UTTERANCE_SECS`
+    /// `VAD_PREFIX_PADDING_SECS` (0.5), `VAD_END_PADDING_SECS` (0.1; the minimum silence with
+    /// Smart Turn), `VAD_MAX_UTTERANCE_SECS`
     /// (30) and `VAD_MAX_BATCH` (64). How they relate is checked with the pipeline.
     pub fn from_env(env: &mut EnvReader) -> Self {
         let d = Self::default();
@@ -96,6 +107,7 @@ impl VadSettings {
             .raw("VAD_MIN_SILENCE_SECS")
             .is_some()
             .then(|| env.seconds("VAD_MIN_SILENCE_SECS", silence_default, 0.0, 10.0));
+        let pad_default = SegmenterConfig::default().end_padding;
         Self {
             activation_threshold: env.ranged(
                 "VAD_ACTIVATION_THRESHOLD",
@@ -112,7 +124,10 @@ impl VadSettings {
             min_speech: env.seconds("VAD_MIN_SPEECH_SECS", d.min_speech, 0.0, 10.0),
             min_silence,
             prefix_padding: env.seconds("VAD_PREFIX_PADDING_SECS", d.prefix_padding, 0.0, 5.0),
-            end_padding: env.seconds("VAD_END_PADDING_SECS", d.end_padding, 0.0, 10.0),
+            end_padding: env
+                .raw("VAD_END_PADDING_SECS")
+                .is_some()
+                .then(|| env.seconds("VAD_END_PADDING_SECS", pad_default, 0.0, 10.0)),
             max_utterance: env.seconds("VAD_MAX_UTTERANCE_SECS", d.max_utterance, 1.0, 600.0),
             max_batch: env.ranged("VAD_MAX_BATCH", d.max_batch, b.min, b.max),
         }
@@ -153,6 +168,19 @@ mod tests {
         assert_eq!(c.resolve(false).segmenter, SegmenterConfig::default());
         assert_eq!(c.resolve(false).segmenter.min_silence, Duration::from_millis(450));
         assert_eq!(c.resolve(true).segmenter.min_silence, SMART_VAD_MIN_SILENCE);
+    }
+
+    #[test]
+    fn with_smart_turn_the_utterance_keeps_the_whole_pause() {
+        let ms = Duration::from_millis;
+        let (c, _) = read(&[]);
+        assert_eq!(c.resolve(false).segmenter.end_padding, ms(100));
+        assert_eq!(c.resolve(true).segmenter.end_padding, SMART_VAD_MIN_SILENCE);
+        let (c, _) = read(&[("VAD_MIN_SILENCE_SECS", "0.3")]);
+        assert_eq!(c.resolve(true).segmenter.end_padding, ms(300), "the configured pause");
+        let (c, errs) = read(&[("VAD_END_PADDING_SECS", "0.05")]);
+        assert!(errs.is_empty());
+        assert_eq!(c.resolve(true).segmenter.end_padding, ms(50), "an explicit padding wins");
     }
 
     #[test]

@@ -142,15 +142,28 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// no spinning (an idle worker must not burn a core), sequential execution, full graph
 /// optimisation.
 pub fn session(env: &Environment, model: &[u8]) -> Result<Session, LoadError> {
-    build_session(env, model, 1, "load the Silero model")
+    build_session(env, model, 1, Arena::Keep, "load the Silero model")
 }
 
-/// A session with `intra_threads` intra-op threads and otherwise [`session`]'s options;
-/// `what` names the model in errors ("load the … model").
+/// What a session does with memory its runs freed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arena {
+    /// ONNX Runtime's CPU arena and memory patterns (its defaults): buffers are kept for the
+    /// next run. Right for a model whose inputs keep one size (Silero's windows).
+    Keep,
+    /// Neither: each run allocates what it needs and frees it after. Right for a model whose
+    /// batches vary (Smart Turn: ~25 MB of activations per item), where the arena would keep
+    /// the largest batch ever seen for the life of the process.
+    Release,
+}
+
+/// A session with `intra_threads` intra-op threads, `arena`, and otherwise [`session`]'s
+/// options; `what` names the model in errors ("load the … model").
 pub fn build_session(
     env: &Environment,
     model: &[u8],
     intra_threads: usize,
+    arena: Arena,
     what: &'static str,
 ) -> Result<Session, LoadError> {
     let fail = |step| {
@@ -173,6 +186,13 @@ pub fn build_session(
         .map_err(fail("disable inter-op spinning"))?
         .with_optimization_level(GraphOptimizationLevel::All)
         .map_err(fail("enable graph optimisation"))?;
+    if arena == Arena::Release {
+        builder = builder
+            .with_memory_pattern(false)
+            .map_err(fail("disable memory patterns"))?
+            .with_execution_providers([ort::ep::CPU::default().with_arena_allocator(false).build()])
+            .map_err(fail("disable the CPU arena"))?;
+    }
     builder.commit_from_memory(model).map_err(|e| LoadError::Session { step: what, detail: e.to_string() })
 }
 

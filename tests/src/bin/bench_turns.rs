@@ -80,6 +80,7 @@ fn run(vad: &Vad, model: Option<&SmartTurn>, u: &Utterance) -> Run {
     let smart = model.is_some();
     let segmenter = SegmenterConfig {
         min_silence: if smart { SMART_VAD_MIN_SILENCE } else { SegmenterConfig::default().min_silence },
+        end_padding: if smart { SMART_VAD_MIN_SILENCE } else { SegmenterConfig::default().end_padding },
         ..SegmenterConfig::default()
     };
     let cfg = TurnConfig { smart: smart.then(SmartEndpointing::default), ..TurnConfig::default() };
@@ -136,7 +137,12 @@ fn run(vad: &Vad, model: Option<&SmartTurn>, u: &Utterance) -> Run {
                 Cmd::Respond { .. } | Cmd::Release { .. } | Cmd::Say { .. } => {
                     return Run { answered: Some(fed), predictions, first_p };
                 }
-                Cmd::Prepare { .. } | Cmd::Discard { .. } | Cmd::Interrupt { .. } => {}
+                Cmd::Prepare { .. }
+                | Cmd::Discard { .. }
+                | Cmd::Interrupt { .. }
+                | Cmd::Pause { .. }
+                | Cmd::Resume { .. }
+                | Cmd::Leave => {}
             }
         }
     }

@@ -13,12 +13,13 @@ use voice_agent::clock;
 use voice_agent::core::breaker_config::BreakersConfig;
 use voice_agent::core::endpoint::SmartEndpointing;
 use voice_agent::core::segmenter::SegmenterConfig;
+use voice_agent::core::turn::TurnConfig;
 use voice_agent::limits::{Limiter, LimitsConfig};
 use voice_agent::livekit::worker::WorkerSettings;
 use voice_agent::providers::{EndpointConfig, Providers, ProvidersConfig};
 use voice_agent::session::{SessionConfig, SessionHandler};
 use voice_agent::smart_turn::config::SMART_VAD_MIN_SILENCE;
-use voice_agent::smart_turn::{SmartTurn, TurnDetector};
+use voice_agent::smart_turn::{SmartTurn, TurnDetectionConfig, TurnDetector};
 use voice_agent::vad::{Vad, VadConfig, VadService};
 
 use super::agent::{self, RunningWorker};
@@ -70,11 +71,12 @@ impl Default for VoiceOptions {
 
 impl VoiceOptions {
     /// The application's defaults with `TURN_DETECTION=smart`: Smart Turn's endpointing and
-    /// the VAD's shorter silence wait that goes with it.
+    /// the VAD's shorter silence wait that goes with it (the whole pause kept in the utterance).
     pub fn smart() -> Self {
         let mut opts = Self::default();
         opts.session.turn.smart = Some(SmartEndpointing::default());
         opts.segmenter.min_silence = SMART_VAD_MIN_SILENCE;
+        opts.segmenter.end_padding = SMART_VAD_MIN_SILENCE;
         opts.end_of_turn = true;
         opts
     }
@@ -88,7 +90,9 @@ pub fn turn_detector() -> TurnDetector {
         1,
     )
     .expect("loading Smart Turn (run scripts/setup)");
-    TurnDetector::start(model, 16).expect("Smart Turn service")
+    let c = TurnDetectionConfig::default();
+    let wait = c.endpointing.model_wait.max(TurnConfig::default().endpointing_delay);
+    TurnDetector::start(model, c.max_batch, wait).expect("Smart Turn service")
 }
 
 /// A running rig.

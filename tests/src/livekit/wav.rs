@@ -37,6 +37,29 @@ pub fn to_48k(input: &Path, out: &Path) {
     assert!(status.success(), "sox failed on {}", input.display());
 }
 
+/// A voiced burst with no words in it (a drawn-out "aah", as a sigh or the start of a cough
+/// sounds to a VAD), cut to `secs` of sound, as 48 kHz mono s16 into `out` (espeak-ng → sox).
+pub fn burst(secs: f64, out: &Path) {
+    let raw = out.with_extension("espeak.wav");
+    let status = Command::new("espeak-ng")
+        .args(["-v", "en-us", "-s", "80", "-w"])
+        .arg(&raw)
+        .arg("[[A::::::]]")
+        .status()
+        .expect("espeak-ng is missing: run scripts/setup");
+    assert!(status.success(), "espeak-ng failed");
+    let status = Command::new("sox")
+        .arg(&raw)
+        .args(["-r", "48000", "-c", "1", "-b", "16", "-e", "signed-integer"])
+        .arg(out)
+        // From the first sound on, `secs` long.
+        .args(["silence", "1", "0.01", "1%", "trim", "0", &secs.to_string()])
+        .status()
+        .expect("sox is missing: run scripts/setup");
+    assert!(status.success(), "sox failed");
+    let _ = std::fs::remove_file(raw);
+}
+
 /// Reads a 16-bit PCM mono WAV (the only kind these tests write).
 pub fn read(path: &Path) -> Vec<i16> {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -162,6 +185,11 @@ fn normalized_correlation(a: &[f64], b: &[f64], lag: i64) -> f64 {
 
 /// Writes 48 kHz mono s16 samples as a WAV file.
 pub fn write(path: &Path, samples: &[i16]) {
+    write_at(path, samples, RATE);
+}
+
+/// Writes mono s16 samples at `rate` Hz as a WAV file.
+pub fn write_at(path: &Path, samples: &[i16], rate: u32) {
     let data_len = (samples.len() * 2) as u32;
     let mut bytes = Vec::with_capacity(44 + samples.len() * 2);
     bytes.extend_from_slice(b"RIFF");
@@ -170,8 +198,8 @@ pub fn write(path: &Path, samples: &[i16]) {
     bytes.extend_from_slice(&16u32.to_le_bytes());
     bytes.extend_from_slice(&1u16.to_le_bytes()); // PCM
     bytes.extend_from_slice(&1u16.to_le_bytes()); // mono
-    bytes.extend_from_slice(&RATE.to_le_bytes());
-    bytes.extend_from_slice(&(RATE * 2).to_le_bytes());
+    bytes.extend_from_slice(&rate.to_le_bytes());
+    bytes.extend_from_slice(&(rate * 2).to_le_bytes());
     bytes.extend_from_slice(&2u16.to_le_bytes());
     bytes.extend_from_slice(&16u16.to_le_bytes());
     bytes.extend_from_slice(b"data");

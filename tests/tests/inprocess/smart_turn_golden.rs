@@ -4,6 +4,7 @@
 //! mid-phrase (tests/fixtures/turn/, made by tests/fixtures/make_turn_fixtures.py).
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::vad_common::{fixture, ort_path, root};
 use voice_agent::smart_turn::features::{FEATURES, N_FRAMES, N_MELS};
@@ -115,7 +116,8 @@ fn probabilities_match_the_reference() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_batching_service_gives_the_direct_answers() {
     let golden = golden();
-    let detector = TurnDetector::start(model(), 8).expect("start");
+    // Waits without a deadline: every request is scored, however busy the machine.
+    let detector = TurnDetector::start(model(), 8, Duration::from_secs(3600)).expect("start");
     let inputs = inputs(&golden);
     // All at once: the thread takes them in batches.
     let asks = inputs.iter().map(|(_, pcm)| detector.predict(pcm.clone()));
@@ -135,4 +137,18 @@ async fn the_batching_service_gives_the_direct_answers() {
     let again = detector.predict(inputs[0].1.clone()).await.expect("prediction");
     assert!((again - reference_probability(&golden, &inputs[0].0)).abs() < 1e-3);
     assert!(detector.is_running());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_that_waited_its_longest_wait_is_not_scored() {
+    use voice_agent::smart_turn::DetectError;
+    use voice_agent::smart_turn::metrics::metrics;
+    // No wait at all: every request is already past its wait when the thread takes it, so it
+    // is answered at once, unscored, and counted.
+    let detector = TurnDetector::start(model(), 1, Duration::ZERO).expect("start");
+    let late_before = metrics().late.get();
+    let got = detector.predict(vec![0; 16_000]).await;
+    assert!(matches!(got, Err(DetectError::Late)), "{got:?}");
+    assert!(metrics().late.get() > late_before);
+    assert!(detector.is_running(), "a late request does not stop the service");
 }

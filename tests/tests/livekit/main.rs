@@ -27,6 +27,7 @@ mod pipeline_in_code;
 mod session_barge_in;
 mod session_conversation;
 mod session_degraded;
+mod session_false_interruption;
 mod session_frontends;
 mod session_leave;
 mod session_limits;

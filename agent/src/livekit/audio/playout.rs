@@ -14,6 +14,10 @@
 //! mid-talkspurt is followed by [`STOP_TAIL`] frames of silence: a receiver whose packets
 //! simply stop conceals the loss by stretching the last sound for a good fraction of a
 //! second, which the user would hear as the agent not stopping.
+//!
+//! Pause: [`Playout::set_paused`] holds the queue where it is (a possible barge-in is being
+//! heard out). The talkspurt ends like after a stop (silent tail, then nothing); on resume the
+//! queue plays on from the next unplayed sample in a new talkspurt.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -58,6 +62,8 @@ pub struct Playout {
     played: u64,
     /// Silent frames still to send after a stop.
     tail: u32,
+    /// Holding the queue.
+    paused: bool,
 }
 
 impl Playout {
@@ -73,6 +79,7 @@ impl Playout {
             last_end: None,
             played: 0,
             tail: 0,
+            paused: false,
         }
     }
 
@@ -81,15 +88,30 @@ impl Playout {
         self.capacity.saturating_sub(self.queued_samples())
     }
 
+    /// Nothing to play now: the queue is empty or held.
     fn is_empty(&self) -> bool {
-        self.queue.is_empty() && self.encoded.is_empty()
+        self.paused || (self.queue.is_empty() && self.encoded.is_empty())
+    }
+
+    /// Holds (`true`) or releases the queue. Holding in mid-talkspurt ends it with the
+    /// silent tail of a stop; what is queued stays, and plays on when released.
+    pub fn set_paused(&mut self, paused: bool) {
+        if paused && !self.paused && self.next_due.is_some() {
+            self.tail = STOP_TAIL;
+        }
+        self.paused = paused;
+    }
+
+    /// Whether the queue is held.
+    pub fn is_paused(&self) -> bool {
+        self.paused
     }
 
     /// Queues PCM; returns how many samples were accepted (all of them if they fit).
     pub fn push(&mut self, pcm: &[i16]) -> usize {
         let n = pcm.len().min(self.free());
         self.queue.extend(&pcm[..n]);
-        if n > 0 {
+        if n > 0 && !self.paused {
             self.tail = 0;
         }
         n
@@ -99,7 +121,7 @@ impl Playout {
     pub fn push_encoded(&mut self, frames: &[EncodedFrame]) -> usize {
         let n = frames.len().min(self.free() / FRAME_SAMPLES);
         self.encoded.extend(frames[..n].iter().cloned());
-        if n > 0 {
+        if n > 0 && !self.paused {
             self.tail = 0;
         }
         n
@@ -298,6 +320,30 @@ mod tests {
         assert_eq!(f.pcm, [5; FRAME_SAMPLES]);
         assert!(!f.start_of_talkspurt);
         assert!(p.poll(t0 + ms(40)).is_none());
+    }
+
+    #[test]
+    fn a_pause_holds_the_queue_and_a_resume_plays_on_from_there() {
+        let t0 = clock::now();
+        let mut p = Playout::new(Duration::from_secs(2));
+        p.push(&[3; 960 * 10]);
+        p.poll(t0).unwrap();
+        p.poll(t0 + ms(20)).unwrap();
+        p.set_paused(true);
+        for k in 0..STOP_TAIL as u64 {
+            let f = p.poll(t0 + ms(40 + 20 * k)).unwrap();
+            assert_eq!(f.pcm, [0; FRAME_SAMPLES], "silence, not the queue");
+        }
+        // More audio while held is queued, not played.
+        p.push(&[4; 960]);
+        assert!(p.poll(t0 + ms(200)).is_none());
+        assert_eq!(p.next_deadline(t0 + ms(300)), None, "the talkspurt ended");
+        assert_eq!((p.played_samples(), p.queued_samples()), (2 * 960, 9 * 960));
+        p.set_paused(false);
+        let f = p.poll(t0 + ms(1000)).unwrap();
+        assert!(f.start_of_talkspurt);
+        assert_eq!(f.pcm, [3; FRAME_SAMPLES], "the next unplayed frame");
+        assert_eq!(p.played_samples(), 3 * 960);
     }
 
     #[test]

@@ -148,6 +148,8 @@ pub struct PlaybackState {
     pub discarded_samples: u64,
     /// The last stop request the room has carried out.
     pub stops_done: u64,
+    /// Playback is held ([`AudioSink::pause`]).
+    pub paused: bool,
 }
 
 impl PlaybackState {
@@ -183,11 +185,19 @@ impl Payload {
 }
 
 /// The sink's side shared with the room task.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct SinkControl {
     /// Incremented by each stop; the room task carries stops out up to this number.
     pub stops_requested: AtomicU64,
+    /// Playback held; the room task applies it when notified (`stop`).
+    pub paused: watch::Sender<bool>,
     pub stop: Notify,
+}
+
+impl Default for SinkControl {
+    fn default() -> Self {
+        Self { stops_requested: AtomicU64::new(0), paused: watch::Sender::new(false), stop: Notify::new() }
+    }
 }
 
 /// Where the agent's voice goes: mono 48 kHz PCM, played at real-time pace.
@@ -221,12 +231,33 @@ impl AudioSink {
     /// Stops playback at once: everything queued or in flight is dropped. Returns the state
     /// right after the stop, so `played_samples` says exactly how much was heard.
     pub async fn stop(&self) -> PlaybackState {
+        // A stop also ends a pause: the next audio plays.
+        self.control.paused.send_replace(false);
         let wanted = self.control.stops_requested.fetch_add(1, Ordering::AcqRel) + 1;
         self.control.stop.notify_one();
         let mut state = self.state.clone();
         // If the room closed, the last published state is final anyway.
         let _ = state.wait_for(|s| s.stops_done >= wanted).await;
         *state.borrow()
+    }
+
+    /// Holds playback where it is: nothing more is heard, what is queued (and queued later,
+    /// up to the queue's bound) stays for [`AudioSink::resume`]; [`AudioSink::stop`] drops it.
+    pub fn pause(&self) {
+        self.control.paused.send_replace(true);
+        self.control.stop.notify_one();
+    }
+
+    /// Plays on from where [`AudioSink::pause`] held it.
+    pub fn resume(&self) {
+        self.control.paused.send_replace(false);
+        self.control.stop.notify_one();
+    }
+
+    /// Waits while playback is held by [`AudioSink::pause`] (returns at once if it is not).
+    pub async fn wait_unpaused(&self) {
+        let mut paused = self.control.paused.subscribe();
+        let _ = paused.wait_for(|p| !p).await;
     }
 
     /// The sid of the track this sink plays on, once the server has published it (it changes

@@ -57,14 +57,18 @@ impl Outbound {
         self.fill();
     }
 
-    /// Carries out the stop requests made so far.
+    /// Carries out the stop requests made so far, and holds or releases playback as asked.
     pub fn stop(&mut self) {
-        self.discarded += self.playout.stop() as u64;
-        if let Some(chunk) = self.pending.take() {
-            self.discarded += chunk.payload.samples() as u64;
+        let requested = self.control.stops_requested.load(Ordering::Acquire);
+        if requested > self.stops_done {
+            self.discarded += self.playout.stop() as u64;
+            if let Some(chunk) = self.pending.take() {
+                self.discarded += chunk.payload.samples() as u64;
+            }
+            // Chunks still in the channel carry an older generation and are dropped on arrival.
+            self.stops_done = requested;
         }
-        // Chunks still in the channel carry an older generation and are dropped on arrival.
-        self.stops_done = self.control.stops_requested.load(Ordering::Acquire);
+        self.playout.set_paused(*self.control.paused.borrow());
         self.publish_state();
     }
 
@@ -111,6 +115,7 @@ impl Outbound {
             queued_samples: queued,
             discarded_samples: self.discarded,
             stops_done: self.stops_done,
+            paused: self.playout.is_paused(),
         };
         self.state_tx.send_if_modified(|s| {
             let changed = *s != state;
