@@ -12,9 +12,9 @@ use crate::pipeline::check::TURN_THRESHOLD;
 /// The VAD's silence wait with Smart Turn (`VAD_MIN_SILENCE_SECS` default): the model, not
 /// the silence, decides whether a pause ends the turn, so the pause is reported early.
 pub const SMART_VAD_MIN_SILENCE: Duration = Duration::from_millis(200);
-/// With Smart Turn the VAD announces a pause after this much silence already
-/// (`SegmenterConfig::early_pause`); with preemptive replies the model is asked then, so its
-/// verdict is ready sooner than after the silence wait.
+/// A pause the VAD could announce early (`SegmenterConfig::early_pause`) for the model to be
+/// asked sooner. Not used: asked on audio cut right at the end of speech, the model heard most
+/// complete questions as unfinished (bench-session `preempt`: client p50 3.1 s).
 pub const SMART_VAD_EARLY_PAUSE: Duration = Duration::from_millis(96);
 
 /// How the end of a user's turn is decided (`TURN_DETECTION`).

@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::core::segmenter::SegmenterConfig;
 use crate::env::EnvReader;
 use crate::pipeline::check::{VAD_MAX_BATCH, VAD_THRESHOLD};
-use crate::smart_turn::config::{SMART_VAD_EARLY_PAUSE, SMART_VAD_MIN_SILENCE};
+use crate::smart_turn::config::SMART_VAD_MIN_SILENCE;
 
 /// How the VAD finds speech, as a developer or operator chooses it. The rules these must
 /// follow (ranges, the deactivation threshold not above the activation threshold, …) are
@@ -86,9 +86,9 @@ impl VadSettings {
                 prefix_padding: self.prefix_padding,
                 end_padding: self.end_padding_for(smart),
                 max_utterance: self.max_utterance,
-                // With Smart Turn a pause is announced early, so the model can be asked then
-                // (the turn machine does so only with preemptive replies).
-                early_pause: if smart { SMART_VAD_EARLY_PAUSE } else { Duration::ZERO },
+                // Off: asked at 96 ms of silence (`SMART_VAD_EARLY_PAUSE`), the model heard most
+                // complete questions as unfinished (bench-session: client p50 3.1 s).
+                early_pause: Duration::ZERO,
             },
             max_batch: self.max_batch,
         }

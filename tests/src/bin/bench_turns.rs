@@ -24,7 +24,7 @@ use voice_agent::clock;
 use voice_agent::core::endpoint::SmartEndpointing;
 use voice_agent::core::segmenter::SegmenterConfig;
 use voice_agent::core::turn::{Command as Cmd, Transcript, TurnConfig, TurnMachine};
-use voice_agent::smart_turn::config::{SMART_VAD_EARLY_PAUSE, SMART_VAD_MIN_SILENCE};
+use voice_agent::smart_turn::config::SMART_VAD_MIN_SILENCE;
 use voice_agent::smart_turn::{MelExtractor, SmartTurn};
 use voice_agent::vad::{InputFrame, Samples, SegmentEvent, Vad};
 use voice_agent_tests::livekit::tool;
@@ -81,9 +81,6 @@ fn run(vad: &Vad, model: Option<&SmartTurn>, u: &Utterance) -> Run {
     let segmenter = SegmenterConfig {
         min_silence: if smart { SMART_VAD_MIN_SILENCE } else { SegmenterConfig::default().min_silence },
         end_padding: if smart { SMART_VAD_MIN_SILENCE } else { SegmenterConfig::default().end_padding },
-        // As the application sets it up: with Smart Turn (and preemptive replies), the model is
-        // asked at a short pause already.
-        early_pause: if smart { SMART_VAD_EARLY_PAUSE } else { Duration::ZERO },
         ..SegmenterConfig::default()
     };
     let cfg = TurnConfig { smart: smart.then(SmartEndpointing::default), ..TurnConfig::default() };

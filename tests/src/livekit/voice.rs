@@ -18,7 +18,7 @@ use voice_agent::limits::{Limiter, LimitsConfig};
 use voice_agent::livekit::worker::WorkerSettings;
 use voice_agent::providers::{EndpointConfig, Providers, ProvidersConfig};
 use voice_agent::session::{SessionConfig, SessionHandler};
-use voice_agent::smart_turn::config::{SMART_VAD_EARLY_PAUSE, SMART_VAD_MIN_SILENCE};
+use voice_agent::smart_turn::config::SMART_VAD_MIN_SILENCE;
 use voice_agent::smart_turn::{SmartTurn, TurnDetectionConfig, TurnDetector};
 use voice_agent::vad::{Vad, VadConfig, VadService};
 
@@ -77,7 +77,6 @@ impl VoiceOptions {
         opts.session.turn.smart = Some(SmartEndpointing::default());
         opts.segmenter.min_silence = SMART_VAD_MIN_SILENCE;
         opts.segmenter.end_padding = SMART_VAD_MIN_SILENCE;
-        opts.segmenter.early_pause = SMART_VAD_EARLY_PAUSE;
         opts.end_of_turn = true;
         opts
     }
