@@ -54,6 +54,7 @@ pub mod providers;
 pub mod redact;
 pub mod secret;
 pub mod session;
+pub mod settings;
 pub mod smart_turn;
 pub mod stats;
 pub mod testing;

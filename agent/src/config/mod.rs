@@ -6,6 +6,7 @@
 //! [`EnvReader`]; this module puts them together and holds the process-wide settings. Nothing
 //! but the application imports it.
 
+mod env_chain;
 mod pipeline_env;
 #[cfg(test)]
 mod pipeline_env_tests;

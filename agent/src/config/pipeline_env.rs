@@ -3,10 +3,10 @@
 //! uses in code, so one set of rules checks both; the builder's mistakes come back named by
 //! the variable that held the value.
 
+use super::env_chain::EnvChain;
 use crate::env::EnvReader;
 use crate::limits::LimitsConfig;
 use crate::pipeline::{Pipeline, PipelineBuilder, PipelineError, Setting};
-use crate::providers::config::EnvChain;
 use crate::providers::{Capability, ProvidersConfig};
 use crate::smart_turn::TurnDetectionConfig;
 use crate::vad::config::VadSettings;

@@ -9,8 +9,8 @@
 //! within `FALSE_INTERRUPTION_SECS` after the speech ended also resumes; a late one with words
 //! still stops the agent then.
 
-use super::history::is_meaningful;
-use super::turn::Transcript;
+use super::Transcript;
+use crate::core::history::is_meaningful;
 
 /// Words in `text`: whitespace-separated pieces with a letter or digit ("mm-hm" is one).
 pub fn words(text: &str) -> usize {

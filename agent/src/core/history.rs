@@ -8,7 +8,7 @@
 //!
 //! When the user interrupts the agent, the agent's turn is recorded as what the user actually
 //! heard ([`heard_text`]), not what the LLM wrote: the next answer must not assume the user
-//! heard the rest. Empty or noise-only transcripts ("", "...", "[BLANK_AUDIO]", "(coughs)")
+//! heard the rest. Empty or noise-only transcripts ("", "...", `[BLANK_AUDIO]`, "(coughs)")
 //! are not turns at all ([`is_meaningful`]).
 //!
 //! Every push is kept as its own piece with an id ([`History::push_user`] returns it), and

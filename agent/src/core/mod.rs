@@ -16,10 +16,10 @@
 //! - [`retry`]: retryable statuses, full-jitter delay, retry budget.
 //! - [`jitter`]: a seeded random source for open-time and retry jitter.
 //! - [`segmenter`]: VAD probabilities → utterances (hysteresis, min speech/silence, padding).
-//! - [`turn`]: turn-taking — endpointing, barge-in, several speakers; [`barge`]: which barge-ins
+//! - [`turn`]: turn-taking — endpointing, barge-in, several speakers; [`turn::barge`]: which barge-ins
 //!   are real (false interruptions resume); [`away`]: checking on a quiet user; [`endpoint`]: how long
 //!   a pause must last, given the end-of-turn model's verdict.
-//! - [`preempt`]: preemptive replies — started at the pause, played once the turn is confirmed.
+//! - [`turn::preempt`]: preemptive replies — started at the pause, played once the turn is confirmed.
 //! - [`sentences`]: the streamed LLM answer cut into sentences for TTS.
 //! - [`chat_item`]: one item of a conversation (message, tool call, tool result).
 //! - [`history`]: the conversation within a token budget; what was heard of an interrupted answer.
@@ -27,10 +27,10 @@
 //! - [`wait_budget`]: how long a provider may keep a turn waiting for the rest of a response.
 
 pub mod away;
-pub mod barge;
 pub mod breaker;
 pub mod breaker_config;
 pub mod breaker_window;
+pub mod capability;
 pub mod carry;
 pub mod chat_item;
 pub mod cost;
@@ -41,7 +41,6 @@ pub mod history;
 pub mod jitter;
 pub mod ledger;
 pub mod messages;
-pub mod preempt;
 pub mod quota;
 pub mod retry;
 pub mod retry_after;

@@ -27,8 +27,8 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::endpoint::Verdict;
-use super::turn::{Command, PartId, Said, TurnId};
+use super::{Command, PartId, Said, TurnId};
+use crate::core::endpoint::Verdict;
 
 /// Two reports of one pause place its start this close at most (one VAD window, 32 ms, and
 /// the jitter of the frames' arrival); a pause after resumed speech starts ≥ 128 ms later.

@@ -19,7 +19,7 @@
 //! question; shorter speech (a cough, "mm-hm") is ignored and dropped. With
 //! [`TurnConfig::false_interruption`] set, such speech only pauses the agent
 //! ([`Command::Pause`]) until its transcript tells: words stop it as above, noise or too few
-//! words resume it where it paused ([`Command::Resume`]; the rule is in [`super::barge`]).
+//! words resume it where it paused ([`Command::Resume`]; the rule is in [`barge`]).
 //!
 //! A room that stays quiet is checked on ([`super::away`]): a check-in, then a goodbye and
 //! [`Command::Leave`].
@@ -34,7 +34,7 @@
 //! Preemptive replies (when [`TurnConfig::preemptive`] is set): as soon as a pause's
 //! transcripts are in, the reply is started ([`Command::Prepare`]) while the end of the turn
 //! is still being confirmed, and played only once it is ([`Command::Release`]); if the user
-//! goes on, it is dropped ([`Command::Discard`]) — see [`super::preempt`].
+//! goes on, it is dropped ([`Command::Discard`]) — see [`preempt`].
 //!
 //! Several participants share one agent. Policy: anyone can interrupt; the agent answers only
 //! when *everybody* has been silent for the endpointing delay, so it never talks over a
@@ -45,10 +45,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use self::preempt::{EarlyVerdict, Preemption};
 use super::away::{Away, AwayConfig};
 use super::endpoint::{SmartEndpointing, Verdict};
 use super::history::is_meaningful;
-use super::preempt::{EarlyVerdict, Preemption};
 
 /// Turn of the agent (an answer or a spoken notice).
 pub type TurnId = u64;
@@ -77,7 +77,7 @@ pub struct TurnConfig {
     /// to stop the agent (`INTERRUPT_MIN_WORDS`; 0 or 1: any word).
     pub interrupt_min_words: usize,
     /// Start the reply at the pause, before the end of the turn is confirmed, and play it
-    /// only once it is (`PREEMPTIVE_GENERATION`, default on; see [`super::preempt`]).
+    /// only once it is (`PREEMPTIVE_GENERATION`, default on; see [`preempt`]).
     pub preemptive: bool,
 }
 
@@ -718,8 +718,12 @@ impl TurnMachine {
     }
 }
 
+#[path = "barge.rs"]
+pub mod barge;
 #[path = "turn_hold.rs"]
 mod hold;
+#[path = "preempt.rs"]
+pub mod preempt;
 
 #[cfg(test)]
 #[path = "turn_tests.rs"]

@@ -1,12 +1,12 @@
 //! The turn machine's holds: a barge-in that may be false pauses the agent until its
-//! transcript decides ([`crate::core::barge`]), and a quiet room is checked on
+//! transcript decides ([`super::barge`]), and a quiet room is checked on
 //! ([`crate::core::away`]). Part of [`super::TurnMachine`], kept apart to keep it small.
 
 use std::time::Instant;
 
+use super::barge;
 use super::{Command, Part, Phase, SayReason, TurnId, TurnMachine};
 use crate::core::away::AwayStep;
-use crate::core::barge;
 
 impl TurnMachine {
     /// Holds the agent's turn while a possible interruption is heard out.

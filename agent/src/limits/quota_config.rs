@@ -6,9 +6,9 @@ use crate::core::cost::PriceTable;
 use crate::core::messages::Messages;
 use crate::core::quota::{Quotas, Scope, Unit, Window};
 use crate::env::EnvReader;
-use crate::pipeline::Limits;
-use crate::pipeline::check::{COST_CAP_USD, COST_WARN_FRACTION};
-use crate::pipeline::error::Setting;
+use crate::settings::bounds::{COST_CAP_USD, COST_WARN_FRACTION};
+use crate::settings::error::Setting;
+use crate::settings::limits::Limits;
 
 /// Reads `LIMIT_[ROOM_|GLOBAL_]{TURNS,LLM_TOKENS,TTS_CHARS,STT_SECONDS}_PER_{MIN,HOUR,DAY}`
 /// (no scope prefix = per participant), `LIMIT_[ROOM_|GLOBAL_]SESSIONS`,

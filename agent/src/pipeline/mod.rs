@@ -55,8 +55,8 @@
 
 pub mod check;
 pub mod endpoint;
-pub mod error;
-pub mod limits;
+
+pub use crate::settings::{error, limits};
 
 use std::time::Duration;
 

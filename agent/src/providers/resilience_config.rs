@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::core::breaker_config::{BreakerConfig, BreakersConfig};
 use crate::core::retry::RetryConfig;
 use crate::env::EnvReader;
-use crate::pipeline::check::{
+use crate::settings::bounds::{
     BREAKER_BUCKETS, BREAKER_JITTER, BREAKER_MIN_CALLS, BREAKER_RATE, RETRY_MAX_TOKENS, RETRY_PER_SEC,
     RETRY_RATIO,
 };

@@ -1,4 +1,4 @@
-//! The session loop's side of preemptive replies ([`crate::core::preempt`] decides): a
+//! The session loop's side of preemptive replies ([`crate::core::turn::preempt`] decides): a
 //! prepared reply runs held ([`super::super::held`]) on a copy of the history with the
 //! user's words added, so nothing enters the real history before its release; a discarded
 //! one is cancelled — its provider requests hang up, which the breakers count as cancelled,

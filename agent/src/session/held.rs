@@ -1,5 +1,5 @@
 //! A reply held back until its turn is confirmed (preemptive replies,
-//! [`crate::core::preempt`]): the reply runs — LLM, first sentence's TTS — but waits at
+//! [`crate::core::turn::preempt`]): the reply runs — LLM, first sentence's TTS — but waits at
 //! [`Hold::wait`] before anything the user would notice (audio, captions, text). The session
 //! keeps the [`Release`]; releasing lets the reply go on, dropping it leaves the reply waiting
 //! until its call is cancelled.

@@ -25,7 +25,7 @@
 //! the LLM's words still stream in but no new sentence goes to TTS until playback resumes: a
 //! real interruption then costs no synthesis of what would never be heard.
 //!
-//! A preemptive reply ([`crate::core::preempt`]) runs with a [`Hold`]: the LLM and the
+//! A preemptive reply ([`crate::core::turn::preempt`]) runs with a [`Hold`]: the LLM and the
 //! first sentence's TTS go ahead, but nothing is played, captioned or sent (the filler
 //! neither) before the session releases it; a reply with nothing to say waits too, so it
 //! never ends before its turn is confirmed. Cancelled while held, it leaves no trace.

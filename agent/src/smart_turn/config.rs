@@ -3,19 +3,12 @@
 //! [`crate::core::turn::TurnConfig::smart`]).
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use crate::core::endpoint::SmartEndpointing;
 use crate::env::EnvReader;
-use crate::pipeline::check::TURN_THRESHOLD;
+use crate::settings::bounds::TURN_THRESHOLD;
 
-/// The VAD's silence wait with Smart Turn (`VAD_MIN_SILENCE_SECS` default): the model, not
-/// the silence, decides whether a pause ends the turn, so the pause is reported early.
-pub const SMART_VAD_MIN_SILENCE: Duration = Duration::from_millis(200);
-/// A pause the VAD could announce early (`SegmenterConfig::early_pause`) for the model to be
-/// asked sooner. Not used: asked on audio cut right at the end of speech, the model heard most
-/// complete questions as unfinished (bench-session `preempt`: client p50 3.1 s).
-pub const SMART_VAD_EARLY_PAUSE: Duration = Duration::from_millis(96);
+pub use crate::vad::config::SMART_VAD_MIN_SILENCE;
 
 /// How the end of a user's turn is decided (`TURN_DETECTION`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,6 +80,8 @@ impl TurnDetectionConfig {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn read(pairs: &[(&str, &str)]) -> (TurnDetectionConfig, Vec<String>) {

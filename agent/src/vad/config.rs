@@ -5,8 +5,11 @@ use std::time::Duration;
 
 use crate::core::segmenter::SegmenterConfig;
 use crate::env::EnvReader;
-use crate::pipeline::check::{VAD_MAX_BATCH, VAD_THRESHOLD};
-use crate::smart_turn::config::SMART_VAD_MIN_SILENCE;
+use crate::settings::bounds::{VAD_MAX_BATCH, VAD_THRESHOLD};
+
+/// The VAD's silence wait with Smart Turn (`VAD_MIN_SILENCE_SECS` default): the model, not
+/// the silence, decides whether a pause ends the turn, so the pause is reported early.
+pub const SMART_VAD_MIN_SILENCE: Duration = Duration::from_millis(200);
 
 /// How the VAD finds speech, as a developer or operator chooses it. The rules these must
 /// follow (ranges, the deactivation threshold not above the activation threshold, …) are
@@ -86,7 +89,7 @@ impl VadSettings {
                 prefix_padding: self.prefix_padding,
                 end_padding: self.end_padding_for(smart),
                 max_utterance: self.max_utterance,
-                // Off: asked at 96 ms of silence (`SMART_VAD_EARLY_PAUSE`), the model heard most
+                // Off: asked at 96 ms of silence, the model heard most
                 // complete questions as unfinished (bench-session: client p50 3.1 s).
                 early_pause: Duration::ZERO,
             },

@@ -18,8 +18,8 @@ use voice_agent::limits::{Limiter, LimitsConfig};
 use voice_agent::livekit::worker::WorkerSettings;
 use voice_agent::providers::{EndpointConfig, Providers, ProvidersConfig};
 use voice_agent::session::{SessionConfig, SessionHandler};
-use voice_agent::smart_turn::config::SMART_VAD_MIN_SILENCE;
 use voice_agent::smart_turn::{SmartTurn, TurnDetectionConfig, TurnDetector};
+use voice_agent::vad::config::SMART_VAD_MIN_SILENCE;
 use voice_agent::vad::{Vad, VadConfig, VadService};
 
 use super::agent::{self, RunningWorker};

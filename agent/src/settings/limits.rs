@@ -2,7 +2,7 @@
 //! same [`Quotas`] the environment's `LIMIT_*` and `COST_CAP_*` variables fill, checked by
 //! the same limiter for every provider call.
 
-use super::check::{COST_CAP_USD, COST_WARN_FRACTION};
+use super::bounds::{COST_CAP_USD, COST_WARN_FRACTION};
 use super::error::{PipelineError, Setting};
 use crate::core::quota::{Quotas, Scope, Unit, Window};
 
@@ -10,7 +10,7 @@ use crate::core::quota::{Quotas, Scope, Unit, Window};
 /// ([`Limits::default`]: 20 turns a minute and 100 a day per participant, 200 turns a minute
 /// in all, $5 per participant and $100 in all per UTC day, 3 sessions per participant) or
 /// from [`Limits::none`], and set what you need. A mistake (a zero limit, a `NaN` cap) is
-/// kept and reported by [`PipelineBuilder::build`](super::PipelineBuilder::build).
+/// kept and reported by [`PipelineBuilder::build`](crate::pipeline::PipelineBuilder::build).
 ///
 /// ```
 /// use voice_agent::core::quota::{Scope, Unit, Window};

@@ -4,8 +4,8 @@
 
 use std::fmt;
 
+use crate::core::capability::Capability;
 use crate::core::quota::{Scope, Unit, Window};
-use crate::providers::Capability;
 
 /// A choice of the pipeline, as its errors name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,7 +60,7 @@ pub enum Setting {
     TurnThreshold,
     /// Smart Turn's longest wait after an unfinished turn.
     TurnMaxDelay,
-    /// One limit of [`Limits`](super::Limits).
+    /// One limit of [`Limits`](super::limits::Limits).
     Limit {
         /// Who it applies to.
         scope: Scope,
@@ -156,7 +156,7 @@ pub enum PipelineError {
         setting: Setting,
     },
     /// A limit of zero would refuse everything; a limit is turned off with
-    /// [`Limits::no_limit`](super::Limits::no_limit).
+    /// [`Limits::no_limit`](super::limits::Limits::no_limit).
     #[error(
         "{setting}: expected a limit above zero (a limit is turned off with 0 in the environment, Limits::no_limit in code)"
     )]
@@ -200,7 +200,7 @@ impl PipelineError {
     }
 }
 
-/// Every mistake [`PipelineBuilder::build`](super::PipelineBuilder::build) found, in the order
+/// Every mistake [`PipelineBuilder::build`](crate::pipeline::PipelineBuilder::build) found, in the order
 /// the choices are checked.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PipelineErrors(pub Vec<PipelineError>);
