@@ -17,6 +17,7 @@ mod livekit_capacity;
 mod livekit_drain;
 mod livekit_echo;
 mod livekit_frontend;
+mod livekit_last_words;
 mod livekit_protocol;
 mod livekit_restart;
 mod livekit_room_events;

@@ -289,6 +289,11 @@ impl Conn {
         self.publication.send_data(data, &mut self.publ);
     }
 
+    /// Whether reliable data we sent has yet to reach the server.
+    pub fn data_pending(&mut self) -> bool {
+        self.publication.data_pending(&mut self.publ)
+    }
+
     /// Sends a clean Leave and closes both PCs.
     pub async fn leave(&mut self) {
         let _ = self.signal.send(&signal::leave()).await;

@@ -159,6 +159,12 @@ impl Publication {
         self.flush(peer);
     }
 
+    /// Whether data is still on its way: queued here, or sent but not yet acknowledged.
+    pub fn data_pending(&self, peer: &mut Peer) -> bool {
+        let Some(id) = self.reliable.filter(|_| self.reliable_open) else { return false };
+        !self.outbox.is_empty() || peer.rtc().channel(id).is_some_and(|mut c| c.buffered_amount() > 0)
+    }
+
     fn flush(&mut self, peer: &mut Peer) {
         let (Some(id), true) = (self.reliable, self.reliable_open) else { return };
         while let Some(bytes) = self.outbox.pop_front() {

@@ -9,7 +9,7 @@
 //!
 //! When the connection ends with a reconnect request (server `Leave`, dead keepalive, lost
 //! ICE), the task rejoins from scratch with backoff; the handle and its streams of events
-//! and audio survive it.
+//! and audio survive it. A clean leave first lets the last data out (see `RoomTask::linger`).
 
 use crate::secret::Secret;
 use std::collections::{BTreeMap, HashMap};
@@ -41,6 +41,11 @@ use crate::livekit::signal;
 
 /// Decoded frames buffered per remote track before the oldest are dropped (1 s).
 const STREAM_BUFFER: usize = 50;
+/// How long a leaving agent waits at most for its last data (a transcript's end, say) to go out.
+const LINGER: Duration = Duration::from_secs(2);
+/// How long after our last data packet we stay: the server has acknowledged it but still has to
+/// forward it, and a front end drops a stream whose sender leaves before its end arrives.
+const FORWARD_GRACE: Duration = Duration::from_millis(500);
 /// Rejoin attempts after a lost connection before the room is given up.
 const REJOIN_ATTEMPTS: u32 = 5;
 
@@ -79,6 +84,8 @@ pub(super) struct RoomTask {
     attributes: AttributeSync,
     track_tx: watch::Sender<Option<String>>,
     streams: Reassembler,
+    /// When the handle last gave us data to send (see [`RoomTask::linger`]).
+    last_data_at: Option<Instant>,
 }
 
 impl RoomTask {
@@ -107,6 +114,7 @@ impl RoomTask {
             track_tx: wiring.track_tx,
             attributes: AttributeSync::new(),
             streams: Reassembler::new(Limits::default()),
+            last_data_at: None,
         };
         let local = join.participant.as_ref().map(|p| p.sid.as_str()).unwrap_or_default();
         let changes = task.registry.snapshot(local, &join.other_participants);
@@ -122,6 +130,7 @@ impl RoomTask {
             self.apply(changes);
             match end {
                 None => {
+                    self.linger(&mut conn).await;
                     conn.leave().await;
                     break CloseReason::Left;
                 }
@@ -150,6 +159,51 @@ impl RoomTask {
         // The handler may be gone; nothing to do then.
         let _ =
             tokio::time::timeout(Duration::from_secs(1), self.events.send(RoomEvent::Closed(reason))).await;
+    }
+
+    /// Before a clean leave: sends the data the handle already queued (the goodbye's last
+    /// transcript packets), then serves the connection until the server has acknowledged it
+    /// and had [`FORWARD_GRACE`] to pass it on, for [`LINGER`] at most. Without this a session
+    /// that ends right after speaking leaves its last transcript cut off on every front end
+    /// ("unexpectedly disconnected in the middle of sending data"). Nothing sent lately: no wait.
+    async fn linger(&mut self, conn: &mut Conn) {
+        while let Ok(data) = self.data_rx.try_recv() {
+            self.last_data_at = Some(clock::now());
+            conn.send_data(data);
+        }
+        let Some(last) = self.last_data_at else { return };
+        let (until, forwarded) = (clock::now() + LINGER, last + FORWARD_GRACE);
+        let mut sub_buf = vec![0u8; MAX_DATAGRAM];
+        let mut pub_buf = vec![0u8; MAX_DATAGRAM];
+        let mut out = Vec::new();
+        loop {
+            let now = clock::now();
+            let pending = conn.data_pending();
+            if now >= until || (!pending && now >= forwarded) {
+                if pending {
+                    tracing::warn!("left with data the server had not acknowledged");
+                }
+                return;
+            }
+            let wake = conn.deadline().min(if pending { until } else { forwarded });
+            let result = tokio::select! {
+                r = conn.sub.socket.recv_from(&mut sub_buf) => match r {
+                    Ok((n, from)) => conn.on_datagram(Pc::Subscriber, from, &sub_buf[..n], clock::now(), &mut out),
+                    Err(e) => Err(End::Reconnect(e.to_string())),
+                },
+                r = conn.publ.socket.recv_from(&mut pub_buf) => match r {
+                    Ok((n, from)) => conn.on_datagram(Pc::Publisher, from, &pub_buf[..n], clock::now(), &mut out),
+                    Err(e) => Err(End::Reconnect(e.to_string())),
+                },
+                _ = tokio::time::sleep_until(wake.into()) => conn.on_timer(clock::now(), &mut out).await,
+            };
+            // Nothing is delivered any more: the handler is leaving.
+            out.clear();
+            if let Err(end) = result {
+                tracing::debug!(?end, "connection ended while the last data went out");
+                return;
+            }
+        }
     }
 
     /// Full rejoin with backoff. `Ok(None)` if we were asked to leave meanwhile.
@@ -223,6 +277,7 @@ impl RoomTask {
                     Ok(())
                 }
                 Some(data) = self.data_rx.recv() => {
+                    self.last_data_at = Some(clock::now());
                     conn.send_data(data);
                     Ok(())
                 }
