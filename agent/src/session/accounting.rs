@@ -25,6 +25,19 @@ pub struct TurnFacts<'a> {
     pub audio_ms: u64,
     /// How the turn counts.
     pub outcome: Outcome,
+    /// When its stages happened (logged as offsets from `speech_ended`).
+    pub stages: Stages,
+}
+
+/// When the stages of a turn before its first audio happened, as the session saw them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stages {
+    /// The VAD reported the end of the last utterance answered.
+    pub heard: Option<Instant>,
+    /// The last transcript answered came in.
+    pub transcribed: Option<Instant>,
+    /// A reply prepared ahead was released: the end of the turn was confirmed then.
+    pub released: Option<Instant>,
 }
 
 /// The models usage is priced by.
@@ -71,6 +84,13 @@ pub fn account(
         + prices.cost(&models.stt, &Usage { stt_millis: facts.audio_ms, ..Usage::default() });
     m.cost_micro_usd.inc_by(cost);
     let ms = |d: Option<Duration>| d.map(|d| d.as_millis() as u64);
+    // Each stage as milliseconds after the end of speech (a reply prepared ahead may start
+    // before a noise that came later and was answered with it: 0 then).
+    let after = |at: Option<Instant>| match (facts.speech_ended, at) {
+        (Some(end), Some(at)) => Some(at.saturating_duration_since(end).as_millis() as u64),
+        _ => None,
+    };
+    let first_token = reply.started.zip(reply.llm_ttft).map(|(s, d)| s + d);
     tracing::info!(
         room = %facts.room,
         participant = %facts.who,
@@ -80,6 +100,12 @@ pub fn account(
         stt_ms = ms(facts.stt),
         llm_ttft_ms = ms(reply.llm_ttft),
         tts_ttfb_ms = ms(reply.tts_ttfb),
+        heard_ms = after(facts.stages.heard),
+        transcribed_ms = after(facts.stages.transcribed),
+        reply_started_ms = after(reply.started),
+        first_token_ms = after(first_token),
+        first_sentence_ms = after(reply.first_sentence),
+        released_ms = after(facts.stages.released),
         llm = reply.llm.as_deref().unwrap_or(""),
         prompt_tokens = prompt,
         completion_tokens = completion,

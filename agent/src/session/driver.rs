@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 use tokio::task::{AbortHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
-use super::accounting::{self, TurnFacts};
+use super::accounting::{self, Stages, TurnFacts};
 use super::held::{Hold, Release};
 use super::metrics::{metrics, observe};
 use super::outcome::{Outcome, TurnKind};
@@ -59,6 +59,8 @@ struct TurnInfo {
     who: Arc<str>,
     speech_ended: Option<Instant>,
     stt: Option<Duration>,
+    /// When its stages happened (for the turn's log line).
+    stages: Stages,
     /// Audio transcribed for this turn, milliseconds.
     audio_ms: u64,
     /// Played samples when a barge-in stopped it.
@@ -106,6 +108,8 @@ struct Session {
     greeted: bool,
     /// Slowest STT latency of the utterances waiting for the next answer.
     pending_stt: Option<Duration>,
+    /// When the newest utterance waiting was reported, and its transcript came in.
+    pending_stages: Stages,
     segments: u64,
     /// Audio of the utterances waiting, milliseconds (prices STT).
     pending_audio_ms: u64,
@@ -171,6 +175,7 @@ pub(super) async fn run(
         cancel: cancel.child_token(),
         greeted: false,
         pending_stt: None,
+        pending_stages: Stages::default(),
         segments: 0,
         pending_audio_ms: 0,
         attributes: room.attributes(),
@@ -376,6 +381,7 @@ impl Session {
             Event::SpeechStarted { who, start } => self.machine.speech_started(&who, start, now),
             Event::SpeechEnded { who, end, pcm } => {
                 self.pending_audio_ms += pcm.len() as u64 / 16;
+                self.pending_stages.heard = Some(now);
                 self.machine.speech_ended(&who, pcm, end, now);
             }
             Event::SpeechPaused { who, end, pcm } => self.machine.speech_paused(&who, &pcm, end, now),
@@ -385,6 +391,7 @@ impl Session {
                     observe(&metrics().stt, d);
                     self.pending_stt = Some(self.pending_stt.map_or(d, |p| p.max(d)));
                 }
+                self.pending_stages.transcribed = Some(now);
                 let result = match result {
                     Transcript::Text(text) => {
                         let (capped, cut) = self.shared.limiter.cap_transcript(&text);
@@ -571,6 +578,7 @@ impl Session {
             who,
             speech_ended,
             stt: self.pending_stt.take(),
+            stages: std::mem::take(&mut self.pending_stages),
             audio_ms: std::mem::take(&mut self.pending_audio_ms),
             stopped_at: None,
             asked,
@@ -632,6 +640,7 @@ impl Session {
             stt: info.stt,
             audio_ms: info.audio_ms,
             outcome: Outcome::of_turn(info.kind, reply.outcome, reply.interrupted),
+            stages: info.stages,
         };
         accounting::account(self.shared.limiter.prices(), &self.shared.models, &facts, &reply, &heard);
         self.machine.agent_done(reply.turn, now);

@@ -61,6 +61,10 @@ impl Session {
             info.stt = Some(info.stt.map_or(d, |s| s.max(d)));
         }
         info.audio_ms += std::mem::take(&mut self.pending_audio_ms);
+        let later = std::mem::take(&mut self.pending_stages);
+        info.stages.heard = later.heard.or(info.stages.heard);
+        info.stages.transcribed = later.transcribed.or(info.stages.transcribed);
+        info.stages.released = Some(crate::clock::now());
         release.release();
         tracing::debug!(room = %self.room, turn, "prepared reply released");
     }
@@ -84,6 +88,7 @@ impl Session {
             stt: info.stt,
             audio_ms: info.audio_ms,
             outcome: Outcome::Discarded,
+            stages: info.stages,
         };
         accounting::account(self.shared.limiter.prices(), &self.shared.models, &facts, reply, "");
     }

@@ -187,6 +187,10 @@ pub struct Reply {
     pub tts_chars: u64,
     /// When the first audio packet went out.
     pub first_audio: Option<Instant>,
+    /// When the turn started (an answer: its LLM request).
+    pub started: Option<Instant>,
+    /// When the first sentence went to TTS.
+    pub first_sentence: Option<Instant>,
     /// The filler was said before the answer.
     pub filler: bool,
     /// The tool calls and their results, in order, each call answered.
@@ -226,7 +230,13 @@ pub async fn run(
     let mut voice = Voice {
         ctx: &ctx,
         call: &call,
-        reply: Reply { turn, baseline, outcome: Outcome::Answered, ..Reply::default() },
+        reply: Reply {
+            turn,
+            baseline,
+            outcome: Outcome::Answered,
+            started: Some(clock::now()),
+            ..Reply::default()
+        },
         captions,
         text_only: Vec::new(),
         tts_down: false,
@@ -515,6 +525,7 @@ impl Voice<'_> {
         if !self.tts_down {
             let ctx = self.ctx;
             ctx.sink.wait_unpaused().await;
+            self.reply.first_sentence.get_or_insert_with(clock::now);
             match self.with_filler(ctx.providers.speak(self.call, sentence)).await {
                 Ok(mut stream) => {
                     let mut n = 0u64;

@@ -1,5 +1,5 @@
 //! The voice session's per-turn log line (`turn`, with `outcome`, `response_ms`, `stt_ms`,
-//! `llm_ttft_ms`, `tts_ttfb_ms`), captured in-process by a `tracing` layer so a benchmark gets
+//! `llm_ttft_ms`, `tts_ttfb_ms` and the stages' times after the end of speech), captured in-process by a `tracing` layer so a benchmark gets
 //! each turn's stage timings exactly (the metrics' histograms only keep buckets).
 
 use std::sync::{Arc, Mutex};
@@ -21,6 +21,19 @@ pub struct TurnRecord {
     pub llm_ttft_ms: Option<u64>,
     /// TTS request → first audio byte of the first sentence.
     pub tts_ttfb_ms: Option<u64>,
+    /// End of speech → the VAD reported the utterance's end.
+    pub heard_ms: Option<u64>,
+    /// End of speech → the last transcript came in.
+    pub transcribed_ms: Option<u64>,
+    /// End of speech → the reply started (its LLM request; ahead of the turn's end if
+    /// preemptive).
+    pub reply_started_ms: Option<u64>,
+    /// End of speech → the LLM's first token.
+    pub first_token_ms: Option<u64>,
+    /// End of speech → the first sentence went to TTS.
+    pub first_sentence_ms: Option<u64>,
+    /// End of speech → a reply prepared ahead was released (the end of the turn confirmed).
+    pub released_ms: Option<u64>,
 }
 
 #[derive(Default)]
@@ -36,6 +49,12 @@ impl Visit for Visitor {
             "stt_ms" => &mut self.record.stt_ms,
             "llm_ttft_ms" => &mut self.record.llm_ttft_ms,
             "tts_ttfb_ms" => &mut self.record.tts_ttfb_ms,
+            "heard_ms" => &mut self.record.heard_ms,
+            "transcribed_ms" => &mut self.record.transcribed_ms,
+            "reply_started_ms" => &mut self.record.reply_started_ms,
+            "first_token_ms" => &mut self.record.first_token_ms,
+            "first_sentence_ms" => &mut self.record.first_sentence_ms,
+            "released_ms" => &mut self.record.released_ms,
             _ => return,
         };
         *slot = Some(value);
