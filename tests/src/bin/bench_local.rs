@@ -1,7 +1,7 @@
 //! Benchmark of the offline local stack, warm: per turn in a real room, and per engine.
 //!
 //! ```text
-//! cargo run --release -p voice-agent-tests --bin bench-local -- --room [--turns 12] [--small]
+//! cargo run --release -p voice-agent-tests --bin bench-local -- --room [--turns 12] [--small] [--vad]
 //! cargo run --release -p voice-agent-tests --bin bench-local -- [--turns 10] [--small]
 //! ```
 //!
@@ -11,8 +11,12 @@
 //! speech → first agent audio as the client measures it (its last question frame sent → the
 //! first loud agent frame received: endpointing delay, VAD, STT, LLM first sentence, TTS first
 //! byte, Opus and WebRTC included), the same span as the agent measures it, and the agent's
-//! STT time, LLM first token and TTS first byte (from its per-turn log line); then each
-//! engine's RSS and this process's.
+//! STT time, LLM first token and TTS first byte (from its per-turn log line), and when each
+//! stage happened after the end of speech: the VAD reported the utterance's end, its
+//! transcript came in, the reply started (ahead of the end of the turn when preemptive), its
+//! first token, its first sentence went to TTS, the end of the turn was confirmed (a reply
+//! prepared ahead released); then each engine's RSS and this process's. Turns end as the
+//! application's defaults have it (Smart Turn, preemptive replies); `--vad`: on silence alone.
 //!
 //! Without `--room`: the provider side of a turn only. For each of N different spoken
 //! questions it runs STT of the espeak-ng question → streamed LLM answer → TTS of its first
@@ -26,7 +30,7 @@ use std::path::PathBuf;
 
 use voice_agent::clock;
 use voice_agent::session::SessionConfig;
-use voice_agent_tests::local_stack::room;
+use voice_agent_tests::local_stack::room::{self, Turns};
 use voice_agent_tests::local_stack::turn_log::TurnLog;
 use voice_agent_tests::local_stack::{Engine, LocalStack, Profile, client, speech_wav_16k};
 
@@ -88,10 +92,11 @@ fn own_rss() -> Option<u64> {
 }
 
 /// Per turn in a real room: the client's and the agent's view.
-async fn in_room(turns: usize, profile: Profile) {
+async fn in_room(turns: usize, profile: Profile, mode: Turns) {
     let log = TurnLog::install();
     let t0 = clock::now();
-    let rig = room::start_with("bench-local", profile, SessionConfig::default().system_prompt).await;
+    let prompt = SessionConfig::default().system_prompt;
+    let rig = room::start_turns("bench-local", profile, prompt, mode).await;
     println!("local stack, livekit-server and worker up in {:.1} s", (clock::now() - t0).as_secs_f64());
     let questions: Vec<PathBuf> =
         (0..turns).map(|i| rig.question(&format!("q{i}"), QUESTIONS[i % QUESTIONS.len()])).collect();
@@ -101,6 +106,7 @@ async fn in_room(turns: usize, profile: Profile) {
     let agent_turns: Vec<_> = log.turns().into_iter().filter(|t| t.outcome == "answered").collect();
 
     let (mut e2e, mut response, mut stt, mut ttft, mut ttfb) = (vec![], vec![], vec![], vec![], vec![]);
+    let mut stages: [Vec<Duration>; 6] = Default::default();
     for (i, q) in asked.iter().enumerate() {
         let client = match (q["answer_start"].as_f64(), q["end"].as_f64()) {
             (Some(a), Some(e)) => Some(Duration::from_secs_f64((a - e).max(0.0))),
@@ -119,6 +125,26 @@ async fn in_room(turns: usize, profile: Profile) {
             show(ms(t.tts_ttfb_ms)),
             said.get(i).map_or("", String::as_str),
         );
+        let at = [
+            t.heard_ms,
+            t.transcribed_ms,
+            t.reply_started_ms,
+            t.first_token_ms,
+            t.first_sentence_ms,
+            t.released_ms,
+        ];
+        println!(
+            "         after the end of speech: heard {:>4} | transcribed {:>4} | reply started {:>4} | first token {:>4} | first sentence {:>4} | released {:>4}",
+            show(ms(at[0])),
+            show(ms(at[1])),
+            show(ms(at[2])),
+            show(ms(at[3])),
+            show(ms(at[4])),
+            show(ms(at[5])),
+        );
+        for (all, v) in stages.iter_mut().zip(at) {
+            all.extend(ms(v));
+        }
         e2e.extend(client);
         response.extend(ms(t.response_ms));
         stt.extend(ms(t.stt_ms));
@@ -131,6 +157,17 @@ async fn in_room(turns: usize, profile: Profile) {
     row("STT (Whisper)", &stt);
     row("LLM first token", &ttft);
     row("TTS first byte (first sentence)", &ttfb);
+    let names = [
+        "VAD reported the end",
+        "transcript in",
+        "reply started",
+        "LLM first token",
+        "first sentence to TTS",
+        "turn confirmed (released)",
+    ];
+    for (name, v) in names.iter().zip(&stages) {
+        row(&format!("end of speech → {name}"), v);
+    }
     for e in Engine::ALL {
         println!("RSS {:<40} {:>7.0} MB", e.name(), rss_mb(rig.stack.rss_bytes(e)));
     }
@@ -149,7 +186,8 @@ async fn main() {
         .unwrap_or(QUESTIONS.len());
     let profile = if args.iter().any(|a| a == "--small") { Profile::Small } else { Profile::Default };
     if args.iter().any(|a| a == "--room") {
-        in_room(turns, profile).await;
+        let mode = if args.iter().any(|a| a == "--vad") { Turns::Vad } else { Turns::Smart };
+        in_room(turns, profile, mode).await;
         return;
     }
 

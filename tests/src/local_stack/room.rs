@@ -4,9 +4,11 @@
 //! as STT, LLM and TTS. The Python LiveKit client plays the human; what it hears is transcribed
 //! back with the local Whisper.
 //!
-//! Settings differ from the defaults only where a loaded 2-core machine needs room (timeouts),
-//! where a test needs a fixed answer (temperature 0: greedy decoding), and where a test needs
-//! the LLM's breaker to open on the first failure and probe again soon.
+//! Turns end as the application's defaults have it (`TURN_DETECTION=smart`: Smart Turn at a
+//! 0.2 s VAD pause, preemptive replies), or on silence alone ([`Turns::Vad`]). Settings differ
+//! from the defaults only where a loaded 2-core machine needs room (timeouts), where a test
+//! needs a fixed answer (temperature 0: greedy decoding), and where a test needs the LLM's
+//! breaker to open on the first failure and probe again soon.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,12 +19,24 @@ use voice_agent::clock;
 use voice_agent::limits::LimitsConfig;
 use voice_agent::providers::{EndpointConfig, Providers, ProvidersConfig};
 use voice_agent::session::SessionConfig;
-use voice_agent::vad::VadConfig;
+use voice_agent::smart_turn::TurnDetectionConfig;
+use voice_agent::vad::config::VadSettings;
 
 use super::{Engine, LocalStack, Profile, client};
 use crate::livekit::agent::{self, RunningWorker};
 use crate::livekit::voice;
 use crate::livekit::{LiveKitServer, wav};
+
+/// How the rig's sessions decide that the user's turn has ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Turns {
+    /// The application's default (`TURN_DETECTION=smart`): the VAD reports a pause after
+    /// 0.2 s of silence and Smart Turn decides whether it ends the turn.
+    #[default]
+    Smart,
+    /// Silence alone (`TURN_DETECTION=vad`): the VAD's 0.45 s, then the endpointing delay.
+    Vad,
+}
 
 /// A running room rig on the local stack.
 pub struct LocalRig {
@@ -85,25 +99,38 @@ pub async fn start(name: &str) -> LocalRig {
     start_with(name, Profile::Default, SessionConfig::default().system_prompt).await
 }
 
+/// [`start_with`], with turns ending as `turns` says.
+pub async fn start_turns(name: &str, profile: Profile, system_prompt: String, turns: Turns) -> LocalRig {
+    start_rig(name, profile, system_prompt, None, turns).await
+}
+
 /// [`start`], with the worker's sessions running the agents of `agents` in place of the
 /// settings' prompt (as the binary does).
 pub async fn start_agents(name: &str, agents: Agents) -> LocalRig {
-    start_rig(name, Profile::Default, SessionConfig::default().system_prompt, Some(agents)).await
+    start_rig(name, Profile::Default, SessionConfig::default().system_prompt, Some(agents), Turns::Smart)
+        .await
 }
 
 /// [`start`] with the engines of `profile` and the agent's `system_prompt`.
 pub async fn start_with(name: &str, profile: Profile, system_prompt: String) -> LocalRig {
-    start_rig(name, profile, system_prompt, None).await
+    start_rig(name, profile, system_prompt, None, Turns::Smart).await
 }
 
-async fn start_rig(name: &str, profile: Profile, system_prompt: String, agents: Option<Agents>) -> LocalRig {
+async fn start_rig(
+    name: &str,
+    profile: Profile,
+    system_prompt: String,
+    agents: Option<Agents>,
+    turns: Turns,
+) -> LocalRig {
     crate::livekit::init_logs();
     let stack = tokio::task::spawn_blocking(move || LocalStack::start_with(&Engine::ALL, profile))
         .await
         .expect("starting the local stack");
     let server = Arc::new(LiveKitServer::start());
     let cfg = providers_config(&stack);
-    let session = SessionConfig {
+    let smart = turns == Turns::Smart;
+    let mut session = SessionConfig {
         system_prompt,
         greeting: None,
         turn_deadline: Duration::from_secs(120),
@@ -113,8 +140,12 @@ async fn start_rig(name: &str, profile: Profile, system_prompt: String, agents: 
         thinking_notice: None,
         ..SessionConfig::default()
     };
-    let (handler, providers) =
-        voice::handler(&cfg, session.clone(), &limits(), VadConfig::default().segmenter, agents);
+    session.turn.smart = smart.then(|| TurnDetectionConfig::default().endpointing);
+    let segmenter = VadSettings::default().resolve(smart).segmenter;
+    let (mut handler, providers) = voice::handler(&cfg, session.clone(), &limits(), segmenter, agents);
+    if smart {
+        handler = handler.with_end_of_turn(Arc::new(voice::turn_detector()));
+    }
     let worker = agent::spawn(agent::settings(&server.url(), 10), Arc::new(handler));
     let status = worker.status.clone();
     agent::wait_until("worker registered", Duration::from_secs(60), || status.is_registered()).await;
