@@ -45,7 +45,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use self::preempt::{EarlyVerdict, Preemption};
+use self::preempt::Preemption;
 use super::away::{Away, AwayConfig};
 use super::endpoint::{SmartEndpointing, Verdict};
 use super::history::is_meaningful;
@@ -288,8 +288,6 @@ pub struct TurnMachine {
     preempt: Preemption,
     /// Interrupted turns that have not reported their end yet.
     ending: Vec<TurnId>,
-    /// The model's question about a pause announced before the utterance ended.
-    early: EarlyVerdict,
 }
 
 impl TurnMachine {
@@ -312,7 +310,6 @@ impl TurnMachine {
             goodbye: None,
             preempt: Preemption::new(cfg.preemptive),
             ending: Vec::new(),
-            early: EarlyVerdict::default(),
         }
     }
 
@@ -386,7 +383,6 @@ impl TurnMachine {
     /// VAD: `who` started speaking at `start` (the real start, before detection).
     pub fn speech_started(&mut self, who: &Arc<str>, start: Instant, now: Instant) {
         self.away.user_active();
-        self.early.started(who);
         self.speaking.retain(|s| s.who != *who);
         let during = self.agent.map(|a| a.id);
         self.speaking.push(Speaking { who: who.clone(), start, during });
@@ -424,13 +420,9 @@ impl TurnMachine {
         self.parts.push(Part { id, who: who.clone(), result: None, barge });
         let latest = self.last_end.is_none_or(|e| end >= e);
         self.last_end = Some(self.last_end.map_or(end, |e| e.max(end)));
-        let early = self.early.ended(who, end);
         if self.cfg.smart.is_some() {
             let heard = self.turn_audio(who, &pcm);
-            if let (true, Some(asked)) = (latest, early) {
-                // Asked already at the early pause: its verdict (or the question in flight).
-                self.last_part = Some(asked);
-            } else if latest {
+            if latest {
                 self.last_part = Some((id, Verdict::Pending, now));
                 self.commands.push_back(Command::Predict { part: id, who: who.clone(), pcm: heard });
             }
@@ -443,36 +435,12 @@ impl TurnMachine {
     /// when it gave none (failed, too busy). Answers about older pauses are ignored.
     pub fn end_of_turn(&mut self, part: PartId, probability: Option<f32>, now: Instant) {
         let Some(smart) = self.cfg.smart else { return };
-        if self.early.answered(part, smart.verdict(probability)) {
-            return;
-        }
         if let Some((last, verdict, _)) = self.last_part.as_mut()
             && *last == part
         {
             *verdict = smart.verdict(probability);
             self.try_answer(now);
         }
-    }
-
-    /// VAD: `who` has been silent since `end` for a short while, and the utterance is not over
-    /// yet (`pcm`: its audio up to the pause). With an end-of-turn model and preemptive
-    /// replies, the model is asked now; if the utterance ends in this pause, the answer is
-    /// taken for it. Not while the agent has the turn (speech then is a barge-in).
-    pub fn speech_paused(&mut self, who: &Arc<str>, pcm: &[i16], end: Instant, now: Instant) {
-        if self.cfg.smart.is_none() || !self.cfg.preemptive || self.agent.is_some() {
-            return;
-        }
-        if !self.speaking.iter().any(|s| s.who == *who && s.during.is_none()) {
-            return;
-        }
-        let mut heard = self.audio.iter().find(|(w, _)| w == who).map(|(_, a)| a.clone()).unwrap_or_default();
-        heard.extend_from_slice(pcm);
-        if heard.len() > TURN_AUDIO {
-            heard.drain(..heard.len() - TURN_AUDIO);
-        }
-        let part = self.take_id();
-        self.early.asked(who, end, part, now);
-        self.commands.push_back(Command::Predict { part, who: who.clone(), pcm: heard });
     }
 
     /// What the model said about the last pause, if it was asked.
