@@ -30,6 +30,17 @@ impl Rig {
             other => panic!("no transcription requested: {other:?}"),
         }
     }
+    /// With the end-of-turn model: Alice speaks from 0 to 1 s, and the VAD's 0.2 s pause ends
+    /// the utterance; returns it (the model is asked about it, its words are transcribed).
+    fn smart_pause(&mut self) -> PartId {
+        let alice = id("alice");
+        self.m.speech_started(&alice, self.at(0), self.at(60));
+        self.m.speech_ended(&alice, vec![7; 1600], self.at(1000), self.at(1200));
+        match self.commands().as_slice() {
+            [Command::Predict { part, .. }, Command::Transcribe { .. }] => *part,
+            other => panic!("expected a question to the model and a transcription: {other:?}"),
+        }
+    }
     /// The reply prepared by the last input.
     fn prepared(&mut self) -> (TurnId, Vec<Said>, Instant) {
         match self.commands().as_slice() {
@@ -127,14 +138,8 @@ fn a_noise_after_the_pause_keeps_the_prepared_reply() {
 #[test]
 fn smart_a_reply_is_prepared_before_the_verdict_and_released_by_it() {
     let mut r = smart_rig();
-    let alice = id("alice");
-    r.m.speech_started(&alice, r.at(0), r.at(60));
     // The VAD's 0.2 s pause: the model is asked, the words transcribed.
-    r.m.speech_ended(&alice, vec![7; 1600], r.at(1000), r.at(1200));
-    let part = match r.commands().as_slice() {
-        [Command::Predict { part, .. }, Command::Transcribe { .. }] => *part,
-        other => panic!("{other:?}"),
-    };
+    let part = r.smart_pause();
     r.m.transcribed(part, Transcript::Text("What time is it?".into()), r.at(1215));
     let (turn, ..) = r.prepared();
     assert_eq!(r.m.verdict(), Some(Verdict::Pending));
@@ -150,13 +155,7 @@ fn smart_a_reply_is_prepared_before_the_verdict_and_released_by_it() {
 fn smart_an_unfinished_verdict_prepares_nothing_and_a_running_reply_waits() {
     // The verdict comes before the transcript: "unfinished" — nothing is started.
     let mut r = smart_rig();
-    let alice = id("alice");
-    r.m.speech_started(&alice, r.at(0), r.at(60));
-    r.m.speech_ended(&alice, vec![7; 1600], r.at(1000), r.at(1200));
-    let part = match r.commands().as_slice() {
-        [Command::Predict { part, .. }, Command::Transcribe { .. }] => *part,
-        other => panic!("{other:?}"),
-    };
+    let part = r.smart_pause();
     r.m.end_of_turn(part, Some(0.05), r.at(1250));
     r.m.transcribed(part, Transcript::Text("So I was thinking".into()), r.at(1260));
     assert!(r.commands().is_empty(), "a likely hesitation is not answered ahead");
@@ -164,12 +163,7 @@ fn smart_an_unfinished_verdict_prepares_nothing_and_a_running_reply_waits() {
     // The transcript comes first: the reply runs; an "unfinished" verdict keeps it waiting
     // (up to the maximum), and it is used if she stays silent.
     let mut r = smart_rig();
-    r.m.speech_started(&alice, r.at(0), r.at(60));
-    r.m.speech_ended(&alice, vec![7; 1600], r.at(1000), r.at(1200));
-    let part = match r.commands().as_slice() {
-        [Command::Predict { part, .. }, Command::Transcribe { .. }] => *part,
-        other => panic!("{other:?}"),
-    };
+    let part = r.smart_pause();
     r.m.transcribed(part, Transcript::Text("So I was thinking".into()), r.at(1210));
     let (turn, ..) = r.prepared();
     r.m.end_of_turn(part, Some(0.05), r.at(1250));
