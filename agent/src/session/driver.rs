@@ -384,7 +384,6 @@ impl Session {
                 self.pending_stages.heard = Some(now);
                 self.machine.speech_ended(&who, pcm, end, now);
             }
-            Event::SpeechPaused { who, end, pcm } => self.machine.speech_paused(&who, &pcm, end, now),
             Event::EndOfTurn { part, probability } => self.machine.end_of_turn(part, probability, now),
             Event::Transcribed { part, who, result, stt } => {
                 if let Some(d) = stt {

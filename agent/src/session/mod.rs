@@ -106,15 +106,6 @@ pub enum Event {
         /// 16 kHz PCM.
         pcm: Vec<i16>,
     },
-    /// VAD: `who` paused at `end` (a short silence, the utterance not over yet).
-    SpeechPaused {
-        /// Speaker.
-        who: Arc<str>,
-        /// Where the silence began.
-        end: Instant,
-        /// 16 kHz PCM of the utterance up to the pause.
-        pcm: Vec<i16>,
-    },
     /// The end-of-turn model answered about the pause after `part` (`None`: it failed).
     EndOfTurn {
         /// The utterance before the pause.
