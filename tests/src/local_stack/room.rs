@@ -105,10 +105,9 @@ pub async fn start_turns(name: &str, profile: Profile, system_prompt: String, tu
 }
 
 /// [`start`], with the worker's sessions running the agents of `agents` in place of the
-/// settings' prompt (as the binary does).
-pub async fn start_agents(name: &str, agents: Agents) -> LocalRig {
-    start_rig(name, Profile::Default, SessionConfig::default().system_prompt, Some(agents), Turns::Smart)
-        .await
+/// settings' prompt (as the binary does), turns ending as `turns` says.
+pub async fn start_agents(name: &str, agents: Agents, turns: Turns) -> LocalRig {
+    start_rig(name, Profile::Default, SessionConfig::default().system_prompt, Some(agents), turns).await
 }
 
 /// [`start`] with the engines of `profile` and the agent's `system_prompt`.

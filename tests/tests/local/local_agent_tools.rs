@@ -12,7 +12,7 @@
 
 use front_desk::{FrontDesk, Store};
 use voice_agent::agent::Agents;
-use voice_agent_tests::local_stack::room::{self, agent_said};
+use voice_agent_tests::local_stack::room::{self, Turns, agent_said};
 use voice_agent_tests::local_stack::words;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -21,7 +21,10 @@ async fn a_spoken_booking_is_made_by_the_local_llm_through_the_tool() {
     let store = Store::new(2);
     let desk = store.clone();
     let agents = Agents::new(move |job| FrontDesk::with_store(job, desk.clone()));
-    let rig = room::start_agents("local-tools", agents).await;
+    // Turns end on silence alone: the request is two sentences, and at the pause between them
+    // Smart Turn may take the first for the whole turn (turn-taking has its own tests; this one
+    // is about the tool call made from the whole request).
+    let rig = room::start_agents("local-tools", agents, Turns::Vad).await;
     let ask =
         rig.question("q1", "Please book a table for four people at seven thirty tonight. My name is Smith.");
     let again = rig.question("q2", "What is my booking reference?");
