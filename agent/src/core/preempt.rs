@@ -17,73 +17,11 @@
 //! A noise after the pause (a transcript with no words) leaves what would be answered the same,
 //! so the prepared reply is still used. Replies are never prepared while an interrupted agent
 //! turn is still ending (its heard words are not in the history yet).
-//!
-//! The end-of-turn model is asked early too ([`EarlyVerdict`]): when the VAD announces a short
-//! pause ([`crate::core::segmenter::SegmentEvent::Paused`]), before its silence wait ends the
-//! utterance; if the utterance then ends in that very pause, the answer (or the question in
-//! flight) is that utterance's, so the verdict is ready sooner.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use super::{Command, PartId, Said, TurnId};
+use super::{Command, Said, TurnId};
 use crate::core::endpoint::Verdict;
-
-/// Two reports of one pause place its start this close at most (one VAD window, 32 ms, and
-/// the jitter of the frames' arrival); a pause after resumed speech starts ≥ 128 ms later.
-const SAME_PAUSE: Duration = Duration::from_millis(64);
-
-/// The end-of-turn model asked about a pause before the utterance ended.
-#[derive(Debug, Clone)]
-struct Early {
-    who: Arc<str>,
-    end: Instant,
-    /// The id the question was asked under.
-    part: PartId,
-    verdict: Verdict,
-    asked: Instant,
-}
-
-/// The question asked at an early pause, kept until the utterance ends.
-#[derive(Debug, Default)]
-pub(super) struct EarlyVerdict {
-    early: Option<Early>,
-}
-
-impl EarlyVerdict {
-    /// `who` paused at `end`; the model is asked now under `part`.
-    pub fn asked(&mut self, who: &Arc<str>, end: Instant, part: PartId, now: Instant) {
-        let verdict = Verdict::Pending;
-        self.early = Some(Early { who: who.clone(), end, part, verdict, asked: now });
-    }
-
-    /// The model answered about `part`; `true` if it was the early question.
-    pub fn answered(&mut self, part: PartId, verdict: Verdict) -> bool {
-        match self.early.as_mut() {
-            Some(e) if e.part == part => {
-                e.verdict = verdict;
-                true
-            }
-            _ => false,
-        }
-    }
-
-    /// `who`'s utterance ended at `end`: if it is the pause asked about, the question's id,
-    /// the verdict so far and when it was asked. Any earlier question is forgotten.
-    pub fn ended(&mut self, who: &Arc<str>, end: Instant) -> Option<(PartId, Verdict, Instant)> {
-        let e = self.early.take()?;
-        let same = e.who == *who && e.end.max(end).duration_since(e.end.min(end)) <= SAME_PAUSE;
-        same.then_some((e.part, e.verdict, e.asked))
-    }
-
-    /// `who` started a new utterance: a question about their earlier pause is moot.
-    pub fn started(&mut self, who: &Arc<str>) {
-        if self.early.as_ref().is_some_and(|e| e.who == *who) {
-            self.early = None;
-        }
-    }
-}
 
 /// The reply prepared ahead of the end of the turn.
 #[derive(Debug, Clone, PartialEq, Eq)]

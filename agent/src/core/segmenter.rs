@@ -11,10 +11,7 @@
 //!   only *announced* once the speech has lasted that long, and it is announced in the very
 //!   window that proves it (barge-in needs it at once);
 //! - an utterance longer than the maximum is cut cleanly at its longest inner pause (the
-//!   reference's rule), or at the current window when it has none, and continues;
-//! - optionally, a pause is announced early ([`SegmentEvent::Paused`], after
-//!   [`SegmenterConfig::early_pause`] of silence), so an end-of-turn model can be asked before
-//!   the minimum silence has passed; the utterance goes on if speech resumes.
+//!   reference's rule), or at the current window when it has none, and continues.
 //!
 //! Positions are sample indices at 16 kHz counted from the stream's first sample; the caller
 //! maps them to time. Nothing here reads a clock or allocates per window: the prefix is a
@@ -29,8 +26,6 @@ pub const SAMPLE_RATE: u32 = 16_000;
 /// A pause inside an utterance must last longer than this to be a cut point at max length
 /// (the reference's `min_silence_at_max_speech`, 98 ms).
 const MIN_CUT_PAUSE: u64 = SAMPLE_RATE as u64 * 98 / 1000;
-/// Audio an early pause carries at most: the last 8 s of the utterance.
-pub const PAUSE_AUDIO: usize = 8 * SAMPLE_RATE as usize;
 
 /// Segmenter thresholds and durations (see `VadSettings::from_env` for the variables).
 #[derive(Debug, Clone, PartialEq)]
@@ -50,9 +45,6 @@ pub struct SegmenterConfig {
     pub end_padding: Duration,
     /// Longer speech is cut into several utterances (default 30 s).
     pub max_utterance: Duration,
-    /// Silence after which a pause is announced early ([`SegmentEvent::Paused`]), when it is
-    /// shorter than `min_silence`; zero (the default): never.
-    pub early_pause: Duration,
 }
 
 impl Default for SegmenterConfig {
@@ -65,7 +57,6 @@ impl Default for SegmenterConfig {
             prefix_padding: Duration::from_millis(500),
             end_padding: Duration::from_millis(100),
             max_utterance: Duration::from_secs(30),
-            early_pause: Duration::ZERO,
         }
     }
 }
@@ -117,15 +108,6 @@ pub enum SegmentEvent {
     },
     /// An announced utterance ended.
     SpeechEnded(Utterance),
-    /// The announced speech has paused for [`SegmenterConfig::early_pause`], not yet the
-    /// minimum silence. If the utterance ends in this pause, its [`Utterance::end`] is this
-    /// `end`; if speech resumes, nothing more is said about this pause.
-    Paused {
-        /// Where the silence began.
-        end: u64,
-        /// The utterance's audio up to there (at most the last [`PAUSE_AUDIO`] samples).
-        pcm: Vec<i16>,
-    },
 }
 
 /// The segmenter for one stream.
@@ -137,8 +119,6 @@ pub struct Segmenter {
     prefix: usize,
     end_pad: u64,
     max_len: u64,
-    /// [`SegmenterConfig::early_pause`] in samples (0: off).
-    early: u64,
     /// The last `prefix` samples, written for every window.
     ring: Vec<i16>,
     ring_pos: usize,
@@ -158,8 +138,6 @@ struct Speech {
     silence_since: Option<u64>,
     /// The longest finished inner pause: (its start, its length).
     best_pause: Option<(u64, u64)>,
-    /// The current silence has been announced as an early pause.
-    paused: bool,
     pcm_start: u64,
     pcm: Vec<i16>,
 }
@@ -190,7 +168,6 @@ impl Segmenter {
             min_silence: samples(cfg.min_silence),
             end_pad: samples(cfg.end_padding).min(samples(cfg.min_silence)),
             max_len: samples(cfg.max_utterance).max(WINDOW as u64),
-            early: samples(cfg.early_pause),
             prefix,
             ring: vec![0; prefix],
             ring_pos: 0,
@@ -261,7 +238,6 @@ impl Segmenter {
         if p >= act
             && let Some(since) = s.silence_since.take()
         {
-            s.paused = false;
             let pause = cur - since;
             if pause > MIN_CUT_PAUSE && s.best_pause.is_none_or(|(_, len)| pause > len) {
                 s.best_pause = Some((since, pause));
@@ -276,12 +252,6 @@ impl Segmenter {
             let since = *s.silence_since.get_or_insert(cur);
             if cur - since >= self.min_silence {
                 self.end(since, EndReason::Silence, out);
-            } else if self.early > 0 && s.announced && !s.paused && cur + WINDOW as u64 - since >= self.early
-            {
-                s.paused = true;
-                let upto = ((since - s.pcm_start) as usize).min(s.pcm.len());
-                let pcm = s.pcm[upto.saturating_sub(PAUSE_AUDIO)..upto].to_vec();
-                out.push(SegmentEvent::Paused { end: since, pcm });
             }
         }
     }
@@ -296,7 +266,6 @@ impl Segmenter {
             announced: false,
             silence_since: None,
             best_pause: None,
-            paused: false,
             pcm_start: start - reach as u64,
             pcm: buf,
         });
@@ -341,7 +310,6 @@ impl Segmenter {
             announced: true,
             silence_since: None,
             best_pause: None,
-            paused: false,
             pcm_start: tail_start,
             pcm: tail,
         });
@@ -443,37 +411,6 @@ mod tests {
         let ev = run(&mut seg, &seq(&[(0.1, 19)]));
         assert_eq!(ended(&ev[0]).start, 30 * W);
         assert_eq!(ended(&ev[0]).end, 73 * W, "the end is where the silence began");
-    }
-
-    #[test]
-    fn an_early_pause_is_announced_once_and_the_utterance_ends_there_or_goes_on() {
-        let cfg = SegmenterConfig { early_pause: Duration::from_millis(96), ..Default::default() };
-        let mut seg = Segmenter::new(cfg);
-        // Speech from window 30 to 40, then two silent windows: not yet a pause.
-        let ev = run(&mut seg, &seq(&[(0.0, 30), (0.9, 10), (0.1, 2)]));
-        assert!(matches!(ev.as_slice(), [SegmentEvent::SpeechStarted { .. }]), "{ev:?}");
-        // The third silent window: 96 ms of silence.
-        let ev = run(&mut seg, &[0.1]);
-        let (end, pcm) = match ev.as_slice() {
-            [SegmentEvent::Paused { end, pcm }] => (*end, pcm.clone()),
-            other => panic!("{other:?}"),
-        };
-        assert_eq!(end, 40 * W, "where the silence began");
-        // The prefix padding (500 ms: 15 windows and a bit) and the speech, up to the pause.
-        assert_eq!(pcm.len() as u64, 40 * W - (30 * W - 8000));
-        assert_eq!(pcm.last(), Some(&39), "the last speech window's samples");
-        // Once per pause; speech resumes and pauses again: a new one.
-        assert!(run(&mut seg, &seq(&[(0.1, 3)])).is_empty());
-        let ev = run(&mut seg, &seq(&[(0.9, 2), (0.1, 3)]));
-        assert!(matches!(ev.as_slice(), [SegmentEvent::Paused { end, .. }] if *end == 48 * W), "{ev:?}");
-        // The utterance ends in that pause (450 ms of silence): the same end.
-        let ev = run(&mut seg, &seq(&[(0.1, 15)]));
-        assert_eq!(ev.len(), 1, "{ev:?}");
-        assert_eq!(ended(&ev[0]).end, 48 * W);
-        // Off by default.
-        let mut seg = Segmenter::new(SegmenterConfig::default());
-        let ev = run(&mut seg, &seq(&[(0.9, 10), (0.1, 10)]));
-        assert!(!ev.iter().any(|e| matches!(e, SegmentEvent::Paused { .. })), "{ev:?}");
     }
 
     #[test]

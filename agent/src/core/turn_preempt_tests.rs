@@ -30,6 +30,17 @@ impl Rig {
             other => panic!("no transcription requested: {other:?}"),
         }
     }
+    /// With the end-of-turn model: Alice speaks from 0 to 1 s, and the VAD's 0.2 s pause ends
+    /// the utterance; returns it (the model is asked about it, its words are transcribed).
+    fn smart_pause(&mut self) -> PartId {
+        let alice = id("alice");
+        self.m.speech_started(&alice, self.at(0), self.at(60));
+        self.m.speech_ended(&alice, vec![7; 1600], self.at(1000), self.at(1200));
+        match self.commands().as_slice() {
+            [Command::Predict { part, .. }, Command::Transcribe { .. }] => *part,
+            other => panic!("expected a question to the model and a transcription: {other:?}"),
+        }
+    }
     /// The reply prepared by the last input.
     fn prepared(&mut self) -> (TurnId, Vec<Said>, Instant) {
         match self.commands().as_slice() {
@@ -127,14 +138,8 @@ fn a_noise_after_the_pause_keeps_the_prepared_reply() {
 #[test]
 fn smart_a_reply_is_prepared_before_the_verdict_and_released_by_it() {
     let mut r = smart_rig();
-    let alice = id("alice");
-    r.m.speech_started(&alice, r.at(0), r.at(60));
     // The VAD's 0.2 s pause: the model is asked, the words transcribed.
-    r.m.speech_ended(&alice, vec![7; 1600], r.at(1000), r.at(1200));
-    let part = match r.commands().as_slice() {
-        [Command::Predict { part, .. }, Command::Transcribe { .. }] => *part,
-        other => panic!("{other:?}"),
-    };
+    let part = r.smart_pause();
     r.m.transcribed(part, Transcript::Text("What time is it?".into()), r.at(1215));
     let (turn, ..) = r.prepared();
     assert_eq!(r.m.verdict(), Some(Verdict::Pending));
@@ -150,13 +155,7 @@ fn smart_a_reply_is_prepared_before_the_verdict_and_released_by_it() {
 fn smart_an_unfinished_verdict_prepares_nothing_and_a_running_reply_waits() {
     // The verdict comes before the transcript: "unfinished" — nothing is started.
     let mut r = smart_rig();
-    let alice = id("alice");
-    r.m.speech_started(&alice, r.at(0), r.at(60));
-    r.m.speech_ended(&alice, vec![7; 1600], r.at(1000), r.at(1200));
-    let part = match r.commands().as_slice() {
-        [Command::Predict { part, .. }, Command::Transcribe { .. }] => *part,
-        other => panic!("{other:?}"),
-    };
+    let part = r.smart_pause();
     r.m.end_of_turn(part, Some(0.05), r.at(1250));
     r.m.transcribed(part, Transcript::Text("So I was thinking".into()), r.at(1260));
     assert!(r.commands().is_empty(), "a likely hesitation is not answered ahead");
@@ -164,12 +163,7 @@ fn smart_an_unfinished_verdict_prepares_nothing_and_a_running_reply_waits() {
     // The transcript comes first: the reply runs; an "unfinished" verdict keeps it waiting
     // (up to the maximum), and it is used if she stays silent.
     let mut r = smart_rig();
-    r.m.speech_started(&alice, r.at(0), r.at(60));
-    r.m.speech_ended(&alice, vec![7; 1600], r.at(1000), r.at(1200));
-    let part = match r.commands().as_slice() {
-        [Command::Predict { part, .. }, Command::Transcribe { .. }] => *part,
-        other => panic!("{other:?}"),
-    };
+    let part = r.smart_pause();
     r.m.transcribed(part, Transcript::Text("So I was thinking".into()), r.at(1210));
     let (turn, ..) = r.prepared();
     r.m.end_of_turn(part, Some(0.05), r.at(1250));
@@ -258,62 +252,4 @@ fn a_prepared_reply_that_ends_on_its_own_is_prepared_again() {
     assert_eq!(what, said(&["Hello there."]));
     r.advance(1500);
     assert!(matches!(r.commands().as_slice(), [Command::Release { turn, .. }] if *turn == second));
-}
-
-#[test]
-fn smart_the_model_is_asked_at_an_early_pause_and_its_verdict_kept_if_the_utterance_ends_there() {
-    let mut r = smart_rig();
-    let alice = id("alice");
-    r.m.speech_started(&alice, r.at(0), r.at(60));
-    // 96 ms into a pause after speech that ended at 1000: the model is asked now, before the
-    // VAD's 200 ms silence wait ends the utterance.
-    r.m.speech_paused(&alice, &[7; 1600], r.at(1000), r.at(1096));
-    let early = match r.commands().as_slice() {
-        [Command::Predict { part, pcm, .. }] => {
-            assert_eq!(pcm.len(), 1600);
-            *part
-        }
-        other => panic!("{other:?}"),
-    };
-    r.m.end_of_turn(early, Some(0.9), r.at(1150));
-    assert!(r.commands().is_empty(), "the utterance is not over yet");
-    assert_eq!(r.m.phase(), Phase::UserSpeaking);
-    // It ends in that pause (the end placed within a window of the early one): no second
-    // question, the verdict is there already.
-    r.m.speech_ended(&alice, vec![7; 3200], r.at(1010), r.at(1200));
-    let part = match r.commands().as_slice() {
-        [Command::Transcribe { part, .. }] => *part,
-        other => panic!("{other:?}"),
-    };
-    assert_eq!(r.m.verdict(), Some(Verdict::Complete));
-    r.m.transcribed(part, Transcript::Text("What time is it?".into()), r.at(1215));
-    assert!(matches!(r.commands().as_slice(), [Command::Respond { .. }]), "answered at once");
-}
-
-#[test]
-fn smart_an_early_question_is_moot_when_speech_resumes() {
-    let mut r = smart_rig();
-    let alice = id("alice");
-    r.m.speech_started(&alice, r.at(0), r.at(60));
-    r.m.speech_paused(&alice, &[7; 1600], r.at(1000), r.at(1096));
-    let early = match r.commands().as_slice() {
-        [Command::Predict { part, .. }] => *part,
-        other => panic!("{other:?}"),
-    };
-    r.m.end_of_turn(early, Some(0.9), r.at(1150));
-    // She goes on; the utterance ends at a later pause, which the model is asked about.
-    r.m.speech_ended(&alice, vec![7; 8000], r.at(2000), r.at(2200));
-    match r.commands().as_slice() {
-        [Command::Predict { part, pcm, .. }, Command::Transcribe { .. }] => {
-            assert_ne!(*part, early);
-            assert_eq!(pcm.len(), 8000);
-        }
-        other => panic!("{other:?}"),
-    }
-    assert_eq!(r.m.verdict(), Some(Verdict::Pending), "the early verdict is not this pause's");
-    // Not with silence alone.
-    let mut r = rig();
-    r.m.speech_started(&alice, r.at(0), r.at(60));
-    r.m.speech_paused(&alice, &[7; 1600], r.at(1000), r.at(1096));
-    assert!(r.commands().is_empty());
 }

@@ -75,13 +75,6 @@ impl ScriptedEars {
         tx.send(Event::SpeechStarted { who: Arc::from(who), start: at }).await.is_ok()
     }
 
-    /// `who` paused at `at` (a short silence; the utterance goes on or ends there), after
-    /// `pcm` (16 kHz mono).
-    pub async fn speech_paused(&self, who: &str, at: Instant, pcm: Vec<i16>) -> bool {
-        let Some(tx) = self.sender(who) else { return false };
-        tx.send(Event::SpeechPaused { who: Arc::from(who), end: at, pcm }).await.is_ok()
-    }
-
     /// `who` stopped speaking at `at`, after `pcm` (16 kHz mono).
     pub async fn speech_ended(&self, who: &str, at: Instant, pcm: Vec<i16>) -> bool {
         let Some(tx) = self.sender(who) else { return false };

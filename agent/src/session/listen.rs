@@ -129,9 +129,6 @@ async fn forward(
             SegmentEvent::SpeechEnded(u) => {
                 Event::SpeechEnded { who: who.clone(), end: at(u.end, fed, now), pcm: u.pcm }
             }
-            SegmentEvent::Paused { end, pcm } => {
-                Event::SpeechPaused { who: who.clone(), end: at(end, fed, now), pcm }
-            }
             SegmentEvent::Window { .. } => continue,
         };
         events.send(event).await?;

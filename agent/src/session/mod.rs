@@ -3,7 +3,7 @@
 //! [`SessionHandler`] is the [`JobHandler`] of voice mode. Each job gets its own agent
 //! ([`Agents`]: made from the job's dispatch data), which answers every user turn — its hook,
 //! then the LLM with its tools ([`crate::agent`]). Per job it runs one loop
-//! ([`driver`]) that owns the sans-IO [`TurnMachine`](crate::core::turn::TurnMachine) and
+//! (`driver`) that owns the sans-IO [`TurnMachine`](crate::core::turn::TurnMachine) and
 //! the [`History`](crate::core::history::History), and executes the machine's commands with
 //! tasks: per participant a VAD listener ([`listen`]), per utterance a transcription, per
 //! agent turn a reply ([`reply`]: agent → LLM and tools → sentences → TTS → audio sink; the
@@ -30,7 +30,7 @@
 //! - [`end_of_turn`]: [`EndOfTurn`], the model asked at each pause whether the speaker has
 //!   finished (Smart Turn; [`end_of_turn::ScriptedEndOfTurn`] in tests). Without one, or
 //!   with `TURN_DETECTION=vad`, a fixed silence ends a turn.
-//! - The room: [`Room`](crate::livekit::room::Room) is a handle over channels;
+//! - The room: [`Room`] is a handle over channels;
 //!   [`crate::livekit::room::memory::pair`] gives an in-memory room and its far end.
 //! - [`Session`]: a session built from these parts, run on any room.
 //!
@@ -104,15 +104,6 @@ pub enum Event {
         /// The real end of speech.
         end: Instant,
         /// 16 kHz PCM.
-        pcm: Vec<i16>,
-    },
-    /// VAD: `who` paused at `end` (a short silence, the utterance not over yet).
-    SpeechPaused {
-        /// Speaker.
-        who: Arc<str>,
-        /// Where the silence began.
-        end: Instant,
-        /// 16 kHz PCM of the utterance up to the pause.
         pcm: Vec<i16>,
     },
     /// The end-of-turn model answered about the pause after `part` (`None`: it failed).

@@ -92,9 +92,6 @@ impl VadSettings {
                 prefix_padding: self.prefix_padding,
                 end_padding: self.end_padding_for(smart),
                 max_utterance: self.max_utterance,
-                // Off: asked at 96 ms of silence, the model heard most
-                // complete questions as unfinished (bench-session: client p50 3.1 s).
-                early_pause: Duration::ZERO,
             },
             max_batch: self.max_batch,
         }

@@ -67,7 +67,7 @@ fn predicted_audio(vad: &Vad, frames: &[EncodedFrame], lead: usize, end_padding:
             match ev {
                 SegmentEvent::SpeechStarted { start, .. } => machine.speech_started(&who, at(start), now),
                 SegmentEvent::SpeechEnded(u) => machine.speech_ended(&who, u.pcm, at(u.end), now),
-                SegmentEvent::Window { .. } | SegmentEvent::Paused { .. } => {}
+                SegmentEvent::Window { .. } => {}
             }
         }
         while let Some(cmd) = machine.poll_command() {

@@ -115,7 +115,6 @@ fn run(vad: &Vad, model: Option<&SmartTurn>, u: &Utterance) -> Run {
             match ev {
                 SegmentEvent::SpeechStarted { start, .. } => machine.speech_started(&who, at(start), now),
                 SegmentEvent::SpeechEnded(utt) => machine.speech_ended(&who, utt.pcm, at(utt.end), now),
-                SegmentEvent::Paused { end, pcm } => machine.speech_paused(&who, &pcm, at(end), now),
                 SegmentEvent::Window { .. } => {}
             }
         }

@@ -75,7 +75,6 @@ pub fn reference_config(max_utterance: Duration) -> SegmenterConfig {
         prefix_padding: Duration::from_millis(500),
         end_padding: Duration::from_millis(100),
         max_utterance,
-        early_pause: Duration::ZERO,
     }
 }
 
@@ -106,8 +105,6 @@ impl Outcome {
                 }
                 SegmentEvent::SpeechStarted { start, .. } => self.starts.push(start),
                 SegmentEvent::SpeechEnded(u) => self.utterances.push(u),
-                // Off in these tests (the default).
-                SegmentEvent::Paused { .. } => {}
             }
         }
     }
