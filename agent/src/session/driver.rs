@@ -9,9 +9,9 @@
 //!
 //! Its parts, each in a file of its own: the room's side (`driver_room.rs`: participants,
 //! typed messages, the agent's state), the session's events in and the turn machine's
-//! commands out (`driver_machine.rs`), the agent's turns (`driver_turns.rs`), and preemptive
-//! replies (a reply started before the end of the turn is confirmed, heard only once it is;
-//! `driver_preempt.rs`).
+//! commands out (`driver_machine.rs`), the agent's replies (`driver_replies.rs`), and
+//! preemptive ones (a reply started before the end of the turn is confirmed, heard only once
+//! it is; `driver_preempt.rs`).
 //!
 //! It reads time only through [`clock::now`] and sleeps on tokio's timers, so on paused time
 //! (`tokio::time::pause`) a test drives it through whole conversations in milliseconds; see
@@ -269,7 +269,7 @@ impl Session {
 mod machine;
 #[path = "driver_preempt.rs"]
 mod preempt;
+#[path = "driver_replies.rs"]
+mod replies;
 #[path = "driver_room.rs"]
 mod room;
-#[path = "driver_turns.rs"]
-mod turns;

@@ -1,5 +1,5 @@
-//! The agent's turns in the session loop: an answer's request built from the history, each
-//! turn run as a task ([`super::super::reply`]), and what is remembered and counted when it
+//! The agent's replies in the session loop: an answer's request built from the history, each
+//! reply run as a task ([`super::super::reply`]), and what is remembered and counted when it
 //! ends.
 
 use std::sync::Arc;
