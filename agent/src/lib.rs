@@ -25,7 +25,7 @@
 //! - [`core`]: sans-IO logic — breakers, GCRA limits, cost, spoken rejections, segmenter,
 //!   turn-taking, sentences, history; time comes in as an argument.
 //! - [`clock`]: the one place that reads time.
-//! - [`env`]: the environment (+ `.env`) read into typed values, every mistake collected.
+//! - [`env`](mod@env): the environment (+ `.env`) read into typed values, every mistake collected.
 //! - [`config`]: the configuration edge — every subsystem's settings → [`config::Config`].
 //! - [`app`]: what the process runs on the async runtime; [`lifecycle`]: shutdown signal,
 //!   running jobs, drain; [`heartbeat`]: the runtime's heartbeat that liveness checks.

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command};
 use std::time::Duration;
 
-use crate::livekit::workspace_root;
+use crate::livekit::{API_KEY, API_SECRET, LiveKitServer, workspace_root};
 
 /// `target/<profile>/agent-under-test`: next to a running benchmark binary, or next to the
 /// running test's own `deps/` directory.
@@ -54,6 +54,24 @@ pub fn command_with_nofile(nofile: u32) -> Command {
     c.arg("-c").arg(format!("ulimit -n {nofile} && exec \"$0\" \"$@\"")).arg(path());
     with_models(&mut c);
     c
+}
+
+/// `cmd` set up to `run` as a worker of `server` (its URL and the test key and secret), with
+/// its health server on 127.0.0.1:`health_port`; the caller adds the rest of the environment.
+pub fn run_on_livekit<'a>(cmd: &'a mut Command, server: &LiveKitServer, health_port: u16) -> &'a mut Command {
+    cmd.arg("run")
+        .env("LIVEKIT_URL", server.url())
+        .env("LIVEKIT_API_KEY", API_KEY)
+        .env("LIVEKIT_API_SECRET", API_SECRET)
+        .env("HEALTH_ADDR", format!("127.0.0.1:{health_port}"))
+}
+
+/// Points every provider (LLM, TTS, STT) of `cmd` at `base_url`, with `key` for each.
+pub fn with_providers<'a>(cmd: &'a mut Command, base_url: &str, key: &str) -> &'a mut Command {
+    for cap in ["LLM", "TTS", "STT"] {
+        cmd.env(format!("{cap}_BASE_URL"), base_url).env(format!("{cap}_API_KEY"), key);
+    }
+    cmd
 }
 
 fn with_models(c: &mut Command) {

@@ -94,7 +94,7 @@ fn settings_that_must_fit_together_are_checked_by_the_builder() {
 #[test]
 fn the_vad_silence_default_follows_the_turn_detection() {
     let smart = pipeline(&[]).unwrap();
-    assert_eq!(smart.vad().segmenter.min_silence, Duration::from_millis(200));
+    assert_eq!(smart.vad().segmenter.min_silence, Duration::from_millis(150));
     let vad = pipeline(&[("TURN_DETECTION", "vad")]).unwrap();
     assert_eq!((vad.turn().mode, vad.smart_endpointing()), (TurnDetection::Vad, None));
     assert_eq!(vad.vad().segmenter.min_silence, Duration::from_millis(450));

@@ -6,7 +6,7 @@
 //! byte streamed (retryable failure, budget left, deadline left; full-jitter delay) →
 //! classification into a breaker outcome (429 shared with every worker, 401/403 flagged).
 //!
-//! The caller gets the open response and a [`Lease`] on the endpoint that served; the body's
+//! The caller gets the open response and a `Lease` on the endpoint that served; the body's
 //! outcome (slow, cut, cancelled) is reported on the lease by the stream that reads it.
 
 use std::sync::Arc;

@@ -1,12 +1,12 @@
 //! Chat completions, streamed: [`ChatStream`] yields the answer's [`ChatChunk`]s (text
 //! deltas, tool-call pieces, usage) as a vendor's events arrive, through the one
-//! [`GuardedStream`]; it measures time to first token and settles the limiter with the
+//! `GuardedStream`; it measures time to first token and settles the limiter with the
 //! reported usage (or an estimate when a stream ends early).
 //!
 //! An answer is bounded as it streams, whatever the provider does with `max_tokens`: tokens
 //! are counted locally against `LLM_MAX_TOKENS` (each text delta or tool-call piece is at
 //! least one token, and so is every [`CHARS_PER_TOKEN`] characters — so the text is capped at
-//! that many characters a token too), and the stream's bytes are capped ([`ChatBounds`]).
+//! that many characters a token too), and the stream's bytes are capped (`ChatBounds`).
 
 use std::collections::VecDeque;
 use std::sync::Arc;

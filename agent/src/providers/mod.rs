@@ -9,7 +9,7 @@
 //! - [`config`]: `LLM_*`, `TTS_*`, `STT_*` and `*_FALLBACK_{1..3}_*` → [`ProvidersConfig`];
 //!   [`resilience_config`]: `BREAKER_*` and `RETRY_*` into it.
 //! - [`facade`]: [`Providers`], the one object sessions share.
-//! - [`guard`], [`chain`], [`endpoint`]: the guard, fallback chains, per-endpoint breakers.
+//! - [`guard`], [`chain`], `endpoint`: the guard, fallback chains, per-endpoint breakers.
 //! - [`http`]: one attempt (deadline, cancellation, status → failure, rate-limit headers).
 //! - [`adapter`]: one trait per capability for what differs between vendors (request, answer
 //!   decoding), chosen per endpoint; [`openai`]: the OpenAI-compatible vendor, the one so far.
@@ -20,7 +20,7 @@
 //!   tools offered) and what its stream yields ([`ChatChunk`]), vendor-neutral.
 //! - [`sse`]: the incremental SSE parser; [`pcm`]: bytes → samples and 24 → 48 kHz.
 //! - [`health`]: the degraded-mode summary and `/readyz` JSON.
-//! - [`error`]: [`ProviderError`]; [`metrics`]: [`ProviderMetrics`]; [`settle`]: limiter
+//! - [`error`]: [`ProviderError`]; [`metrics`]: [`ProviderMetrics`]; `settle`: limiter
 //!   settlement that survives a dropped stream.
 
 pub mod adapter;

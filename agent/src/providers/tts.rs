@@ -1,5 +1,5 @@
 //! Speech synthesis, streamed: [`SpeechStream`] yields 48 kHz mono chunks as the vendor's
-//! 24 kHz s16le PCM arrives, through the one [`GuardedStream`], bounded by
+//! 24 kHz s16le PCM arrives, through the one `GuardedStream`, bounded by
 //! `TTS_MAX_AUDIO_SECS`: the audio up to the bound is delivered, then the stream ends with
 //! [`Overrun::Audio`] (a breaker failure: one sentence cannot take that long).
 

@@ -3,7 +3,7 @@
 //! [`SessionHandler`] is the [`JobHandler`] of voice mode. Each job gets its own agent
 //! ([`Agents`]: made from the job's dispatch data), which answers every user turn — its hook,
 //! then the LLM with its tools ([`crate::agent`]). Per job it runs one loop
-//! ([`driver`]) that owns the sans-IO [`TurnMachine`](crate::core::turn::TurnMachine) and
+//! (`driver`) that owns the sans-IO [`TurnMachine`](crate::core::turn::TurnMachine) and
 //! the [`History`](crate::core::history::History), and executes the machine's commands with
 //! tasks: per participant a VAD listener ([`listen`]), per utterance a transcription, per
 //! agent turn a reply ([`reply`]: agent → LLM and tools → sentences → TTS → audio sink; the
@@ -30,7 +30,7 @@
 //! - [`end_of_turn`]: [`EndOfTurn`], the model asked at each pause whether the speaker has
 //!   finished (Smart Turn; [`end_of_turn::ScriptedEndOfTurn`] in tests). Without one, or
 //!   with `TURN_DETECTION=vad`, a fixed silence ends a turn.
-//! - The room: [`Room`](crate::livekit::room::Room) is a handle over channels;
+//! - The room: [`Room`] is a handle over channels;
 //!   [`crate::livekit::room::memory::pair`] gives an in-memory room and its far end.
 //! - [`Session`]: a session built from these parts, run on any room.
 //!

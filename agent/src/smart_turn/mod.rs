@@ -1,7 +1,7 @@
 //! Semantic end of turn: the Smart Turn v3.2 model through ONNX Runtime.
 //!
-//! Silence alone cannot tell "I'd like a table for… [pause] four" from "What time is it?
-//! [pause]". Smart Turn hears the last ≤ 8 s of a speaker's audio and says how likely it is
+//! Silence alone cannot tell "I'd like a table for… \[pause] four" from "What time is it?
+//! \[pause]". Smart Turn hears the last ≤ 8 s of a speaker's audio and says how likely it is
 //! that they have finished; the turn machine ([`crate::core::turn`]) asks it at each pause.
 //!
 //! - [`SmartTurn`]: the model, loaded once per process ([`SmartTurn::load`], sha256-checked)

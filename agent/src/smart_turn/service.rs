@@ -164,11 +164,11 @@ fn run(model: &SmartTurn, rx: &Receiver<Job>, max_batch: usize, max_wait: Durati
         probs.resize(n, 0.0);
         let result = model.model().infer(&features[..n * FEATURES], &mut probs);
         let took = clock::now().saturating_duration_since(started);
-        metrics::record_run(took, n);
+        m.runs.record(took, n);
         // What one more item costs now (batches save no time: the model's compute dominates).
         per_item = (per_item * 3 + took / n as u32) / 4;
         if result.is_err() {
-            m.inference_errors.inc();
+            m.runs.inference_errors.inc();
         }
         for (job, &p) in jobs.drain(..).zip(&probs) {
             let reply = match &result {

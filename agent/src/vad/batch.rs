@@ -121,9 +121,9 @@ impl Worker {
             }
             let started = clock::now();
             let result = vad.model().infer(&mut states[..n], &mut probs[..n]);
-            metrics::record_run(clock::now().saturating_duration_since(started), n);
+            metrics::metrics().runs.record(clock::now().saturating_duration_since(started), n);
             if result.is_err() {
-                metrics::metrics().inference_errors.inc();
+                metrics::metrics().runs.inference_errors.inc();
             }
             for (i, job) in self.jobs.drain(..).enumerate() {
                 let reply = match &result {

@@ -9,7 +9,8 @@
 //!
 //! Inside: [`frontend`] checks and cleans frames and cuts 16 kHz windows, [`resample`]
 //! brings 48 kHz to 16 kHz, [`model`] runs the session with per-stream state, and
-//! [`crate::core::segmenter`] turns probabilities into utterances.
+//! [`crate::core::segmenter`] turns probabilities into utterances. [`load`] (ONNX Runtime) and
+//! [`model_runs`] (run metrics) serve Smart Turn too.
 
 pub mod batch;
 pub mod config;
@@ -18,6 +19,7 @@ mod intake;
 pub mod load;
 pub mod metrics;
 pub mod model;
+pub mod model_runs;
 pub mod resample;
 pub mod stream;
 

@@ -35,9 +35,9 @@ impl VadStream {
             self.state.set_window(&window);
             let started = clock::now();
             let p = self.vad.model().infer_one(&mut self.state);
-            metrics::record_run(clock::now().saturating_duration_since(started), 1);
+            metrics::metrics().runs.record(clock::now().saturating_duration_since(started), 1);
             let p = p.inspect_err(|_| {
-                metrics::metrics().inference_errors.inc();
+                metrics::metrics().runs.inference_errors.inc();
             })?;
             self.segmenter.push_window(&window, p, out);
         }

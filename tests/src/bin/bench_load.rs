@@ -31,8 +31,8 @@ use std::time::{Duration, Instant};
 use voice_agent::clock;
 use voice_agent_tests::binary::{self, Process, get};
 use voice_agent_tests::fake_openai::FakeOpenAi;
+use voice_agent_tests::livekit::LiveKitServer;
 use voice_agent_tests::livekit::voice::speech_pcm;
-use voice_agent_tests::livekit::{API_KEY, API_SECRET, LiveKitServer};
 use voice_agent_tests::load::{Question, UserPlan, UserReport, run_user};
 use voice_agent_tests::net::free_port;
 
@@ -109,11 +109,7 @@ struct Offers {
 fn start_agent(server: &LiveKitServer, fake: &FakeOpenAi, rooms: usize) -> Agent {
     let port = free_port();
     let mut cmd = binary::command();
-    cmd.arg("run")
-        .env("LIVEKIT_URL", server.url())
-        .env("LIVEKIT_API_KEY", API_KEY)
-        .env("LIVEKIT_API_SECRET", API_SECRET)
-        .env("HEALTH_ADDR", format!("127.0.0.1:{port}"))
+    binary::run_on_livekit(&mut cmd, server, port)
         .env("LOG_FORMAT", "json")
         .env("LOG_LEVEL", "info")
         .env("MAX_JOBS", (rooms + 10).to_string())
@@ -127,9 +123,7 @@ fn start_agent(server: &LiveKitServer, fake: &FakeOpenAi, rooms: usize) -> Agent
         .env("COST_CAP_GLOBAL_USD_PER_DAY", "100000")
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
-    for cap in ["LLM", "TTS", "STT"] {
-        cmd.env(format!("{cap}_BASE_URL"), fake.base_url()).env(format!("{cap}_API_KEY"), "sk-bench");
-    }
+    binary::with_providers(&mut cmd, &fake.base_url(), "sk-bench");
     let mut process = Process(cmd.spawn().expect("start the agent binary"));
     let pid = process.0.id();
     let stderr = process.0.stderr.take().expect("piped stderr");

@@ -1,11 +1,11 @@
 //! What Smart Turn says about the load benchmark's questions, on the audio a session sends it:
 //! each espeak-ng question (`bench-load`'s four) rendered at 48 kHz, encoded to Opus and
 //! decoded as the agent receives it, through the real Silero VAD and segmenter (Smart Turn's
-//! 0.2 s pause) and the turn machine, whose `Predict` audio is scored by the real model — in
+//! pause) and the turn machine, whose `Predict` audio is scored by the real model — in
 //! Rust, and by the `pipecat-ai` wheel's Python reference on the same samples.
 //!
 //! Two end paddings side by side: 0.1 s (the VAD's default, what the model heard before) and
-//! the whole pause (0.2 s, the Smart Turn default now: the audio up to the moment the VAD
+//! the whole pause (0.15 s, the Smart Turn default now: the audio up to the moment the VAD
 //! reported the pause, as the reference pipeline feeds it). Each question is rendered three
 //! times and each rendering played at two offsets (0 and 16 ms of leading silence): sox
 //! dithers its 16-bit output at random, and where the VAD's 32 ms windows fall moves the

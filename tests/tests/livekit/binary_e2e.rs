@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use voice_agent_tests::binary::{self, Process, get};
-use voice_agent_tests::livekit::{API_KEY, API_SECRET, LiveKitServer, client, wav};
+use voice_agent_tests::livekit::{LiveKitServer, client, wav};
 use voice_agent_tests::net::free_port;
 
 #[test]
@@ -16,13 +16,8 @@ fn the_binary_registers_echoes_a_real_client_and_drains() {
     let server = LiveKitServer::start();
     let port = free_port();
     let mut agent = Process(
-        binary::command()
-            .arg("run")
-            .env("LIVEKIT_URL", server.url())
-            .env("LIVEKIT_API_KEY", API_KEY)
-            .env("LIVEKIT_API_SECRET", API_SECRET)
+        binary::run_on_livekit(&mut binary::command(), &server, port)
             .env("AGENT_MODE", "echo")
-            .env("HEALTH_ADDR", format!("127.0.0.1:{port}"))
             .env("DRAIN_TIMEOUT_SECS", "10")
             .stderr(Stdio::null())
             .spawn()

@@ -13,7 +13,7 @@ use std::time::Duration;
 use voice_agent_tests::binary::{self, Process, get};
 use voice_agent_tests::fake_openai::{Behavior, Endpoint, FakeOpenAi};
 use voice_agent_tests::livekit::voice;
-use voice_agent_tests::livekit::{API_KEY, API_SECRET, LiveKitServer, wav};
+use voice_agent_tests::livekit::{LiveKitServer, wav};
 use voice_agent_tests::net::free_port;
 
 fn readyz(port: u16) -> (u16, serde_json::Value) {
@@ -59,18 +59,12 @@ async fn the_binary_in_voice_mode_answers_and_reports_a_refused_key() {
     let port = free_port();
     let base = fake.base_url();
     let mut cmd = binary::command();
-    cmd.arg("run")
+    binary::run_on_livekit(&mut cmd, &server, port)
         .env_remove("AGENT_MODE") // voice is the default
-        .env("LIVEKIT_URL", server.url())
-        .env("LIVEKIT_API_KEY", API_KEY)
-        .env("LIVEKIT_API_SECRET", API_SECRET)
-        .env("HEALTH_ADDR", format!("127.0.0.1:{port}"))
         .env("DRAIN_TIMEOUT_SECS", "10")
         .env("GREETING", "Hi.")
         .stderr(Stdio::null());
-    for cap in ["LLM", "TTS", "STT"] {
-        cmd.env(format!("{cap}_BASE_URL"), &base).env(format!("{cap}_API_KEY"), "sk-test-not-logged");
-    }
+    binary::with_providers(&mut cmd, &base, "sk-test-not-logged");
     let mut agent = Process(cmd.spawn().unwrap());
 
     // Ready, with every provider listed and credentials not (yet) refused.
@@ -128,12 +122,8 @@ async fn voice_mode_without_providers_echoes_and_says_what_to_set() {
     let server = Arc::new(LiveKitServer::start());
     let port = free_port();
     let mut cmd = binary::command();
-    cmd.arg("run")
+    binary::run_on_livekit(&mut cmd, &server, port)
         .env_remove("AGENT_MODE")
-        .env("LIVEKIT_URL", server.url())
-        .env("LIVEKIT_API_KEY", API_KEY)
-        .env("LIVEKIT_API_SECRET", API_SECRET)
-        .env("HEALTH_ADDR", format!("127.0.0.1:{port}"))
         // Longer than the question: the echo is heard after it, as an answer would be.
         .env("ECHO_DELAY_SECS", "2.5")
         .stderr(Stdio::null());

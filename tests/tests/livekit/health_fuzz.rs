@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use voice_agent_tests::binary::{self, ProcStatus, Process, get, proc_status};
 use voice_agent_tests::hostile::{self, Clients, Tally};
-use voice_agent_tests::livekit::{API_KEY, API_SECRET, LiveKitServer};
+use voice_agent_tests::livekit::LiveKitServer;
 use voice_agent_tests::net::free_port;
 
 /// Health threads: the event loop, two workers, the supervisor.
@@ -28,13 +28,7 @@ fn start_agent(lk: &LiveKitServer, nofile: Option<u32>) -> (Process, u16) {
         Some(n) => binary::command_with_nofile(n),
         None => binary::command(),
     };
-    cmd.arg("run");
-    cmd.env("LIVEKIT_URL", lk.url())
-        .env("LIVEKIT_API_KEY", API_KEY)
-        .env("LIVEKIT_API_SECRET", API_SECRET)
-        .env("AGENT_MODE", "echo")
-        .env("HEALTH_ADDR", format!("127.0.0.1:{port}"))
-        .stderr(Stdio::null());
+    binary::run_on_livekit(&mut cmd, lk, port).env("AGENT_MODE", "echo").stderr(Stdio::null());
     let agent = Process(cmd.spawn().unwrap());
     let mut ready = (0, String::new());
     for _ in 0..300 {

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use voice_agent_tests::binary::{self, Process, get};
 use voice_agent_tests::fake_openai::{Endpoint, FakeOpenAi};
-use voice_agent_tests::livekit::{API_KEY, API_SECRET, LiveKitServer, voice, wav};
+use voice_agent_tests::livekit::{API_SECRET, LiveKitServer, voice, wav};
 use voice_agent_tests::net::free_port;
 use voice_agent_tests::redis::RedisServer;
 
@@ -37,12 +37,8 @@ async fn converse_and_collect_logs(
     let log_path = std::env::temp_dir().join(format!("voice-agent-canary-{}-{room}.log", std::process::id()));
     let log = std::fs::File::create(&log_path).unwrap();
     let mut cmd = binary::command();
-    cmd.arg("run")
+    binary::run_on_livekit(&mut cmd, server, port)
         .env_remove("AGENT_MODE")
-        .env("LIVEKIT_URL", server.url())
-        .env("LIVEKIT_API_KEY", API_KEY)
-        .env("LIVEKIT_API_SECRET", API_SECRET)
-        .env("HEALTH_ADDR", format!("127.0.0.1:{port}"))
         .env("REDIS_URL", redis.url())
         .env("DRAIN_TIMEOUT_SECS", "10")
         .env("GREETING", "Hi.")
