@@ -4,8 +4,8 @@
 //! as STT, LLM and TTS. The Python LiveKit client plays the human; what it hears is transcribed
 //! back with the local Whisper.
 //!
-//! Turns end as the application's defaults have it (`TURN_DETECTION=smart`: Smart Turn at a
-//! 0.2 s VAD pause, preemptive replies), or on silence alone ([`Turns::Vad`]). Settings differ
+//! Turns end as the application's defaults have it (`TURN_DETECTION=smart`: Smart Turn at the
+//! VAD's short pause, preemptive replies), or on silence alone ([`Turns::Vad`]). Settings differ
 //! from the defaults only where a loaded 2-core machine needs room (timeouts), where a test
 //! needs a fixed answer (temperature 0: greedy decoding), and where a test needs the LLM's
 //! breaker to open on the first failure and probe again soon.
@@ -31,7 +31,7 @@ use crate::livekit::{LiveKitServer, wav};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Turns {
     /// The application's default (`TURN_DETECTION=smart`): the VAD reports a pause after
-    /// 0.2 s of silence and Smart Turn decides whether it ends the turn.
+    /// its short silence (`SMART_VAD_MIN_SILENCE`) and Smart Turn decides whether it ends the turn.
     #[default]
     Smart,
     /// Silence alone (`TURN_DETECTION=vad`): the VAD's 0.45 s, then the endpointing delay.
