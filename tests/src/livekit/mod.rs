@@ -19,7 +19,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use crate::net::{free_port, free_udp_port};
+use crate::net::{free_ports, free_udp_port};
 
 /// API key the test servers accept.
 pub const API_KEY: &str = "devkey";
@@ -60,7 +60,7 @@ impl LiveKitServer {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("voice-agent-lk-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("scratch dir");
-        let (port, rtc_tcp_port, rtc_udp_port) = (free_port(), free_port(), free_udp_port());
+        let ([port, rtc_tcp_port], rtc_udp_port) = (free_ports(), free_udp_port());
         let config = format!(
             "port: {port}\n\
              bind_addresses: [\"127.0.0.1\"]\n\

@@ -26,7 +26,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 use crate::livekit::workspace_root;
-use crate::net::free_port;
+use crate::net::free_ports;
 
 /// One engine of the stack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,7 +111,7 @@ impl LocalStack {
 
     /// Starts `engines` of `profile`.
     pub fn start_with(engines: &[Engine], profile: Profile) -> Self {
-        let ports = [free_port(), free_port(), free_port()];
+        let ports: [u16; 3] = free_ports();
         let dir = std::env::temp_dir().join(format!("va-local-{}-{}", std::process::id(), ports[0]));
         std::fs::create_dir_all(&dir).expect("creating a state directory for the local stack");
         let stack = Self {

@@ -17,7 +17,10 @@ const SYSTEM: &str = "You are a helpful voice assistant. Answer in one short sen
 
 fn new_client() -> reqwest::Client {
     // Generous: the engines share two cores with the test build; speed is the benchmark's job.
-    reqwest::Client::builder().timeout(Duration::from_secs(120)).build().unwrap()
+    // A fresh connection per request: these tests are about what the engines answer, and a
+    // kept-alive connection the server closes just as the next request goes out fails it
+    // (`IncompleteMessage`) — the agent's providers retry that, a bare client does not.
+    reqwest::Client::builder().timeout(Duration::from_secs(120)).pool_max_idle_per_host(0).build().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
