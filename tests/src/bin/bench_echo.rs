@@ -86,9 +86,7 @@ fn stats(v: &mut [f64]) -> String {
 async fn scenario(server: &Arc<LiveKitServer>, rooms: usize, speech: &std::path::Path, round: usize) {
     let joins = Arc::new(Mutex::new(Vec::new()));
     let handler = Arc::new(Timed { inner: EchoHandler::new(ECHO_DELAY), joins: joins.clone() });
-    let worker = agent::spawn(agent::settings(&server.url(), 100), handler);
-    let status = worker.status.clone();
-    agent::wait_until("worker registered", Duration::from_secs(15), || status.is_registered()).await;
+    let worker = agent::spawn_registered(agent::settings(&server.url(), 100), handler).await;
     let rss_idle = rss_mb();
 
     let names: Vec<String> = (0..rooms).map(|i| format!("bench-{round}-{i}")).collect();

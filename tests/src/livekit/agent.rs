@@ -41,6 +41,14 @@ pub fn spawn(settings: WorkerSettings, handler: Arc<dyn JobHandler>) -> RunningW
     RunningWorker { status, control, handle }
 }
 
+/// [`spawn`], then waits (15 s at most) until the worker has registered with the server.
+pub async fn spawn_registered(settings: WorkerSettings, handler: Arc<dyn JobHandler>) -> RunningWorker {
+    let worker = spawn(settings, handler);
+    let status = worker.status.clone();
+    wait_until("worker registered", Duration::from_secs(15), || status.is_registered()).await;
+    worker
+}
+
 impl RunningWorker {
     /// Shuts the worker down as the process does: drain, wait for jobs up to `drain_timeout`,
     /// abort the rest, wait for the worker to return.

@@ -205,9 +205,8 @@ pub async fn start(name: &str, opts: VoiceOptions) -> VoiceRig {
     }
     let handler = Arc::new(handler);
     let settings = agent::settings(&server.url(), opts.max_jobs);
-    let worker = agent::spawn(WorkerSettings { agent_name: opts.agent_name, ..settings }, handler);
-    let status = worker.status.clone();
-    agent::wait_until("worker registered", Duration::from_secs(15), || status.is_registered()).await;
+    let worker =
+        agent::spawn_registered(WorkerSettings { agent_name: opts.agent_name, ..settings }, handler).await;
     let dir = std::env::temp_dir().join(format!("voice-agent-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("scratch dir");
     VoiceRig { server, fake, fallback, worker, providers, dir }

@@ -21,9 +21,10 @@ async fn echo_agent_returns_the_speech_it_hears() {
     let speech = dir.join("speech.wav");
     wav::speech("Hello there. This is a test of the echo agent, one two three.", &speech);
 
-    let worker = agent::spawn(agent::settings(&server.url(), 4), Arc::new(EchoHandler::new(ECHO_DELAY)));
+    let worker =
+        agent::spawn_registered(agent::settings(&server.url(), 4), Arc::new(EchoHandler::new(ECHO_DELAY)))
+            .await;
     let status = worker.status.clone();
-    agent::wait_until("worker registered", Duration::from_secs(15), || status.is_registered()).await;
 
     let server = Arc::new(server);
     let srv = server.clone();

@@ -75,9 +75,7 @@ async fn attributes_typed_messages_bounded_streams_and_preconnect_audio() {
     init_logs();
     let server = Arc::new(LiveKitServer::start());
     let (tx, mut rx) = mpsc::channel(256);
-    let worker = agent::spawn(agent::settings(&server.url(), 2), Arc::new(Probe { tx }));
-    let status = worker.status.clone();
-    agent::wait_until("worker registered", Duration::from_secs(15), || status.is_registered()).await;
+    let worker = agent::spawn_registered(agent::settings(&server.url(), 2), Arc::new(Probe { tx })).await;
     let timed_out = || metrics().streams_dropped.get_or_create(&[("reason", "timed_out")]).get();
     let timed_out_before = timed_out();
 

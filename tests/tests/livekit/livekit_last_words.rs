@@ -54,9 +54,7 @@ async fn a_transcript_sent_right_before_leaving_arrives_whole() {
     let _heavy = voice_agent_tests::serial::heavy().await;
     init_logs();
     let server = Arc::new(LiveKitServer::start());
-    let worker = agent::spawn(agent::settings(&server.url(), 1), Arc::new(SaysGoodbye));
-    let status = worker.status.clone();
-    agent::wait_until("worker registered", Duration::from_secs(15), || status.is_registered()).await;
+    let worker = agent::spawn_registered(agent::settings(&server.url(), 1), Arc::new(SaysGoodbye)).await;
 
     let srv = server.clone();
     let result = tokio::task::spawn_blocking(move || {

@@ -13,12 +13,12 @@ async fn worker_reregisters_after_a_server_restart_and_takes_new_jobs() {
     let _heavy = voice_agent_tests::serial::heavy().await;
     init_logs();
     let mut server = LiveKitServer::start();
-    let worker = agent::spawn(
+    let worker = agent::spawn_registered(
         agent::settings(&server.url(), 2),
         Arc::new(EchoHandler::new(Duration::from_millis(500))),
-    );
+    )
+    .await;
     let status = worker.status.clone();
-    agent::wait_until("worker registered", Duration::from_secs(15), || status.is_registered()).await;
 
     // A job in progress when the server dies.
     let server_ref = &server;

@@ -74,9 +74,8 @@ async fn handler_sees_joins_mutes_unpublishes_leaves_and_the_server_leave() {
     init_logs();
     let server = Arc::new(LiveKitServer::start());
     let (tx, mut rx) = mpsc::channel(256);
-    let worker = agent::spawn(agent::settings(&server.url(), 2), Arc::new(Recorder { tx }));
+    let worker = agent::spawn_registered(agent::settings(&server.url(), 2), Arc::new(Recorder { tx })).await;
     let status = worker.status.clone();
-    agent::wait_until("worker registered", Duration::from_secs(15), || status.is_registered()).await;
 
     let srv = server.clone();
     tokio::task::spawn_blocking(move || client::create_room(&srv, "events")).await.unwrap();

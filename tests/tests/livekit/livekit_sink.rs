@@ -56,9 +56,9 @@ async fn stop_now_cuts_playback_and_reports_what_was_heard() {
     let silence = dir.join("silence.wav");
     wav::write(&silence, &vec![0i16; 48_000 * 4]);
     let (tx, mut rx) = mpsc::channel(4);
-    let worker = agent::spawn(agent::settings(&server.url(), 1), Arc::new(Interrupted { report: tx }));
-    let status = worker.status.clone();
-    agent::wait_until("worker registered", Duration::from_secs(15), || status.is_registered()).await;
+    let worker =
+        agent::spawn_registered(agent::settings(&server.url(), 1), Arc::new(Interrupted { report: tx }))
+            .await;
 
     let srv = server.clone();
     let out = dir.join("heard.wav");
