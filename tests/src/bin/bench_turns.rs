@@ -13,32 +13,37 @@
 //!   decision to answer (what the session then starts the LLM with) — the endpointing part of
 //!   the latency a user hears; never answered within the 3.5 s after it counts as a miss.
 //!
-//!     . scripts/env.sh && cargo run --release -p voice-agent-tests --bin bench-turns
+//! By default every transcript is the word "words". With `--whisper` each utterance the VAD
+//! closes is transcribed by the local stack's Whisper (`scripts/setup --local`; only its STT
+//! engine is started), so the turn machine sees the real words, and the question rule (an
+//! "unfinished" verdict on words ending with `?` waits `TURN_QUESTION_DELAY_SECS`, not the
+//! maximum) is exercised. Its transcripts still arrive at once — the moment the VAD closes the
+//! utterance, as in the default mode, so the delays compare — unless `--stt-time` is given:
+//! then each arrives as long after as Whisper really took on this machine. Three modes side by
+//! side: the VAD alone, Smart Turn with the question rule off (`TURN_QUESTION_DELAY_SECS=0`),
+//! Smart Turn with it (the default); then the exposure (paused sentences whose words at the
+//! pause end with `?`) and every cut-off with what the agent would have answered.
+//!
+//!     . scripts/env.sh && cargo run --release -p voice-agent-tests --bin bench-turns [-- --whisper [--stt-time]]
+
+#[path = "bench_turns/questions.rs"]
+mod questions;
+#[path = "bench_turns/sim.rs"]
+mod sim;
+#[path = "bench_turns/words.rs"]
+mod words;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use voice_agent::clock;
 use voice_agent::core::endpoint::SmartEndpointing;
-use voice_agent::core::segmenter::SegmenterConfig;
-use voice_agent::core::turn::{Command as Cmd, Transcript, TurnConfig, TurnMachine};
-use voice_agent::smart_turn::config::SMART_VAD_MIN_SILENCE;
-use voice_agent::smart_turn::{MelExtractor, SmartTurn};
-use voice_agent::vad::{InputFrame, Samples, SegmentEvent, Vad};
+use voice_agent::smart_turn::SmartTurn;
+use voice_agent::vad::Vad;
 use voice_agent_tests::livekit::tool;
 
-const RATE: u64 = 16_000;
-/// Silence fed after each file: enough for the longest wait (3 s) to run out.
-const TAIL: Duration = Duration::from_millis(3500);
-
-struct Utterance {
-    pcm: Vec<i16>,
-    /// (pause start, resume) for hesitant sentences, in samples.
-    pause: Option<(u64, u64)>,
-    speech_end: u64,
-}
+use sim::{Mode, RATE, Run, TAIL, Utterance};
+use words::Words;
 
 fn corpus(dir: &Path) -> Vec<Utterance> {
     let python = std::env::var("VOICE_AGENT_PYTHON").unwrap_or_else(|_| "python3".into());
@@ -61,91 +66,10 @@ fn corpus(dir: &Path) -> Vec<Utterance> {
             // Python's wave module: a 44-byte header, then the samples.
             let pcm = bytes[44..].chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]])).collect();
             let pause = u.get("pause_start").map(|p| (n(p), n(&u["resume"])));
-            Utterance { pcm, pause, speech_end: n(&u["speech_end"]) }
+            let text = u["text"].as_str().unwrap_or_default().to_owned();
+            Utterance { text, pcm, pause, speech_end: n(&u["speech_end"]) }
         })
         .collect()
-}
-
-/// What happened to one file.
-struct Run {
-    /// When the agent decided to answer first, in samples from the file's start.
-    answered: Option<u64>,
-    /// Smart Turn calls and their wall time.
-    predictions: Vec<Duration>,
-    /// The probability of the first pause's verdict.
-    first_p: Option<f32>,
-}
-
-fn run(vad: &Vad, model: Option<&SmartTurn>, u: &Utterance) -> Run {
-    let smart = model.is_some();
-    let segmenter = SegmenterConfig {
-        min_silence: if smart { SMART_VAD_MIN_SILENCE } else { SegmenterConfig::default().min_silence },
-        end_padding: if smart { SMART_VAD_MIN_SILENCE } else { SegmenterConfig::default().end_padding },
-        ..SegmenterConfig::default()
-    };
-    let cfg = TurnConfig { smart: smart.then(SmartEndpointing::default), ..TurnConfig::default() };
-    let mut machine = TurnMachine::new(cfg);
-    let mut stream = vad.stream(segmenter);
-    let mut extractor = MelExtractor::new();
-    let t0 = clock::now();
-    let at = |pos: u64| t0 + Duration::from_micros(pos * 1_000_000 / RATE);
-    let who: Arc<str> = Arc::from("user");
-    let mut audio = u.pcm.clone();
-    audio.extend(std::iter::repeat_n(0, (TAIL.as_secs_f64() * RATE as f64) as usize));
-    let (mut out, mut verdicts, mut predictions) =
-        (Vec::new(), Vec::<(Instant, u64, f32)>::new(), Vec::new());
-    let mut first_p = None;
-    let mut fed = 0u64;
-    for frame in audio.chunks(320) {
-        let frame_in = InputFrame { samples: Samples::I16(frame), sample_rate: 16_000, channels: 1 };
-        stream.push(frame_in, &mut out).expect("VAD");
-        fed += frame.len() as u64;
-        let now = at(fed);
-        // Verdicts due by now, then timers, then the VAD's news.
-        verdicts.retain(|&(due, part, p)| {
-            if due <= now {
-                machine.end_of_turn(part, Some(p), due);
-            }
-            due > now
-        });
-        while let Some(t) = machine.poll_timeout().filter(|&t| t <= now) {
-            machine.handle_timeout(t);
-        }
-        for ev in out.drain(..) {
-            match ev {
-                SegmentEvent::SpeechStarted { start, .. } => machine.speech_started(&who, at(start), now),
-                SegmentEvent::SpeechEnded(utt) => machine.speech_ended(&who, utt.pcm, at(utt.end), now),
-                SegmentEvent::Window { .. } => {}
-            }
-        }
-        while let Some(cmd) = machine.poll_command() {
-            match cmd {
-                Cmd::Transcribe { part, .. } => {
-                    machine.transcribed(part, Transcript::Text("words".into()), now)
-                }
-                Cmd::Predict { part, pcm, .. } => {
-                    let audio: Vec<f32> = pcm.iter().map(|&s| f32::from(s) / 32768.0).collect();
-                    let started = clock::now();
-                    let p = model.expect("smart").predict(&mut extractor, &audio).expect("Smart Turn");
-                    let took = clock::now().saturating_duration_since(started);
-                    predictions.push(took);
-                    first_p.get_or_insert(p);
-                    verdicts.push((now + took, part, p));
-                }
-                // A preemptive reply played once the turn is confirmed counts from its release.
-                Cmd::Respond { .. } | Cmd::Release { .. } | Cmd::Say { .. } => {
-                    return Run { answered: Some(fed), predictions, first_p };
-                }
-                Cmd::Prepare { .. }
-                | Cmd::Discard { .. }
-                | Cmd::Interrupt { .. }
-                | Cmd::Pause { .. }
-                | Cmd::Resume { .. }
-                | Cmd::Leave => {}
-            }
-        }
-    }
-    Run { answered: None, predictions, first_p }
 }
 
 fn percentile(v: &mut [f64], q: f64) -> f64 {
@@ -153,7 +77,73 @@ fn percentile(v: &mut [f64], q: f64) -> f64 {
     if v.is_empty() { f64::NAN } else { v[((v.len() as f64 - 1.0) * q).round() as usize] }
 }
 
+/// Whether the agent answered `u` before it ended.
+pub fn cut_off(u: &Utterance, r: &Run) -> bool {
+    r.answered.is_some_and(|a| a < u.speech_end)
+}
+
+/// Samples as milliseconds.
+pub fn ms(samples: u64) -> f64 {
+    samples as f64 / RATE as f64 * 1000.0
+}
+
+/// One mode's summary: cut-offs, whole sentences' delay, Smart Turn's calls and first verdicts.
+fn report(name: &str, corpus: &[Utterance], runs: &[Run]) {
+    let hesitant = corpus.iter().filter(|u| u.pause.is_some()).count();
+    let complete = corpus.len() - hesitant;
+    let (mut cut, mut early, mut delays, mut missed, mut calls) = (0, 0, Vec::new(), 0, Vec::new());
+    // The model's first verdict: on the first half of paused sentences, on whole ones.
+    let (mut p_cut, mut p_whole) = (Vec::new(), Vec::new());
+    for (u, r) in corpus.iter().zip(runs) {
+        calls.extend(r.predictions.iter().map(|d| d.as_secs_f64() * 1000.0));
+        if let Some(p) = r.first_p {
+            if u.pause.is_some() { &mut p_cut } else { &mut p_whole }.push(f64::from(p));
+        }
+        match (u.pause, r.answered) {
+            (Some(_), Some(a)) if a < u.speech_end => cut += 1,
+            (None, Some(a)) if a < u.speech_end => early += 1,
+            (None, Some(a)) => delays.push(ms(a - u.speech_end)),
+            (None, None) => missed += 1,
+            _ => {}
+        }
+    }
+    println!("== {name} ==");
+    println!(
+        "cut-offs: {cut}/{hesitant} paused sentences and {early}/{complete} whole ones answered \
+         before they ended"
+    );
+    let (p50, p95) = (percentile(&mut delays, 0.5), percentile(&mut delays, 0.95));
+    println!(
+        "whole sentences: end of speech -> decision to answer p50 {p50:.0} ms, p95 {p95:.0} ms \
+         (n={}, not answered within {} s: {missed})",
+        delays.len(),
+        TAIL.as_secs_f64()
+    );
+    if !calls.is_empty() {
+        let (c50, c95) = (percentile(&mut calls, 0.5), percentile(&mut calls, 0.95));
+        println!("Smart Turn calls: {} (wall p50 {c50:.0} ms, p95 {c95:.0} ms)", calls.len());
+        let finished = |v: &[f64]| v.iter().filter(|&&p| p >= 0.5).count();
+        println!(
+            "first verdict: the first half of paused sentences heard as finished {}/{} (median p {:.2}); \
+             whole sentences at their first pause {}/{} (median p {:.2})",
+            finished(&p_cut),
+            p_cut.len(),
+            percentile(&mut p_cut, 0.5),
+            finished(&p_whole),
+            p_whole.len(),
+            percentile(&mut p_whole, 0.5)
+        );
+    }
+}
+
 fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let whisper = args.iter().any(|a| a == "--whisper");
+    let timed = args.iter().any(|a| a == "--stt-time");
+    if let Some(a) = args.iter().find(|a| !matches!(a.as_str(), "--whisper" | "--stt-time")) {
+        eprintln!("bench-turns: unknown argument {a:?} (--whisper [--stt-time])");
+        std::process::exit(64);
+    }
     let root = tool("models");
     let ort = root.join("libonnxruntime.so.1.31.1");
     let vad = Vad::load(&ort, &root.join("silero_vad.onnx")).expect("Silero (run scripts/setup)");
@@ -164,52 +154,61 @@ fn main() {
     let hesitant = corpus.iter().filter(|u| u.pause.is_some()).count();
     let complete = corpus.len() - hesitant;
     println!("corpus: {hesitant} sentences with a 0.5-1.2 s pause in the middle, {complete} whole ones");
-    for (name, m) in
-        [("TURN_DETECTION=vad (0.45 s VAD + 0.5 s)", None), ("TURN_DETECTION=smart", Some(&model))]
-    {
-        let (mut cut, mut early, mut delays, mut missed, mut calls) = (0, 0, Vec::new(), 0, Vec::new());
-        // The model's first verdict: on the first half of paused sentences, on whole ones.
-        let (mut p_cut, mut p_whole) = (Vec::new(), Vec::new());
-        for u in &corpus {
-            let r = run(&vad, m, u);
-            calls.extend(r.predictions.iter().map(|d| d.as_secs_f64() * 1000.0));
-            if let Some(p) = r.first_p {
-                if u.pause.is_some() { &mut p_cut } else { &mut p_whole }.push(f64::from(p));
-            }
-            match (u.pause, r.answered) {
-                (Some(_), Some(a)) if a < u.speech_end => cut += 1,
-                (None, Some(a)) if a < u.speech_end => early += 1,
-                (None, Some(a)) => delays.push((a - u.speech_end) as f64 / RATE as f64 * 1000.0),
-                (None, None) => missed += 1,
-                _ => {}
-            }
+    let smart = SmartEndpointing::default();
+    let vad_only = ("TURN_DETECTION=vad (0.45 s VAD + 0.5 s)", Mode { smart: None, whole_file: whisper });
+    if !whisper {
+        let mut words = Words::Fixed;
+        for (name, mode) in
+            [vad_only, ("TURN_DETECTION=smart", Mode { smart: Some((&model, smart)), whole_file: false })]
+        {
+            let runs: Vec<Run> = corpus.iter().map(|u| sim::run(&vad, mode, u, &mut words)).collect();
+            report(name, &corpus, &runs);
         }
-        println!("== {name} ==");
-        println!(
-            "cut-offs: {cut}/{hesitant} paused sentences and {early}/{complete} whole ones answered \
-             before they ended"
-        );
-        let (p50, p95) = (percentile(&mut delays, 0.5), percentile(&mut delays, 0.95));
-        println!(
-            "whole sentences: end of speech -> decision to answer p50 {p50:.0} ms, p95 {p95:.0} ms \
-             (n={}, not answered within {} s: {missed})",
-            delays.len(),
-            TAIL.as_secs_f64()
-        );
-        if !calls.is_empty() {
-            let (c50, c95) = (percentile(&mut calls, 0.5), percentile(&mut calls, 0.95));
-            println!("Smart Turn calls: {} (wall p50 {c50:.0} ms, p95 {c95:.0} ms)", calls.len());
-            let finished = |v: &[f64]| v.iter().filter(|&&p| p >= 0.5).count();
-            println!(
-                "first verdict: the first half of paused sentences heard as finished {}/{} (median p {:.2}); \
-                 whole sentences at their first pause {}/{} (median p {:.2})",
-                finished(&p_cut),
-                p_cut.len(),
-                percentile(&mut p_cut, 0.5),
-                finished(&p_whole),
-                p_whole.len(),
-                percentile(&mut p_whole, 0.5)
-            );
-        }
+        return;
     }
+    let mut words = Words::whisper(timed);
+    println!(
+        "transcripts: the local stack's Whisper, each delivered {}",
+        if timed {
+            "as long after the VAD closed the utterance as Whisper took"
+        } else {
+            "the moment the VAD closed the utterance"
+        }
+    );
+    let off = SmartEndpointing { question_delay: Duration::ZERO, ..smart };
+    let modes = [
+        vad_only,
+        (
+            "TURN_DETECTION=smart, TURN_QUESTION_DELAY_SECS=0 (question rule off)",
+            Mode { smart: Some((&model, off)), whole_file: true },
+        ),
+        (
+            "TURN_DETECTION=smart (question rule: 1 s)",
+            Mode { smart: Some((&model, smart)), whole_file: true },
+        ),
+    ];
+    let mut all = Vec::new();
+    for (name, mode) in modes {
+        let runs: Vec<Run> = corpus.iter().map(|u| sim::run(&vad, mode, u, &mut words)).collect();
+        report(name, &corpus, &runs);
+        questions::list_cut_offs(&corpus, &runs);
+        all.push(runs);
+    }
+    questions::exposure(&corpus, &all[1], smart.question_delay);
+    questions::whole_changes(&corpus, &all[1], &all[2]);
+    let added: Vec<&Utterance> = corpus
+        .iter()
+        .enumerate()
+        .filter(|&(i, u)| cut_off(u, &all[2][i]) && !cut_off(u, &all[1][i]))
+        .map(|(_, u)| u)
+        .collect();
+    let removed =
+        corpus.iter().enumerate().filter(|&(i, u)| !cut_off(u, &all[2][i]) && cut_off(u, &all[1][i])).count();
+    println!("cut-offs the question rule adds: {} (and removes: {removed})", added.len());
+    for u in added {
+        println!("  {:?}", u.text);
+    }
+    let mut calls: Vec<f64> = words.calls().iter().map(|d| d.as_secs_f64() * 1000.0).collect();
+    let (c50, c95) = (percentile(&mut calls, 0.5), percentile(&mut calls, 0.95));
+    println!("Whisper calls: {} (wall p50 {c50:.0} ms, p95 {c95:.0} ms)", calls.len());
 }
