@@ -91,6 +91,10 @@ pub fn limits() -> LimitsConfig {
     limits
 }
 
+/// `FIRST_WORDS` for the local LLM, as `scripts/dev` sets it: its first sentence takes
+/// ~0.4–0.7 s to decode on two cores, so its first words are spoken before it ends.
+pub const LOCAL_FIRST_WORDS: usize = 4;
+
 /// `PRICES` for the local engines' model names, as `scripts/dev` sets it.
 pub const LOCAL_PRICES: &str = r#"{"local-stt": {}, "local-llm": {}, "local-tts": {}}"#;
 
@@ -137,6 +141,8 @@ async fn start_rig(
         // the local LLM often takes longer than the filler's 2.5 s, and "One moment." would be
         // scored as the answer. The filler has its own tests (`session_waiting`).
         thinking_notice: None,
+        // As `scripts/dev` sets it for the local LLM.
+        first_words: LOCAL_FIRST_WORDS,
         ..SessionConfig::default()
     };
     session.turn.smart = smart.then(|| TurnDetectionConfig::default().endpointing);
