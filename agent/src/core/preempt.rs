@@ -13,6 +13,7 @@
 //! | the answer is due and says something else (the user went on) | [`Command::Discard`] the prepared one, then an ordinary [`Command::Respond`] |
 //! | the transcripts change before that (new words, a typed message) | [`Command::Discard`], and a new [`Command::Prepare`] if still not due |
 //! | the model says the user is likely to go on | nothing new is prepared; one already running is kept (it is discarded if they go on) |
+//! | the model says so, but the words end with a question mark ([`SmartEndpointing::asked_question`](crate::core::endpoint::SmartEndpointing::asked_question)) | [`Command::Prepare`] as above: the answer is due after the shorter `question_delay` |
 //!
 //! A noise after the pause (a transcript with no words) leaves what would be answered the same,
 //! so the prepared reply is still used. Replies are never prepared while an interrupted agent
@@ -21,7 +22,6 @@
 use std::collections::VecDeque;
 
 use super::{Command, Said, TurnId};
-use crate::core::endpoint::Verdict;
 
 /// The reply prepared ahead of the end of the turn.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,13 +48,14 @@ impl Preemption {
         self.prepared.as_ref().map(|p| p.turn)
     }
 
-    /// The turn is not confirmed yet and would answer `said` now (`verdict`: the model's
-    /// latest, if asked; `speech_ended`: the real end of the last utterance). `new_turn`
-    /// gives the id of a reply to prepare.
+    /// The turn is not confirmed yet and would answer `said` now (`going_on`: the speaker is
+    /// likely to go on, see [`crate::core::endpoint::SmartEndpointing::going_on`];
+    /// `speech_ended`: the real end of the last utterance). `new_turn` gives the id of a
+    /// reply to prepare.
     pub fn pending(
         &mut self,
         said: Vec<Said>,
-        verdict: Option<Verdict>,
+        going_on: bool,
         speech_ended: std::time::Instant,
         new_turn: impl FnOnce() -> TurnId,
         out: &mut VecDeque<Command>,
@@ -63,7 +64,7 @@ impl Preemption {
             return;
         }
         self.discard(out);
-        if !self.enabled || said.is_empty() || verdict == Some(Verdict::Incomplete) {
+        if !self.enabled || said.is_empty() || going_on {
             return;
         }
         let turn = new_turn();

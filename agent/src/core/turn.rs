@@ -28,8 +28,9 @@
 //! sent to the end-of-turn model with the speaker's audio of the turn so far
 //! ([`Command::Predict`], the last [`TURN_AUDIO`] samples); its answer
 //! ([`TurnMachine::end_of_turn`]) sets how long the silence must last before the agent
-//! answers — short when the speaker has finished, long when they hesitate, the VAD delay
-//! when it failed, and a bounded wait while it is slow ([`super::endpoint`]).
+//! answers — short when the speaker has finished, long when they hesitate (shorter when the
+//! words the answer would respond to end with a question mark), the VAD delay when it
+//! failed, and a bounded wait while it is slow ([`super::endpoint`]).
 //!
 //! Preemptive replies (when [`TurnConfig::preemptive`] is set): as soon as a pause's
 //! transcripts are in, the reply is started ([`Command::Prepare`]) while the end of the turn

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::{AgentTurn, Command, MAX_PARTS, Said, SayReason, Transcript, TurnId, TurnMachine};
+use crate::core::endpoint::Wording;
 use crate::core::history::is_meaningful;
 
 impl TurnMachine {
@@ -69,10 +70,29 @@ impl TurnMachine {
     pub(super) fn due(&self, end: Instant) -> Instant {
         match (self.cfg.smart, self.last_part) {
             (Some(smart), Some((_, verdict, asked))) => {
-                smart.due(verdict, end, asked, self.cfg.endpointing_delay)
+                smart.due(verdict, self.wording(), end, asked, self.cfg.endpointing_delay)
             }
             _ => end + self.cfg.endpointing_delay,
         }
+    }
+
+    /// Whether the speaker is likely to go on after the last pause: the model heard it as
+    /// unfinished and the words do not overrule it.
+    fn going_on(&self) -> bool {
+        match (self.cfg.smart, self.last_part) {
+            (Some(smart), Some((_, verdict, _))) => smart.going_on(verdict, self.wording()),
+            _ => false,
+        }
+    }
+
+    /// The wording of the last words an answer would respond to ([`Wording::Other`] while
+    /// none are in).
+    fn wording(&self) -> Wording {
+        let last = self.parts.iter().rev().find_map(|p| match &p.result {
+            Some(Transcript::Text(text)) if is_meaningful(text) => Some(text.as_str()),
+            _ => None,
+        });
+        last.map_or(Wording::Other, Wording::of)
     }
 
     pub(super) fn take_id(&mut self) -> u64 {
@@ -140,13 +160,13 @@ impl TurnMachine {
         let (said, notice) = self.said();
         if now < self.due(end) {
             if self.ending.is_empty() {
-                let verdict = self.verdict();
+                let going_on = self.going_on();
                 let next = &mut self.next_id;
                 let new_turn = || {
                     *next += 1;
                     *next - 1
                 };
-                self.preempt.pending(said, verdict, end, new_turn, &mut self.commands);
+                self.preempt.pending(said, going_on, end, new_turn, &mut self.commands);
             }
             return;
         }

@@ -184,3 +184,6 @@ fn a_typed_message_ends_a_hesitant_turn_at_once() {
     assert_eq!(said, ["I'd like to book a table for", "two people at eight"]);
     assert_eq!(r.m.verdict(), None);
 }
+
+#[path = "turn_question_tests.rs"]
+mod questions;

@@ -1,6 +1,7 @@
 //! The session with an end-of-turn model (scripted), on paused time: a pause mid-sentence is
 //! not answered, the whole sentence is answered once and sooner than the VAD delay, and a
-//! model that fails leaves the VAD delay in charge.
+//! model that fails leaves the VAD delay in charge; a question it hears as unfinished waits
+//! only the question delay, its reply prepared meanwhile.
 
 use super::*;
 use crate::core::endpoint::SmartEndpointing;
@@ -75,4 +76,37 @@ async fn without_smart_settings_the_model_is_never_asked() {
     r.chat_request(1).await;
     assert!(model.asked().is_empty());
     r.end().await;
+}
+
+/// Alice says `heard` (1 s of speech); the model hears it as unfinished. Returns when the LLM
+/// was asked and when the answer was first heard, after the end of her speech.
+async fn unfinished(heard: &str) -> (Duration, Duration) {
+    let model = ScriptedEndOfTurn::new(vec![Ok(0.05)]);
+    let mut r = start_with(smart(), &LimitsConfig::default(), Some(Arc::new(model.clone())));
+    r.join("alice").await;
+    r.providers.answer(Answer::text(["Here."]));
+    r.say("alice", 1.0, heard).await;
+    let ended = clock::now();
+    let messages = r.chat_request(1).await;
+    let asked = clock::now().saturating_duration_since(ended);
+    assert_eq!(user_turns(&messages), [heard]);
+    within("the answer's audio", r.far.wait_played(1)).await;
+    let heard_at = clock::now().saturating_duration_since(ended);
+    assert_eq!(model.asked().len(), 1);
+    r.end().await;
+    (asked, heard_at)
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unfinished_verdict_on_a_question_waits_the_question_delay_with_the_reply_ready() {
+    let s = SmartEndpointing::default();
+    // Paused time: the reply is asked for during the wait, and heard once the question's
+    // delay is over — not after the maximum.
+    let (asked, heard) = unfinished("Where do we live?").await;
+    assert!(asked < s.question_delay, "the LLM was asked only at {asked:?}");
+    assert!(heard >= s.question_delay && heard < s.max_delay, "{heard:?}");
+    // Without the question mark, the model's "unfinished" stands: nothing is started before
+    // the maximum.
+    let (asked, heard) = unfinished("where do we live").await;
+    assert!(asked >= s.max_delay && heard >= s.max_delay, "asked {asked:?}, heard {heard:?}");
 }

@@ -34,7 +34,7 @@ pub struct TurnDetectionConfig {
     /// ~19 MB more memory per item).
     pub max_batch: usize,
     /// `TURN_THRESHOLD` (0.5), `TURN_MIN_DELAY_SECS` (0.2), `TURN_MAX_DELAY_SECS` (3),
-    /// `TURN_MODEL_WAIT_SECS` (0.5).
+    /// `TURN_MODEL_WAIT_SECS` (0.5), `TURN_QUESTION_DELAY_SECS` (1; 0: off).
     pub endpointing: SmartEndpointing,
 }
 
@@ -53,7 +53,8 @@ impl Default for TurnDetectionConfig {
 impl TurnDetectionConfig {
     /// Reads `TURN_DETECTION`, `TURN_MODEL_PATH`, `TURN_THREADS`, `TURN_MAX_BATCH`,
     /// `TURN_THRESHOLD`, `TURN_MIN_DELAY_SECS`, `TURN_MAX_DELAY_SECS` (not below the
-    /// minimum: checked with the pipeline, [`crate::pipeline`]) and `TURN_MODEL_WAIT_SECS`.
+    /// minimum: checked with the pipeline, [`crate::pipeline`]), `TURN_MODEL_WAIT_SECS` and
+    /// `TURN_QUESTION_DELAY_SECS` (kept between the minimum and the maximum where it is used).
     pub fn from_env(env: &mut EnvReader) -> Self {
         let d = Self::default();
         let e = d.endpointing;
@@ -63,6 +64,7 @@ impl TurnDetectionConfig {
             min_delay: env.seconds("TURN_MIN_DELAY_SECS", e.min_delay, 0.0, 10.0),
             max_delay: env.seconds("TURN_MAX_DELAY_SECS", e.max_delay, 0.0, 60.0),
             model_wait: env.seconds("TURN_MODEL_WAIT_SECS", e.model_wait, 0.0, 10.0),
+            question_delay: env.seconds("TURN_QUESTION_DELAY_SECS", e.question_delay, 0.0, 60.0),
         };
         Self {
             endpointing,
@@ -103,15 +105,32 @@ mod tests {
         assert!(errs.is_empty());
         let e = c.endpointing;
         assert_eq!(
-            (e.threshold, e.min_delay, e.max_delay),
-            (0.7, Duration::from_millis(100), Duration::from_secs(3))
+            (e.threshold, e.min_delay, e.max_delay, e.question_delay),
+            (0.7, Duration::from_millis(100), Duration::from_secs(3), Duration::from_secs(1))
         );
+        for (value, delay) in [("0.6", Duration::from_millis(600)), ("0", Duration::ZERO)] {
+            let (c, errs) = read(&[("TURN_QUESTION_DELAY_SECS", value)]);
+            assert!(errs.is_empty(), "{value}: {errs:?}");
+            assert_eq!(c.endpointing.question_delay, delay);
+        }
         let (_, errs) = read(&[
             ("TURN_DETECTION", "semantic"),
             ("TURN_MAX_BATCH", "0"),
             ("TURN_THRESHOLD", "1.5"),
             ("TURN_MIN_DELAY_SECS", "-2"),
+            ("TURN_QUESTION_DELAY_SECS", "soon"),
         ]);
-        assert_eq!(errs, ["TURN_THRESHOLD", "TURN_MIN_DELAY_SECS", "TURN_DETECTION", "TURN_MAX_BATCH"]);
+        assert_eq!(
+            errs,
+            [
+                "TURN_THRESHOLD",
+                "TURN_MIN_DELAY_SECS",
+                "TURN_QUESTION_DELAY_SECS",
+                "TURN_DETECTION",
+                "TURN_MAX_BATCH"
+            ]
+        );
+        let (_, errs) = read(&[("TURN_QUESTION_DELAY_SECS", "-1")]);
+        assert_eq!(errs, ["TURN_QUESTION_DELAY_SECS"]);
     }
 }
