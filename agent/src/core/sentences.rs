@@ -89,6 +89,45 @@ impl SentenceSplitter {
         out.pop()
     }
 
+    /// The first `words` words of what is waiting, once that many have arrived whole (each
+    /// followed by whitespace): for a slow LLM, the start of its first sentence can be spoken
+    /// before the sentence is complete. `None` while fewer have arrived (or `words` is 0).
+    ///
+    /// ```
+    /// use voice_agent::core::sentences::{SentenceSplitter, SplitterConfig};
+    ///
+    /// let mut s = SentenceSplitter::new(SplitterConfig::default());
+    /// s.push("The capital of France", &mut Vec::new());
+    /// assert_eq!(s.take_words(4), None, "\"France\" may still go on");
+    /// s.push(" is", &mut Vec::new());
+    /// assert_eq!(s.take_words(4).as_deref(), Some("The capital of France"));
+    /// ```
+    pub fn take_words(&mut self, words: usize) -> Option<String> {
+        if words == 0 {
+            return None;
+        }
+        let mut seen = 0;
+        let mut in_word = false;
+        let mut cut = None;
+        for (i, c) in self.buf.char_indices() {
+            if c.is_whitespace() {
+                if in_word {
+                    seen += 1;
+                    if seen == words {
+                        cut = Some(i);
+                        break;
+                    }
+                }
+                in_word = false;
+            } else {
+                in_word = true;
+            }
+        }
+        let mut out = Vec::new();
+        self.emit(cut?, &mut out);
+        out.pop()
+    }
+
     /// The rest, once the stream has ended.
     pub fn finish(&mut self) -> Option<String> {
         let rest = normalize(&self.buf);
@@ -332,6 +371,20 @@ mod tests {
         let mut s = SentenceSplitter::new(SplitterConfig::default());
         s.push("It costs 1,000 dollars", &mut out);
         assert_eq!(s.take_clause(4), None);
+    }
+
+    #[test]
+    fn the_first_words_can_go_before_their_sentence_ends() {
+        let mut s = SentenceSplitter::new(SplitterConfig::default());
+        let mut out = Vec::new();
+        s.push("  Well, the answer", &mut out);
+        assert_eq!(s.take_words(3), None, "the third word may still grow");
+        assert_eq!(s.take_words(0), None);
+        s.push(" is", &mut out);
+        assert_eq!(s.take_words(3).as_deref(), Some("Well, the answer"));
+        s.push(" forty-two. Next", &mut out);
+        assert_eq!(out, ["is forty-two."], "the rest of the sentence follows as a sentence");
+        assert_eq!(s.finish().as_deref(), Some("Next"));
     }
 
     #[test]

@@ -61,6 +61,11 @@ pub struct SessionConfig {
     /// clause (up to a comma, colon, semicolon or dash) is spoken already (`FIRST_CLAUSE_SECS`,
     /// 0.5; 0: wait for whole sentences).
     pub first_clause_after: Option<Duration>,
+    /// The first this many words of each answer are spoken as soon as they have arrived, the
+    /// rest by sentences (`FIRST_WORDS`, 0: whole sentences only). For a slow LLM (local, a
+    /// few tokens a second … tens) the first audio comes a whole sentence sooner, at the cost
+    /// of a break in the first sentence's intonation; `scripts/dev` sets 4 for the local LLM.
+    pub first_words: usize,
     /// When the last user has left, the session ends after this long unless someone comes
     /// back (`LEAVE_GRACE_SECS`, 0: at once).
     pub leave_grace: Duration,
@@ -85,6 +90,7 @@ impl Default for SessionConfig {
             thinking_notice: Some(Duration::from_millis(2500)),
             thinking_filler: DEFAULT_THINKING_FILLER.to_owned(),
             first_clause_after: Some(Duration::from_millis(500)),
+            first_words: 0,
             leave_grace: Duration::ZERO,
         }
     }
@@ -97,7 +103,7 @@ impl SessionConfig {
     /// `USER_AWAY_LEAVE_SECS` (0), `USER_AWAY_MESSAGE`, `USER_AWAY_GOODBYE`, `HISTORY_MAX_TOKENS` (2000),
     /// `TURN_DEADLINE_SECS` (30), `LLM_UNAVAILABLE_MESSAGE`, `STT_UNAVAILABLE_MESSAGE`,
     /// `SENTENCE_MAX_CHARS` (180), `THINKING_NOTICE_SECS` (2.5), `THINKING_FILLER`,
-    /// `FIRST_CLAUSE_SECS` (0.5), `LEAVE_GRACE_SECS` (0), and the tool loop's
+    /// `FIRST_CLAUSE_SECS` (0.5), `FIRST_WORDS` (0), `LEAVE_GRACE_SECS` (0), and the tool loop's
     /// `TOOL_TIMEOUT_SECS` (10), `TOOL_FILLER_SECS` (1), `TOOL_FILLER`, `TOOL_MAX_STEPS` (3) and
     /// `TOOL_LOG_ARGUMENTS` (false). Texts set to an empty value count as unset (the default),
     /// so the greeting is turned off with its own flag; a zero delay turns its feature off (a
@@ -159,6 +165,7 @@ impl SessionConfig {
                 0.0,
                 60.0,
             )),
+            first_words: env.ranged("FIRST_WORDS", d.first_words, 0, 50),
             leave_grace: env.seconds("LEAVE_GRACE_SECS", d.leave_grace, 0.0, 3600.0),
         }
     }
@@ -219,10 +226,12 @@ mod tests {
             ("THINKING_NOTICE_SECS", "0"),
             ("THINKING_FILLER", "Hmm, let me see."),
             ("FIRST_CLAUSE_SECS", "1.5"),
+            ("FIRST_WORDS", "4"),
         ]);
         assert!(errs.is_empty());
         assert_eq!((c.thinking_notice, c.thinking_filler.as_str()), (None, "Hmm, let me see."));
         assert_eq!(c.first_clause_after, Some(Duration::from_millis(1500)));
+        assert_eq!(c.first_words, 4);
         assert_eq!(c.turn.false_interruption, Some(DEFAULT_FALSE_INTERRUPTION));
         assert_eq!(c.away.check_in_after, Duration::ZERO, "off unless set");
         let (c, errs) = read(&[
@@ -278,6 +287,7 @@ mod tests {
             ("SENTENCE_MAX_CHARS", "5"),
             ("THINKING_NOTICE_SECS", "-1"),
             ("FIRST_CLAUSE_SECS", "soon"),
+            ("FIRST_WORDS", "many"),
             ("LEAVE_GRACE_SECS", "-1"),
             ("FALSE_INTERRUPTION_SECS", "x"),
             ("INTERRUPT_MIN_WORDS", "-1"),
@@ -299,6 +309,7 @@ mod tests {
                 "SENTENCE_MAX_CHARS",
                 "THINKING_NOTICE_SECS",
                 "FIRST_CLAUSE_SECS",
+                "FIRST_WORDS",
                 "LEAVE_GRACE_SECS"
             ]
         );

@@ -176,6 +176,7 @@ impl Session {
             llm_unavailable: self.shared.cfg.llm_unavailable_message.clone(),
             filler: self.shared.cfg.thinking_notice.map(|_| self.shared.cfg.thinking_filler.clone()),
             first_clause_after: self.shared.cfg.first_clause_after,
+            first_words: self.shared.cfg.first_words,
             events: self.events.clone(),
         }
     }

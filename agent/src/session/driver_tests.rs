@@ -327,6 +327,24 @@ async fn a_slow_llm_has_its_first_clause_spoken_before_the_sentence_ends() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn with_first_words_set_a_slow_llm_is_heard_after_its_first_words() {
+    let mut r = start(SessionConfig { first_words: 3, ..quiet() }, &LimitsConfig::default());
+    r.join("alice").await;
+    let deltas = ["The capital ", "of France ", "is Paris. ", "It is lovely."];
+    r.providers.answer(Answer::paced(deltas, Duration::from_secs(1)));
+    r.say("alice", 1.0, "what is the capital of france").await;
+    r.agent_said("The capital of France is Paris. It is lovely.").await;
+    let spoken = r.providers.spoken();
+    let asked: Vec<&str> = spoken.iter().map(String::as_str).skip_while(|s| !s.starts_with("The")).collect();
+    assert_eq!(
+        asked,
+        ["The capital of", "France is Paris.", "It is lovely."],
+        "only the first words go early"
+    );
+    r.end().await;
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_limited_turn_speaks_its_sentence_and_a_full_room_refuses_with_a_notice() {
     let mut limits = LimitsConfig::default();
     limits.quotas.set(Scope::Room, Unit::Sessions, Window::Concurrent, 1);

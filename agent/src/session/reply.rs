@@ -19,7 +19,9 @@
 //! moment.") is played once and the answer still awaited; it is not the answer (no
 //! first-audio report, so the agent stays "thinking", and it is left out of what the user
 //! heard of the answer). A slow LLM that has sent words but no whole sentence
-//! `FIRST_CLAUSE_SECS` after its first token has its first clause spoken already.
+//! `FIRST_CLAUSE_SECS` after its first token has its first clause spoken already; with
+//! `FIRST_WORDS` set, the first that many words go to TTS as soon as they have arrived (a slow
+//! local LLM is heard a few tokens after its first, not a whole sentence after).
 //!
 //! While speech over the agent holds its audio ([`AudioSink::pause`], a possible barge-in),
 //! the LLM's words still stream in but no new sentence goes to TTS until playback resumes: a
@@ -155,6 +157,9 @@ pub struct ReplyCtx {
     pub filler: Option<String>,
     /// A slow LLM's first clause is spoken this long after its first token.
     pub first_clause_after: Option<Duration>,
+    /// The reply's first this many words are spoken as soon as they have arrived, before
+    /// their sentence ends (0: whole sentences only).
+    pub first_words: usize,
     /// Where to report the first audio.
     pub events: mpsc::Sender<Event>,
 }
@@ -353,6 +358,12 @@ impl Voice<'_> {
                         if text {
                             let first = *first_token.get_or_insert_with(clock::now);
                             clause_at = ctx.first_clause_after.filter(|_| self.said_nothing()).map(|after| first + after);
+                            if self.said_nothing()
+                                && let Some(words) = splitter.take_words(ctx.first_words)
+                            {
+                                clause_at = None;
+                                self.say(&words, false).await;
+                            }
                         }
                     }
                     None => break,

@@ -17,6 +17,8 @@
 //! first token, its first sentence went to TTS, the end of the turn was confirmed (a reply
 //! prepared ahead released); then each engine's RSS and this process's. Turns end as the
 //! application's defaults have it (Smart Turn, preemptive replies); `--vad`: on silence alone.
+//! The answer's first words go to TTS as `scripts/dev` has it for the local LLM
+//! (`FIRST_WORDS=4`); `FIRST_WORDS=0` in the environment: whole sentences only.
 //!
 //! Without `--room`: the provider side of a turn only. For each of N different spoken
 //! questions it runs STT of the espeak-ng question → streamed LLM answer → TTS of its first

@@ -91,6 +91,19 @@ pub fn limits() -> LimitsConfig {
     limits
 }
 
+/// `FIRST_WORDS` for the local LLM, as `scripts/dev` sets it: its first sentence takes
+/// ~0.4–0.7 s to decode on two cores, so its first words are spoken before it ends.
+pub const LOCAL_FIRST_WORDS: usize = 4;
+
+/// `FIRST_WORDS` from the environment if set (a benchmark comparing whole sentences sets 0),
+/// else [`LOCAL_FIRST_WORDS`].
+fn first_words() -> usize {
+    match std::env::var("FIRST_WORDS") {
+        Ok(v) => v.trim().parse().unwrap_or_else(|_| panic!("FIRST_WORDS={v:?} is not a number of words")),
+        Err(_) => LOCAL_FIRST_WORDS,
+    }
+}
+
 /// `PRICES` for the local engines' model names, as `scripts/dev` sets it.
 pub const LOCAL_PRICES: &str = r#"{"local-stt": {}, "local-llm": {}, "local-tts": {}}"#;
 
@@ -137,6 +150,7 @@ async fn start_rig(
         // the local LLM often takes longer than the filler's 2.5 s, and "One moment." would be
         // scored as the answer. The filler has its own tests (`session_waiting`).
         thinking_notice: None,
+        first_words: first_words(),
         ..SessionConfig::default()
     };
     session.turn.smart = smart.then(|| TurnDetectionConfig::default().endpointing);
