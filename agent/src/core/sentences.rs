@@ -21,6 +21,17 @@ const SOFT: &[&str] = &[
     "etc", "inc", "ltd", "co", "corp", "u.s", "u.k", "a.m", "p.m", "jan", "feb", "aug", "sept", "oct", "nov",
     "dec",
 ];
+/// Words after which an answer's first words are not cut: they lean on the next word.
+const LEANING: &[&str] = &[
+    "a", "an", "the", "to", "of", "in", "on", "at", "for", "with", "from", "by", "into", "about", "as",
+    "than", "and", "or", "but", "nor", "so", "that", "is", "are", "was", "were", "be", "been", "am", "has",
+    "have", "had", "do", "does", "did", "will", "would", "can", "could", "should", "may", "might", "must",
+    "my", "your", "his", "her", "its", "our", "their", "this", "these", "those", "very", "not", "no", "i",
+    "we", "you", "it", "they", "he", "she", "there", "it's", "i'm", "we're", "you're", "they're", "there's",
+];
+/// How many words past the asked number [`SentenceSplitter::take_words`] looks for a cut.
+pub const WORDS_STRETCH: usize = 4;
+
 /// Characters that close a sentence's quote or bracket.
 const CLOSERS: &[char] = &['"', '\'', '”', '’', ')', ']', '»'];
 
@@ -89,9 +100,12 @@ impl SentenceSplitter {
         out.pop()
     }
 
-    /// The first `words` words of what is waiting, once that many have arrived whole (each
-    /// followed by whitespace): for a slow LLM, the start of its first sentence can be spoken
-    /// before the sentence is complete. `None` while fewer have arrived (or `words` is 0).
+    /// The first `words` words or a few more of what is waiting, once they have arrived whole
+    /// (each followed by whitespace): for a slow LLM, the start of its first sentence can be
+    /// spoken before the sentence is complete. The cut never follows a word that leans on the
+    /// next one (an article, preposition, conjunction, auxiliary: "The tallest animal in | the
+    /// world" would be read as two statements), so it moves on, at most [`WORDS_STRETCH`]
+    /// words further. `None` while too few have arrived (or `words` is 0).
     ///
     /// ```
     /// use voice_agent::core::sentences::{SentenceSplitter, SplitterConfig};
@@ -107,20 +121,21 @@ impl SentenceSplitter {
             return None;
         }
         let mut seen = 0;
-        let mut in_word = false;
+        let mut start = None;
         let mut cut = None;
         for (i, c) in self.buf.char_indices() {
-            if c.is_whitespace() {
-                if in_word {
+            match (c.is_whitespace(), start) {
+                (false, None) => start = Some(i),
+                (true, Some(from)) => {
                     seen += 1;
-                    if seen == words {
+                    start = None;
+                    if seen >= words && (!leans_on_next(&self.buf[from..i]) || seen >= words + WORDS_STRETCH)
+                    {
                         cut = Some(i);
                         break;
                     }
                 }
-                in_word = false;
-            } else {
-                in_word = true;
+                _ => {}
             }
         }
         let mut out = Vec::new();
@@ -244,6 +259,16 @@ fn is_boundary(text: &str, dot: usize, end: usize) -> Option<bool> {
     let line_start = text[..word_start].trim_end_matches([' ', '\t']);
     let numeric = !word.is_empty() && word.chars().all(|c| c.is_ascii_digit());
     Some(!(numeric && (line_start.is_empty() || line_start.ends_with('\n'))))
+}
+
+/// Whether `word` (as written) leans on the next word; a word ending at a comma, colon or
+/// dash never does.
+fn leans_on_next(word: &str) -> bool {
+    if word.ends_with([',', ';', ':', '—', '–']) {
+        return false;
+    }
+    let bare = word.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'' && c != '’').replace('’', "'");
+    LEANING.contains(&bare.to_lowercase().as_str())
 }
 
 /// Whitespace runs collapsed to single spaces, ends trimmed.
@@ -385,6 +410,30 @@ mod tests {
         s.push(" forty-two. Next", &mut out);
         assert_eq!(out, ["is forty-two."], "the rest of the sentence follows as a sentence");
         assert_eq!(s.finish().as_deref(), Some("Next"));
+    }
+
+    #[test]
+    fn the_first_words_are_not_cut_after_a_word_that_leans_on_the_next() {
+        let first = |text: &str, words: usize| {
+            let mut s = SentenceSplitter::new(SplitterConfig::default());
+            s.push(text, &mut Vec::new());
+            s.take_words(words)
+        };
+        assert_eq!(
+            first("The tallest animal in the world is", 4).as_deref(),
+            Some("The tallest animal in the world")
+        );
+        assert_eq!(first("The closest star to Earth is", 4).as_deref(), Some("The closest star to Earth"));
+        assert_eq!(first("A ripe tomato is", 4), None, "\"is\" waits for what it is");
+        assert_eq!(first("A ripe tomato is red and", 4).as_deref(), Some("A ripe tomato is red"));
+        assert_eq!(first("Well, it is the", 2), None, "\"it\", \"is\" and \"the\" lean; \"the\" may go on");
+        assert_eq!(first("Well, it is the thing ", 2).as_deref(), Some("Well, it is the thing"));
+        assert_eq!(first("So, to the of a an in ", 1).as_deref(), Some("So,"), "a comma ends the lean");
+        assert_eq!(
+            first("to the of a an in on at ", 1).as_deref(),
+            Some("to the of a an"),
+            "never more than the stretch past the asked number"
+        );
     }
 
     #[test]

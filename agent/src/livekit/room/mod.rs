@@ -7,6 +7,7 @@
 pub mod api;
 pub mod attributes;
 mod conn;
+mod datagrams;
 pub mod incoming;
 pub mod memory;
 mod outbound;

@@ -24,7 +24,8 @@ use super::api::{
     SinkControl,
 };
 use super::attributes::AttributeSync;
-use super::conn::{Conn, ConnEvent, End, Pc};
+use super::conn::{Conn, ConnEvent, End};
+use super::datagrams::Datagrams;
 use super::incoming::{self, Dropped, Limits, Reassembler, Received};
 use super::outbound::Outbound;
 use super::outgoing::OutgoingData;
@@ -36,7 +37,6 @@ use crate::livekit::audio::playout::Playout;
 use crate::livekit::audio::receive::TrackDecoder;
 use crate::livekit::backoff::Backoff;
 use crate::livekit::metrics::metrics;
-use crate::livekit::peer::MAX_DATAGRAM;
 use crate::livekit::signal;
 
 /// Decoded frames buffered per remote track before the oldest are dropped (1 s).
@@ -173,8 +173,7 @@ impl RoomTask {
         }
         let Some(last) = self.last_data_at else { return };
         let (until, forwarded) = (clock::now() + LINGER, last + FORWARD_GRACE);
-        let mut sub_buf = vec![0u8; MAX_DATAGRAM];
-        let mut pub_buf = vec![0u8; MAX_DATAGRAM];
+        let mut datagrams = Datagrams::new();
         let mut out = Vec::new();
         loop {
             let now = clock::now();
@@ -187,12 +186,8 @@ impl RoomTask {
             }
             let wake = conn.deadline().min(if pending { until } else { forwarded });
             let result = tokio::select! {
-                r = conn.sub.socket.recv_from(&mut sub_buf) => match r {
-                    Ok((n, from)) => conn.on_datagram(Pc::Subscriber, from, &sub_buf[..n], clock::now(), &mut out),
-                    Err(e) => Err(End::Reconnect(e.to_string())),
-                },
-                r = conn.publ.socket.recv_from(&mut pub_buf) => match r {
-                    Ok((n, from)) => conn.on_datagram(Pc::Publisher, from, &pub_buf[..n], clock::now(), &mut out),
+                r = datagrams.recv(&conn.sub.socket, &conn.publ.socket) => match r {
+                    Ok((pc, from, bytes)) => conn.on_datagram(pc, from, bytes, clock::now(), &mut out),
                     Err(e) => Err(End::Reconnect(e.to_string())),
                 },
                 _ = tokio::time::sleep_until(wake.into()) => conn.on_timer(clock::now(), &mut out).await,
@@ -239,8 +234,7 @@ impl RoomTask {
 
     /// Serves one connection. `None` means we were asked to leave.
     async fn serve(&mut self, conn: &mut Conn) -> Option<End> {
-        let mut sub_buf = vec![0u8; MAX_DATAGRAM];
-        let mut pub_buf = vec![0u8; MAX_DATAGRAM];
+        let mut datagrams = Datagrams::new();
         let mut out = Vec::new();
         loop {
             let now = clock::now();
@@ -264,13 +258,9 @@ impl RoomTask {
                     }
                     Err(e) => Err(End::Reconnect(format!("signalling: {e}"))),
                 },
-                r = conn.sub.socket.recv_from(&mut sub_buf) => match r {
-                    Ok((n, from)) => conn.on_datagram(Pc::Subscriber, from, &sub_buf[..n], clock::now(), &mut out),
-                    Err(e) => Err(End::Reconnect(format!("subscriber socket: {e}"))),
-                },
-                r = conn.publ.socket.recv_from(&mut pub_buf) => match r {
-                    Ok((n, from)) => conn.on_datagram(Pc::Publisher, from, &pub_buf[..n], clock::now(), &mut out),
-                    Err(e) => Err(End::Reconnect(format!("publisher socket: {e}"))),
+                r = datagrams.recv(&conn.sub.socket, &conn.publ.socket) => match r {
+                    Ok((pc, from, bytes)) => conn.on_datagram(pc, from, bytes, clock::now(), &mut out),
+                    Err(e) => Err(End::Reconnect(e.to_string())),
                 },
                 Some(chunk) = self.outbound.audio_rx.recv(), if can_take_audio => {
                     self.outbound.take(chunk);
