@@ -18,6 +18,10 @@ pub const DEFAULT_GREETING: &str = "Hello! How can I help you today?";
 pub const DEFAULT_LLM_UNAVAILABLE: &str = "I'm sorry, I can't think of an answer right now because my language service is unavailable. Please try again in a moment.";
 /// Default filler, said once per turn when the answer is slow to start.
 pub const DEFAULT_THINKING_FILLER: &str = "One moment.";
+/// The answer's own moment before the filler once it may be heard (at most
+/// `THINKING_NOTICE_SECS`): after a long wait for the user to go on, an answer about to come is
+/// not put behind the filler.
+pub const FILLER_GRACE: Duration = Duration::from_secs(1);
 /// Default window for a barge-in to yield words before the agent resumes.
 pub const DEFAULT_FALSE_INTERRUPTION: Duration = Duration::from_secs(2);
 /// Default notice when no STT can transcribe.
@@ -53,7 +57,8 @@ pub struct SessionConfig {
     /// `TOOL_FILLER`, `TOOL_MAX_STEPS` (3), `TOOL_LOG_ARGUMENTS` (false).
     pub tool_loop: ReplyOptions,
     /// With no answer audio this long after the user's speech ended, the filler is said (once
-    /// per turn) and the answer still awaited (`THINKING_NOTICE_SECS`, 2.5; 0: never).
+    /// per turn) and the answer still awaited (`THINKING_NOTICE_SECS`, 2.5; 0: never); never
+    /// sooner than [`FILLER_GRACE`] after the answer may be heard.
     pub thinking_notice: Option<Duration>,
     /// The filler (`THINKING_FILLER`, "One moment."), rendered ahead like the notices.
     pub thinking_filler: String,

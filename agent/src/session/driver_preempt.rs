@@ -64,8 +64,9 @@ impl Session {
         let later = std::mem::take(&mut self.pending_stages);
         info.stages.heard = later.heard.or(info.stages.heard);
         info.stages.transcribed = later.transcribed.or(info.stages.transcribed);
-        info.stages.released = Some(crate::clock::now());
-        release.release();
+        let now = crate::clock::now();
+        info.stages.released = Some(now);
+        release.release(now);
         tracing::debug!(room = %self.room, turn, "prepared reply released");
     }
 

@@ -7,8 +7,9 @@ use std::time::Instant;
 
 use super::super::Event;
 use super::super::accounting::{self, TurnFacts};
+use super::super::config::FILLER_GRACE;
 use super::super::outcome::{Outcome, TurnKind};
-use super::super::reply::{self, AgentTurn, Reply, ReplyCtx, Script, Timing};
+use super::super::reply::{self, AgentTurn, FillerTime, Reply, ReplyCtx, Script, Timing};
 use super::super::transcript;
 use super::{Session, Start, TurnInfo};
 use crate::agent::UserTurn;
@@ -105,12 +106,15 @@ impl Session {
         let segment = transcript::agent_segment(&self.agent, self.segments);
         let ctx = self.reply_ctx();
         let events = self.events.clone();
-        // An answer gets the filler if it has no audio this long after the user stopped.
-        let filler_at = match (kind, speech_ended, self.shared.cfg.thinking_notice) {
-            (TurnKind::Answer, Some(end), Some(after)) => Some(end + after),
+        // An answer gets the filler if it has no audio this long after the user stopped, and
+        // not before its own moment once it may be heard.
+        let filler = match (kind, speech_ended, self.shared.cfg.thinking_notice) {
+            (TurnKind::Answer, Some(end), Some(after)) => {
+                Some(FillerTime { at: end + after, grace: after.min(FILLER_GRACE) })
+            }
             _ => None,
         };
-        let timing = Timing { filler_at, hold };
+        let timing = Timing { filler, hold };
         self.tasks.spawn(async move {
             let reply = reply::run(ctx, turn, script, call, segment, timing).await;
             let _ = events.send(Event::ReplyDone(Box::new(reply))).await;

@@ -1,11 +1,13 @@
 //! The session with an end-of-turn model (scripted), on paused time: a pause mid-sentence is
 //! not answered, the whole sentence is answered once and sooner than the VAD delay, and a
 //! model that fails leaves the VAD delay in charge; a question it hears as unfinished waits
-//! only the question delay, its reply prepared meanwhile.
+//! only the question delay, its reply prepared meanwhile; after a long wait for the user to go
+//! on, the answer gets its own moment before the filler would be said in front of it.
 
 use super::*;
 use crate::core::endpoint::SmartEndpointing;
 use crate::core::turn::TurnConfig;
+use crate::session::config::{DEFAULT_THINKING_FILLER, FILLER_GRACE};
 use crate::session::end_of_turn::ScriptedEndOfTurn;
 use crate::smart_turn::DetectError;
 
@@ -109,4 +111,70 @@ async fn an_unfinished_verdict_on_a_question_waits_the_question_delay_with_the_r
     // the maximum.
     let (asked, heard) = unfinished("where do we live").await;
     assert!(asked >= s.max_delay && heard >= s.max_delay, "asked {asked:?}, heard {heard:?}");
+}
+
+/// Waits until the session has rendered its filler (with the notices, at the start).
+async fn filler_rendered(r: &Rig) {
+    within("filler rendered", async {
+        while !r.providers.spoken().iter().any(|s| s == DEFAULT_THINKING_FILLER) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+}
+
+/// Alice says `heard` (1 s of speech), the model hears it as unfinished, the LLM gives
+/// `answer`. Returns once the LLM was asked, with when her speech ended.
+async fn heard_as_unfinished(cfg: SessionConfig, heard: &str, answer: Answer) -> (Rig, std::time::Instant) {
+    let model = ScriptedEndOfTurn::new(vec![Ok(0.05)]);
+    let mut r = start_with(cfg, &LimitsConfig::default(), Some(Arc::new(model)));
+    r.join("alice").await;
+    filler_rendered(&r).await;
+    r.providers.answer(answer);
+    r.say("alice", 1.0, heard).await;
+    let ended = clock::now();
+    r.chat_request(1).await;
+    (r, ended)
+}
+
+#[tokio::test(start_paused = true)]
+async fn after_the_maximum_wait_an_answer_about_to_come_is_not_put_behind_the_filler() {
+    let s = SmartEndpointing::default();
+    let (r, ended) = heard_as_unfinished(smart(), "where do we live", Answer::text(["Here."])).await;
+    // Taken at the maximum: the filler's time (2.5 s after the speech) has passed meanwhile.
+    assert!(clock::now() >= ended + s.max_delay);
+    r.agent_said("Here.").await;
+    r.idle().await;
+    assert_eq!(r.far.playback().played_samples, speech_for("Here.").len() as u64, "the answer alone");
+    r.end().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn after_the_maximum_wait_a_slow_answer_gets_the_filler_after_its_moment() {
+    let slow = Answer::paced(["It is noon."], Duration::from_secs(4));
+    let (r, _) = heard_as_unfinished(smart(), "what time is it", slow).await;
+    let taken = clock::now();
+    tokio::time::sleep_until((taken + FILLER_GRACE - Duration::from_millis(100)).into()).await;
+    assert_eq!(r.far.playback().played_samples, 0, "the answer's own moment first");
+    tokio::time::sleep_until((taken + FILLER_GRACE + Duration::from_millis(200)).into()).await;
+    assert!(r.far.playback().played_samples > 0, "then the filler, while the LLM thinks");
+    r.agent_said(&format!("{DEFAULT_THINKING_FILLER} It is noon.")).await;
+    r.end().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_prepared_reply_released_after_the_filler_time_gets_its_moment_too() {
+    // The question's delay ends after the filler's time (2.5 s): the reply, prepared at the
+    // pause, is released then, and its first words come 0.3 s later.
+    let question_delay = Duration::from_millis(2900);
+    let smart_cfg = SmartEndpointing { question_delay, ..SmartEndpointing::default() };
+    let turn = TurnConfig { smart: Some(smart_cfg), ..TurnConfig::default() };
+    let cfg = SessionConfig { turn, ..quiet() };
+    let answer = Answer::paced(["Here."], question_delay + Duration::from_millis(100));
+    let (r, ended) = heard_as_unfinished(cfg, "Where do we live?", answer).await;
+    assert!(clock::now() < ended + question_delay, "prepared during the wait");
+    r.agent_said("Here.").await;
+    r.idle().await;
+    assert_eq!(r.far.playback().played_samples, speech_for("Here.").len() as u64, "the answer alone");
+    r.end().await;
 }

@@ -15,8 +15,10 @@
 //! their PCM cached, so notices stay audible when TTS is down later.
 //!
 //! Never silent while waiting: if no answer audio has started by the turn's filler time
-//! (`THINKING_NOTICE_SECS` after the user's speech ended), the pre-rendered filler ("One
-//! moment.") is played once and the answer still awaited; it is not the answer (no
+//! (`THINKING_NOTICE_SECS` after the user's speech ended, but never sooner than a short grace
+//! after the reply may be heard: an answer about to come after a long wait for the user to go
+//! on is not put behind it), the pre-rendered filler ("One moment.") is played once and the
+//! answer still awaited; it is not the answer (no
 //! first-audio report, so the agent stays "thinking", and it is left out of what the user
 //! heard of the answer). A slow LLM that has sent words but no whole sentence
 //! `FIRST_CLAUSE_SECS` after its first token has its first clause spoken already; with
@@ -209,14 +211,26 @@ pub struct Reply {
 /// When and how a turn may be heard.
 #[derive(Debug, Clone, Default)]
 pub struct Timing {
-    /// An answer still without audio then gets the filler.
-    pub filler_at: Option<Instant>,
+    /// When an answer still without audio gets the filler.
+    pub filler: Option<FillerTime>,
     /// A preemptive reply: nothing is heard before the session releases it.
     pub hold: Option<Hold>,
 }
 
+/// When the filler is due: at `at` (the user's speech end + `THINKING_NOTICE_SECS`), and
+/// never sooner than `grace` after the reply may be heard (it started, or its hold was
+/// released). After a long wait for the user to go on, the answer has that moment of its own
+/// before the filler would go in front of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FillerTime {
+    /// Due this long after the user stopped…
+    pub at: Instant,
+    /// …and no sooner than this after the reply may be heard.
+    pub grace: Duration,
+}
+
 /// Runs one turn to its end (played out) or until `call.cancel` fires. An answer still without
-/// audio at `timing.filler_at` gets the filler; one with a `timing.hold` waits for its release
+/// audio at its [`FillerTime`] gets the filler; one with a `timing.hold` waits for its release
 /// before it is heard.
 pub async fn run(
     ctx: ReplyCtx,
@@ -232,6 +246,8 @@ pub async fn run(
     let answer_base = AtomicU64::new(baseline);
     let (captions, writer) = Captions::new(ctx.text.clone(), ctx.sink.clone(), segment);
     let mut writer = std::pin::pin!(writer);
+    let started = clock::now();
+    let filler = timing.filler.filter(|_| ctx.filler.is_some());
     let mut voice = Voice {
         ctx: &ctx,
         call: &call,
@@ -239,7 +255,7 @@ pub async fn run(
             turn,
             baseline,
             outcome: Outcome::Answered,
-            started: Some(clock::now()),
+            started: Some(started),
             ..Reply::default()
         },
         captions,
@@ -248,7 +264,8 @@ pub async fn run(
         queued: 0,
         audio_queued: &audio_queued,
         answer_base: &answer_base,
-        filler_at: timing.filler_at.filter(|_| ctx.filler.is_some()),
+        filler_at: filler.map(|f| f.at.max(started + f.grace)),
+        filler_grace: filler.map_or(Duration::ZERO, |f| f.grace),
         hold: timing.hold,
     };
     // Notes when the first packet actually leaves (the playout may still be busy).
@@ -309,6 +326,8 @@ struct Voice<'a> {
     answer_base: &'a AtomicU64,
     /// When the filler is due, until it is said or the answer has audio.
     filler_at: Option<Instant>,
+    /// The answer's own moment before the filler, from when it may be heard.
+    filler_grace: Duration,
     /// Held until the turn is confirmed (a preemptive reply), until released.
     hold: Option<Hold>,
 }
@@ -475,19 +494,27 @@ impl Voice<'_> {
     }
 
     /// Waits until the turn is confirmed, if this is a held reply (a cancellation drops the
-    /// whole performance, this wait included).
-    async fn confirmed(&mut self) {
-        if let Some(hold) = self.hold.as_mut() {
-            hold.wait().await;
-            self.hold = None;
-        }
+    /// whole performance, this wait included), and returns when it was.
+    async fn confirmed(&mut self) -> Option<Instant> {
+        let released = match self.hold.as_mut() {
+            Some(hold) => Some(hold.wait().await),
+            None => None,
+        };
+        self.hold = None;
+        released
     }
 
     /// The filler, from its rendered audio only (a TTS request now would be late too). It is
     /// not the answer: it moves the answer's start on, and does not count as first audio.
     async fn say_filler(&mut self) {
-        // A held reply says it once released (the user has waited that long by then).
-        self.confirmed().await;
+        // A held reply may be heard from its release: from then on it gets its moment, as a
+        // reply started then would (the filler is due again after it, if still without audio).
+        if let Some(released) = self.confirmed().await
+            && self.filler_at.is_some_and(|at| at < released + self.filler_grace)
+        {
+            self.filler_at = Some(released + self.filler_grace);
+            return;
+        }
         self.filler_at = None;
         let Some(text) = self.ctx.filler.as_deref() else { return };
         let Some(pcm) = self.ctx.cache.get(text) else {
