@@ -3,7 +3,8 @@
 //! that requires a password) at `LOG_LEVEL=trace`, once in text and once in JSON, with a canary
 //! value for every credential — the LiveKit API secret, each provider's API key, the Redis
 //! password — and the whole log is searched for them and for any JWT (the worker's and the
-//! room's tokens all start `eyJ`). The JSON run also turns every network library up to trace,
+//! room's tokens: a header and a payload that both start `eyJ`, `{"` in base64, joined by a
+//! dot; a bare `eyJ` also turns up by chance in random ICE passwords and ids). The JSON run also turns every network library up to trace,
 //! so the WebSocket handshake dump (`authorization: Bearer …`) is written and must be redacted.
 #![allow(clippy::unwrap_used)] // a test: a failed unwrap is a failed test
 
@@ -72,13 +73,35 @@ async fn converse_and_collect_logs(
 }
 
 fn assert_no_credentials(what: &str, log: &str) {
-    let mut canaries: Vec<&str> = vec![API_SECRET, REDIS_PASSWORD, "eyJ"];
+    let mut canaries: Vec<&str> = vec![API_SECRET, REDIS_PASSWORD];
     canaries.extend(KEYS.iter().map(|(_, k)| *k));
     for canary in canaries {
         if let Some(line) = log.lines().find(|l| l.contains(canary)) {
             panic!("{what}: {canary:?} leaked in: {line}");
         }
     }
+    if let Some(line) = log.lines().find(|l| has_jwt(l)) {
+        panic!("{what}: a JWT leaked in: {line}");
+    }
+}
+
+/// Whether `line` holds a JWT's start: `eyJ…` (base64url) then `.eyJ` (the payload).
+fn has_jwt(line: &str) -> bool {
+    line.match_indices("eyJ").any(|(i, _)| {
+        let rest = &line[i..];
+        let header =
+            rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_')).unwrap_or(rest.len());
+        rest[header..].starts_with(".eyJ")
+    })
+}
+
+#[test]
+fn a_jwt_is_told_from_a_random_string_with_eyj_in_it() {
+    let token = "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhZ2VudCJ9.c2lnbmF0dXJl";
+    assert!(has_jwt(token));
+    assert!(has_jwt(&format!("token={}", &token[7..])));
+    assert!(!has_jwt(r#"IceCreds { ufrag: "Elci1bEd7IFyAzfs", pass: "DRp2AAPpc3eyJ0TNyTepr9" }"#));
+    assert!(!has_jwt("Bearer <redacted>"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
